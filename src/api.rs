@@ -1,0 +1,121 @@
+//! The JSON view of the checklist: `/api/v1/items` and `check --format json` print the same
+//! document, built from the [`Store`].
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use serde::Serialize;
+
+use crate::checks::Verdict;
+use crate::config::Severity;
+use crate::state::{ItemRecord, StoreInner};
+
+/// One item as the API shows it.
+#[derive(Debug, Serialize)]
+pub struct ItemView<'a> {
+    pub id: &'a str,
+    pub section: &'a str,
+    pub title: &'a str,
+    pub severity: Severity,
+    pub kind: &'static str,
+    /// `pass`, `fail`, `error`, or `pending` before the first evaluation.
+    pub state: &'static str,
+    pub cause: Option<&'static str>,
+    pub reason: Option<&'a str>,
+    pub last_evaluation: Option<String>,
+    pub last_evaluation_timestamp_seconds: Option<f64>,
+    pub duration_seconds: Option<f64>,
+    pub next_evaluation: Option<String>,
+    pub interval_seconds: f64,
+    pub timeout_seconds: f64,
+    pub evaluations: Counts,
+}
+
+#[derive(Debug, Default, Serialize)]
+pub struct Counts {
+    pub pass: u64,
+    pub fail: u64,
+    pub error: u64,
+}
+
+/// Totals over the whole checklist and over its critical items.
+#[derive(Debug, Default, Serialize)]
+pub struct Summary {
+    pub items: usize,
+    pub pass: usize,
+    pub fail: usize,
+    pub error: usize,
+    pub pending: usize,
+    pub critical_items: usize,
+    pub critical_pass: usize,
+}
+
+impl Summary {
+    /// True when every critical item has been evaluated and passes: the go-live gate.
+    pub fn critical_all_pass(&self) -> bool {
+        self.critical_pass == self.critical_items
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub struct ItemsDocument<'a> {
+    pub generated_at: String,
+    pub summary: Summary,
+    pub items: Vec<ItemView<'a>>,
+}
+
+pub fn rfc3339(time: SystemTime) -> String {
+    humantime::format_rfc3339_seconds(time).to_string()
+}
+
+pub fn state_name(record: &ItemRecord) -> &'static str {
+    record.verdict().map_or("pending", Verdict::as_str)
+}
+
+pub fn item_view(record: &ItemRecord) -> ItemView<'_> {
+    let last = record.last.as_ref();
+    ItemView {
+        id: &record.item.id,
+        section: &record.item.section,
+        title: &record.item.title,
+        severity: record.item.severity,
+        kind: record.kind,
+        state: state_name(record),
+        cause: last.and_then(|e| e.outcome.cause).map(|c| c.as_str()),
+        reason: last.map(|e| e.outcome.reason.as_str()),
+        last_evaluation: last.map(|e| rfc3339(e.at)),
+        last_evaluation_timestamp_seconds: last
+            .map(|e| e.at.duration_since(UNIX_EPOCH).map(|d| d.as_secs_f64()).unwrap_or(0.0)),
+        duration_seconds: last.map(|e| e.duration.as_secs_f64()),
+        next_evaluation: record.next_due().map(rfc3339),
+        interval_seconds: record.interval.as_secs_f64(),
+        timeout_seconds: record.timeout.as_secs_f64(),
+        evaluations: Counts { pass: record.counts[0], fail: record.counts[1], error: record.counts[2] },
+    }
+}
+
+pub fn summarize(items: &[ItemRecord]) -> Summary {
+    let mut summary = Summary { items: items.len(), ..Summary::default() };
+    for record in items {
+        match record.verdict() {
+            Some(Verdict::Pass) => summary.pass += 1,
+            Some(Verdict::Fail) => summary.fail += 1,
+            Some(Verdict::Error) => summary.error += 1,
+            None => summary.pending += 1,
+        }
+        if record.item.severity == Severity::Critical {
+            summary.critical_items += 1;
+            if record.verdict() == Some(Verdict::Pass) {
+                summary.critical_pass += 1;
+            }
+        }
+    }
+    summary
+}
+
+pub fn items_document(inner: &StoreInner) -> ItemsDocument<'_> {
+    ItemsDocument {
+        generated_at: rfc3339(SystemTime::now()),
+        summary: summarize(&inner.items),
+        items: inner.items.iter().map(item_view).collect(),
+    }
+}

@@ -1,0 +1,411 @@
+//! Check families. Each file holds one family; [`CheckKind`] is the closed set of kinds a config
+//! may name, tagged by `kind`. A check runs one probe and decides one or more *aspects*
+//! (a disk check decides `minimum`, `recommended` and `free_ratio` from one `statvfs`); each
+//! checklist item binds to one aspect. A check returns only its verdicts and its own value
+//! samples: timeouts, panics, concurrency and the common metrics belong to the scheduler.
+
+pub mod network;
+pub mod system;
+
+use std::fmt;
+use std::future::Future;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+
+use serde::Serialize;
+
+/// The three answers a check can give about one aspect.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Verdict {
+    Pass,
+    Fail,
+    /// The check could not decide: a timeout, a refused connection, a permission error.
+    Error,
+}
+
+impl Verdict {
+    pub const ALL: [Verdict; 3] = [Verdict::Pass, Verdict::Fail, Verdict::Error];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verdict::Pass => "pass",
+            Verdict::Fail => "fail",
+            Verdict::Error => "error",
+        }
+    }
+}
+
+/// Why an item fails or cannot be decided, from a small fixed vocabulary so that it can be a
+/// label value (`checklist_item_failure_cause{cause}`) without unbounded cardinality.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Cause {
+    Timeout,
+    Refused,
+    Unreachable,
+    NotFound,
+    Permission,
+    BelowMinimum,
+    AboveMaximum,
+    Mismatch,
+    Expired,
+    Untrusted,
+    /// A port that should be closed accepted a connection.
+    Open,
+    /// The check could not run: bad data from the target, an OS error we did not expect.
+    Io,
+    /// The check's code panicked; a bug, reported rather than hidden.
+    Panic,
+    /// The previous evaluation is still blocked in the kernel (a hung NFS mount).
+    Stuck,
+}
+
+impl Cause {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Cause::Timeout => "timeout",
+            Cause::Refused => "refused",
+            Cause::Unreachable => "unreachable",
+            Cause::NotFound => "not_found",
+            Cause::Permission => "permission",
+            Cause::BelowMinimum => "below_minimum",
+            Cause::AboveMaximum => "above_maximum",
+            Cause::Mismatch => "mismatch",
+            Cause::Expired => "expired",
+            Cause::Untrusted => "untrusted",
+            Cause::Open => "open",
+            Cause::Io => "io",
+            Cause::Panic => "panic",
+            Cause::Stuck => "stuck",
+        }
+    }
+
+    /// Maps an I/O error to the closest cause, for checks that touch files or sockets.
+    pub fn from_io(err: &std::io::Error) -> Cause {
+        use std::io::ErrorKind;
+        match err.kind() {
+            ErrorKind::NotFound => Cause::NotFound,
+            ErrorKind::PermissionDenied => Cause::Permission,
+            ErrorKind::ConnectionRefused => Cause::Refused,
+            ErrorKind::TimedOut => Cause::Timeout,
+            ErrorKind::HostUnreachable | ErrorKind::NetworkUnreachable | ErrorKind::AddrNotAvailable => {
+                Cause::Unreachable
+            }
+            _ => Cause::Io,
+        }
+    }
+}
+
+impl fmt::Display for Cause {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A verdict with the reason a person reads, and for fail and error the cause.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Outcome {
+    pub verdict: Verdict,
+    pub cause: Option<Cause>,
+    pub reason: String,
+}
+
+impl Outcome {
+    pub fn pass(reason: impl Into<String>) -> Self {
+        Outcome { verdict: Verdict::Pass, cause: None, reason: reason.into() }
+    }
+
+    pub fn fail(cause: Cause, reason: impl Into<String>) -> Self {
+        Outcome { verdict: Verdict::Fail, cause: Some(cause), reason: reason.into() }
+    }
+
+    pub fn error(cause: Cause, reason: impl Into<String>) -> Self {
+        Outcome { verdict: Verdict::Error, cause: Some(cause), reason: reason.into() }
+    }
+
+    /// Pass when `ok`, else fail with `cause`; the reason is the same either way because it
+    /// states the measured value and the wanted one.
+    pub fn decide(ok: bool, cause: Cause, reason: String) -> Self {
+        if ok {
+            Outcome::pass(reason)
+        } else {
+            Outcome::fail(cause, reason)
+        }
+    }
+}
+
+/// A value gauge family that a check family exports besides the item verdicts. Families are
+/// declared once as statics so that HELP text and the metric reference in `docs/metrics.md`
+/// stay one list.
+#[derive(Debug, PartialEq, Eq, Hash)]
+pub struct GaugeFamily {
+    pub name: &'static str,
+    pub help: &'static str,
+}
+
+/// One sample of a value gauge. Label values are bounded by the config (paths, addresses).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Sample {
+    pub family: &'static GaugeFamily,
+    pub labels: Vec<(&'static str, String)>,
+    pub value: f64,
+}
+
+impl Sample {
+    pub fn new(family: &'static GaugeFamily, value: f64) -> Self {
+        Sample { family, labels: Vec::new(), value }
+    }
+
+    pub fn label(mut self, name: &'static str, value: impl Into<String>) -> Self {
+        self.labels.push((name, value.into()));
+        self
+    }
+}
+
+/// What one run of a check found: a verdict per aspect it could decide, and value samples.
+#[derive(Debug, Default)]
+pub struct Report {
+    pub aspects: Vec<(&'static str, Outcome)>,
+    pub samples: Vec<Sample>,
+}
+
+impl Report {
+    pub fn with(mut self, aspect: &'static str, outcome: Outcome) -> Self {
+        self.aspects.push((aspect, outcome));
+        self
+    }
+
+    pub fn sample(mut self, sample: Sample) -> Self {
+        self.samples.push(sample);
+        self
+    }
+
+    pub fn outcome(&self, aspect: &str) -> Option<&Outcome> {
+        self.aspects.iter().find(|(name, _)| *name == aspect).map(|(_, o)| o)
+    }
+}
+
+/// A probe that could not be made at all (the path is missing, the name does not resolve):
+/// every item bound to the check gets this as an error verdict.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ProbeFailure {
+    pub cause: Cause,
+    pub reason: String,
+}
+
+impl ProbeFailure {
+    pub fn new(cause: Cause, reason: impl Into<String>) -> Self {
+        ProbeFailure { cause, reason: reason.into() }
+    }
+}
+
+pub type CheckResult = Result<Report, ProbeFailure>;
+
+/// Counts blocking operations of one check that are still running. A `statvfs` on a hung NFS
+/// mount cannot be cancelled; the scheduler's timeout gives up on it, and the next evaluation
+/// sees it still running and reports `stuck` instead of piling up another blocked thread.
+#[derive(Clone, Debug, Default)]
+pub struct BlockingTracker(Arc<AtomicUsize>);
+
+impl BlockingTracker {
+    pub fn in_flight(&self) -> usize {
+        self.0.load(Ordering::SeqCst)
+    }
+
+    /// Runs `work` on tokio's blocking pool, counted until it returns (even after its caller
+    /// has timed out and gone).
+    pub fn run<T, F>(&self, work: F) -> impl Future<Output = Result<T, ProbeFailure>> + use<T, F>
+    where
+        T: Send + 'static,
+        F: FnOnce() -> T + Send + 'static,
+    {
+        struct Guard(Arc<AtomicUsize>);
+        impl Drop for Guard {
+            fn drop(&mut self) {
+                self.0.fetch_sub(1, Ordering::SeqCst);
+            }
+        }
+        self.0.fetch_add(1, Ordering::SeqCst);
+        let guard = Guard(self.0.clone());
+        let handle = tokio::task::spawn_blocking(move || {
+            let _guard = guard;
+            work()
+        });
+        async move {
+            handle.await.map_err(|err| {
+                let cause = if err.is_panic() { Cause::Panic } else { Cause::Io };
+                ProbeFailure::new(cause, format!("blocking work failed: {err}"))
+            })
+        }
+    }
+}
+
+/// What a running check may use from its surroundings.
+#[derive(Clone, Debug, Default)]
+pub struct CheckContext {
+    pub blocking: BlockingTracker,
+}
+
+/// Every kind of check a config may name. The exhaustive matches below force a new kind to be
+/// wired into validation, scheduling and the docs.
+#[derive(Clone, Debug, PartialEq)]
+pub enum CheckKind {
+    Cpu(system::CpuCheck),
+    Memory(system::MemoryCheck),
+    Disk(system::DiskCheck),
+    TcpPort(network::TcpPortCheck),
+    Dns(network::DnsCheck),
+}
+
+/// All kind names, for error messages and docs.
+pub const KIND_NAMES: &[&str] = &["cpu", "memory", "disk", "tcp_port", "dns"];
+
+/// Every value gauge family any kind may export, for `docs/metrics.md` and its test.
+pub fn all_families() -> Vec<&'static GaugeFamily> {
+    [
+        system::CpuCheck::FAMILIES,
+        system::MemoryCheck::FAMILIES,
+        system::DiskCheck::FAMILIES,
+        network::TcpPortCheck::FAMILIES,
+        network::DnsCheck::FAMILIES,
+    ]
+    .concat()
+}
+
+impl CheckKind {
+    /// Decodes the parameters of a check of kind `kind` (the table without `kind` and the
+    /// scheduling keys). Decoding straight into the kind's struct keeps the key in error messages.
+    pub fn decode(kind: &str, params: config::Value) -> Result<CheckKind, String> {
+        fn decode_as<T: serde::de::DeserializeOwned>(params: config::Value) -> Result<T, String> {
+            params.try_deserialize().map_err(|err| err.to_string())
+        }
+        Ok(match kind {
+            "cpu" => CheckKind::Cpu(decode_as(params)?),
+            "memory" => CheckKind::Memory(decode_as(params)?),
+            "disk" => CheckKind::Disk(decode_as(params)?),
+            "tcp_port" => CheckKind::TcpPort(decode_as(params)?),
+            "dns" => CheckKind::Dns(decode_as(params)?),
+            other => return Err(format!("kind: unknown kind `{other}`; one of {}", KIND_NAMES.join(", "))),
+        })
+    }
+
+    pub fn name(&self) -> &'static str {
+        match self {
+            CheckKind::Cpu(_) => "cpu",
+            CheckKind::Memory(_) => "memory",
+            CheckKind::Disk(_) => "disk",
+            CheckKind::TcpPort(_) => "tcp_port",
+            CheckKind::Dns(_) => "dns",
+        }
+    }
+
+    /// The aspects this kind can decide, the first being the one an item gets when it names none.
+    pub fn aspects(&self) -> &'static [&'static str] {
+        match self {
+            CheckKind::Cpu(_) => system::CpuCheck::ASPECTS,
+            CheckKind::Memory(_) => system::MemoryCheck::ASPECTS,
+            CheckKind::Disk(_) => system::DiskCheck::ASPECTS,
+            CheckKind::TcpPort(_) => network::TcpPortCheck::ASPECTS,
+            CheckKind::Dns(_) => network::DnsCheck::ASPECTS,
+        }
+    }
+
+    /// Checks the parameters on their own and against the aspects items bind to.
+    /// The error names the offending key.
+    pub fn validate(&self, aspect: &str) -> Result<(), KeyError> {
+        match self {
+            CheckKind::Cpu(c) => c.validate(aspect),
+            CheckKind::Memory(c) => c.validate(aspect),
+            CheckKind::Disk(c) => c.validate(aspect),
+            CheckKind::TcpPort(c) => c.validate(aspect),
+            CheckKind::Dns(c) => c.validate(aspect),
+        }
+    }
+
+    /// What the check looks at; two checks of one kind on the same target would export the same
+    /// series twice, so the config refuses that and asks for more items on one check instead.
+    pub fn target(&self) -> String {
+        match self {
+            CheckKind::Cpu(_) | CheckKind::Memory(_) => String::new(),
+            CheckKind::Disk(c) => c.path.display().to_string(),
+            CheckKind::TcpPort(c) => c.address.clone(),
+            CheckKind::Dns(c) => c.name.clone(),
+        }
+    }
+
+    /// `disk /`, `tcp_port 127.0.0.1:5432`, or just `cpu` for checks of this host.
+    pub fn describe(&self) -> String {
+        let target = self.target();
+        if target.is_empty() {
+            self.name().to_string()
+        } else {
+            format!("{} {target}", self.name())
+        }
+    }
+
+    /// The value gauge families this kind may export.
+    pub fn families(&self) -> &'static [&'static GaugeFamily] {
+        match self {
+            CheckKind::Cpu(_) => system::CpuCheck::FAMILIES,
+            CheckKind::Memory(_) => system::MemoryCheck::FAMILIES,
+            CheckKind::Disk(_) => system::DiskCheck::FAMILIES,
+            CheckKind::TcpPort(_) => network::TcpPortCheck::FAMILIES,
+            CheckKind::Dns(_) => network::DnsCheck::FAMILIES,
+        }
+    }
+
+    pub async fn run(&self, ctx: &CheckContext) -> CheckResult {
+        match self {
+            CheckKind::Cpu(c) => c.run(ctx).await,
+            CheckKind::Memory(c) => c.run(ctx).await,
+            CheckKind::Disk(c) => c.run(ctx).await,
+            CheckKind::TcpPort(c) => c.run(ctx).await,
+            CheckKind::Dns(c) => c.run(ctx).await,
+        }
+    }
+}
+
+/// A parameter problem found by a check's `validate`: the key and what is wrong with it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct KeyError {
+    pub key: &'static str,
+    pub message: String,
+}
+
+impl KeyError {
+    pub fn new(key: &'static str, message: impl Into<String>) -> Self {
+        KeyError { key, message: message.into() }
+    }
+}
+
+/// Decodes a string that must be one of a few words, saying which words when it is not.
+pub(crate) fn one_of<'de, D, T>(deserializer: D, choices: &[(&str, T)]) -> Result<T, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Copy,
+{
+    let text = <String as serde::Deserialize>::deserialize(deserializer)?;
+    choices.iter().find(|(name, _)| *name == text).map(|(_, value)| *value).ok_or_else(|| {
+        let names: Vec<&str> = choices.iter().map(|(name, _)| *name).collect();
+        serde::de::Error::custom(format!("`{text}` is not one of {}", names.join(", ")))
+    })
+}
+
+/// Refuses an aspect whose threshold parameter was not given.
+pub(crate) fn require<T>(value: &Option<T>, aspect: &str, key: &'static str) -> Result<(), KeyError> {
+    if value.is_none() {
+        return Err(KeyError::new(key, format!("an item decides `{aspect}`, which needs `{key}`")));
+    }
+    Ok(())
+}
+
+/// Refuses a ratio outside 0..=1.
+pub(crate) fn check_ratio(value: Option<f64>, key: &'static str) -> Result<(), KeyError> {
+    match value {
+        Some(v) if !(0.0..=1.0).contains(&v) || v.is_nan() => {
+            Err(KeyError::new(key, format!("must be a ratio between 0 and 1, got {v}")))
+        }
+        _ => Ok(()),
+    }
+}

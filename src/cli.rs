@@ -1,0 +1,59 @@
+//! Command-line flags, named as Prometheus and its exporters name theirs.
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+use crate::logging::{LogFormat, LogLevel};
+
+/// The default port. Not used by any exporter we know of (node 9100, blackbox 9115,
+/// postgres 9187, nginx 9113, mysqld 9104, redis 9121, process 9256, ...).
+pub const DEFAULT_PORT: u16 = 9847;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "checklist-exporter",
+    version,
+    about = "Re-evaluates a production deployment checklist on a schedule and exposes every item as a Prometheus gauge."
+)]
+pub struct Cli {
+    /// Checklist config file (TOML).
+    #[arg(long = "config.file", value_name = "FILE", default_value = "config/checklist.toml", global = true)]
+    pub config_file: PathBuf,
+
+    /// Validate the config file and exit: 0 when valid, 2 when not.
+    #[arg(long = "config.check")]
+    pub config_check: bool,
+
+    /// Address to serve metrics, the API and health endpoints on; `:9847` means every interface.
+    #[arg(long = "web.listen-address", value_name = "ADDRESS", default_value = ":9847")]
+    pub listen_address: String,
+
+    /// Only log messages with this level or above.
+    #[arg(long = "log.level", value_enum, default_value = "info", global = true)]
+    pub log_level: LogLevel,
+
+    /// Log line format.
+    #[arg(long = "log.format", value_enum, default_value = "logfmt", global = true)]
+    pub log_format: LogFormat,
+
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Evaluate every item once and print the results; exit 0 when every critical item passes,
+    /// 1 when any critical item fails or cannot be decided, 2 when the config is invalid.
+    Check {
+        /// Output format.
+        #[arg(long, value_enum, default_value = "text")]
+        format: OutputFormat,
+    },
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum OutputFormat {
+    Text,
+    Json,
+}

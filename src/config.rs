@@ -1,0 +1,462 @@
+//! The config file: checklist items grouped under the checks that decide them.
+//!
+//! Loading reads the whole file, lets `CHECKLIST__…` environment variables override settings,
+//! decodes with unknown keys refused, and validates everything before anything runs. A config is
+//! either valid as a whole or refused as a whole, so a reload never half-applies.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::checks::{CheckKind, KIND_NAMES};
+use crate::units::{format_duration, parse_duration};
+
+/// Environment variables with this prefix override settings: `CHECKLIST__SETTINGS__DEFAULT_INTERVAL=30s`.
+pub const ENV_PREFIX: &str = "CHECKLIST";
+
+const DEFAULT_INTERVAL: Duration = Duration::from_secs(60);
+const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
+const DEFAULT_MAX_CONCURRENT_CHECKS: usize = 16;
+/// More items than this is almost certainly a generated config gone wrong.
+pub const MAX_ITEMS: usize = 100_000;
+
+/// Why a config was refused. The message names the file, and for a problem inside a check the
+/// check's position, its items and the key.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{file}: cannot read the config file: {reason}")]
+    Read { file: String, reason: String },
+    #[error("{file}: {reason}")]
+    Syntax { file: String, reason: String },
+    #[error("{file}: {location}: {reason}")]
+    Invalid { file: String, location: String, reason: String },
+}
+
+/// How much an item matters; alerts page on critical items.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Critical,
+    Warning,
+    Info,
+}
+
+impl Severity {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Critical => "critical",
+            Severity::Warning => "warning",
+            Severity::Info => "info",
+        }
+    }
+}
+
+impl fmt::Display for Severity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One checklist line, as metrics, the API and reports show it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Item {
+    pub id: String,
+    pub section: String,
+    pub title: String,
+    pub severity: Severity,
+    /// The aspect of its check that decides this item.
+    pub aspect: &'static str,
+}
+
+/// One probe with its schedule and the items it decides.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CheckSpec {
+    pub kind: CheckKind,
+    pub interval: Duration,
+    pub timeout: Duration,
+    pub items: Vec<Item>,
+}
+
+impl CheckSpec {
+    /// A short description for logs: `disk /`, `tcp_port 127.0.0.1:5432`.
+    pub fn describe(&self) -> String {
+        self.kind.describe()
+    }
+
+    /// Identifies the check across reloads: an unchanged check keeps running undisturbed.
+    pub fn fingerprint(&self) -> String {
+        format!("{self:?}")
+    }
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Settings {
+    pub default_interval: Duration,
+    pub default_timeout: Duration,
+    pub max_concurrent_checks: usize,
+}
+
+/// A whole, valid config.
+#[derive(Clone, Debug)]
+pub struct Config {
+    pub source: PathBuf,
+    pub settings: Settings,
+    pub checks: Vec<Arc<CheckSpec>>,
+}
+
+impl Config {
+    pub fn items(&self) -> impl Iterator<Item = (&Arc<CheckSpec>, &Item)> {
+        self.checks.iter().flat_map(|check| check.items.iter().map(move |item| (check, item)))
+    }
+
+    pub fn item_count(&self) -> usize {
+        self.checks.iter().map(|c| c.items.len()).sum()
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawFile {
+    #[serde(default)]
+    settings: RawSettings,
+    #[serde(default)]
+    checks: Vec<config::Value>,
+}
+
+#[derive(Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSettings {
+    default_interval: Option<String>,
+    default_timeout: Option<String>,
+    max_concurrent_checks: Option<usize>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawItem {
+    id: String,
+    section: String,
+    title: String,
+    severity: String,
+    decides: Option<String>,
+}
+
+/// Reads, decodes and validates the config file at `path`, with environment overrides.
+pub fn load(path: &Path) -> Result<Config, ConfigError> {
+    let file = path.display().to_string();
+    let text = std::fs::read_to_string(path).map_err(|err| ConfigError::Read {
+        file: file.clone(),
+        reason: match err.kind() {
+            std::io::ErrorKind::NotFound => "no such file".to_string(),
+            std::io::ErrorKind::PermissionDenied => "permission denied".to_string(),
+            std::io::ErrorKind::IsADirectory => "it is a directory".to_string(),
+            std::io::ErrorKind::InvalidData => "it is not UTF-8 text".to_string(),
+            _ => err.to_string(),
+        },
+    })?;
+    parse(&file, &text, std::env::vars())
+}
+
+/// Decodes and validates config text; `env` supplies the override variables (tests pass their own).
+pub fn parse(file: &str, text: &str, env: impl IntoIterator<Item = (String, String)>) -> Result<Config, ConfigError> {
+    let syntax = |reason: String| ConfigError::Syntax { file: file.to_string(), reason };
+    let overrides: HashMap<String, String> =
+        env.into_iter().filter(|(key, _)| key.starts_with(&format!("{ENV_PREFIX}__"))).collect();
+    let tree = config::Config::builder()
+        .add_source(config::File::from_str(text, config::FileFormat::Toml))
+        .add_source(
+            config::Environment::with_prefix(ENV_PREFIX)
+                .prefix_separator("__")
+                .separator("__")
+                .try_parsing(true)
+                .source(Some(overrides)),
+        )
+        .build()
+        .map_err(|err| syntax(tidy_error(err.to_string())))?;
+    let raw: RawFile = tree.try_deserialize().map_err(|err| syntax(tidy_error(err.to_string())))?;
+    validate(file, raw)
+}
+
+/// The `config` crate words some errors for its own sources; say them in terms of this file.
+fn tidy_error(message: String) -> String {
+    message.replace("TOML parse error", "TOML syntax error").trim_end().to_string()
+}
+
+fn validate(file: &str, raw: RawFile) -> Result<Config, ConfigError> {
+    let invalid = |location: String, reason: String| ConfigError::Invalid { file: file.to_string(), location, reason };
+    let settings =
+        validate_settings(&raw.settings).map_err(|(key, reason)| invalid(format!("settings.{key}"), reason))?;
+
+    let mut checks = Vec::with_capacity(raw.checks.len());
+    let mut first_use: HashMap<String, usize> = HashMap::new();
+    let mut targets: HashMap<(String, String), usize> = HashMap::new();
+    for (index, value) in raw.checks.into_iter().enumerate() {
+        let check = decode_check(index, value, &settings).map_err(|(location, reason)| invalid(location, reason))?;
+        for item in &check.items {
+            if let Some(earlier) = first_use.insert(item.id.clone(), index) {
+                return Err(invalid(
+                    format!("checks[{index}], item {}", item.id),
+                    format!(
+                        "id `{}` is already used by an item of checks[{earlier}]; item ids must be unique",
+                        item.id
+                    ),
+                ));
+            }
+        }
+        let target_key = (check.kind.name().to_string(), check.kind.target());
+        if let Some(earlier) = targets.insert(target_key, index) {
+            return Err(invalid(
+                location_of(index, &check.kind, &check.items),
+                format!(
+                    "checks[{earlier}] is already a {} check; add the items to that check instead",
+                    check.kind.describe()
+                ),
+            ));
+        }
+        checks.push(Arc::new(check));
+    }
+    let item_count: usize = checks.iter().map(|c| c.items.len()).sum();
+    if item_count > MAX_ITEMS {
+        return Err(invalid("checks".into(), format!("{item_count} items; at most {MAX_ITEMS} are allowed")));
+    }
+    Ok(Config { source: PathBuf::from(file), settings, checks })
+}
+
+fn validate_settings(raw: &RawSettings) -> Result<Settings, (&'static str, String)> {
+    let default_interval = optional_duration(raw.default_interval.as_deref(), DEFAULT_INTERVAL)
+        .map_err(|reason| ("default_interval", reason))?;
+    let default_timeout = optional_duration(raw.default_timeout.as_deref(), DEFAULT_TIMEOUT)
+        .map_err(|reason| ("default_timeout", reason))?;
+    let max_concurrent_checks = raw.max_concurrent_checks.unwrap_or(DEFAULT_MAX_CONCURRENT_CHECKS);
+    if max_concurrent_checks == 0 {
+        return Err(("max_concurrent_checks", "must be at least 1".to_string()));
+    }
+    Ok(Settings { default_interval, default_timeout, max_concurrent_checks })
+}
+
+fn optional_duration(text: Option<&str>, default: Duration) -> Result<Duration, String> {
+    let Some(text) = text else { return Ok(default) };
+    let duration = parse_duration(text)?;
+    if duration.is_zero() {
+        return Err("must be longer than 0s".to_string());
+    }
+    Ok(duration)
+}
+
+/// `checks[3] (disk /var; items: a, b)`: where a problem is, in words a person can find.
+fn location_of(index: usize, kind: &CheckKind, items: &[Item]) -> String {
+    let ids: Vec<&str> = items.iter().map(|i| i.id.as_str()).collect();
+    location_of_raw(index, kind, &ids)
+}
+
+fn decode_check(index: usize, value: config::Value, settings: &Settings) -> Result<CheckSpec, (String, String)> {
+    let here = format!("checks[{index}]");
+    let mut table = value.into_table().map_err(|_| (here.clone(), "must be a table".to_string()))?;
+    let interval = table.remove("interval").map(|v| v.into_string());
+    let timeout = table.remove("timeout").map(|v| v.into_string());
+    let raw_items = table.remove("items");
+
+    // Decode items first, so later messages can name them.
+    let no_items = || (here.clone(), "has no items; add at least one [[checks.items]]".to_string());
+    let item_values = raw_items
+        .ok_or_else(no_items)?
+        .into_array()
+        .map_err(|_| (format!("{here}.items"), "must be an array of tables ([[checks.items]])".to_string()))?;
+    if item_values.is_empty() {
+        return Err(no_items());
+    }
+    let mut raw_items = Vec::with_capacity(item_values.len());
+    for (position, value) in item_values.into_iter().enumerate() {
+        let id = value
+            .clone()
+            .into_table()
+            .ok()
+            .and_then(|table| table.get("id").and_then(|v| v.clone().into_string().ok()));
+        let name = id.map_or_else(|| format!("{here}.items[{position}]"), |id| format!("{here}, item {id}"));
+        let item: RawItem = value.try_deserialize().map_err(|err| (name, tidy_error(err.to_string())))?;
+        raw_items.push(item);
+    }
+    let owned_ids: Vec<String> = raw_items.iter().map(|i| i.id.clone()).collect();
+    let ids: Vec<&str> = owned_ids.iter().map(String::as_str).collect();
+    let named = format!("{here} (items: {})", ids.join(", "));
+
+    let kind_name = match table.remove("kind") {
+        None => return Err((named, format!("kind: missing; one of {}", KIND_NAMES.join(", ")))),
+        Some(v) => v.into_string().unwrap_or_default(),
+    };
+    let kind = CheckKind::decode(&kind_name, config::Value::from(table))
+        .map_err(|reason| (format!("{here} ({kind_name}; items: {})", ids.join(", ")), tidy_error(reason)))?;
+
+    let duration_key = |key: &str, value: Option<Result<String, config::ConfigError>>, default: Duration| {
+        let location = location_of_raw(index, &kind, &ids);
+        match value {
+            None => Ok(default),
+            Some(Err(_)) => Err((location, format!("{key}: must be a duration string like \"30s\""))),
+            Some(Ok(text)) => {
+                optional_duration(Some(&text), default).map_err(|reason| (location, format!("{key}: {reason}")))
+            }
+        }
+    };
+    let interval = duration_key("interval", interval, settings.default_interval)?;
+    let timeout = duration_key("timeout", timeout, settings.default_timeout.min(interval))?;
+    if timeout > interval {
+        return Err((
+            location_of_raw(index, &kind, &ids),
+            format!(
+                "timeout: {} is longer than the interval {}; a check must finish before it is due again",
+                format_duration(timeout),
+                format_duration(interval)
+            ),
+        ));
+    }
+    if let CheckKind::TcpPort(port) = &kind {
+        if port.connect_timeout.0 >= timeout {
+            return Err((
+                location_of_raw(index, &kind, &ids),
+                format!(
+                    "connect_timeout: {} is not shorter than the timeout {}; a silent port must be seen as filtered before the check times out",
+                    format_duration(port.connect_timeout.0),
+                    format_duration(timeout)
+                ),
+            ));
+        }
+    }
+
+    let mut items = Vec::with_capacity(raw_items.len());
+    for raw in raw_items {
+        let item = decode_item(raw, &kind).map_err(|reason| (location_of_raw(index, &kind, &ids), reason))?;
+        items.push(item);
+    }
+    Ok(CheckSpec { kind, interval, timeout, items })
+}
+
+fn location_of_raw(index: usize, kind: &CheckKind, ids: &[&str]) -> String {
+    format!("checks[{index}] ({}; items: {})", kind.describe(), ids.join(", "))
+}
+
+fn decode_item(raw: RawItem, kind: &CheckKind) -> Result<Item, String> {
+    let id = raw.id;
+    let valid_id = !id.is_empty()
+        && id.len() <= 128
+        && id.chars().next().is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
+        && id.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '_' | '.' | '-'));
+    if !valid_id {
+        return Err(format!(
+            "item `{id}`: id: use lower-case letters, digits, `_`, `.` and `-` (at most 128), starting with a letter or digit"
+        ));
+    }
+    if raw.section.trim().is_empty() {
+        return Err(format!("item {id}: section: must not be empty"));
+    }
+    if raw.title.trim().is_empty() {
+        return Err(format!("item {id}: title: must not be empty"));
+    }
+    let severity = match raw.severity.as_str() {
+        "critical" => Severity::Critical,
+        "warning" => Severity::Warning,
+        "info" => Severity::Info,
+        other => return Err(format!("item {id}: severity: `{other}` is not one of critical, warning, info")),
+    };
+    let aspects = kind.aspects();
+    let aspect = match raw.decides.as_deref() {
+        None if aspects.len() == 1 => aspects[0],
+        None => {
+            return Err(format!(
+                "item {id}: decides: missing; a {} check decides one of {}",
+                kind.name(),
+                aspects.join(", ")
+            ))
+        }
+        Some(name) => aspects.iter().copied().find(|a| *a == name).ok_or_else(|| {
+            format!("item {id}: decides: a {} check cannot decide `{name}`; one of {}", kind.name(), aspects.join(", "))
+        })?,
+    };
+    kind.validate(aspect).map_err(|err| format!("{}: {}", err.key, err.message))?;
+    Ok(Item { id, section: raw.section, title: raw.title, severity, aspect })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GOOD: &str = r#"
+[settings]
+default_interval = "30s"
+
+[[checks]]
+kind = "disk"
+path = "/"
+min_free_bytes = "1GiB"
+min_free_ratio = 0.05
+interval = "2m"
+timeout = "5s"
+
+  [[checks.items]]
+  id = "infra.storage"
+  decides = "minimum"
+  section = "Infrastructure Readiness"
+  title = "Storage: Minimum 20GB"
+  severity = "critical"
+
+  [[checks.items]]
+  id = "infra.storage_ratio"
+  decides = "free_ratio"
+  section = "Infrastructure Readiness"
+  title = "Disk has 5% free"
+  severity = "warning"
+
+[[checks]]
+kind = "tcp_port"
+address = "127.0.0.1:5432"
+expect = "open"
+
+  [[checks.items]]
+  id = "net.pg_port"
+  section = "Network Configuration"
+  title = "Required ports available (5432)"
+  severity = "critical"
+"#;
+
+    fn parse_text(text: &str) -> Result<Config, ConfigError> {
+        parse("test.toml", text, Vec::new())
+    }
+
+    #[test]
+    fn a_good_config_decodes_with_defaults_filled_in() {
+        let config = parse_text(GOOD).unwrap();
+        assert_eq!(config.checks.len(), 2);
+        assert_eq!(config.item_count(), 3);
+        let disk = &config.checks[0];
+        assert_eq!(disk.interval, Duration::from_secs(120));
+        assert_eq!(disk.timeout, Duration::from_secs(5));
+        assert_eq!(disk.items[1].aspect, "free_ratio");
+        let port = &config.checks[1];
+        assert_eq!(port.interval, Duration::from_secs(30));
+        assert_eq!(port.timeout, Duration::from_secs(10));
+        assert_eq!(port.items[0].aspect, "state", "a kind with one aspect needs no `decides`");
+    }
+
+    #[test]
+    fn environment_overrides_settings() {
+        let env = vec![("CHECKLIST__SETTINGS__MAX_CONCURRENT_CHECKS".to_string(), "3".to_string())];
+        let config = parse("test.toml", GOOD, env).unwrap();
+        assert_eq!(config.settings.max_concurrent_checks, 3);
+    }
+
+    #[test]
+    fn fingerprints_differ_when_a_threshold_changes() {
+        let a = parse_text(GOOD).unwrap();
+        let b = parse_text(&GOOD.replace("min_free_ratio = 0.05", "min_free_ratio = 0.06")).unwrap();
+        assert_ne!(a.checks[0].fingerprint(), b.checks[0].fingerprint());
+        assert_eq!(a.checks[1].fingerprint(), b.checks[1].fingerprint());
+    }
+
+    #[test]
+    fn an_empty_file_is_a_valid_empty_checklist() {
+        assert_eq!(parse_text("").unwrap().item_count(), 0);
+    }
+}

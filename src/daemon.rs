@@ -1,0 +1,125 @@
+//! The long-running mode: load the config, start the checks, serve HTTP, reload on SIGHUP or
+//! `POST /-/reload`, stop cleanly on SIGTERM or Ctrl-C.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use tokio::net::TcpListener;
+use tokio::signal::unix::{signal, SignalKind};
+use tokio::sync::mpsc;
+
+use crate::config::{self, ConfigError};
+use crate::metrics::Exposition;
+use crate::scheduler::Scheduler;
+use crate::server::{self, AppState, ReloadRequest};
+use crate::state::Store;
+
+#[derive(Debug, thiserror::Error)]
+pub enum DaemonError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error("--web.listen-address {address}: {reason}")]
+    Listen { address: String, reason: String },
+    #[error("cannot install a signal handler: {0}")]
+    Signal(std::io::Error),
+}
+
+#[derive(Clone, Debug)]
+pub struct DaemonOptions {
+    pub config_file: PathBuf,
+    pub listen_address: String,
+}
+
+pub async fn run(options: DaemonOptions) -> Result<(), DaemonError> {
+    let config = config::load(&options.config_file)?;
+    let store = Store::new();
+    let scheduler = Arc::new(Scheduler::new(store.clone()));
+    scheduler.apply(&config);
+
+    let listener = bind(&options.listen_address).await?;
+    let address = listener.local_addr().map(|a| a.to_string()).unwrap_or_default();
+    tracing::info!(
+        address = %address,
+        config = %options.config_file.display(),
+        checks = config.checks.len(),
+        items = config.item_count(),
+        version = crate::metrics::VERSION,
+        "listening"
+    );
+
+    let (reload_tx, reload_rx) = mpsc::channel::<ReloadRequest>(8);
+    let mut hangups = signal(SignalKind::hangup()).map_err(DaemonError::Signal)?;
+    let from_signal = reload_tx.clone();
+    tokio::spawn(async move {
+        while hangups.recv().await.is_some() {
+            let (answer_tx, _answer_rx) = tokio::sync::oneshot::channel();
+            tracing::info!("SIGHUP received, reloading config");
+            if from_signal.send(answer_tx).await.is_err() {
+                break;
+            }
+        }
+    });
+    let reloader = tokio::spawn(reload_loop(reload_rx, options.config_file.clone(), scheduler.clone(), store.clone()));
+
+    let mut terminate = signal(SignalKind::terminate()).map_err(DaemonError::Signal)?;
+    let shutdown = async move {
+        tokio::select! {
+            _ = terminate.recv() => tracing::info!("SIGTERM received, shutting down"),
+            _ = tokio::signal::ctrl_c() => tracing::info!("interrupt received, shutting down"),
+        }
+    };
+    let state = Arc::new(AppState { store: store.clone(), exposition: Exposition::new(store), reload: reload_tx });
+    server::serve(listener, state, shutdown).await;
+    scheduler.stop();
+    reloader.abort();
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// Applies reloads one at a time. A refused config leaves the running one in place.
+async fn reload_loop(
+    mut requests: mpsc::Receiver<ReloadRequest>,
+    path: PathBuf,
+    scheduler: Arc<Scheduler>,
+    store: Arc<Store>,
+) {
+    while let Some(answer) = requests.recv().await {
+        let result = match config::load(&path) {
+            Ok(config) => {
+                scheduler.apply(&config);
+                store.set_reload_result(true);
+                tracing::info!(checks = config.checks.len(), items = config.item_count(), "config reloaded");
+                Ok(())
+            }
+            Err(err) => {
+                store.set_reload_result(false);
+                tracing::error!(error = %err, "config reload refused; the previous config keeps running");
+                Err(err.to_string())
+            }
+        };
+        let _ = answer.send(result);
+    }
+}
+
+/// Binds `address`; `:PORT` means every interface, IPv6 and IPv4 where the host has both.
+async fn bind(address: &str) -> Result<TcpListener, DaemonError> {
+    let listen_error = |reason: String| DaemonError::Listen { address: address.to_string(), reason };
+    let candidates: Vec<String> = match address.strip_prefix(':') {
+        Some(port) => vec![format!("[::]:{port}"), format!("0.0.0.0:{port}")],
+        None => vec![address.to_string()],
+    };
+    let mut last_error = String::from("no address to listen on");
+    for candidate in candidates {
+        let parsed: Result<SocketAddr, _> = candidate.parse();
+        let result = match parsed {
+            Ok(socket) => TcpListener::bind(socket).await,
+            Err(_) => TcpListener::bind(candidate.as_str()).await,
+        };
+        match result {
+            Ok(listener) => return Ok(listener),
+            Err(err) => last_error = err.to_string(),
+        }
+    }
+    Err(listen_error(last_error))
+}

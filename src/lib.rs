@@ -1,0 +1,30 @@
+//! checklist-exporter re-evaluates a production deployment checklist on a schedule and exposes
+//! every item as a Prometheus gauge.
+//!
+//! Layout, following the flow of one evaluation:
+//! - [`config`] reads the TOML file into [`config::CheckSpec`]s, each a probe with a schedule
+//!   and the checklist items it decides; the whole file is validated before anything runs.
+//! - [`checks`] holds one module per check family and the [`checks::CheckKind`] enum over them.
+//!   A check measures, then decides each aspect with a pure function that returns a verdict
+//!   and a reason.
+//! - [`scheduler`] runs every check on its interval under its timeout with a global concurrency
+//!   cap, isolating hangs and panics, and writes results into the [`state::Store`].
+//! - [`metrics`], [`api`] and [`server`] read the store: the exposition, the JSON API and the
+//!   HTTP endpoints. Scrapes never run checks.
+//! - [`daemon`] wires the long-running mode with signals and reloads; [`oneshot`] is the
+//!   `check` command for CI gates.
+//! - [`units`] parses and prints durations, byte sizes and percentages; [`logging`] writes
+//!   logfmt or JSON.
+
+pub mod api;
+pub mod checks;
+pub mod cli;
+pub mod config;
+pub mod daemon;
+pub mod logging;
+pub mod metrics;
+pub mod oneshot;
+pub mod scheduler;
+pub mod server;
+pub mod state;
+pub mod units;

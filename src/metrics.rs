@@ -1,0 +1,272 @@
+//! The `/metrics` exposition, rendered from the [`Store`] at scrape time by a prometheus-client
+//! collector, so an item removed by a reload simply stops appearing. Rendering is cached per
+//! store generation: scrapes between two evaluations cost a copy of bytes, not an encoding.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use bytes::Bytes;
+use prometheus_client::collector::Collector;
+use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric};
+use prometheus_client::metrics::counter::ConstCounter;
+use prometheus_client::metrics::gauge::ConstGauge;
+use prometheus_client::metrics::MetricType;
+use prometheus_client::registry::Registry;
+
+use crate::checks::{Sample, Verdict};
+use crate::state::{Evaluation, ItemRecord, Store};
+
+/// Version and git revision, baked in at build time.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+pub const REVISION: &str = env!("CHECKLIST_EXPORTER_REVISION");
+
+/// The families every exporter exposes whatever its config, as they appear on `/metrics`.
+pub const CORE_FAMILIES: &[&str] = &[
+    "checklist_build_info",
+    "checklist_config_last_reload_successful",
+    "checklist_config_last_reload_success_timestamp_seconds",
+    "checklist_item_info",
+    "checklist_item_passing",
+    "checklist_item_error",
+    "checklist_item_failure_cause",
+    "checklist_item_last_evaluation_timestamp_seconds",
+    "checklist_item_evaluation_duration_seconds",
+    "checklist_item_evaluations_total",
+];
+
+/// The two exposition formats Prometheus negotiates.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    /// `text/plain; version=0.0.4`, what every Prometheus and promtool read.
+    Text,
+    /// `application/openmetrics-text; version=1.0.0`, when the scraper asks for it.
+    OpenMetrics,
+}
+
+impl Format {
+    /// Picks OpenMetrics only when the `Accept` header names it, as Prometheus does when asked to.
+    pub fn negotiate(accept: Option<&str>) -> Format {
+        match accept {
+            Some(accept) if accept.contains("application/openmetrics-text") => Format::OpenMetrics,
+            _ => Format::Text,
+        }
+    }
+
+    pub fn content_type(self) -> &'static str {
+        match self {
+            Format::Text => prometheus_client::encoding::prometheus_text::CONTENT_TYPE,
+            Format::OpenMetrics => "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        }
+    }
+}
+
+/// Renders and caches the exposition.
+#[derive(Debug)]
+pub struct Exposition {
+    store: Arc<Store>,
+    registry: Registry,
+    cache: Mutex<[Option<(u64, Bytes)>; 2]>,
+}
+
+impl Exposition {
+    pub fn new(store: Arc<Store>) -> Self {
+        let mut registry = Registry::default();
+        registry.register_collector(Box::new(StoreCollector { store: store.clone() }));
+        Exposition { store, registry, cache: Mutex::new([None, None]) }
+    }
+
+    pub fn render(&self, format: Format) -> Bytes {
+        let slot = match format {
+            Format::Text => 0,
+            Format::OpenMetrics => 1,
+        };
+        let generation = self.store.generation();
+        let mut cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some((cached_generation, bytes)) = &cache[slot] {
+            if *cached_generation == generation {
+                return bytes.clone();
+            }
+        }
+        let mut text = String::with_capacity(cache[slot].as_ref().map_or(4096, |(_, b)| b.len() + 1024));
+        let encoded = match format {
+            Format::Text => prometheus_client::encoding::prometheus_text::encode(&mut text, &self.registry),
+            Format::OpenMetrics => prometheus_client::encoding::text::encode(&mut text, &self.registry),
+        };
+        if encoded.is_err() {
+            // Writing to a String cannot fail; if the encoder ever refuses, say so rather than serve half a page.
+            text = "# encoding the exposition failed\n".to_string();
+        }
+        let bytes = Bytes::from(text);
+        cache[slot] = Some((generation, bytes.clone()));
+        bytes
+    }
+}
+
+#[derive(Debug)]
+struct StoreCollector {
+    store: Arc<Store>,
+}
+
+fn seconds_since_epoch(time: SystemTime) -> f64 {
+    time.duration_since(UNIX_EPOCH).map(|d| d.as_secs_f64()).unwrap_or(0.0)
+}
+
+fn gauge<'a>(
+    encoder: &'a mut DescriptorEncoder<'_>,
+    name: &'a str,
+    help: &'a str,
+) -> Result<prometheus_client::encoding::MetricEncoder<'a>, std::fmt::Error> {
+    encoder.encode_descriptor(name, help, None, MetricType::Gauge)
+}
+
+/// The labels of the verdict gauges: alerts group and route on section and severity.
+fn full_labels(record: &ItemRecord) -> Vec<(&'static str, &str)> {
+    let item = &record.item;
+    vec![("id", item.id.as_str()), ("section", item.section.as_str()), ("severity", item.severity.as_str())]
+}
+
+fn id_label(record: &ItemRecord) -> Vec<(&'static str, &str)> {
+    vec![("id", record.item.id.as_str())]
+}
+
+/// Encodes one gauge family with a sample per evaluated item.
+fn item_gauge<'a>(
+    encoder: &mut DescriptorEncoder<'_>,
+    evaluated: &[(&'a ItemRecord, &'a Evaluation)],
+    (name, help): (&str, &str),
+    labels: impl Fn(&'a ItemRecord) -> Vec<(&'static str, &'a str)>,
+    value: impl Fn(&Evaluation) -> f64,
+) -> Result<(), std::fmt::Error> {
+    let mut family = gauge(encoder, name, help)?;
+    for (record, evaluation) in evaluated {
+        ConstGauge::new(value(evaluation)).encode(family.encode_family(&labels(record))?)?;
+    }
+    Ok(())
+}
+
+impl Collector for StoreCollector {
+    fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
+        let inner = self.store.read();
+
+        let mut family =
+            gauge(&mut encoder, "checklist_build_info", "Version and git revision of checklist-exporter.")?;
+        ConstGauge::new(1i64).encode(family.encode_family(&vec![("version", VERSION), ("revision", REVISION)])?)?;
+
+        let mut family = gauge(
+            &mut encoder,
+            "checklist_config_last_reload_successful",
+            "Whether the last config load or reload succeeded (1) or was refused (0).",
+        )?;
+        ConstGauge::new(i64::from(inner.reload.successful))
+            .encode(family.encode_family(&Vec::<(&str, &str)>::new())?)?;
+
+        let mut family = gauge(
+            &mut encoder,
+            "checklist_config_last_reload_success_timestamp_seconds",
+            "When the config was last loaded successfully, in seconds since the epoch.",
+        )?;
+        ConstGauge::new(seconds_since_epoch(inner.reload.last_success)).encode(family.encode_family(&Vec::<(
+            &str,
+            &str,
+        )>::new(
+        ))?)?;
+
+        let mut family = gauge(
+            &mut encoder,
+            "checklist_item_info",
+            "One series per configured item, carrying its title and check kind.",
+        )?;
+        for record in &inner.items {
+            let item = &record.item;
+            let labels = vec![
+                ("id", item.id.as_str()),
+                ("section", item.section.as_str()),
+                ("severity", item.severity.as_str()),
+                ("kind", record.kind),
+                ("title", item.title.as_str()),
+            ];
+            ConstGauge::new(1i64).encode(family.encode_family(&labels)?)?;
+        }
+
+        let evaluated: Vec<_> = inner.items.iter().filter_map(|r| r.last.as_ref().map(|e| (r, e))).collect();
+
+        item_gauge(
+            &mut encoder,
+            &evaluated,
+            ("checklist_item_passing", "1 when the item's last evaluation passed, else 0."),
+            full_labels,
+            |e| f64::from(u8::from(e.outcome.verdict == Verdict::Pass)),
+        )?;
+        item_gauge(
+            &mut encoder,
+            &evaluated,
+            (
+                "checklist_item_error",
+                "1 when the item's last evaluation could not decide (timeout, refused, permission), else 0.",
+            ),
+            full_labels,
+            |e| f64::from(u8::from(e.outcome.verdict == Verdict::Error)),
+        )?;
+
+        let mut family = gauge(
+            &mut encoder,
+            "checklist_item_failure_cause",
+            "1 for the cause of the item's current fail or error; absent while it passes.",
+        )?;
+        for (record, evaluation) in &evaluated {
+            if let Some(cause) = evaluation.outcome.cause {
+                let labels = vec![("id", record.item.id.as_str()), ("cause", cause.as_str())];
+                ConstGauge::new(1i64).encode(family.encode_family(&labels)?)?;
+            }
+        }
+
+        item_gauge(
+            &mut encoder,
+            &evaluated,
+            (
+                "checklist_item_last_evaluation_timestamp_seconds",
+                "When the item was last evaluated, in seconds since the epoch.",
+            ),
+            id_label,
+            |e| seconds_since_epoch(e.at),
+        )?;
+        item_gauge(
+            &mut encoder,
+            &evaluated,
+            ("checklist_item_evaluation_duration_seconds", "How long the item's last evaluation took, in seconds."),
+            id_label,
+            |e| e.duration.as_secs_f64(),
+        )?;
+
+        let mut family = encoder.encode_descriptor(
+            "checklist_item_evaluations",
+            "Evaluations of the item since the exporter started, by result.",
+            None,
+            MetricType::Counter,
+        )?;
+        for (record, _) in &evaluated {
+            for (verdict, count) in Verdict::ALL.iter().zip(record.counts) {
+                let labels = vec![("id", record.item.id.as_str()), ("result", verdict.as_str())];
+                ConstCounter::new(count).encode(family.encode_family(&labels)?)?;
+            }
+        }
+
+        // Value gauges of the check families, each family once, in name order.
+        let mut families: BTreeMap<&str, Vec<&Sample>> = BTreeMap::new();
+        for (_, samples) in &inner.samples {
+            for sample in samples {
+                families.entry(sample.family.name).or_default().push(sample);
+            }
+        }
+        for samples in families.values() {
+            let desc = samples[0].family;
+            let mut family = gauge(&mut encoder, desc.name, desc.help)?;
+            for sample in samples {
+                let labels: Vec<(&str, &str)> = sample.labels.iter().map(|(k, v)| (*k, v.as_str())).collect();
+                ConstGauge::new(sample.value).encode(family.encode_family(&labels)?)?;
+            }
+        }
+        Ok(())
+    }
+}

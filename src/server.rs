@@ -1,0 +1,190 @@
+//! The HTTP side: `/metrics`, `/-/healthy`, `/-/ready`, `/-/reload`, `/api/v1/items` and a
+//! landing page. Handlers only read the store (and ask the reloader for a reload); no request
+//! can make the daemon connect anywhere, unlike blackbox_exporter's `/probe?target=`.
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body_util::Full;
+use hyper::body::Incoming;
+use hyper::header::{HeaderValue, ACCEPT, ALLOW, CONTENT_TYPE};
+use hyper::{Method, Request, Response, StatusCode};
+use hyper_util::rt::{TokioIo, TokioTimer};
+use tokio::net::TcpListener;
+use tokio::sync::{mpsc, oneshot};
+
+use crate::metrics::{Exposition, Format};
+use crate::state::Store;
+
+/// A reload request: the reloader answers with the outcome (`Err` carries the refusal message).
+pub type ReloadRequest = oneshot::Sender<Result<(), String>>;
+
+/// What handlers share.
+#[derive(Debug)]
+pub struct AppState {
+    pub store: Arc<Store>,
+    pub exposition: Exposition,
+    pub reload: mpsc::Sender<ReloadRequest>,
+}
+
+/// Slow clients may not hold a connection open without sending a request.
+const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long in-flight requests get to finish at shutdown.
+pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+
+type Body = Full<Bytes>;
+
+/// Serves until `shutdown` resolves, then lets open requests finish within [`SHUTDOWN_GRACE`].
+pub async fn serve(listener: TcpListener, state: Arc<AppState>, shutdown: impl std::future::Future<Output = ()>) {
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let mut http = hyper::server::conn::http1::Builder::new();
+    http.timer(TokioTimer::new()).header_read_timeout(HEADER_READ_TIMEOUT).max_buf_size(64 * 1024);
+    tokio::pin!(shutdown);
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => {
+                let (stream, peer) = match accepted {
+                    Ok(pair) => pair,
+                    Err(err) => {
+                        // Out of file descriptors and the like: back off instead of spinning.
+                        tracing::warn!(error = %err, "accept failed");
+                        tokio::time::sleep(Duration::from_millis(100)).await;
+                        continue;
+                    }
+                };
+                let state = state.clone();
+                let service = hyper::service::service_fn(move |request| {
+                    let state = state.clone();
+                    async move { Ok::<_, Infallible>(route(&state, request, peer).await) }
+                });
+                let connection = http.serve_connection(TokioIo::new(stream), service);
+                let watched = graceful.watch(connection);
+                tokio::spawn(async move {
+                    if let Err(err) = watched.await {
+                        tracing::debug!(error = %err, %peer, "connection ended with an error");
+                    }
+                });
+            }
+            () = &mut shutdown => break,
+        }
+    }
+    drop(listener);
+    if tokio::time::timeout(SHUTDOWN_GRACE, graceful.shutdown()).await.is_err() {
+        tracing::warn!(grace = ?SHUTDOWN_GRACE, "open connections did not finish in time; closing them");
+    }
+}
+
+async fn route(state: &AppState, request: Request<Incoming>, _peer: SocketAddr) -> Response<Body> {
+    let path = request.uri().path();
+    let method = request.method();
+    let mut response = match path {
+        "/metrics" => only_get(method).unwrap_or_else(|| {
+            let accept = request.headers().get(ACCEPT).and_then(|v| v.to_str().ok());
+            let format = Format::negotiate(accept);
+            with_type(StatusCode::OK, format.content_type(), state.exposition.render(format))
+        }),
+        "/-/healthy" => only_get(method).unwrap_or_else(|| text(StatusCode::OK, "Healthy\n")),
+        "/-/ready" => only_get(method).unwrap_or_else(|| {
+            let pending = state.store.pending();
+            if pending == 0 {
+                text(StatusCode::OK, "Ready\n")
+            } else {
+                text(StatusCode::SERVICE_UNAVAILABLE, format!("Not ready: {pending} items not evaluated yet\n"))
+            }
+        }),
+        "/-/reload" => {
+            if method != Method::POST && method != Method::PUT {
+                not_allowed("POST, PUT")
+            } else {
+                reload(state).await
+            }
+        }
+        "/api/v1/items" => only_get(method).unwrap_or_else(|| {
+            let inner = state.store.read();
+            let document = crate::api::items_document(&inner);
+            match serde_json::to_vec_pretty(&document) {
+                Ok(json) => with_type(StatusCode::OK, "application/json", json),
+                Err(err) => text(StatusCode::INTERNAL_SERVER_ERROR, format!("cannot encode items: {err}\n")),
+            }
+        }),
+        "/" => only_get(method).unwrap_or_else(|| landing_page(state)),
+        _ => text(StatusCode::NOT_FOUND, "Not found. Try /metrics, /api/v1/items, /-/healthy or /-/ready.\n"),
+    };
+    secure(&mut response);
+    response
+}
+
+async fn reload(state: &AppState) -> Response<Body> {
+    let (answer_tx, answer_rx) = oneshot::channel();
+    if state.reload.send(answer_tx).await.is_err() {
+        return text(StatusCode::SERVICE_UNAVAILABLE, "shutting down\n");
+    }
+    match answer_rx.await {
+        Ok(Ok(())) => text(StatusCode::OK, "config reloaded\n"),
+        Ok(Err(message)) => text(StatusCode::INTERNAL_SERVER_ERROR, format!("failed to reload config: {message}\n")),
+        Err(_) => text(StatusCode::SERVICE_UNAVAILABLE, "shutting down\n"),
+    }
+}
+
+fn landing_page(state: &AppState) -> Response<Body> {
+    let inner = state.store.read();
+    let summary = crate::api::summarize(&inner.items);
+    drop(inner);
+    let html = format!(
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
+<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
+<title>checklist-exporter</title></head><body>\
+<h1>checklist-exporter</h1>\
+<p>{} items: {} pass, {} fail, {} error, {} not evaluated yet. Critical items passing: {} of {}.</p>\
+<ul><li><a href=\"/metrics\">Metrics</a></li><li><a href=\"/api/v1/items\">Items (JSON)</a></li>\
+<li><a href=\"/-/healthy\">Health</a></li><li><a href=\"/-/ready\">Readiness</a></li></ul>\
+<p>Version {} (revision {}).</p></body></html>\n",
+        summary.items,
+        summary.pass,
+        summary.fail,
+        summary.error,
+        summary.pending,
+        summary.critical_pass,
+        summary.critical_items,
+        crate::metrics::VERSION,
+        crate::metrics::REVISION,
+    );
+    let mut response = with_type(StatusCode::OK, "text/html; charset=utf-8", html);
+    response.headers_mut().insert(
+        "content-security-policy",
+        HeaderValue::from_static("default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"),
+    );
+    response
+}
+
+/// The headers the exporter checks other services for, on its own responses too.
+fn secure(response: &mut Response<Body>) {
+    let headers = response.headers_mut();
+    headers.insert("x-content-type-options", HeaderValue::from_static("nosniff"));
+    headers.insert("x-frame-options", HeaderValue::from_static("DENY"));
+    headers.insert("referrer-policy", HeaderValue::from_static("no-referrer"));
+}
+
+fn only_get(method: &Method) -> Option<Response<Body>> {
+    (method != Method::GET && method != Method::HEAD).then(|| not_allowed("GET, HEAD"))
+}
+
+fn not_allowed(allow: &'static str) -> Response<Body> {
+    let mut response = text(StatusCode::METHOD_NOT_ALLOWED, "method not allowed\n");
+    response.headers_mut().insert(ALLOW, HeaderValue::from_static(allow));
+    response
+}
+
+fn text(status: StatusCode, body: impl Into<Bytes>) -> Response<Body> {
+    with_type(status, "text/plain; charset=utf-8", body)
+}
+
+fn with_type(status: StatusCode, content_type: &'static str, body: impl Into<Bytes>) -> Response<Body> {
+    let mut response = Response::new(Full::new(body.into()));
+    *response.status_mut() = status;
+    response.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
+    response
+}

@@ -1,0 +1,277 @@
+//! The results store: the last verdict of every item and the last value samples of every check.
+//! Checks write here when they finish; scrapes, the API and readiness only read. A generation
+//! counter bumps on every write so that readers can cache what they render.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, RwLock, RwLockReadGuard};
+use std::time::{Duration, SystemTime};
+
+use crate::checks::{Outcome, Sample, Verdict};
+use crate::config::{CheckSpec, Config, Item};
+
+/// One finished evaluation of one item.
+#[derive(Clone, Debug)]
+pub struct Evaluation {
+    pub outcome: Outcome,
+    pub at: SystemTime,
+    pub duration: Duration,
+}
+
+/// Everything known about one configured item.
+#[derive(Clone, Debug)]
+pub struct ItemRecord {
+    pub item: Item,
+    pub kind: &'static str,
+    pub interval: Duration,
+    pub timeout: Duration,
+    pub last: Option<Evaluation>,
+    /// Evaluations since start, by verdict in [`Verdict::ALL`] order.
+    pub counts: [u64; 3],
+}
+
+impl ItemRecord {
+    pub fn verdict(&self) -> Option<Verdict> {
+        self.last.as_ref().map(|e| e.outcome.verdict)
+    }
+
+    /// When the item is due again, from the last evaluation and its interval.
+    pub fn next_due(&self) -> Option<SystemTime> {
+        self.last.as_ref().map(|e| e.at + self.interval)
+    }
+}
+
+/// How the last config load or reload went.
+#[derive(Clone, Copy, Debug)]
+pub struct ReloadStatus {
+    pub successful: bool,
+    pub last_success: SystemTime,
+}
+
+#[derive(Debug)]
+pub struct StoreInner {
+    /// In config order, which is the order metrics, the API and reports list items in.
+    pub items: Vec<ItemRecord>,
+    index: HashMap<String, usize>,
+    /// Value samples of each check, keyed by its fingerprint, in config order.
+    pub samples: Vec<(String, Vec<Sample>)>,
+    sample_index: HashMap<String, usize>,
+    pub reload: ReloadStatus,
+}
+
+#[derive(Debug)]
+pub struct Store {
+    inner: RwLock<StoreInner>,
+    generation: AtomicU64,
+}
+
+impl Default for Store {
+    fn default() -> Self {
+        Store {
+            inner: RwLock::new(StoreInner {
+                items: Vec::new(),
+                index: HashMap::new(),
+                samples: Vec::new(),
+                sample_index: HashMap::new(),
+                reload: ReloadStatus { successful: true, last_success: SystemTime::now() },
+            }),
+            generation: AtomicU64::new(0),
+        }
+    }
+}
+
+impl Store {
+    pub fn new() -> Arc<Self> {
+        Arc::new(Store::default())
+    }
+
+    /// Changes every time anything readers can see changes.
+    pub fn generation(&self) -> u64 {
+        self.generation.load(Ordering::Acquire)
+    }
+
+    pub fn read(&self) -> RwLockReadGuard<'_, StoreInner> {
+        // A poisoned lock means a panic while writing plain data; the data is still usable.
+        self.inner.read().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, StoreInner> {
+        self.inner.write().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn bump(&self) {
+        self.generation.fetch_add(1, Ordering::AcqRel);
+    }
+
+    /// Makes the store describe `config`: items that stay keep their last result (a reload does
+    /// not blank the checklist), items that went leave no trace, new items start unevaluated.
+    pub fn install(&self, config: &Config) {
+        let mut inner = self.write();
+        let mut previous: HashMap<String, ItemRecord> =
+            inner.items.drain(..).map(|record| (record.item.id.clone(), record)).collect();
+        let mut previous_samples: HashMap<String, Vec<Sample>> = inner.samples.drain(..).collect();
+        let mut items = Vec::with_capacity(config.item_count());
+        let mut samples = Vec::with_capacity(config.checks.len());
+        for check in &config.checks {
+            for item in &check.items {
+                let kept = previous.remove(&item.id);
+                items.push(ItemRecord {
+                    item: item.clone(),
+                    kind: check.kind.name(),
+                    interval: check.interval,
+                    timeout: check.timeout,
+                    last: kept.as_ref().and_then(|r| r.last.clone()),
+                    counts: kept.map(|r| r.counts).unwrap_or_default(),
+                });
+            }
+            let fingerprint = check.fingerprint();
+            let kept = previous_samples.remove(&fingerprint).unwrap_or_default();
+            samples.push((fingerprint, kept));
+        }
+        inner.index = items.iter().enumerate().map(|(i, r)| (r.item.id.clone(), i)).collect();
+        inner.sample_index = samples.iter().enumerate().map(|(i, (f, _))| (f.clone(), i)).collect();
+        inner.items = items;
+        inner.samples = samples;
+        drop(inner);
+        self.bump();
+    }
+
+    /// Records one evaluation of `check`. Results of a check that a reload removed meanwhile
+    /// are dropped, so they cannot bring back series of removed items.
+    pub fn record(
+        &self,
+        check: &CheckSpec,
+        fingerprint: &str,
+        outcomes: Vec<Outcome>,
+        samples: Vec<Sample>,
+        at: SystemTime,
+        duration: Duration,
+    ) {
+        let mut inner = self.write();
+        let Some(&slot) = inner.sample_index.get(fingerprint) else { return };
+        inner.samples[slot].1 = samples;
+        for (item, outcome) in check.items.iter().zip(outcomes) {
+            let Some(&index) = inner.index.get(&item.id) else { continue };
+            let record = &mut inner.items[index];
+            let position = Verdict::ALL.iter().position(|v| *v == outcome.verdict).unwrap_or(2);
+            record.counts[position] += 1;
+            record.last = Some(Evaluation { outcome, at, duration });
+        }
+        drop(inner);
+        self.bump();
+    }
+
+    pub fn set_reload_result(&self, successful: bool) {
+        let mut inner = self.write();
+        inner.reload.successful = successful;
+        if successful {
+            inner.reload.last_success = SystemTime::now();
+        }
+        drop(inner);
+        self.bump();
+    }
+
+    /// Items not evaluated yet since they were configured.
+    pub fn pending(&self) -> usize {
+        self.read().items.iter().filter(|r| r.last.is_none()).count()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::checks::Cause;
+
+    const TWO_CHECKS: &str = r#"
+[[checks]]
+kind = "cpu"
+min_cores = 1
+  [[checks.items]]
+  id = "cpu"
+  decides = "minimum"
+  section = "S"
+  title = "cpu"
+  severity = "critical"
+[[checks]]
+kind = "tcp_port"
+address = "127.0.0.1:1"
+expect = "closed"
+  [[checks.items]]
+  id = "port"
+  section = "S"
+  title = "port"
+  severity = "info"
+"#;
+
+    fn config(text: &str) -> Config {
+        crate::config::parse("t.toml", text, Vec::new()).unwrap()
+    }
+
+    #[test]
+    fn records_count_by_verdict_and_bump_the_generation() {
+        let store = Store::default();
+        let config = config(TWO_CHECKS);
+        store.install(&config);
+        assert_eq!(store.pending(), 2);
+        let check = &config.checks[0];
+        let before = store.generation();
+        store.record(
+            check,
+            &check.fingerprint(),
+            vec![Outcome::fail(Cause::BelowMinimum, "x")],
+            vec![],
+            SystemTime::now(),
+            Duration::ZERO,
+        );
+        store.record(check, &check.fingerprint(), vec![Outcome::pass("y")], vec![], SystemTime::now(), Duration::ZERO);
+        assert!(store.generation() > before);
+        let inner = store.read();
+        assert_eq!(inner.items[0].counts, [1, 1, 0]);
+        assert_eq!(inner.items[0].verdict(), Some(Verdict::Pass));
+        drop(inner);
+        assert_eq!(store.pending(), 1);
+    }
+
+    #[test]
+    fn a_reload_keeps_surviving_items_and_forgets_removed_ones() {
+        let store = Store::default();
+        let old = config(TWO_CHECKS);
+        store.install(&old);
+        for check in &old.checks {
+            store.record(
+                check,
+                &check.fingerprint(),
+                vec![Outcome::pass("ok")],
+                vec![],
+                SystemTime::now(),
+                Duration::ZERO,
+            );
+        }
+        let new_text = TWO_CHECKS.split("[[checks]]").take(2).collect::<Vec<_>>().join("[[checks]]");
+        let new = config(&new_text);
+        store.install(&new);
+        let inner = store.read();
+        assert_eq!(inner.items.len(), 1);
+        assert_eq!(inner.items[0].item.id, "cpu");
+        assert!(inner.items[0].last.is_some());
+        assert_eq!(inner.samples.len(), 1);
+    }
+
+    #[test]
+    fn results_from_a_removed_check_are_ignored() {
+        let store = Store::default();
+        let old = config(TWO_CHECKS);
+        store.install(&old);
+        store.install(&config(""));
+        let check = &old.checks[1];
+        store.record(
+            check,
+            &check.fingerprint(),
+            vec![Outcome::pass("late")],
+            vec![],
+            SystemTime::now(),
+            Duration::ZERO,
+        );
+        assert!(store.read().items.is_empty());
+    }
+}

@@ -1,0 +1,314 @@
+//! Helpers shared by the integration tests: start the real binary, read its logs, scrape and
+//! parse its metrics, and run small real servers on loopback.
+#![allow(dead_code)] // each test file uses a different part of this module
+
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader, Write};
+use std::net::{IpAddr, SocketAddr, UdpSocket};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+pub const BINARY: &str = env!("CARGO_BIN_EXE_checklist-exporter");
+
+/// Polls `condition` every 50 ms until it holds or `limit` passes; the limit only guards against
+/// a hung test, it is not what the test asserts.
+pub fn wait_for(what: &str, limit: Duration, mut condition: impl FnMut() -> bool) {
+    let deadline = Instant::now() + limit;
+    while Instant::now() < deadline {
+        if condition() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    panic!("gave up waiting for {what} after {limit:?}");
+}
+
+/// A running checklist-exporter daemon on 127.0.0.1 with a random port.
+pub struct Daemon {
+    pub child: Child,
+    pub address: SocketAddr,
+    pub config: PathBuf,
+    logs: Arc<Mutex<Vec<String>>>,
+    pub client: reqwest::blocking::Client,
+    _dir: Option<tempfile::TempDir>,
+}
+
+impl Daemon {
+    /// Writes `config_text` to a temp file and starts the daemon on it.
+    pub fn start(config_text: &str) -> Daemon {
+        let dir = tempfile::tempdir().unwrap();
+        let config = dir.path().join("checklist.toml");
+        std::fs::write(&config, config_text).unwrap();
+        let mut daemon = Daemon::start_with(&config, &[]);
+        daemon._dir = Some(dir);
+        daemon
+    }
+
+    pub fn start_with(config: &Path, extra_args: &[&str]) -> Daemon {
+        let mut child = Command::new(BINARY)
+            .arg("--config.file")
+            .arg(config)
+            .args(["--web.listen-address", "127.0.0.1:0", "--log.format", "json", "--log.level", "debug"])
+            .args(extra_args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start checklist-exporter");
+        let logs = Arc::new(Mutex::new(Vec::new()));
+        let (address_tx, address_rx) = std::sync::mpsc::channel();
+        let stderr = child.stderr.take().unwrap();
+        let sink = logs.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if let Ok(json) = serde_json::from_str::<serde_json::Value>(&line) {
+                    if json["message"] == "listening" {
+                        let _ = address_tx.send(json["address"].as_str().unwrap_or_default().to_string());
+                    }
+                }
+                sink.lock().unwrap().push(line);
+            }
+        });
+        let address = match address_rx.recv_timeout(Duration::from_secs(30)) {
+            Ok(address) => address.parse().unwrap(),
+            Err(_) => {
+                let _ = child.kill();
+                panic!("daemon did not start; logs: {:?}", logs.lock().unwrap());
+            }
+        };
+        let client = reqwest::blocking::Client::builder().timeout(Duration::from_secs(10)).build().unwrap();
+        Daemon { child, address, config: config.to_path_buf(), logs, client, _dir: None }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.address, path)
+    }
+
+    pub fn get(&self, path: &str) -> reqwest::blocking::Response {
+        self.client.get(self.url(path)).send().unwrap()
+    }
+
+    pub fn metrics_text(&self) -> String {
+        self.get("/metrics").text().unwrap()
+    }
+
+    pub fn metrics(&self) -> Metrics {
+        Metrics::parse(&self.metrics_text())
+    }
+
+    pub fn items(&self) -> serde_json::Value {
+        self.get("/api/v1/items").json().unwrap()
+    }
+
+    /// The item with `id` from `/api/v1/items`.
+    pub fn item(&self, id: &str) -> serde_json::Value {
+        let items = self.items();
+        items["items"].as_array().unwrap().iter().find(|i| i["id"] == id).cloned().unwrap_or(serde_json::Value::Null)
+    }
+
+    pub fn wait_ready(&self) {
+        wait_for("/-/ready", Duration::from_secs(60), || self.get("/-/ready").status() == 200);
+    }
+
+    pub fn logs(&self) -> Vec<String> {
+        self.logs.lock().unwrap().clone()
+    }
+
+    pub fn signal(&self, signal: &str) {
+        let status = Command::new("kill").args(["-s", signal, &self.child.id().to_string()]).status().unwrap();
+        assert!(status.success());
+    }
+
+    pub fn rewrite_config(&self, text: &str) {
+        // Written whole and renamed, as an editor or config management would.
+        let temporary = self.config.with_extension("tmp");
+        std::fs::write(&temporary, text).unwrap();
+        std::fs::rename(&temporary, &self.config).unwrap();
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A parsed exposition: samples by metric name, each with its labels.
+#[derive(Debug, Default)]
+pub struct Metrics {
+    pub samples: Vec<(String, HashMap<String, String>, f64)>,
+}
+
+impl Metrics {
+    pub fn parse(text: &str) -> Metrics {
+        let mut samples = Vec::new();
+        for line in text.lines().filter(|l| !l.starts_with('#') && !l.is_empty()) {
+            let (series, value) = line.rsplit_once(' ').unwrap();
+            let value: f64 = value.parse().unwrap_or_else(|_| panic!("bad value in {line}"));
+            let (name, labels) = match series.split_once('{') {
+                None => (series.to_string(), HashMap::new()),
+                Some((name, rest)) => (name.to_string(), parse_labels(rest.trim_end_matches('}'))),
+            };
+            samples.push((name, labels, value));
+        }
+        Metrics { samples }
+    }
+
+    /// The value of the one sample of `name` whose labels include all of `labels`.
+    pub fn value(&self, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
+        let found: Vec<f64> = self
+            .samples
+            .iter()
+            .filter(|(n, l, _)| n == name && labels.iter().all(|(k, v)| l.get(*k).map(String::as_str) == Some(*v)))
+            .map(|(_, _, v)| *v)
+            .collect();
+        assert!(found.len() <= 1, "{name} {labels:?} matches {} samples", found.len());
+        found.first().copied()
+    }
+
+    pub fn count(&self, name: &str) -> usize {
+        self.samples.iter().filter(|(n, _, _)| n == name).count()
+    }
+
+    /// Every label value of `label` across the samples of `name`.
+    pub fn label_values(&self, name: &str, label: &str) -> Vec<String> {
+        self.samples.iter().filter(|(n, _, _)| n == name).filter_map(|(_, l, _)| l.get(label).cloned()).collect()
+    }
+}
+
+fn parse_labels(text: &str) -> HashMap<String, String> {
+    let mut labels = HashMap::new();
+    let mut rest = text;
+    while let Some((key, after)) = rest.split_once("=\"") {
+        let mut value = String::new();
+        let mut chars = after.char_indices();
+        let mut end = after.len();
+        while let Some((i, c)) = chars.next() {
+            match c {
+                '\\' => {
+                    if let Some((_, escaped)) = chars.next() {
+                        value.push(if escaped == 'n' { '\n' } else { escaped });
+                    }
+                }
+                '"' => {
+                    end = i + 1;
+                    break;
+                }
+                c => value.push(c),
+            }
+        }
+        labels.insert(key.trim_start_matches(',').to_string(), value);
+        rest = &after[end..];
+    }
+    labels
+}
+
+/// Runs `promtool check metrics` on an exposition and returns what it said, if anything.
+pub fn promtool_complaints(exposition: &str) -> Option<String> {
+    let mut child = Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("promtool is installed (Debian package `prometheus`; .ci/run installs it)");
+    child.stdin.take().unwrap().write_all(exposition.as_bytes()).unwrap();
+    let output = child.wait_with_output().unwrap();
+    let said = format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
+    if output.status.success() && said.trim().is_empty() {
+        None
+    } else {
+        Some(said)
+    }
+}
+
+/// A minimal authoritative DNS server on 127.0.0.1 for tests: answers A and AAAA queries for
+/// the names it knows, NXDOMAIN for the rest, and stays silent for names in `silent`.
+pub struct TestDns {
+    pub address: SocketAddr,
+}
+
+impl TestDns {
+    pub fn start(records: &[(&str, &[&str])], silent: &[&str]) -> TestDns {
+        let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let address = socket.local_addr().unwrap();
+        let records: HashMap<String, Vec<IpAddr>> = records
+            .iter()
+            .map(|(name, ips)| (name.to_ascii_lowercase(), ips.iter().map(|ip| ip.parse().unwrap()).collect()))
+            .collect();
+        let silent: Vec<String> = silent.iter().map(|s| s.to_ascii_lowercase()).collect();
+        std::thread::spawn(move || {
+            let mut buffer = [0u8; 512];
+            while let Ok((length, peer)) = socket.recv_from(&mut buffer) {
+                if let Some(reply) = answer(&buffer[..length], &records, &silent) {
+                    let _ = socket.send_to(&reply, peer);
+                }
+            }
+        });
+        TestDns { address }
+    }
+}
+
+fn answer(query: &[u8], records: &HashMap<String, Vec<IpAddr>>, silent: &[String]) -> Option<Vec<u8>> {
+    if query.len() < 12 {
+        return None;
+    }
+    let mut position = 12;
+    let mut labels = Vec::new();
+    while position < query.len() && query[position] != 0 {
+        let length = query[position] as usize;
+        labels.push(String::from_utf8_lossy(query.get(position + 1..position + 1 + length)?).to_ascii_lowercase());
+        position += 1 + length;
+    }
+    let question_end = position + 5;
+    let qtype = u16::from_be_bytes([*query.get(position + 1)?, *query.get(position + 2)?]);
+    let name = labels.join(".");
+    if silent.contains(&name) {
+        return None;
+    }
+    let known = records.get(&name);
+    let answers: Vec<&IpAddr> = known
+        .map(|ips| ips.iter().filter(|ip| (qtype == 1 && ip.is_ipv4()) || (qtype == 28 && ip.is_ipv6())).collect())
+        .unwrap_or_default();
+    let mut reply = Vec::new();
+    reply.extend_from_slice(&query[0..2]);
+    let rcode = if known.is_some() { 0 } else { 3 };
+    reply.extend_from_slice(&[0x84 | (query[2] & 0x01), 0x80 | rcode]); // QR, AA, RD copied; RA
+    reply.extend_from_slice(&[0, 1]);
+    reply.extend_from_slice(&(answers.len() as u16).to_be_bytes());
+    reply.extend_from_slice(&[0, 0, 0, 0]);
+    reply.extend_from_slice(query.get(12..question_end)?);
+    for ip in answers {
+        reply.extend_from_slice(&[0xC0, 0x0C]);
+        reply.extend_from_slice(&qtype.to_be_bytes());
+        reply.extend_from_slice(&[0, 1, 0, 0, 0, 60]);
+        match ip {
+            IpAddr::V4(v4) => {
+                reply.extend_from_slice(&[0, 4]);
+                reply.extend_from_slice(&v4.octets());
+            }
+            IpAddr::V6(v6) => {
+                reply.extend_from_slice(&[0, 16]);
+                reply.extend_from_slice(&v6.octets());
+            }
+        }
+    }
+    Some(reply)
+}
+
+/// One item table for a config, to keep test configs short.
+pub fn item(id: &str, severity: &str, decides: Option<&str>) -> String {
+    let decides = decides.map(|d| format!("  decides = \"{d}\"\n")).unwrap_or_default();
+    format!(
+        "  [[checks.items]]\n  id = \"{id}\"\n  section = \"Test Section\"\n  title = \"Item {id}\"\n  severity = \"{severity}\"\n{decides}"
+    )
+}
+
+/// A port on 127.0.0.1 where nothing listens (bound, read, and released).
+pub fn closed_port() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.local_addr().unwrap().port()
+}

@@ -1,0 +1,137 @@
+//! One bad config per validation rule, each mapped to the exact message a user sees.
+
+use std::path::Path;
+use std::process::Command;
+
+mod common;
+
+const CASES: &[(&str, &str)] = &[
+    ("unknown_top_level_key", "unknown field `setting`, expected `settings` or `checks`"),
+    (
+        "unknown_settings_key",
+        "unknown field `default_intreval`, expected one of `default_interval`, `default_timeout`, `max_concurrent_checks` for key `settings`",
+    ),
+    ("syntax_error", "TOML syntax error at line 1, column 10\n  |\n1 | [[checks]\n  |          ^\nunclosed array table, expected `]`"),
+    ("unknown_kind", "checks[0] (cpus; items: infra.cpu): kind: unknown kind `cpus`; one of cpu, memory, disk, tcp_port, dns"),
+    ("missing_kind", "checks[0] (items: infra.cpu): kind: missing; one of cpu, memory, disk, tcp_port, dns"),
+    (
+        "unknown_check_key",
+        "checks[0] (cpu; items: infra.cpu): unknown field `min_coers`, expected `min_cores` or `recommended_cores`",
+    ),
+    ("wrong_type", "checks[0] (cpu; items: infra.cpu): invalid type: string \"two\", expected an integer for key `min_cores`"),
+    (
+        "bad_duration",
+        "checks[0] (cpu; items: infra.cpu): interval: `5 parsecs` is not a duration (unknown time unit \"parsecs\", supported units: ns, us/µs, ms, sec, min, hours, days, weeks, months, years (and few variations)); write it like `30s`, `5m` or `6h`",
+    ),
+    ("zero_interval", "checks[0] (cpu; items: infra.cpu): interval: must be longer than 0s"),
+    (
+        "timeout_longer_than_interval",
+        "checks[0] (cpu; items: infra.cpu): timeout: 1m is longer than the interval 30s; a check must finish before it is due again",
+    ),
+    (
+        "bad_default_timeout",
+        "settings.default_timeout: `soon` is not a duration (expected number at 0); write it like `30s`, `5m` or `6h`",
+    ),
+    ("zero_concurrency", "settings.max_concurrent_checks: must be at least 1"),
+    ("no_items", "checks[0]: has no items; add at least one [[checks.items]]"),
+    (
+        "unknown_item_key",
+        "checks[0], item infra.cpu: unknown field `colour`, expected one of `id`, `section`, `title`, `severity`, `decides`",
+    ),
+    ("bad_severity", "checks[0] (cpu; items: infra.cpu): item infra.cpu: severity: `urgent` is not one of critical, warning, info"),
+    (
+        "bad_item_id",
+        "checks[0] (cpu; items: Infra CPU): item `Infra CPU`: id: use lower-case letters, digits, `_`, `.` and `-` (at most 128), starting with a letter or digit",
+    ),
+    ("empty_title", "checks[0] (cpu; items: infra.cpu): item infra.cpu: title: must not be empty"),
+    ("missing_item_field", "checks[0], item infra.cpu: missing configuration field \"section\""),
+    (
+        "duplicate_item_id",
+        "checks[1], item infra.cpu: id `infra.cpu` is already used by an item of checks[0]; item ids must be unique",
+    ),
+    (
+        "duplicate_target",
+        "checks[1] (disk /; items: infra.disk_ratio): checks[0] is already a disk / check; add the items to that check instead",
+    ),
+    (
+        "missing_decides",
+        "checks[0] (cpu; items: infra.cpu): item infra.cpu: decides: missing; a cpu check decides one of minimum, recommended",
+    ),
+    (
+        "unknown_aspect",
+        "checks[0] (disk /; items: infra.cpu): item infra.cpu: decides: a disk check cannot decide `maximum`; one of minimum, recommended, free_ratio",
+    ),
+    (
+        "aspect_without_threshold",
+        "checks[0] (disk /; items: infra.cpu): min_free_ratio: an item decides `free_ratio`, which needs `min_free_ratio`",
+    ),
+    ("missing_parameter", "checks[0] (disk; items: infra.cpu): missing configuration field \"path\""),
+    ("ratio_out_of_range", "checks[0] (memory; items: infra.cpu): max_used_ratio: must be a ratio between 0 and 1, got 80"),
+    (
+        "recommendation_below_minimum",
+        "checks[0] (cpu; items: infra.cpu): recommended_cores: 2 is below min_cores 4; the recommendation must be at least the minimum",
+    ),
+    (
+        "bad_byte_size",
+        "checks[0] (disk; items: infra.cpu): `20 furlongs` has an unknown unit `furlongs`; use B, KiB, MiB, GiB, TiB, KB, MB, GB or TB for key `min_free_bytes`",
+    ),
+    ("relative_path", "checks[0] (disk var/lib; items: infra.cpu): path: `var/lib` is not an absolute path"),
+    (
+        "bad_port_address",
+        "checks[0] (tcp_port localhost; items: infra.cpu): address: `localhost` is not host:port (like `127.0.0.1:5432` or `[::1]:8443`)",
+    ),
+    ("bad_port_expectation", "checks[0] (tcp_port; items: infra.cpu): `ajar` is not one of open, closed for key `expect`"),
+    (
+        "connect_timeout_too_long",
+        "checks[0] (tcp_port 127.0.0.1:80; items: infra.cpu): connect_timeout: 10s is not shorter than the timeout 5s; a silent port must be seen as filtered before the check times out",
+    ),
+    ("bad_dns_name", "checks[0] (dns exa mple.com; items: infra.cpu): name: `exa mple.com` is not a DNS name"),
+    ("bad_expected_address", "checks[0] (dns; items: infra.cpu): invalid IP address syntax for key `expect_addresses[0]`"),
+];
+
+fn fixture(name: &str) -> String {
+    format!("{}/tests/fixtures/bad/{name}.toml", env!("CARGO_MANIFEST_DIR"))
+}
+
+#[test]
+fn every_bad_fixture_is_refused_with_its_exact_message() {
+    for (name, expected) in CASES {
+        let path = fixture(name);
+        let err = checklist_exporter::config::load(Path::new(&path)).expect_err(name);
+        assert_eq!(err.to_string(), format!("{path}: {expected}"), "fixture {name}");
+    }
+}
+
+#[test]
+fn every_fixture_on_disk_has_a_case() {
+    let dir = format!("{}/tests/fixtures/bad", env!("CARGO_MANIFEST_DIR"));
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let name = entry.unwrap().file_name().to_string_lossy().trim_end_matches(".toml").to_string();
+        assert!(CASES.iter().any(|(case, _)| *case == name), "fixture {name} has no expected message");
+    }
+}
+
+#[test]
+fn config_check_exits_2_and_names_the_problem_on_stderr() {
+    let path = fixture("unknown_kind");
+    let output = Command::new(common::BINARY).args(["--config.check", "--config.file", &path]).output().unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("unknown kind `cpus`"), "{stderr}");
+}
+
+#[test]
+fn config_check_accepts_the_shipped_default_config() {
+    let path = format!("{}/config/checklist.toml", env!("CARGO_MANIFEST_DIR"));
+    let output = Command::new(common::BINARY).args(["--config.check", "--config.file", &path]).output().unwrap();
+    assert_eq!(output.status.code(), Some(0), "{}", String::from_utf8_lossy(&output.stderr));
+    assert!(String::from_utf8_lossy(&output.stdout).contains("valid (5 checks, 7 items)"));
+}
+
+#[test]
+fn a_missing_or_unreadable_config_file_is_named() {
+    let err = checklist_exporter::config::load(Path::new("/nonexistent/checklist.toml")).unwrap_err();
+    assert_eq!(err.to_string(), "/nonexistent/checklist.toml: cannot read the config file: no such file");
+    let err = checklist_exporter::config::load(Path::new("/tmp")).unwrap_err();
+    assert_eq!(err.to_string(), "/tmp: cannot read the config file: it is a directory");
+}
