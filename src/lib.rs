@@ -14,17 +14,19 @@
 //! - [`daemon`] wires the long-running mode with signals and reloads; [`oneshot`] is the
 //!   `check` command for CI gates.
 //! - [`units`] parses and prints durations, byte sizes and percentages; [`logging`] writes
-//!   logfmt or JSON.
+//!   logfmt or JSON; [`secret`] keeps secrets out of every output; [`dotenv`] reads env files.
 
 pub mod api;
 pub mod checks;
 pub mod cli;
 pub mod config;
 pub mod daemon;
+pub mod dotenv;
 pub mod logging;
 pub mod metrics;
 pub mod oneshot;
 pub mod scheduler;
+pub mod secret;
 pub mod server;
 pub mod state;
 pub mod units;

@@ -14,7 +14,7 @@ use prometheus_client::metrics::gauge::ConstGauge;
 use prometheus_client::metrics::MetricType;
 use prometheus_client::registry::Registry;
 
-use crate::checks::{Sample, Verdict};
+use crate::checks::{MetricKind, Sample, SampleValue, Verdict};
 use crate::state::{Evaluation, ItemRecord, Store};
 
 /// Version and git revision, baked in at build time.
@@ -261,12 +261,87 @@ impl Collector for StoreCollector {
         }
         for samples in families.values() {
             let desc = samples[0].family;
-            let mut family = gauge(&mut encoder, desc.name, desc.help)?;
+            let metric_type = match desc.kind {
+                MetricKind::Gauge => MetricType::Gauge,
+                MetricKind::Histogram => MetricType::Histogram,
+            };
+            let mut family = encoder.encode_descriptor(desc.name, desc.help, None, metric_type)?;
             for sample in samples {
                 let labels: Vec<(&str, &str)> = sample.labels.iter().map(|(k, v)| (*k, v.as_str())).collect();
-                ConstGauge::new(sample.value).encode(family.encode_family(&labels)?)?;
+                let metric = family.encode_family(&labels)?;
+                match &sample.value {
+                    SampleValue::Gauge(value) => ConstGauge::new(*value).encode(metric)?,
+                    SampleValue::Histogram(h) => {
+                        let mut metric = metric;
+                        metric.encode_histogram::<Vec<(&str, &str)>>(h.sum, h.count, &h.buckets, None)?
+                    }
+                }
             }
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::{Duration, SystemTime};
+
+    use super::*;
+    use crate::checks::{HistogramValue, MetricFamily, Outcome};
+
+    static TEST_HISTOGRAM: MetricFamily =
+        MetricFamily { name: "checklist_test_duration_seconds", help: "Test.", kind: MetricKind::Histogram };
+
+    fn store_with(samples: Vec<Sample>) -> Arc<Store> {
+        let config = crate::config::parse(
+            "t.toml",
+            "[[checks]]\nkind = \"cpu\"\nmin_cores = 1\n  [[checks.items]]\n  id = \"a\"\n  section = \"S \\\"quoted\\\"\"\n  title = \"T\"\n  severity = \"info\"\n  decides = \"minimum\"\n",
+            Vec::new(),
+        )
+        .unwrap();
+        let store = Store::new();
+        store.install(&config);
+        let check = &config.checks[0];
+        store.record(
+            check,
+            &check.fingerprint(),
+            vec![Outcome::pass("ok")],
+            samples,
+            SystemTime::now(),
+            Duration::ZERO,
+        );
+        store
+    }
+
+    #[test]
+    fn histograms_are_exposed_with_cumulative_buckets() {
+        let histogram = HistogramValue { buckets: vec![(0.1, 2), (1.0, 1), (f64::INFINITY, 1)], sum: 3.5, count: 4 };
+        let store = store_with(vec![Sample::histogram(&TEST_HISTOGRAM, histogram).label("target", "a")]);
+        let text = Exposition::new(store).render(Format::Text);
+        let text = std::str::from_utf8(&text).unwrap();
+        assert!(text.contains("# TYPE checklist_test_duration_seconds histogram"), "{text}");
+        assert!(text.contains("checklist_test_duration_seconds_bucket{target=\"a\",le=\"0.1\"} 2"), "{text}");
+        assert!(text.contains("checklist_test_duration_seconds_bucket{target=\"a\",le=\"1\"} 3"), "{text}");
+        assert!(text.contains("checklist_test_duration_seconds_bucket{target=\"a\",le=\"+Inf\"} 4"), "{text}");
+        assert!(text.contains("checklist_test_duration_seconds_count{target=\"a\"} 4"), "{text}");
+    }
+
+    #[test]
+    fn label_values_are_escaped() {
+        let text = Exposition::new(store_with(Vec::new())).render(Format::Text);
+        let text = std::str::from_utf8(&text).unwrap();
+        assert!(text.contains(r#"section="S \"quoted\"""#), "{text}");
+    }
+
+    #[test]
+    fn the_rendering_is_reused_until_the_store_changes() {
+        let store = store_with(Vec::new());
+        let exposition = Exposition::new(store.clone());
+        let first = exposition.render(Format::Text);
+        let second = exposition.render(Format::Text);
+        assert_eq!(first.as_ptr(), second.as_ptr(), "same buffer, not a new encoding");
+        store.set_reload_result(true);
+        let third = exposition.render(Format::Text);
+        assert_ne!(first.as_ptr(), third.as_ptr());
     }
 }

@@ -7,7 +7,7 @@ use std::path::Path;
 use tokio::sync::Semaphore;
 
 use crate::api::{items_document, state_name, summarize};
-use crate::checks::BlockingTracker;
+use crate::checks::CheckContext;
 use crate::cli::OutputFormat;
 use crate::config;
 use crate::scheduler::evaluate;
@@ -32,7 +32,7 @@ pub async fn run(config_file: &Path, format: OutputFormat, out: &mut impl Write)
         let limiter = &limiter;
         let store = &store;
         async move {
-            let evaluation = evaluate(spec, limiter, &BlockingTracker::default()).await;
+            let evaluation = evaluate(spec, limiter, &CheckContext::default()).await;
             store.record(
                 spec,
                 &spec.fingerprint(),

@@ -11,7 +11,7 @@ use rand::Rng;
 use tokio::sync::Semaphore;
 use tokio::task::JoinHandle;
 
-use crate::checks::{BlockingTracker, Cause, CheckContext, CheckResult, Outcome, ProbeFailure, Sample};
+use crate::checks::{Cause, CheckContext, CheckResult, Outcome, ProbeFailure, Sample};
 use crate::config::{CheckSpec, Config};
 use crate::state::Store;
 use crate::units::format_duration;
@@ -34,7 +34,8 @@ pub struct CheckEvaluation {
 
 /// Runs `spec` once: waits for a concurrency slot, then gives the check its timeout. Used by the
 /// daemon's loops and by the one-shot `check` command alike.
-pub async fn evaluate(spec: &Arc<CheckSpec>, limiter: &Semaphore, tracker: &BlockingTracker) -> CheckEvaluation {
+pub async fn evaluate(spec: &Arc<CheckSpec>, limiter: &Semaphore, ctx: &CheckContext) -> CheckEvaluation {
+    let tracker = &ctx.blocking;
     // The semaphore is never closed while checks run; if it were, run unthrottled rather than not at all.
     let _permit = limiter.acquire().await.ok();
     let at = SystemTime::now();
@@ -45,7 +46,7 @@ pub async fn evaluate(spec: &Arc<CheckSpec>, limiter: &Semaphore, tracker: &Bloc
             "an earlier evaluation is still blocked in the operating system (a hung filesystem?); not starting another",
         ))
     } else {
-        run_isolated(spec, tracker).await
+        run_isolated(spec, ctx).await
     };
     let duration = started.elapsed();
     let outcomes = spec
@@ -66,9 +67,9 @@ pub async fn evaluate(spec: &Arc<CheckSpec>, limiter: &Semaphore, tracker: &Bloc
 }
 
 /// Runs the check in a task of its own, so that a panic stays inside it and a timeout can drop it.
-async fn run_isolated(spec: &Arc<CheckSpec>, tracker: &BlockingTracker) -> CheckResult {
+async fn run_isolated(spec: &Arc<CheckSpec>, ctx: &CheckContext) -> CheckResult {
     let task_spec = spec.clone();
-    let ctx = CheckContext { blocking: tracker.clone() };
+    let ctx = ctx.clone();
     guarded(spec.timeout, async move { task_spec.kind.run(&ctx).await }).await
 }
 
@@ -172,12 +173,12 @@ impl Scheduler {
 }
 
 async fn check_loop(spec: Arc<CheckSpec>, fingerprint: String, store: Arc<Store>, limiter: Arc<Semaphore>) {
-    let tracker = BlockingTracker::default();
+    let ctx = CheckContext::default();
     let first_delay = random_fraction(spec.interval.min(STARTUP_SPREAD), 0.0, 1.0);
     tokio::time::sleep(first_delay).await;
     loop {
         let started = tokio::time::Instant::now();
-        let evaluation = evaluate(&spec, &limiter, &tracker).await;
+        let evaluation = evaluate(&spec, &limiter, &ctx).await;
         tracing::debug!(check = %spec.describe(), took = %format_duration(evaluation.duration), "evaluated");
         store.record(&spec, &fingerprint, evaluation.outcomes, evaluation.samples, evaluation.at, evaluation.duration);
         let pause = random_fraction(spec.interval, 1.0 - JITTER_SHARE, 1.0 + JITTER_SHARE);
@@ -196,7 +197,7 @@ fn random_fraction(base: Duration, low: f64, high: f64) -> Duration {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::checks::Verdict;
+    use crate::checks::{BlockingTracker, Verdict};
 
     fn spec(text: &str) -> Arc<CheckSpec> {
         crate::config::parse("t.toml", text, Vec::new()).unwrap().checks[0].clone()
@@ -221,7 +222,7 @@ timeout = "300ms"
   severity = "critical"
 "#
         ));
-        let evaluation = evaluate(&spec, &Semaphore::new(1), &BlockingTracker::default()).await;
+        let evaluation = evaluate(&spec, &Semaphore::new(1), &CheckContext::default()).await;
         let outcome = &evaluation.outcomes[0];
         assert_eq!(outcome.verdict, Verdict::Error);
         assert_eq!(outcome.cause, Some(Cause::Timeout));
@@ -273,12 +274,13 @@ min_cores = 1
   severity = "critical"
 "#,
         );
-        let evaluation = evaluate(&spec, &Semaphore::new(1), &tracker).await;
+        let ctx = CheckContext { blocking: tracker.clone(), ..CheckContext::default() };
+        let evaluation = evaluate(&spec, &Semaphore::new(1), &ctx).await;
         assert_eq!(evaluation.outcomes[0].cause, Some(Cause::Stuck));
         release_tx.send(()).unwrap();
         pending.await.unwrap().unwrap();
         assert_eq!(tracker.in_flight(), 0);
-        let evaluation = evaluate(&spec, &Semaphore::new(1), &tracker).await;
+        let evaluation = evaluate(&spec, &Semaphore::new(1), &ctx).await;
         assert_eq!(evaluation.outcomes[0].verdict, Verdict::Pass);
     }
 

@@ -4,9 +4,11 @@
 //! checklist item binds to one aspect. A check returns only its verdicts and its own value
 //! samples: timeouts, panics, concurrency and the common metrics belong to the scheduler.
 
+pub mod latency;
 pub mod network;
 pub mod system;
 
+use std::any::Any;
 use std::fmt;
 use std::future::Future;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -50,7 +52,25 @@ pub enum Cause {
     AboveMaximum,
     Mismatch,
     Expired,
+    /// A certificate (or attestation) whose validity has not started.
+    NotYetValid,
     Untrusted,
+    /// A server that does not send its whole certificate chain.
+    IncompleteChain,
+    /// A key, signature, password or secret weaker than wanted.
+    Weak,
+    /// A setting that is present but insecure (legacy TLS accepted, `*` in CORS, `DEBUG=true`).
+    Insecure,
+    /// Something that must be there is absent (a header, a key, a table, a file in a set).
+    Missing,
+    /// Present but not in the expected form (a malformed header, a value that does not parse).
+    Invalid,
+    /// Data that fails its own integrity check (a truncated or bit-flipped backup).
+    Corrupt,
+    /// An HTTP status other than the expected one.
+    UnexpectedStatus,
+    /// Authentication or authorisation was refused (wrong password, missing privilege).
+    Auth,
     /// A port that should be closed accepted a connection.
     Open,
     /// The check could not run: bad data from the target, an OS error we did not expect.
@@ -73,7 +93,16 @@ impl Cause {
             Cause::AboveMaximum => "above_maximum",
             Cause::Mismatch => "mismatch",
             Cause::Expired => "expired",
+            Cause::NotYetValid => "not_yet_valid",
             Cause::Untrusted => "untrusted",
+            Cause::IncompleteChain => "incomplete_chain",
+            Cause::Weak => "weak",
+            Cause::Insecure => "insecure",
+            Cause::Missing => "missing",
+            Cause::Invalid => "invalid",
+            Cause::Corrupt => "corrupt",
+            Cause::UnexpectedStatus => "unexpected_status",
+            Cause::Auth => "auth",
             Cause::Open => "open",
             Cause::Io => "io",
             Cause::Panic => "panic",
@@ -135,26 +164,65 @@ impl Outcome {
     }
 }
 
-/// A value gauge family that a check family exports besides the item verdicts. Families are
+/// Whether a family is a gauge or a histogram.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum MetricKind {
+    Gauge,
+    Histogram,
+}
+
+/// A value metric family that a check family exports besides the item verdicts. Families are
 /// declared once as statics so that HELP text and the metric reference in `docs/metrics.md`
 /// stay one list.
 #[derive(Debug, PartialEq, Eq, Hash)]
-pub struct GaugeFamily {
+pub struct MetricFamily {
     pub name: &'static str,
     pub help: &'static str,
+    pub kind: MetricKind,
 }
 
-/// One sample of a value gauge. Label values are bounded by the config (paths, addresses).
+/// A histogram as exposed: per-bucket counts (not cumulative) by upper bound, sum and count,
+/// accumulated since the check started (Prometheus computes rates and quantiles from them).
+#[derive(Clone, Debug, PartialEq)]
+pub struct HistogramValue {
+    pub buckets: Vec<(f64, u64)>,
+    pub sum: f64,
+    pub count: u64,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum SampleValue {
+    Gauge(f64),
+    Histogram(HistogramValue),
+}
+
+/// One sample of a value family. Label values are bounded by the config (paths, addresses).
 #[derive(Clone, Debug, PartialEq)]
 pub struct Sample {
-    pub family: &'static GaugeFamily,
+    pub family: &'static MetricFamily,
     pub labels: Vec<(&'static str, String)>,
-    pub value: f64,
+    pub value: SampleValue,
 }
 
 impl Sample {
-    pub fn new(family: &'static GaugeFamily, value: f64) -> Self {
-        Sample { family, labels: Vec::new(), value }
+    /// A gauge sample; `family` must be a gauge family.
+    pub fn new(family: &'static MetricFamily, value: f64) -> Self {
+        debug_assert_eq!(family.kind, MetricKind::Gauge, "{} is not a gauge", family.name);
+        Sample { family, labels: Vec::new(), value: SampleValue::Gauge(value) }
+    }
+
+    /// A histogram sample; `family` must be a histogram family.
+    pub fn histogram(family: &'static MetricFamily, value: HistogramValue) -> Self {
+        debug_assert_eq!(family.kind, MetricKind::Histogram, "{} is not a histogram", family.name);
+        Sample { family, labels: Vec::new(), value: SampleValue::Histogram(value) }
+    }
+
+    /// The value of a gauge sample (tests and reasons read it).
+    pub fn gauge_value(&self) -> Option<f64> {
+        match self.value {
+            SampleValue::Gauge(v) => Some(v),
+            SampleValue::Histogram(_) => None,
+        }
     }
 
     pub fn label(mut self, name: &'static str, value: impl Into<String>) -> Self {
@@ -241,10 +309,38 @@ impl BlockingTracker {
     }
 }
 
+/// State a check keeps from one evaluation to the next: a reused database connection, a
+/// rolling latency window, cumulative histogram buckets. One slot per running check; a reload
+/// that changes the check starts it with a fresh slot. The slot holds one value of whatever type
+/// the check asks for, created with `Default` on first use.
+#[derive(Clone, Default)]
+pub struct CheckMemory(Arc<tokio::sync::Mutex<Option<Box<dyn Any + Send>>>>);
+
+impl fmt::Debug for CheckMemory {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("CheckMemory")
+    }
+}
+
+impl CheckMemory {
+    /// Locks the slot as a `T`. Held across awaits, so one evaluation of a check at a time
+    /// owns its state (the scheduler never overlaps evaluations of one check anyway).
+    pub async fn lock<T: Default + Send + 'static>(&self) -> tokio::sync::MappedMutexGuard<'_, T> {
+        let mut guard = self.0.lock().await;
+        if !guard.as_ref().is_some_and(|state| state.is::<T>()) {
+            *guard = Some(Box::new(T::default()));
+        }
+        tokio::sync::MutexGuard::map(guard, |slot| {
+            slot.as_mut().and_then(|state| state.downcast_mut::<T>()).expect("the slot was just filled with a T")
+        })
+    }
+}
+
 /// What a running check may use from its surroundings.
 #[derive(Clone, Debug, Default)]
 pub struct CheckContext {
     pub blocking: BlockingTracker,
+    pub memory: CheckMemory,
 }
 
 /// Every kind of check a config may name. The exhaustive matches below force a new kind to be
@@ -262,7 +358,7 @@ pub enum CheckKind {
 pub const KIND_NAMES: &[&str] = &["cpu", "memory", "disk", "tcp_port", "dns"];
 
 /// Every value gauge family any kind may export, for `docs/metrics.md` and its test.
-pub fn all_families() -> Vec<&'static GaugeFamily> {
+pub fn all_families() -> Vec<&'static MetricFamily> {
     [
         system::CpuCheck::FAMILIES,
         system::MemoryCheck::FAMILIES,
@@ -345,7 +441,7 @@ impl CheckKind {
     }
 
     /// The value gauge families this kind may export.
-    pub fn families(&self) -> &'static [&'static GaugeFamily] {
+    pub fn families(&self) -> &'static [&'static MetricFamily] {
         match self {
             CheckKind::Cpu(_) => system::CpuCheck::FAMILIES,
             CheckKind::Memory(_) => system::MemoryCheck::FAMILIES,

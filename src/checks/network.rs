@@ -10,17 +10,26 @@ use hickory_resolver::proto::rr::RecordType;
 use hickory_resolver::TokioResolver;
 use serde::Deserialize;
 
-use super::{Cause, CheckContext, CheckResult, GaugeFamily, KeyError, Outcome, ProbeFailure, Report, Sample};
+use super::{
+    Cause, CheckContext, CheckResult, KeyError, MetricFamily, MetricKind, Outcome, ProbeFailure, Report, Sample,
+};
 use crate::units::{format_duration, HumanDuration};
 
-pub static TCP_CONNECT_DURATION: GaugeFamily = GaugeFamily {
+pub static TCP_CONNECT_DURATION: MetricFamily = MetricFamily {
     name: "checklist_tcp_connect_duration_seconds",
     help: "Time the last TCP connection attempt took, in seconds.",
+    kind: MetricKind::Gauge,
 };
-pub static DNS_LOOKUP_DURATION: GaugeFamily =
-    GaugeFamily { name: "checklist_dns_lookup_duration_seconds", help: "Time the last DNS lookup took, in seconds." };
-pub static DNS_ADDRESSES: GaugeFamily =
-    GaugeFamily { name: "checklist_dns_addresses", help: "Number of addresses the last DNS lookup returned." };
+pub static DNS_LOOKUP_DURATION: MetricFamily = MetricFamily {
+    name: "checklist_dns_lookup_duration_seconds",
+    help: "Time the last DNS lookup took, in seconds.",
+    kind: MetricKind::Gauge,
+};
+pub static DNS_ADDRESSES: MetricFamily = MetricFamily {
+    name: "checklist_dns_addresses",
+    help: "Number of addresses the last DNS lookup returned.",
+    kind: MetricKind::Gauge,
+};
 
 /// Whether a port must accept connections or must not.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -57,7 +66,7 @@ pub enum ConnectResult {
 
 impl TcpPortCheck {
     pub const ASPECTS: &'static [&'static str] = &["state"];
-    pub const FAMILIES: &'static [&'static GaugeFamily] = &[&TCP_CONNECT_DURATION];
+    pub const FAMILIES: &'static [&'static MetricFamily] = &[&TCP_CONNECT_DURATION];
 
     pub fn validate(&self, _aspect: &str) -> Result<(), KeyError> {
         match self.address.rsplit_once(':') {
@@ -188,7 +197,7 @@ pub enum DnsAnswer {
 
 impl DnsCheck {
     pub const ASPECTS: &'static [&'static str] = &["resolves"];
-    pub const FAMILIES: &'static [&'static GaugeFamily] = &[&DNS_LOOKUP_DURATION, &DNS_ADDRESSES];
+    pub const FAMILIES: &'static [&'static MetricFamily] = &[&DNS_LOOKUP_DURATION, &DNS_ADDRESSES];
 
     pub fn validate(&self, _aspect: &str) -> Result<(), KeyError> {
         let name = self.name.trim_end_matches('.');

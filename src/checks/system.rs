@@ -7,31 +7,41 @@ use std::path::PathBuf;
 use serde::Deserialize;
 
 use super::{
-    check_ratio, require, Cause, CheckContext, CheckResult, GaugeFamily, KeyError, Outcome, ProbeFailure, Report,
-    Sample,
+    check_ratio, require, Cause, CheckContext, CheckResult, KeyError, MetricFamily, MetricKind, Outcome, ProbeFailure,
+    Report, Sample,
 };
 use crate::units::{format_bytes, format_percent, ByteSize};
 
-pub static HOST_CPU_CORES: GaugeFamily = GaugeFamily {
+pub static HOST_CPU_CORES: MetricFamily = MetricFamily {
     name: "checklist_host_cpu_cores",
     help: "CPU cores available to this process (cgroup quota and affinity respected).",
+    kind: MetricKind::Gauge,
 };
-pub static HOST_MEMORY_TOTAL_BYTES: GaugeFamily =
-    GaugeFamily { name: "checklist_host_memory_total_bytes", help: "Total memory of this host in bytes." };
-pub static HOST_MEMORY_USED_RATIO: GaugeFamily = GaugeFamily {
+pub static HOST_MEMORY_TOTAL_BYTES: MetricFamily = MetricFamily {
+    name: "checklist_host_memory_total_bytes",
+    help: "Total memory of this host in bytes.",
+    kind: MetricKind::Gauge,
+};
+pub static HOST_MEMORY_USED_RATIO: MetricFamily = MetricFamily {
     name: "checklist_host_memory_used_ratio",
     help: "Share of memory in use (total minus available, over total).",
+    kind: MetricKind::Gauge,
 };
-pub static DISK_FREE_BYTES: GaugeFamily = GaugeFamily {
+pub static DISK_FREE_BYTES: MetricFamily = MetricFamily {
     name: "checklist_disk_free_bytes",
     help: "Bytes available to unprivileged users on the filesystem holding the path.",
+    kind: MetricKind::Gauge,
 };
-pub static DISK_FREE_RATIO: GaugeFamily = GaugeFamily {
+pub static DISK_FREE_RATIO: MetricFamily = MetricFamily {
     name: "checklist_disk_free_ratio",
     help: "Share of the filesystem holding the path that is available to unprivileged users.",
+    kind: MetricKind::Gauge,
 };
-pub static DISK_SIZE_BYTES: GaugeFamily =
-    GaugeFamily { name: "checklist_disk_size_bytes", help: "Size in bytes of the filesystem holding the path." };
+pub static DISK_SIZE_BYTES: MetricFamily = MetricFamily {
+    name: "checklist_disk_size_bytes",
+    help: "Size in bytes of the filesystem holding the path.",
+    kind: MetricKind::Gauge,
+};
 
 /// `kind = "cpu"`: the number of cores at least a minimum, and optionally a recommended count.
 #[derive(Clone, Debug, PartialEq, Deserialize)]
@@ -43,7 +53,7 @@ pub struct CpuCheck {
 
 impl CpuCheck {
     pub const ASPECTS: &'static [&'static str] = &["minimum", "recommended"];
-    pub const FAMILIES: &'static [&'static GaugeFamily] = &[&HOST_CPU_CORES];
+    pub const FAMILIES: &'static [&'static MetricFamily] = &[&HOST_CPU_CORES];
 
     pub fn validate(&self, aspect: &str) -> Result<(), KeyError> {
         match aspect {
@@ -105,7 +115,7 @@ pub struct MemoryReading {
 
 impl MemoryCheck {
     pub const ASPECTS: &'static [&'static str] = &["minimum", "recommended", "used_ratio"];
-    pub const FAMILIES: &'static [&'static GaugeFamily] = &[&HOST_MEMORY_TOTAL_BYTES, &HOST_MEMORY_USED_RATIO];
+    pub const FAMILIES: &'static [&'static MetricFamily] = &[&HOST_MEMORY_TOTAL_BYTES, &HOST_MEMORY_USED_RATIO];
 
     pub fn validate(&self, aspect: &str) -> Result<(), KeyError> {
         match aspect {
@@ -194,7 +204,7 @@ pub struct DiskReading {
 
 impl DiskCheck {
     pub const ASPECTS: &'static [&'static str] = &["minimum", "recommended", "free_ratio"];
-    pub const FAMILIES: &'static [&'static GaugeFamily] = &[&DISK_FREE_BYTES, &DISK_FREE_RATIO, &DISK_SIZE_BYTES];
+    pub const FAMILIES: &'static [&'static MetricFamily] = &[&DISK_FREE_BYTES, &DISK_FREE_RATIO, &DISK_SIZE_BYTES];
 
     pub fn validate(&self, aspect: &str) -> Result<(), KeyError> {
         if !self.path.is_absolute() {
@@ -334,7 +344,7 @@ mod tests {
         assert_eq!(outcome.reason, "memory 87.5% used (7 GiB of 8 GiB); want at most 80%");
         let calm = check.decide(MemoryReading { total_bytes: 8 * GIB, available_bytes: 4 * GIB });
         assert_eq!(calm.outcome("used_ratio").unwrap().verdict, Verdict::Pass);
-        assert_eq!(calm.samples[1].value, 0.5);
+        assert_eq!(calm.samples[1].gauge_value(), Some(0.5));
     }
 
     #[test]
@@ -414,6 +424,9 @@ mod tests {
     #[tokio::test]
     async fn real_statvfs_of_root_reports_a_size() {
         let report = disk(Some(1), Some(0.0)).run(&CheckContext::default()).await.unwrap();
-        assert!(report.samples.iter().any(|s| s.family.name == "checklist_disk_size_bytes" && s.value > 0.0));
+        assert!(report
+            .samples
+            .iter()
+            .any(|s| s.family.name == "checklist_disk_size_bytes" && s.gauge_value() > Some(0.0)));
     }
 }
