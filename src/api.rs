@@ -74,11 +74,11 @@ pub fn state_name(record: &ItemRecord) -> &'static str {
 pub fn item_view(record: &ItemRecord) -> ItemView<'_> {
     let last = record.last.as_ref();
     ItemView {
-        id: &record.item.id,
-        section: &record.item.section,
-        title: &record.item.title,
-        severity: record.item.severity,
-        kind: record.kind,
+        id: &record.item().id,
+        section: &record.item().section,
+        title: &record.item().title,
+        severity: record.item().severity,
+        kind: record.kind(),
         state: state_name(record),
         cause: last.and_then(|e| e.outcome.cause).map(|c| c.as_str()),
         reason: last.map(|e| e.outcome.reason.as_str()),
@@ -87,8 +87,8 @@ pub fn item_view(record: &ItemRecord) -> ItemView<'_> {
             .map(|e| e.at.duration_since(UNIX_EPOCH).map(|d| d.as_secs_f64()).unwrap_or(0.0)),
         duration_seconds: last.map(|e| e.duration.as_secs_f64()),
         next_evaluation: record.next_due().map(rfc3339),
-        interval_seconds: record.interval.as_secs_f64(),
-        timeout_seconds: record.timeout.as_secs_f64(),
+        interval_seconds: record.interval().as_secs_f64(),
+        timeout_seconds: record.timeout().as_secs_f64(),
         evaluations: Counts { pass: record.counts[0], fail: record.counts[1], error: record.counts[2] },
     }
 }
@@ -102,7 +102,7 @@ pub fn summarize(items: &[ItemRecord]) -> Summary {
             Some(Verdict::Error) => summary.error += 1,
             None => summary.pending += 1,
         }
-        if record.item.severity == Severity::Critical {
+        if record.item().severity == Severity::Critical {
             summary.critical_items += 1;
             if record.verdict() == Some(Verdict::Pass) {
                 summary.critical_pass += 1;

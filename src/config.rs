@@ -88,8 +88,13 @@ impl CheckSpec {
     }
 
     /// Identifies the check across reloads: an unchanged check keeps running undisturbed.
-    pub fn fingerprint(&self) -> String {
-        format!("{self:?}")
+    /// A 64-bit hash of the whole definition rather than the definition's text, because the
+    /// store and the scheduler keep one per check (10,000 checks would keep megabytes of text).
+    pub fn fingerprint(&self) -> u64 {
+        use std::hash::{Hash, Hasher};
+        let mut hasher = std::collections::hash_map::DefaultHasher::new();
+        format!("{self:?}").hash(&mut hasher);
+        hasher.finish()
     }
 }
 
@@ -118,13 +123,19 @@ impl Config {
     }
 }
 
+/// The top level as the `config` crate decodes it (settings with environment overrides). The
+/// checks are taken out of the document before that and decoded one by one: the `config`
+/// crate's value tree (a map with an origin string per value) of a 10,000-check file was the
+/// largest allocation peak of the daemon's life.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawFile {
     #[serde(default)]
     settings: RawSettings,
+    /// Never present here (taken out before); named so that an unknown key's message lists it.
     #[serde(default)]
-    checks: Vec<config::Value>,
+    #[allow(dead_code)]
+    checks: Option<serde::de::IgnoredAny>,
 }
 
 #[derive(Default, Deserialize)]
@@ -164,10 +175,20 @@ pub fn load(path: &Path) -> Result<Config, ConfigError> {
 /// Decodes and validates config text; `env` supplies the override variables (tests pass their own).
 pub fn parse(file: &str, text: &str, env: impl IntoIterator<Item = (String, String)>) -> Result<Config, ConfigError> {
     let syntax = |reason: String| ConfigError::Syntax { file: file.to_string(), reason };
+    let invalid = |location: String, reason: String| ConfigError::Invalid { file: file.to_string(), location, reason };
+    let mut document: toml::Table = text.parse().map_err(|err: toml::de::Error| syntax(tidy_error(err.to_string())))?;
+    let raw_checks = match document.remove("checks") {
+        None => Vec::new(),
+        Some(toml::Value::Array(checks)) => checks,
+        Some(_) => return Err(invalid("checks".into(), "must be an array of tables ([[checks]])".into())),
+    };
+
+    // The rest (settings) goes through the config crate, which layers the environment over it.
     let overrides: HashMap<String, String> =
         env.into_iter().filter(|(key, _)| key.starts_with(&format!("{ENV_PREFIX}__"))).collect();
+    let rest = toml::to_string(&document).map_err(|err| syntax(err.to_string()))?;
     let tree = config::Config::builder()
-        .add_source(config::File::from_str(text, config::FileFormat::Toml))
+        .add_source(config::File::from_str(&rest, config::FileFormat::Toml))
         .add_source(
             config::Environment::with_prefix(ENV_PREFIX)
                 .prefix_separator("__")
@@ -178,23 +199,14 @@ pub fn parse(file: &str, text: &str, env: impl IntoIterator<Item = (String, Stri
         .build()
         .map_err(|err| syntax(tidy_error(err.to_string())))?;
     let raw: RawFile = tree.try_deserialize().map_err(|err| syntax(tidy_error(err.to_string())))?;
-    validate(file, raw)
-}
-
-/// The `config` crate words some errors for its own sources; say them in terms of this file.
-fn tidy_error(message: String) -> String {
-    message.replace("TOML parse error", "TOML syntax error").trim_end().to_string()
-}
-
-fn validate(file: &str, raw: RawFile) -> Result<Config, ConfigError> {
-    let invalid = |location: String, reason: String| ConfigError::Invalid { file: file.to_string(), location, reason };
     let settings =
         validate_settings(&raw.settings).map_err(|(key, reason)| invalid(format!("settings.{key}"), reason))?;
 
-    let mut checks = Vec::with_capacity(raw.checks.len());
+    let mut checks = Vec::with_capacity(raw_checks.len());
     let mut first_use: HashMap<String, usize> = HashMap::new();
     let mut targets: HashMap<(String, String), usize> = HashMap::new();
-    for (index, value) in raw.checks.into_iter().enumerate() {
+    // Consumed one by one, so each check's raw table is freed as soon as it is decoded.
+    for (index, value) in raw_checks.into_iter().enumerate() {
         let check = decode_check(index, value, &settings).map_err(|(location, reason)| invalid(location, reason))?;
         for item in &check.items {
             if let Some(earlier) = first_use.insert(item.id.clone(), index) {
@@ -226,6 +238,28 @@ fn validate(file: &str, raw: RawFile) -> Result<Config, ConfigError> {
     Ok(Config { source: PathBuf::from(file), settings, checks })
 }
 
+/// Error messages of the TOML and config crates, said in terms of this file.
+fn tidy_error(message: String) -> String {
+    message.replace("TOML parse error", "TOML syntax error").trim_end().to_string()
+}
+
+/// Decodes a TOML value into `T`, naming the key a problem is at (`... for key `min_cores``).
+pub(crate) fn decode_value<T: serde::de::DeserializeOwned>(value: toml::Value) -> Result<T, String> {
+    serde_path_to_error::deserialize(value).map_err(|err| {
+        let path = err.path().to_string();
+        let mut message = tidy_error(err.into_inner().to_string());
+        // The toml crate adds its own, shorter "\nin `key`"; the full path replaces it.
+        if let Some(own_path) = message.find("\nin `") {
+            message.truncate(own_path);
+        }
+        if path == "." || path.is_empty() || message.contains(&format!("`{path}`")) {
+            message
+        } else {
+            format!("{message} for key `{path}`")
+        }
+    })
+}
+
 fn validate_settings(raw: &RawSettings) -> Result<Settings, (&'static str, String)> {
     let default_interval = optional_duration(raw.default_interval.as_deref(), DEFAULT_INTERVAL)
         .map_err(|reason| ("default_interval", reason))?;
@@ -253,31 +287,28 @@ fn location_of(index: usize, kind: &CheckKind, items: &[Item]) -> String {
     location_of_raw(index, kind, &ids)
 }
 
-fn decode_check(index: usize, value: config::Value, settings: &Settings) -> Result<CheckSpec, (String, String)> {
+fn decode_check(index: usize, value: toml::Value, settings: &Settings) -> Result<CheckSpec, (String, String)> {
     let here = format!("checks[{index}]");
-    let mut table = value.into_table().map_err(|_| (here.clone(), "must be a table".to_string()))?;
-    let interval = table.remove("interval").map(|v| v.into_string());
-    let timeout = table.remove("timeout").map(|v| v.into_string());
+    let toml::Value::Table(mut table) = value else { return Err((here, "must be a table".to_string())) };
+    let interval = table.remove("interval");
+    let timeout = table.remove("timeout");
     let raw_items = table.remove("items");
 
     // Decode items first, so later messages can name them.
     let no_items = || (here.clone(), "has no items; add at least one [[checks.items]]".to_string());
-    let item_values = raw_items
-        .ok_or_else(no_items)?
-        .into_array()
-        .map_err(|_| (format!("{here}.items"), "must be an array of tables ([[checks.items]])".to_string()))?;
+    let item_values = match raw_items {
+        None => return Err(no_items()),
+        Some(toml::Value::Array(values)) => values,
+        Some(_) => return Err((format!("{here}.items"), "must be an array of tables ([[checks.items]])".to_string())),
+    };
     if item_values.is_empty() {
         return Err(no_items());
     }
     let mut raw_items = Vec::with_capacity(item_values.len());
     for (position, value) in item_values.into_iter().enumerate() {
-        let id = value
-            .clone()
-            .into_table()
-            .ok()
-            .and_then(|table| table.get("id").and_then(|v| v.clone().into_string().ok()));
+        let id = value.get("id").and_then(|v| v.as_str()).map(str::to_string);
         let name = id.map_or_else(|| format!("{here}.items[{position}]"), |id| format!("{here}, item {id}"));
-        let item: RawItem = value.try_deserialize().map_err(|err| (name, tidy_error(err.to_string())))?;
+        let item: RawItem = decode_value(value).map_err(|reason| (name, reason))?;
         raw_items.push(item);
     }
     let owned_ids: Vec<String> = raw_items.iter().map(|i| i.id.clone()).collect();
@@ -286,19 +317,20 @@ fn decode_check(index: usize, value: config::Value, settings: &Settings) -> Resu
 
     let kind_name = match table.remove("kind") {
         None => return Err((named, format!("kind: missing; one of {}", KIND_NAMES.join(", ")))),
-        Some(v) => v.into_string().unwrap_or_default(),
+        Some(toml::Value::String(kind)) => kind,
+        Some(other) => other.to_string(),
     };
-    let kind = CheckKind::decode(&kind_name, config::Value::from(table))
-        .map_err(|reason| (format!("{here} ({kind_name}; items: {})", ids.join(", ")), tidy_error(reason)))?;
+    let kind = CheckKind::decode(&kind_name, toml::Value::Table(table))
+        .map_err(|reason| (format!("{here} ({kind_name}; items: {})", ids.join(", ")), reason))?;
 
-    let duration_key = |key: &str, value: Option<Result<String, config::ConfigError>>, default: Duration| {
+    let duration_key = |key: &str, value: Option<toml::Value>, default: Duration| {
         let location = location_of_raw(index, &kind, &ids);
         match value {
             None => Ok(default),
-            Some(Err(_)) => Err((location, format!("{key}: must be a duration string like \"30s\""))),
-            Some(Ok(text)) => {
+            Some(toml::Value::String(text)) => {
                 optional_duration(Some(&text), default).map_err(|reason| (location, format!("{key}: {reason}")))
             }
+            Some(_) => Err((location, format!("{key}: must be a duration string like \"30s\""))),
         }
     };
     let interval = duration_key("interval", interval, settings.default_interval)?;

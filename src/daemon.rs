@@ -33,6 +33,7 @@ pub struct DaemonOptions {
 
 pub async fn run(options: DaemonOptions) -> Result<(), DaemonError> {
     let config = config::load(&options.config_file)?;
+    release_freed_memory();
     let store = Store::new();
     let scheduler = Arc::new(Scheduler::new(store.clone()));
     scheduler.apply(&config);
@@ -87,6 +88,7 @@ async fn reload_loop(
     while let Some(answer) = requests.recv().await {
         let result = match config::load(&path) {
             Ok(config) => {
+                release_freed_memory();
                 scheduler.apply(&config);
                 store.set_reload_result(true);
                 tracing::info!(checks = config.checks.len(), items = config.item_count(), "config reloaded");
@@ -122,4 +124,15 @@ async fn bind(address: &str) -> Result<TcpListener, DaemonError> {
         }
     }
     Err(listen_error(last_error))
+}
+
+/// Hands memory freed after a config load back to the kernel. Decoding a large config builds a
+/// tree many times the file's size; glibc keeps the freed pages in its heap otherwise, and the
+/// daemon's resident size would stay at the decoding peak for its whole life.
+fn release_freed_memory() {
+    #[cfg(target_env = "gnu")]
+    // SAFETY: malloc_trim only returns free heap pages to the kernel; it touches no live data.
+    unsafe {
+        libc::malloc_trim(0);
+    }
 }

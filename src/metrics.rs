@@ -122,12 +122,12 @@ fn gauge<'a>(
 
 /// The labels of the verdict gauges: alerts group and route on section and severity.
 fn full_labels(record: &ItemRecord) -> Vec<(&'static str, &str)> {
-    let item = &record.item;
+    let item = record.item();
     vec![("id", item.id.as_str()), ("section", item.section.as_str()), ("severity", item.severity.as_str())]
 }
 
 fn id_label(record: &ItemRecord) -> Vec<(&'static str, &str)> {
-    vec![("id", record.item.id.as_str())]
+    vec![("id", record.item().id.as_str())]
 }
 
 /// Encodes one gauge family with a sample per evaluated item.
@@ -178,12 +178,12 @@ impl Collector for StoreCollector {
             "One series per configured item, carrying its title and check kind.",
         )?;
         for record in &inner.items {
-            let item = &record.item;
+            let item = record.item();
             let labels = vec![
                 ("id", item.id.as_str()),
                 ("section", item.section.as_str()),
                 ("severity", item.severity.as_str()),
-                ("kind", record.kind),
+                ("kind", record.kind()),
                 ("title", item.title.as_str()),
             ];
             ConstGauge::new(1i64).encode(family.encode_family(&labels)?)?;
@@ -216,7 +216,7 @@ impl Collector for StoreCollector {
         )?;
         for (record, evaluation) in &evaluated {
             if let Some(cause) = evaluation.outcome.cause {
-                let labels = vec![("id", record.item.id.as_str()), ("cause", cause.as_str())];
+                let labels = vec![("id", record.item().id.as_str()), ("cause", cause.as_str())];
                 ConstGauge::new(1i64).encode(family.encode_family(&labels)?)?;
             }
         }
@@ -247,7 +247,7 @@ impl Collector for StoreCollector {
         )?;
         for (record, _) in &evaluated {
             for (verdict, count) in Verdict::ALL.iter().zip(record.counts) {
-                let labels = vec![("id", record.item.id.as_str()), ("result", verdict.as_str())];
+                let labels = vec![("id", record.item().id.as_str()), ("result", verdict.as_str())];
                 ConstCounter::new(count).encode(family.encode_family(&labels)?)?;
             }
         }
@@ -302,14 +302,7 @@ mod tests {
         let store = Store::new();
         store.install(&config);
         let check = &config.checks[0];
-        store.record(
-            check,
-            &check.fingerprint(),
-            vec![Outcome::pass("ok")],
-            samples,
-            SystemTime::now(),
-            Duration::ZERO,
-        );
+        store.record(check, check.fingerprint(), vec![Outcome::pass("ok")], samples, SystemTime::now(), Duration::ZERO);
         store
     }
 

@@ -35,7 +35,7 @@ pub async fn run(config_file: &Path, format: OutputFormat, out: &mut impl Write)
             let evaluation = evaluate(spec, limiter, &CheckContext::default()).await;
             store.record(
                 spec,
-                &spec.fingerprint(),
+                spec.fingerprint(),
                 evaluation.outcomes,
                 evaluation.samples,
                 evaluation.at,
@@ -63,7 +63,7 @@ pub async fn run(config_file: &Path, format: OutputFormat, out: &mut impl Write)
 }
 
 fn write_table(items: &[crate::state::ItemRecord], out: &mut impl Write) -> std::io::Result<()> {
-    let id_width = items.iter().map(|r| r.item.id.len()).max().unwrap_or(2).max(2);
+    let id_width = items.iter().map(|r| r.item().id.len()).max().unwrap_or(2).max(2);
     writeln!(out, "{:<7}  {:<8}  {:<id_width$}  REASON", "VERDICT", "SEVERITY", "ID")?;
     for record in items {
         let reason = record.last.as_ref().map_or("", |e| e.outcome.reason.as_str());
@@ -71,8 +71,8 @@ fn write_table(items: &[crate::state::ItemRecord], out: &mut impl Write) -> std:
             out,
             "{:<7}  {:<8}  {:<id_width$}  {}",
             state_name(record),
-            record.item.severity.as_str(),
-            record.item.id,
+            record.item().severity.as_str(),
+            record.item().id,
             reason
         )?;
     }

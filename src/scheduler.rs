@@ -3,13 +3,15 @@
 //! the scheduler turns that into verdicts and no other check notices. Scrapes never run checks;
 //! they read what the last evaluations left in the [`Store`].
 
-use std::collections::HashMap;
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, SystemTime};
 
 use rand::Rng;
-use tokio::sync::Semaphore;
+use tokio::sync::{mpsc, Semaphore};
 use tokio::task::JoinHandle;
+use tokio::time::Instant;
 
 use crate::checks::{Cause, CheckContext, CheckResult, Outcome, ProbeFailure, Sample};
 use crate::config::{CheckSpec, Config};
@@ -35,9 +37,14 @@ pub struct CheckEvaluation {
 /// Runs `spec` once: waits for a concurrency slot, then gives the check its timeout. Used by the
 /// daemon's loops and by the one-shot `check` command alike.
 pub async fn evaluate(spec: &Arc<CheckSpec>, limiter: &Semaphore, ctx: &CheckContext) -> CheckEvaluation {
-    let tracker = &ctx.blocking;
     // The semaphore is never closed while checks run; if it were, run unthrottled rather than not at all.
     let _permit = limiter.acquire().await.ok();
+    evaluate_now(spec, ctx).await
+}
+
+/// Runs `spec` once, now; the caller holds a concurrency slot.
+async fn evaluate_now(spec: &Arc<CheckSpec>, ctx: &CheckContext) -> CheckEvaluation {
+    let tracker = &ctx.blocking;
     let at = SystemTime::now();
     let started = Instant::now();
     let result = if tracker.in_flight() > 0 {
@@ -101,36 +108,54 @@ where
     }
 }
 
-/// Owns one task per check of the running config.
+/// Runs the checks of the current config. One driver task keeps a queue of due times and
+/// spawns an evaluation task when a check is due, so an idle check costs a queue entry rather
+/// than a parked task and timer (10,000 checks are idle almost all of the time).
 #[derive(Debug)]
 pub struct Scheduler {
     store: Arc<Store>,
     limiter: Arc<Semaphore>,
-    running: Mutex<Running>,
+    permits: Mutex<usize>,
+    commands: mpsc::UnboundedSender<Command>,
+    driver: JoinHandle<()>,
 }
 
-#[derive(Debug, Default)]
-struct Running {
-    permits: usize,
-    tasks: HashMap<String, JoinHandle<()>>,
+#[derive(Debug)]
+enum Command {
+    Apply(Vec<Arc<CheckSpec>>),
+}
+
+/// A check of the running config, as the driver tracks it.
+#[derive(Debug)]
+struct Scheduled {
+    spec: Arc<CheckSpec>,
+    ctx: CheckContext,
+    next_due: Instant,
+    /// The evaluation in flight, if any: a check never overlaps itself, and a removed check's
+    /// evaluation is cancelled.
+    running: Option<JoinHandle<()>>,
 }
 
 impl Scheduler {
+    /// Starts the driver; checks start with the first [`Scheduler::apply`].
     pub fn new(store: Arc<Store>) -> Self {
-        Scheduler { store, limiter: Arc::new(Semaphore::new(0)), running: Mutex::new(Running::default()) }
+        let limiter = Arc::new(Semaphore::new(0));
+        let (commands, receiver) = mpsc::unbounded_channel();
+        let driver = tokio::spawn(drive(receiver, store.clone(), limiter.clone()));
+        Scheduler { store, limiter, permits: Mutex::new(0), commands, driver }
     }
 
     /// Switches to `config`. Checks whose definition did not change keep running on their own
     /// rhythm; changed and new checks start now; removed checks stop.
     pub fn apply(&self, config: &Config) {
         self.store.install(config);
-        let mut running = self.running.lock().unwrap_or_else(|p| p.into_inner());
+        let mut permits = self.permits.lock().unwrap_or_else(|p| p.into_inner());
         let wanted = config.settings.max_concurrent_checks;
-        if wanted > running.permits {
-            self.limiter.add_permits(wanted - running.permits);
+        if wanted > *permits {
+            self.limiter.add_permits(wanted - *permits);
         } else {
             // Permits held by running checks are forgotten as they come back.
-            let excess = running.permits - wanted;
+            let excess = *permits - wanted;
             let forgotten = self.limiter.forget_permits(excess);
             if forgotten < excess {
                 let limiter = self.limiter.clone();
@@ -142,48 +167,130 @@ impl Scheduler {
                 });
             }
         }
-        running.permits = wanted;
-
-        let mut tasks = std::mem::take(&mut running.tasks);
-        for check in &config.checks {
-            let fingerprint = check.fingerprint();
-            let task = match tasks.remove(&fingerprint) {
-                Some(task) if !task.is_finished() => task,
-                _ => tokio::spawn(check_loop(
-                    check.clone(),
-                    fingerprint.clone(),
-                    self.store.clone(),
-                    self.limiter.clone(),
-                )),
-            };
-            running.tasks.insert(fingerprint, task);
-        }
-        for (_, stale) in tasks {
-            stale.abort();
-        }
+        *permits = wanted;
+        // The driver only stops with the scheduler; a send cannot fail before that.
+        let _ = self.commands.send(Command::Apply(config.checks.clone()));
     }
 
-    /// Stops every check loop (at shutdown).
+    /// Stops the driver and every evaluation in flight (at shutdown).
     pub fn stop(&self) {
-        let mut running = self.running.lock().unwrap_or_else(|p| p.into_inner());
-        for (_, task) in running.tasks.drain() {
+        self.driver.abort();
+    }
+}
+
+impl Drop for Scheduler {
+    fn drop(&mut self) {
+        self.driver.abort();
+    }
+}
+
+/// The driver's checks. Dropping them (the driver task is aborted at shutdown) cancels the
+/// evaluations in flight.
+#[derive(Debug, Default)]
+struct ScheduledChecks(HashMap<u64, Scheduled>);
+
+impl Drop for ScheduledChecks {
+    fn drop(&mut self) {
+        for task in self.0.values().filter_map(|scheduled| scheduled.running.as_ref()) {
             task.abort();
         }
     }
 }
 
-async fn check_loop(spec: Arc<CheckSpec>, fingerprint: String, store: Arc<Store>, limiter: Arc<Semaphore>) {
-    let ctx = CheckContext::default();
-    let first_delay = random_fraction(spec.interval.min(STARTUP_SPREAD), 0.0, 1.0);
-    tokio::time::sleep(first_delay).await;
+/// The driver: sleeps until the earliest due check, starts it, and applies new configs.
+async fn drive(mut commands: mpsc::UnboundedReceiver<Command>, store: Arc<Store>, limiter: Arc<Semaphore>) {
+    let mut checks = ScheduledChecks::default();
+    let checks = &mut checks.0;
+    // Due times; an entry whose time no longer matches its check's `next_due` is stale.
+    let mut queue: BinaryHeap<Reverse<(Instant, u64)>> = BinaryHeap::new();
     loop {
-        let started = tokio::time::Instant::now();
-        let evaluation = evaluate(&spec, &limiter, &ctx).await;
-        tracing::debug!(check = %spec.describe(), took = %format_duration(evaluation.duration), "evaluated");
-        store.record(&spec, &fingerprint, evaluation.outcomes, evaluation.samples, evaluation.at, evaluation.duration);
-        let pause = random_fraction(spec.interval, 1.0 - JITTER_SHARE, 1.0 + JITTER_SHARE);
-        tokio::time::sleep_until(started + pause).await;
+        let next = queue.peek().map(|Reverse((due, _))| *due);
+        tokio::select! {
+            command = commands.recv() => match command {
+                Some(Command::Apply(specs)) => replace_checks(checks, &mut queue, specs),
+                None => break,
+            },
+            () = sleep_until_or_forever(next) => {
+                let now = Instant::now();
+                while let Some(Reverse((due, fingerprint))) = queue.peek().copied() {
+                    if due > now {
+                        break;
+                    }
+                    queue.pop();
+                    let Some(scheduled) = checks.get_mut(&fingerprint) else { continue };
+                    if scheduled.next_due != due {
+                        continue;
+                    }
+                    let pause = random_fraction(scheduled.spec.interval, 1.0 - JITTER_SHARE, 1.0 + JITTER_SHARE);
+                    scheduled.next_due = due + pause;
+                    queue.push(Reverse((scheduled.next_due, fingerprint)));
+                    if scheduled.running.as_ref().is_some_and(|task| !task.is_finished()) {
+                        // Still waiting for a slot or running: skip this round rather than queue up.
+                        continue;
+                    }
+                    scheduled.running = Some(tokio::spawn(evaluate_and_record(
+                        scheduled.spec.clone(),
+                        fingerprint,
+                        scheduled.ctx.clone(),
+                        store.clone(),
+                        limiter.clone(),
+                    )));
+                }
+            }
+        }
     }
+}
+
+/// Installs a new set of checks: unchanged ones keep their state and due time.
+fn replace_checks(
+    checks: &mut HashMap<u64, Scheduled>,
+    queue: &mut BinaryHeap<Reverse<(Instant, u64)>>,
+    specs: Vec<Arc<CheckSpec>>,
+) {
+    let mut previous = std::mem::take(checks);
+    let now = Instant::now();
+    for spec in specs {
+        let fingerprint = spec.fingerprint();
+        let scheduled = previous.remove(&fingerprint).unwrap_or_else(|| {
+            let next_due = now + random_fraction(spec.interval.min(STARTUP_SPREAD), 0.0, 1.0);
+            queue.push(Reverse((next_due, fingerprint)));
+            Scheduled { spec, ctx: CheckContext::default(), next_due, running: None }
+        });
+        checks.insert(fingerprint, scheduled);
+    }
+    for removed in previous.into_values() {
+        if let Some(task) = removed.running {
+            task.abort();
+        }
+    }
+    // Entries of removed checks are skipped when they come due; drop them now if they dominate.
+    if queue.len() > 2 * checks.len() + 16 {
+        queue.retain(|Reverse((due, fingerprint))| checks.get(fingerprint).is_some_and(|s| s.next_due == *due));
+    }
+}
+
+async fn sleep_until_or_forever(deadline: Option<Instant>) {
+    match deadline {
+        Some(deadline) => tokio::time::sleep_until(deadline).await,
+        None => std::future::pending().await,
+    }
+}
+
+async fn evaluate_and_record(
+    spec: Arc<CheckSpec>,
+    fingerprint: u64,
+    ctx: CheckContext,
+    store: Arc<Store>,
+    limiter: Arc<Semaphore>,
+) {
+    // The slot first, then the evaluation future, boxed: that future is as large as the largest
+    // check kind's probe, and creating it before the slot would make every check waiting for a
+    // slot that large (all 10,000 checks of a big config are due in the first second).
+    let permit = limiter.acquire().await.ok();
+    let evaluation = Box::pin(evaluate_now(&spec, &ctx)).await;
+    drop(permit);
+    tracing::debug!(check = %spec.describe(), took = %format_duration(evaluation.duration), "evaluated");
+    store.record(&spec, fingerprint, evaluation.outcomes, evaluation.samples, evaluation.at, evaluation.duration);
 }
 
 /// A random duration between `low` and `high` times `base`.

@@ -21,23 +21,39 @@ pub struct Evaluation {
 /// Everything known about one configured item.
 #[derive(Clone, Debug)]
 pub struct ItemRecord {
-    pub item: Item,
-    pub kind: &'static str,
-    pub interval: Duration,
-    pub timeout: Duration,
+    /// The check that decides the item; the item is `check.items[position]` (shared with the
+    /// config rather than copied: a big checklist holds tens of thousands of strings).
+    pub check: Arc<CheckSpec>,
+    position: usize,
     pub last: Option<Evaluation>,
     /// Evaluations since start, by verdict in [`Verdict::ALL`] order.
     pub counts: [u64; 3],
 }
 
 impl ItemRecord {
+    pub fn item(&self) -> &Item {
+        &self.check.items[self.position]
+    }
+
+    pub fn kind(&self) -> &'static str {
+        self.check.kind.name()
+    }
+
+    pub fn interval(&self) -> Duration {
+        self.check.interval
+    }
+
+    pub fn timeout(&self) -> Duration {
+        self.check.timeout
+    }
+
     pub fn verdict(&self) -> Option<Verdict> {
         self.last.as_ref().map(|e| e.outcome.verdict)
     }
 
     /// When the item is due again, from the last evaluation and its interval.
     pub fn next_due(&self) -> Option<SystemTime> {
-        self.last.as_ref().map(|e| e.at + self.interval)
+        self.last.as_ref().map(|e| e.at + self.check.interval)
     }
 }
 
@@ -54,8 +70,8 @@ pub struct StoreInner {
     pub items: Vec<ItemRecord>,
     index: HashMap<String, usize>,
     /// Value samples of each check, keyed by its fingerprint, in config order.
-    pub samples: Vec<(String, Vec<Sample>)>,
-    sample_index: HashMap<String, usize>,
+    pub samples: Vec<(u64, Vec<Sample>)>,
+    sample_index: HashMap<u64, usize>,
     pub reload: ReloadStatus,
 }
 
@@ -108,18 +124,16 @@ impl Store {
     pub fn install(&self, config: &Config) {
         let mut inner = self.write();
         let mut previous: HashMap<String, ItemRecord> =
-            inner.items.drain(..).map(|record| (record.item.id.clone(), record)).collect();
-        let mut previous_samples: HashMap<String, Vec<Sample>> = inner.samples.drain(..).collect();
+            inner.items.drain(..).map(|record| (record.item().id.clone(), record)).collect();
+        let mut previous_samples: HashMap<u64, Vec<Sample>> = inner.samples.drain(..).collect();
         let mut items = Vec::with_capacity(config.item_count());
         let mut samples = Vec::with_capacity(config.checks.len());
         for check in &config.checks {
-            for item in &check.items {
+            for (position, item) in check.items.iter().enumerate() {
                 let kept = previous.remove(&item.id);
                 items.push(ItemRecord {
-                    item: item.clone(),
-                    kind: check.kind.name(),
-                    interval: check.interval,
-                    timeout: check.timeout,
+                    check: check.clone(),
+                    position,
                     last: kept.as_ref().and_then(|r| r.last.clone()),
                     counts: kept.map(|r| r.counts).unwrap_or_default(),
                 });
@@ -128,8 +142,8 @@ impl Store {
             let kept = previous_samples.remove(&fingerprint).unwrap_or_default();
             samples.push((fingerprint, kept));
         }
-        inner.index = items.iter().enumerate().map(|(i, r)| (r.item.id.clone(), i)).collect();
-        inner.sample_index = samples.iter().enumerate().map(|(i, (f, _))| (f.clone(), i)).collect();
+        inner.index = items.iter().enumerate().map(|(i, r)| (r.item().id.clone(), i)).collect();
+        inner.sample_index = samples.iter().enumerate().map(|(i, (f, _))| (*f, i)).collect();
         inner.items = items;
         inner.samples = samples;
         drop(inner);
@@ -141,14 +155,14 @@ impl Store {
     pub fn record(
         &self,
         check: &CheckSpec,
-        fingerprint: &str,
+        fingerprint: u64,
         outcomes: Vec<Outcome>,
         samples: Vec<Sample>,
         at: SystemTime,
         duration: Duration,
     ) {
         let mut inner = self.write();
-        let Some(&slot) = inner.sample_index.get(fingerprint) else { return };
+        let Some(&slot) = inner.sample_index.get(&fingerprint) else { return };
         inner.samples[slot].1 = samples;
         for (item, outcome) in check.items.iter().zip(outcomes) {
             let Some(&index) = inner.index.get(&item.id) else { continue };
@@ -217,13 +231,13 @@ expect = "closed"
         let before = store.generation();
         store.record(
             check,
-            &check.fingerprint(),
+            check.fingerprint(),
             vec![Outcome::fail(Cause::BelowMinimum, "x")],
             vec![],
             SystemTime::now(),
             Duration::ZERO,
         );
-        store.record(check, &check.fingerprint(), vec![Outcome::pass("y")], vec![], SystemTime::now(), Duration::ZERO);
+        store.record(check, check.fingerprint(), vec![Outcome::pass("y")], vec![], SystemTime::now(), Duration::ZERO);
         assert!(store.generation() > before);
         let inner = store.read();
         assert_eq!(inner.items[0].counts, [1, 1, 0]);
@@ -240,7 +254,7 @@ expect = "closed"
         for check in &old.checks {
             store.record(
                 check,
-                &check.fingerprint(),
+                check.fingerprint(),
                 vec![Outcome::pass("ok")],
                 vec![],
                 SystemTime::now(),
@@ -252,7 +266,7 @@ expect = "closed"
         store.install(&new);
         let inner = store.read();
         assert_eq!(inner.items.len(), 1);
-        assert_eq!(inner.items[0].item.id, "cpu");
+        assert_eq!(inner.items[0].item().id, "cpu");
         assert!(inner.items[0].last.is_some());
         assert_eq!(inner.samples.len(), 1);
     }
@@ -266,7 +280,7 @@ expect = "closed"
         let check = &old.checks[1];
         store.record(
             check,
-            &check.fingerprint(),
+            check.fingerprint(),
             vec![Outcome::pass("late")],
             vec![],
             SystemTime::now(),

@@ -18,7 +18,7 @@ const CASES: &[(&str, &str)] = &[
         "unknown_check_key",
         "checks[0] (cpu; items: infra.cpu): unknown field `min_coers`, expected `min_cores` or `recommended_cores`",
     ),
-    ("wrong_type", "checks[0] (cpu; items: infra.cpu): invalid type: string \"two\", expected an integer for key `min_cores`"),
+    ("wrong_type", "checks[0] (cpu; items: infra.cpu): invalid type: string \"two\", expected u32 for key `min_cores`"),
     (
         "bad_duration",
         "checks[0] (cpu; items: infra.cpu): interval: `5 parsecs` is not a duration (unknown time unit \"parsecs\", supported units: ns, us/µs, ms, sec, min, hours, days, weeks, months, years (and few variations)); write it like `30s`, `5m` or `6h`",
@@ -44,7 +44,7 @@ const CASES: &[(&str, &str)] = &[
         "checks[0] (cpu; items: Infra CPU): item `Infra CPU`: id: use lower-case letters, digits, `_`, `.` and `-` (at most 128), starting with a letter or digit",
     ),
     ("empty_title", "checks[0] (cpu; items: infra.cpu): item infra.cpu: title: must not be empty"),
-    ("missing_item_field", "checks[0], item infra.cpu: missing configuration field \"section\""),
+    ("missing_item_field", "checks[0], item infra.cpu: missing field `section`"),
     (
         "duplicate_item_id",
         "checks[1], item infra.cpu: id `infra.cpu` is already used by an item of checks[0]; item ids must be unique",
@@ -65,7 +65,7 @@ const CASES: &[(&str, &str)] = &[
         "aspect_without_threshold",
         "checks[0] (disk /; items: infra.cpu): min_free_ratio: an item decides `free_ratio`, which needs `min_free_ratio`",
     ),
-    ("missing_parameter", "checks[0] (disk; items: infra.cpu): missing configuration field \"path\""),
+    ("missing_parameter", "checks[0] (disk; items: infra.cpu): missing field `path`"),
     ("ratio_out_of_range", "checks[0] (memory; items: infra.cpu): max_used_ratio: must be a ratio between 0 and 1, got 80"),
     (
         "recommendation_below_minimum",

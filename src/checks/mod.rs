@@ -372,10 +372,8 @@ pub fn all_families() -> Vec<&'static MetricFamily> {
 impl CheckKind {
     /// Decodes the parameters of a check of kind `kind` (the table without `kind` and the
     /// scheduling keys). Decoding straight into the kind's struct keeps the key in error messages.
-    pub fn decode(kind: &str, params: config::Value) -> Result<CheckKind, String> {
-        fn decode_as<T: serde::de::DeserializeOwned>(params: config::Value) -> Result<T, String> {
-            params.try_deserialize().map_err(|err| err.to_string())
-        }
+    pub fn decode(kind: &str, params: toml::Value) -> Result<CheckKind, String> {
+        use crate::config::decode_value as decode_as;
         Ok(match kind {
             "cpu" => CheckKind::Cpu(decode_as(params)?),
             "memory" => CheckKind::Memory(decode_as(params)?),
