@@ -19,6 +19,8 @@ pub struct ItemView<'a> {
     pub kind: &'static str,
     /// `pass`, `fail`, `error`, or `pending` before the first evaluation.
     pub state: &'static str,
+    /// The last evaluation is older than three intervals: the verdict may no longer hold.
+    pub stale: bool,
     pub cause: Option<&'static str>,
     pub reason: Option<&'a str>,
     pub last_evaluation: Option<String>,
@@ -80,6 +82,7 @@ pub fn item_view(record: &ItemRecord) -> ItemView<'_> {
         severity: record.item().severity,
         kind: record.kind(),
         state: state_name(record),
+        stale: crate::page::DisplayState::of(record, SystemTime::now()) == crate::page::DisplayState::Stale,
         cause: last.and_then(|e| e.outcome.cause).map(|c| c.as_str()),
         reason: last.map(|e| e.outcome.reason.as_str()),
         last_evaluation: last.map(|e| rfc3339(e.at)),

@@ -54,6 +54,12 @@ pub enum Command {
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum OutputFormat {
+    /// A table for a terminal.
     Text,
+    /// The `/api/v1/items` document.
     Json,
+    /// JUnit XML, one testcase per item, for CI systems.
+    Junit,
+    /// The Deployment Certification sheet in Markdown, for a ticket.
+    Markdown,
 }

@@ -9,8 +9,9 @@
 //!   and a reason.
 //! - [`scheduler`] runs every check on its interval under its timeout with a global concurrency
 //!   cap, isolating hangs and panics, and writes results into the [`state::Store`].
-//! - [`metrics`], [`api`] and [`server`] read the store: the exposition, the JSON API and the
-//!   HTTP endpoints. Scrapes never run checks.
+//! - [`metrics`], [`api`], [`page`], [`report`] and [`server`] read the store: the exposition,
+//!   the JSON API, the live checklist page, the sign-off reports and the HTTP endpoints.
+//!   Scrapes never run checks.
 //! - [`daemon`] wires the long-running mode with signals and reloads; [`oneshot`] is the
 //!   `check` command for CI gates.
 //! - [`units`] parses and prints durations, byte sizes and percentages; [`logging`] writes
@@ -25,6 +26,8 @@ pub mod dotenv;
 pub mod logging;
 pub mod metrics;
 pub mod oneshot;
+pub mod page;
+pub mod report;
 pub mod scheduler;
 pub mod secret;
 pub mod server;

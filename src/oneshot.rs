@@ -6,10 +6,11 @@ use std::path::Path;
 
 use tokio::sync::Semaphore;
 
-use crate::api::{items_document, state_name, summarize};
+use crate::api::{state_name, summarize};
 use crate::checks::CheckContext;
 use crate::cli::OutputFormat;
 use crate::config;
+use crate::report::ReportFormat;
 use crate::scheduler::evaluate;
 use crate::state::Store;
 
@@ -46,11 +47,17 @@ pub async fn run(config_file: &Path, format: OutputFormat, out: &mut impl Write)
     futures_util::future::join_all(evaluations).await;
 
     let inner = store.read();
-    let written = match format {
-        OutputFormat::Json => serde_json::to_writer_pretty(&mut *out, &items_document(&inner))
-            .map_err(std::io::Error::other)
-            .and_then(|()| writeln!(out)),
-        OutputFormat::Text => write_table(&inner.items, out),
+    let report_format = match format {
+        OutputFormat::Json => Some(ReportFormat::Json),
+        OutputFormat::Junit => Some(ReportFormat::Junit),
+        OutputFormat::Markdown => Some(ReportFormat::Markdown),
+        OutputFormat::Text => None,
+    };
+    let written = match report_format {
+        Some(report_format) => {
+            out.write_all(crate::report::render(&inner, report_format, std::time::SystemTime::now()).as_bytes())
+        }
+        None => write_table(&inner.items, out),
     };
     if let Err(err) = written {
         eprintln!("cannot write the results: {err}");

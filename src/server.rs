@@ -5,7 +5,7 @@
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
 use http_body_util::Full;
@@ -17,6 +17,7 @@ use tokio::net::TcpListener;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::metrics::{Exposition, Format};
+use crate::report::ReportFormat;
 use crate::state::Store;
 
 /// A reload request: the reloader answers with the outcome (`Err` carries the refusal message).
@@ -110,8 +111,31 @@ async fn route(state: &AppState, request: Request<Incoming>, _peer: SocketAddr) 
                 Err(err) => text(StatusCode::INTERNAL_SERVER_ERROR, format!("cannot encode items: {err}\n")),
             }
         }),
-        "/" => only_get(method).unwrap_or_else(|| landing_page(state)),
-        _ => text(StatusCode::NOT_FOUND, "Not found. Try /metrics, /api/v1/items, /-/healthy or /-/ready.\n"),
+        "/" => only_get(method).unwrap_or_else(|| {
+            let attention_only = query_param(request.uri().query(), "filter") == Some("attention");
+            checklist_page(state, attention_only)
+        }),
+        "/static/page.css" => {
+            only_get(method).unwrap_or_else(|| static_asset("text/css; charset=utf-8", crate::page::STYLESHEET))
+        }
+        "/static/page.js" => {
+            only_get(method).unwrap_or_else(|| static_asset("text/javascript; charset=utf-8", crate::page::SCRIPT))
+        }
+        "/api/v1/report" => only_get(method).unwrap_or_else(|| {
+            let name = query_param(request.uri().query(), "format").unwrap_or("markdown");
+            match ReportFormat::parse(name) {
+                Some(format) => {
+                    let inner = state.store.read();
+                    with_type(
+                        StatusCode::OK,
+                        format.content_type(),
+                        crate::report::render(&inner, format, SystemTime::now()),
+                    )
+                }
+                None => text(StatusCode::BAD_REQUEST, "unknown report format; use format=junit, markdown or json\n"),
+            }
+        }),
+        _ => text(StatusCode::NOT_FOUND, "Not found. Try /, /metrics, /api/v1/items, /-/healthy or /-/ready.\n"),
     };
     secure(&mut response);
     response
@@ -129,35 +153,34 @@ async fn reload(state: &AppState) -> Response<Body> {
     }
 }
 
-fn landing_page(state: &AppState) -> Response<Body> {
+/// The content security policy of the page: its own script, style and API, nothing else.
+const PAGE_CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; \
+img-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'";
+
+fn checklist_page(state: &AppState, attention_only: bool) -> Response<Body> {
     let inner = state.store.read();
-    let summary = crate::api::summarize(&inner.items);
+    let page = crate::page::build(&inner, attention_only, SystemTime::now());
+    let rendered = askama::Template::render(&page);
+    drop(page);
     drop(inner);
-    let html = format!(
-        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
-<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
-<title>checklist-exporter</title></head><body>\
-<h1>checklist-exporter</h1>\
-<p>{} items: {} pass, {} fail, {} error, {} not evaluated yet. Critical items passing: {} of {}.</p>\
-<ul><li><a href=\"/metrics\">Metrics</a></li><li><a href=\"/api/v1/items\">Items (JSON)</a></li>\
-<li><a href=\"/-/healthy\">Health</a></li><li><a href=\"/-/ready\">Readiness</a></li></ul>\
-<p>Version {} (revision {}).</p></body></html>\n",
-        summary.items,
-        summary.pass,
-        summary.fail,
-        summary.error,
-        summary.pending,
-        summary.critical_pass,
-        summary.critical_items,
-        crate::metrics::VERSION,
-        crate::metrics::REVISION,
-    );
-    let mut response = with_type(StatusCode::OK, "text/html; charset=utf-8", html);
-    response.headers_mut().insert(
-        "content-security-policy",
-        HeaderValue::from_static("default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"),
-    );
+    let mut response = match rendered {
+        Ok(html) => with_type(StatusCode::OK, "text/html; charset=utf-8", html),
+        Err(err) => text(StatusCode::INTERNAL_SERVER_ERROR, format!("cannot render the page: {err}\n")),
+    };
+    response.headers_mut().insert("content-security-policy", HeaderValue::from_static(PAGE_CSP));
     response
+}
+
+fn static_asset(content_type: &'static str, body: &'static str) -> Response<Body> {
+    let mut response = with_type(StatusCode::OK, content_type, body);
+    response.headers_mut().insert("cache-control", HeaderValue::from_static("max-age=300"));
+    response
+}
+
+/// The value of `name` in a query string (`filter=attention&x=1`); values are plain words here,
+/// so no percent-decoding is needed.
+fn query_param<'a>(query: Option<&'a str>, name: &str) -> Option<&'a str> {
+    query?.split('&').filter_map(|pair| pair.split_once('=')).find(|(key, _)| *key == name).map(|(_, value)| value)
 }
 
 /// The headers the exporter checks other services for, on its own responses too.

@@ -2,7 +2,7 @@
 //! Checks write here when they finish; scrapes, the API and readiness only read. A generation
 //! counter bumps on every write so that readers can cache what they render.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock, RwLockReadGuard};
 use std::time::{Duration, SystemTime};
@@ -28,7 +28,12 @@ pub struct ItemRecord {
     pub last: Option<Evaluation>,
     /// Evaluations since start, by verdict in [`Verdict::ALL`] order.
     pub counts: [u64; 3],
+    /// The most recent verdicts, oldest first, at most [`HISTORY_LEN`]: the page's strip.
+    pub history: VecDeque<(SystemTime, Verdict)>,
 }
+
+/// How many past verdicts each item keeps in memory.
+pub const HISTORY_LEN: usize = 24;
 
 impl ItemRecord {
     pub fn item(&self) -> &Item {
@@ -135,7 +140,8 @@ impl Store {
                     check: check.clone(),
                     position,
                     last: kept.as_ref().and_then(|r| r.last.clone()),
-                    counts: kept.map(|r| r.counts).unwrap_or_default(),
+                    counts: kept.as_ref().map(|r| r.counts).unwrap_or_default(),
+                    history: kept.map(|r| r.history).unwrap_or_default(),
                 });
             }
             let fingerprint = check.fingerprint();
@@ -169,6 +175,10 @@ impl Store {
             let record = &mut inner.items[index];
             let position = Verdict::ALL.iter().position(|v| *v == outcome.verdict).unwrap_or(2);
             record.counts[position] += 1;
+            if record.history.len() == HISTORY_LEN {
+                record.history.pop_front();
+            }
+            record.history.push_back((at, outcome.verdict));
             record.last = Some(Evaluation { outcome, at, duration });
         }
         drop(inner);
@@ -241,6 +251,8 @@ expect = "closed"
         assert!(store.generation() > before);
         let inner = store.read();
         assert_eq!(inner.items[0].counts, [1, 1, 0]);
+        let strip: Vec<Verdict> = inner.items[0].history.iter().map(|(_, v)| *v).collect();
+        assert_eq!(strip, vec![Verdict::Fail, Verdict::Pass]);
         assert_eq!(inner.items[0].verdict(), Some(Verdict::Pass));
         drop(inner);
         assert_eq!(store.pending(), 1);
@@ -269,6 +281,26 @@ expect = "closed"
         assert_eq!(inner.items[0].item().id, "cpu");
         assert!(inner.items[0].last.is_some());
         assert_eq!(inner.samples.len(), 1);
+    }
+
+    #[test]
+    fn history_is_bounded_per_item() {
+        let store = Store::default();
+        let config = config(TWO_CHECKS);
+        store.install(&config);
+        let check = &config.checks[0];
+        for _ in 0..(HISTORY_LEN + 5) {
+            store.record(
+                check,
+                check.fingerprint(),
+                vec![Outcome::pass("ok")],
+                vec![],
+                SystemTime::now(),
+                Duration::ZERO,
+            );
+        }
+        assert_eq!(store.read().items[0].history.len(), HISTORY_LEN);
+        assert_eq!(store.read().items[0].counts[0], HISTORY_LEN as u64 + 5);
     }
 
     #[test]

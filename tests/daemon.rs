@@ -77,7 +77,7 @@ fn endpoints_answer_like_an_exporter_and_carry_security_headers() {
     let csp = page.headers()["content-security-policy"].to_str().unwrap().to_string();
     assert!(csp.contains("default-src 'none'"), "{csp}");
     let body = page.text().unwrap();
-    assert!(body.contains("href=\"/metrics\"") && body.contains("1 items: 1 pass"), "{body}");
+    assert!(body.contains("href=\"/metrics\"") && body.contains("Deployment checklist: 1 of 1 passing"), "{body}");
     assert_eq!(daemon.get("/nowhere").status(), 404);
     assert_eq!(daemon.client.post(daemon.url("/metrics")).send().unwrap().status(), 405);
     assert_eq!(daemon.get("/-/reload").status(), 405);

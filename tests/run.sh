@@ -8,6 +8,7 @@ cd "$(dirname "$0")/.."
 # command -> Debian package that provides it
 declare -A wanted=(
   [promtool]=prometheus
+  [chromium]=chromium
 )
 missing=()
 for command in "${!wanted[@]}"; do

@@ -1,0 +1,256 @@
+//! The live checklist page at `/`: sections in config order, each item with its state in words
+//! and colour, its reason, when it ran and runs next, and a strip of its last results. Rendered
+//! on the server with askama, which escapes everything a target could have put into a reason;
+//! `static/page.js` refreshes it in place from `/api/v1/items`, and it works without JavaScript.
+
+use std::time::SystemTime;
+
+use askama::Template;
+
+use crate::api::{rfc3339, summarize, Summary};
+use crate::checks::Verdict;
+use crate::config::Severity;
+use crate::state::{ItemRecord, StoreInner};
+
+/// An item counts as stale when its last evaluation is older than this many intervals.
+pub const STALE_INTERVALS: u32 = 3;
+
+/// The state a person sees; more than the verdict, because age matters too.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DisplayState {
+    Passing,
+    Failing,
+    Undecidable,
+    Pending,
+    Stale,
+}
+
+impl DisplayState {
+    pub fn of(record: &ItemRecord, now: SystemTime) -> DisplayState {
+        let Some(last) = &record.last else { return DisplayState::Pending };
+        let age = now.duration_since(last.at).unwrap_or_default();
+        if age > record.interval() * STALE_INTERVALS {
+            return DisplayState::Stale;
+        }
+        match last.outcome.verdict {
+            Verdict::Pass => DisplayState::Passing,
+            Verdict::Fail => DisplayState::Failing,
+            Verdict::Error => DisplayState::Undecidable,
+        }
+    }
+
+    /// The class and `data-state` value.
+    pub fn key(self) -> &'static str {
+        match self {
+            DisplayState::Passing => "pass",
+            DisplayState::Failing => "fail",
+            DisplayState::Undecidable => "error",
+            DisplayState::Pending => "pending",
+            DisplayState::Stale => "stale",
+        }
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            DisplayState::Passing => "Passing",
+            DisplayState::Failing => "Failing",
+            DisplayState::Undecidable => "Undecidable",
+            DisplayState::Pending => "Not evaluated yet",
+            DisplayState::Stale => "Stale",
+        }
+    }
+
+    pub fn needs_attention(self) -> bool {
+        matches!(self, DisplayState::Failing | DisplayState::Undecidable | DisplayState::Stale)
+    }
+}
+
+/// A symbol per verdict, so the strip reads without colour.
+fn symbol(verdict: Verdict) -> &'static str {
+    match verdict {
+        Verdict::Pass => "✓",
+        Verdict::Fail => "✗",
+        Verdict::Error => "?",
+    }
+}
+
+pub struct HistoryDot {
+    pub state: &'static str,
+    pub symbol: &'static str,
+    pub at: String,
+}
+
+pub struct ItemRow<'a> {
+    pub id: &'a str,
+    pub title: &'a str,
+    pub severity: &'static str,
+    pub state: &'static str,
+    pub state_label: &'static str,
+    pub reason: &'a str,
+    pub last: String,
+    pub next: String,
+    pub history: Vec<HistoryDot>,
+}
+
+pub struct SectionView<'a> {
+    pub name: &'a str,
+    pub passing: usize,
+    pub total: usize,
+    pub items: Vec<ItemRow<'a>>,
+}
+
+#[derive(Template)]
+#[template(path = "page.html")]
+pub struct Page<'a> {
+    pub summary: Summary,
+    pub all_percent: String,
+    pub critical_percent: String,
+    /// Items per display state: passing, failing, undecidable, pending, stale.
+    pub counts: [usize; 5],
+    pub attention: Vec<ItemRow<'a>>,
+    pub attention_only: bool,
+    pub sections: Vec<SectionView<'a>>,
+    pub generated_at: String,
+    pub version: &'static str,
+}
+
+fn percent(part: usize, whole: usize) -> String {
+    if whole == 0 {
+        return "100".to_string();
+    }
+    format!("{:.0}", part as f64 * 100.0 / whole as f64)
+}
+
+fn row(record: &ItemRecord, now: SystemTime) -> ItemRow<'_> {
+    let state = DisplayState::of(record, now);
+    ItemRow {
+        id: &record.item().id,
+        title: &record.item().title,
+        severity: record.item().severity.as_str(),
+        state: state.key(),
+        state_label: state.label(),
+        reason: record.last.as_ref().map_or("", |e| e.outcome.reason.as_str()),
+        last: record.last.as_ref().map_or_else(|| "never".to_string(), |e| rfc3339(e.at)),
+        next: record.next_due().map_or_else(|| "soon".to_string(), rfc3339),
+        history: record
+            .history
+            .iter()
+            .map(|(at, verdict)| HistoryDot { state: verdict.as_str(), symbol: symbol(*verdict), at: rfc3339(*at) })
+            .collect(),
+    }
+}
+
+/// Builds the page; with `attention_only`, sections list only items that need attention.
+pub fn build(inner: &StoreInner, attention_only: bool, now: SystemTime) -> Page<'_> {
+    let summary = summarize(&inner.items);
+    let mut sections: Vec<SectionView> = Vec::new();
+    let mut attention = Vec::new();
+    let mut counts = [0usize; 5];
+    for record in &inner.items {
+        let state = DisplayState::of(record, now);
+        counts[state as usize] += 1;
+        if state.needs_attention() {
+            attention.push(row(record, now));
+        }
+        let name = record.item().section.as_str();
+        let position = match sections.iter().position(|s| s.name == name) {
+            Some(position) => position,
+            None => {
+                sections.push(SectionView { name, passing: 0, total: 0, items: Vec::new() });
+                sections.len() - 1
+            }
+        };
+        let section = &mut sections[position];
+        section.total += 1;
+        section.passing += usize::from(state == DisplayState::Passing);
+        if !attention_only || state.needs_attention() {
+            section.items.push(row(record, now));
+        }
+    }
+    if attention_only {
+        sections.retain(|s| !s.items.is_empty());
+    }
+    // Critical items first, then in checklist order.
+    attention.sort_by_key(|r| r.severity != Severity::Critical.as_str());
+    Page {
+        all_percent: percent(summary.pass, summary.items),
+        critical_percent: percent(summary.critical_pass, summary.critical_items),
+        summary,
+        counts,
+        attention,
+        attention_only,
+        sections,
+        generated_at: rfc3339(now),
+        version: crate::metrics::VERSION,
+    }
+}
+
+/// The stylesheet and script the page loads; served from the binary, no build step.
+pub const STYLESHEET: &str = include_str!("../static/page.css");
+pub const SCRIPT: &str = include_str!("../static/page.js");
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::checks::{Cause, Outcome};
+    use crate::state::Store;
+
+    fn store_with(outcomes: &[Option<Outcome>]) -> (std::sync::Arc<Store>, SystemTime) {
+        let mut text = String::new();
+        for (i, _) in outcomes.iter().enumerate() {
+            text.push_str(&format!(
+                "[[checks]]\nkind = \"disk\"\npath = \"/p{i}\"\nmin_free_bytes = 1\ninterval = \"1m\"\n  [[checks.items]]\n  id = \"i{i}\"\n  section = \"S{}\"\n  title = \"T{i}\"\n  severity = \"{}\"\n  decides = \"minimum\"\n",
+                i % 2,
+                if i == 0 { "warning" } else { "critical" }
+            ));
+        }
+        let config = crate::config::parse("t.toml", &text, Vec::new()).unwrap();
+        let store = Store::new();
+        store.install(&config);
+        let at = SystemTime::now();
+        for (check, outcome) in config.checks.iter().zip(outcomes) {
+            if let Some(outcome) = outcome {
+                store.record(check, check.fingerprint(), vec![outcome.clone()], vec![], at, Duration::ZERO);
+            }
+        }
+        (store, at)
+    }
+
+    #[test]
+    fn states_follow_verdicts_and_age() {
+        let (store, at) = store_with(&[
+            Some(Outcome::pass("ok")),
+            Some(Outcome::fail(Cause::BelowMinimum, "low")),
+            Some(Outcome::error(Cause::NotFound, "gone")),
+            None,
+        ]);
+        let inner = store.read();
+        let states: Vec<DisplayState> = inner.items.iter().map(|r| DisplayState::of(r, at)).collect();
+        use DisplayState::*;
+        assert_eq!(states, vec![Passing, Failing, Undecidable, Pending]);
+        let three_intervals_later = at + Duration::from_secs(3 * 60 + 1);
+        assert_eq!(DisplayState::of(&inner.items[0], three_intervals_later), Stale);
+        assert_eq!(DisplayState::of(&inner.items[0], at + Duration::from_secs(179)), Passing);
+    }
+
+    #[test]
+    fn attention_lists_critical_items_first_and_the_filter_drops_quiet_sections() {
+        let (store, at) = store_with(&[
+            Some(Outcome::fail(Cause::BelowMinimum, "warning item")),
+            Some(Outcome::pass("ok")),
+            Some(Outcome::fail(Cause::BelowMinimum, "critical item")),
+        ]);
+        let inner = store.read();
+        let page = build(&inner, false, at);
+        let attention: Vec<&str> = page.attention.iter().map(|r| r.id).collect();
+        assert_eq!(attention, vec!["i2", "i0"]);
+        assert_eq!(page.counts, [1, 2, 0, 0, 0]);
+        assert_eq!(page.sections.iter().map(|s| s.name).collect::<Vec<_>>(), vec!["S0", "S1"]);
+        let filtered = build(&inner, true, at);
+        assert_eq!(filtered.sections.len(), 1, "S1 holds only a passing item");
+        assert_eq!(filtered.sections[0].items.len(), 2);
+        assert_eq!(page.all_percent, "33");
+    }
+}

@@ -1,0 +1,173 @@
+//! The live checklist page in a real headless Chromium, and the sign-off reports.
+
+mod common;
+
+use std::path::PathBuf;
+use std::process::Command;
+use std::time::Duration;
+
+use common::{closed_port, item, wait_for, Daemon, TestDns};
+
+/// A config whose items end up passing, failing, undecidable and not evaluated yet, in three
+/// sections, with markup in a title that must show as text.
+fn mixed_config(dns: &TestDns) -> String {
+    let section = |text: String, name: &str| text.replace("Test Section", name);
+    format!(
+        "[settings]\nmax_concurrent_checks = 4\n\n\
+         [[checks]]\nkind = \"cpu\"\nmin_cores = 1\n{}\n\
+         [[checks]]\nkind = \"tcp_port\"\naddress = \"127.0.0.1:{}\"\nexpect = \"open\"\nconnect_timeout = \"1s\"\n{}\n\
+         [[checks]]\nkind = \"disk\"\npath = \"/nonexistent/checklist-page-test\"\nmin_free_bytes = 1\n{}\n\
+         [[checks]]\nkind = \"dns\"\nname = \"hang.example.test\"\nnameserver = \"{}\"\ninterval = \"10m\"\ntimeout = \"5m\"\n{}\n",
+        section(item("infra.cpu", "critical", Some("minimum")), "Infrastructure Readiness")
+            .replace("Item infra.cpu", "CPU <script>alert('owned')</script> cores"),
+        closed_port(),
+        section(item("net.app_port", "critical", None), "Network Configuration"),
+        section(item("files.uploads", "warning", Some("minimum")), "File System Preparation"),
+        dns.address,
+        section(item("net.dns", "info", None), "Network Configuration"),
+    )
+}
+
+fn start_mixed() -> (Daemon, TestDns) {
+    let dns = TestDns::start(&[], &["hang.example.test"]);
+    let daemon = Daemon::start(&mixed_config(&dns));
+    wait_for("three items evaluated", Duration::from_secs(30), || daemon.items()["summary"]["pending"] == 1);
+    (daemon, dns)
+}
+
+fn chromium(args: &[&str], url: &str) -> std::process::Output {
+    let profile = tempfile::tempdir().unwrap();
+    Command::new("chromium")
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--virtual-time-budget=5000",
+        ])
+        .arg(format!("--user-data-dir={}", profile.path().display()))
+        .args(args)
+        .arg(url)
+        .output()
+        .expect("chromium is installed (Debian package `chromium`; tests/run.sh installs it)")
+}
+
+#[test]
+fn chromium_renders_every_state_in_checklist_order_with_target_text_escaped() {
+    let (daemon, _dns) = start_mixed();
+    let output = chromium(&["--dump-dom"], &daemon.url("/"));
+    let dom = String::from_utf8_lossy(&output.stdout).into_owned();
+    assert!(
+        dom.contains("<h1>Deployment checklist</h1>"),
+        "no page in the DOM: {dom}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+
+    let count = |needle: &str| dom.matches(needle).count();
+    assert_eq!(count("data-state=\"pass\""), 1, "{dom}");
+    assert_eq!(count("data-state=\"fail\""), 1);
+    assert_eq!(count("data-state=\"error\""), 1);
+    assert_eq!(count("data-state=\"pending\""), 1);
+    assert!(dom.contains(">Passing</span>") && dom.contains(">Failing</span>") && dom.contains(">Undecidable</span>"));
+    assert!(dom.contains(">Not evaluated yet</span>"), "states are named in text, not only by colour");
+
+    let position = |needle: &str| dom.find(needle).unwrap_or_else(|| panic!("{needle} missing"));
+    let sections = ["Infrastructure Readiness", "Network Configuration", "File System Preparation"];
+    let order: Vec<usize> = sections.iter().map(|s| position(&format!("data-section=\"{s}\""))).collect();
+    assert!(order.windows(2).all(|w| w[0] < w[1]), "sections out of checklist order: {order:?}");
+
+    // The title's markup is text: escaped in the DOM, and no script element but the page's own.
+    assert!(dom.contains("CPU &lt;script&gt;alert('owned')&lt;/script&gt; cores"), "{dom}");
+    assert_eq!(count("<script"), 1, "only /static/page.js: {dom}");
+    // The script ran and refreshed the page from /api/v1/items.
+    assert!(dom.contains("<span id=\"live-status\"> · live</span>"), "the refresh script did not run: {dom}");
+    assert!(dom.contains("Needs attention"));
+    assert!(dom.contains("refused the connection"));
+
+    let screenshot = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/checklist-page.png");
+    let shot =
+        chromium(&[&format!("--screenshot={}", screenshot.display()), "--window-size=1280,1400"], &daemon.url("/"));
+    assert!(shot.status.success(), "{}", String::from_utf8_lossy(&shot.stderr));
+    let png = std::fs::read(&screenshot).unwrap();
+    assert!(png.starts_with(b"\x89PNG"), "screenshot saved as target/checklist-page.png");
+}
+
+#[test]
+fn the_page_works_without_javascript_and_filters_to_what_needs_attention() {
+    let (daemon, _dns) = start_mixed();
+    let page = daemon.get("/?filter=attention");
+    assert_eq!(page.status(), 200);
+    let csp = page.headers()["content-security-policy"].to_str().unwrap().to_string();
+    assert!(csp.contains("script-src 'self'") && csp.contains("default-src 'none'"), "{csp}");
+    let html = page.text().unwrap();
+    assert!(html.contains("data-state=\"fail\"") && html.contains("data-state=\"error\""));
+    assert!(!html.contains("data-state=\"pass\""), "a passing item is not shown when filtering");
+    assert!(!html.contains("data-section=\"Infrastructure Readiness\""), "a section with nothing to do is left out");
+    assert!(html.contains("<a href=\"/\">Show every item</a>"));
+    let full = daemon.get("/").text().unwrap();
+    assert!(full.contains("CPU &#60;script&#62;") || full.contains("CPU &lt;script&gt;"), "server-side escaping");
+    assert_eq!(daemon.get("/static/page.js").status(), 200);
+    assert_eq!(daemon.get("/static/page.css").headers()["content-type"], "text/css; charset=utf-8");
+}
+
+#[test]
+fn junit_report_parses_and_counts_every_item() {
+    let (daemon, _dns) = start_mixed();
+    let response = daemon.get("/api/v1/report?format=junit");
+    assert_eq!(response.status(), 200);
+    let xml = response.text().unwrap();
+    let suites = junit_parser::from_reader(std::io::Cursor::new(xml.as_bytes())).expect("valid JUnit XML");
+    assert_eq!(suites.name, "Deployment Certification");
+    assert_eq!(suites.tests, 4);
+    assert_eq!(suites.failures, 1);
+    assert_eq!(suites.errors, 1);
+    assert_eq!(suites.skipped, 1);
+    let names: Vec<&str> = suites.suites.iter().map(|s| s.name.as_str()).collect();
+    assert_eq!(names, ["Infrastructure Readiness", "Network Configuration", "File System Preparation"]);
+    let network = &suites.suites[1];
+    let failing = network
+        .cases
+        .iter()
+        .find(|c| c.original_name.starts_with("net.app_port"))
+        .unwrap_or_else(|| panic!("{:?}", network.cases));
+    match &failing.status {
+        junit_parser::TestStatus::Failure(failure) => {
+            assert!(failure.message.contains("refused the connection"), "{failure:?}");
+            assert_eq!(failure.failure_type, "refused");
+        }
+        other => panic!("expected a failure, got {other:?}"),
+    }
+    let cpu = &suites.suites[0].cases[0];
+    assert!(
+        cpu.original_name.contains("<script>"),
+        "names carry the title, escaped in XML and parsed back: {}",
+        cpu.original_name
+    );
+    assert_eq!(daemon.get("/api/v1/report?format=pdf").status(), 400);
+}
+
+#[test]
+fn markdown_report_is_a_sign_off_sheet() {
+    let (daemon, _dns) = start_mixed();
+    let markdown = daemon.get("/api/v1/report?format=markdown").text().unwrap();
+    assert!(markdown.starts_with("# Deployment Certification\n"));
+    assert!(markdown.contains("**1 of 4 items pass; 1 of 2 critical items pass.**"), "{markdown}");
+    assert!(markdown.contains("Ready for go-live: **no**"));
+    assert!(markdown.contains("## Network Configuration (0 of 2 pass)"));
+    assert!(markdown.contains("| fail | critical | Item net.app_port (`net.app_port`) |"), "{markdown}");
+    assert!(markdown.contains("CPU &lt;script&gt;"), "markup in a cell is escaped: {markdown}");
+}
+
+#[test]
+fn check_writes_junit_and_markdown_too() {
+    let path = format!("{}/config/checklist.toml", env!("CARGO_MANIFEST_DIR"));
+    for (format, start) in [("junit", "<?xml"), ("markdown", "# Deployment Certification")] {
+        let output =
+            Command::new(common::BINARY).args(["check", "--format", format, "--config.file", &path]).output().unwrap();
+        assert!(String::from_utf8_lossy(&output.stdout).starts_with(start), "{format}");
+    }
+}
