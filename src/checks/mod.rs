@@ -6,6 +6,7 @@
 
 pub mod latency;
 pub mod network;
+pub mod postgres;
 pub mod system;
 
 use std::any::Any;
@@ -352,10 +353,13 @@ pub enum CheckKind {
     Disk(system::DiskCheck),
     TcpPort(network::TcpPortCheck),
     Dns(network::DnsCheck),
+    // Boxed: its many thresholds would make every variant as large as it.
+    Postgres(Box<postgres::PostgresCheck>),
+    Pgbouncer(postgres::PgbouncerCheck),
 }
 
 /// All kind names, for error messages and docs.
-pub const KIND_NAMES: &[&str] = &["cpu", "memory", "disk", "tcp_port", "dns"];
+pub const KIND_NAMES: &[&str] = &["cpu", "memory", "disk", "tcp_port", "dns", "postgres", "pgbouncer"];
 
 /// Every value gauge family any kind may export, for `docs/metrics.md` and its test.
 pub fn all_families() -> Vec<&'static MetricFamily> {
@@ -365,6 +369,8 @@ pub fn all_families() -> Vec<&'static MetricFamily> {
         system::DiskCheck::FAMILIES,
         network::TcpPortCheck::FAMILIES,
         network::DnsCheck::FAMILIES,
+        postgres::PostgresCheck::FAMILIES,
+        postgres::PgbouncerCheck::FAMILIES,
     ]
     .concat()
 }
@@ -382,6 +388,8 @@ impl CheckKind {
             "disk" => CheckKind::Disk(decode_as(params)?),
             "tcp_port" => CheckKind::TcpPort(decode_as(params)?),
             "dns" => CheckKind::Dns(decode_as(params)?),
+            "postgres" => CheckKind::Postgres(decode_as(params)?),
+            "pgbouncer" => CheckKind::Pgbouncer(decode_as(params)?),
             other => return Err(format!("kind: unknown kind `{other}`; one of {}", KIND_NAMES.join(", "))),
         })
     }
@@ -393,6 +401,8 @@ impl CheckKind {
             CheckKind::Disk(_) => "disk",
             CheckKind::TcpPort(_) => "tcp_port",
             CheckKind::Dns(_) => "dns",
+            CheckKind::Postgres(_) => "postgres",
+            CheckKind::Pgbouncer(_) => "pgbouncer",
         }
     }
 
@@ -404,6 +414,8 @@ impl CheckKind {
             CheckKind::Disk(_) => system::DiskCheck::ASPECTS,
             CheckKind::TcpPort(_) => network::TcpPortCheck::ASPECTS,
             CheckKind::Dns(_) => network::DnsCheck::ASPECTS,
+            CheckKind::Postgres(_) => postgres::PostgresCheck::ASPECTS,
+            CheckKind::Pgbouncer(_) => postgres::PgbouncerCheck::ASPECTS,
         }
     }
 
@@ -416,6 +428,8 @@ impl CheckKind {
             CheckKind::Disk(c) => c.validate(aspect),
             CheckKind::TcpPort(c) => c.validate(aspect),
             CheckKind::Dns(c) => c.validate(aspect),
+            CheckKind::Postgres(c) => c.validate(aspect),
+            CheckKind::Pgbouncer(c) => c.validate(aspect),
         }
     }
 
@@ -427,6 +441,8 @@ impl CheckKind {
             CheckKind::Disk(c) => c.path.display().to_string(),
             CheckKind::TcpPort(c) => c.address.clone(),
             CheckKind::Dns(c) => c.name.clone(),
+            CheckKind::Postgres(c) => c.target(),
+            CheckKind::Pgbouncer(c) => c.target(),
         }
     }
 
@@ -448,6 +464,8 @@ impl CheckKind {
             CheckKind::Disk(_) => system::DiskCheck::FAMILIES,
             CheckKind::TcpPort(_) => network::TcpPortCheck::FAMILIES,
             CheckKind::Dns(_) => network::DnsCheck::FAMILIES,
+            CheckKind::Postgres(_) => postgres::PostgresCheck::FAMILIES,
+            CheckKind::Pgbouncer(_) => postgres::PgbouncerCheck::FAMILIES,
         }
     }
 
@@ -458,6 +476,8 @@ impl CheckKind {
             CheckKind::Disk(c) => c.run(ctx).await,
             CheckKind::TcpPort(c) => c.run(ctx).await,
             CheckKind::Dns(c) => c.run(ctx).await,
+            CheckKind::Postgres(c) => c.run(ctx).await,
+            CheckKind::Pgbouncer(c) => c.run(ctx).await,
         }
     }
 }
