@@ -1423,3 +1423,298 @@ fn shown(names: &[String]) -> String {
         names.iter().take(10).cloned().collect::<Vec<_>>().join(", ")
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::checks::Verdict;
+
+    const MIB: i64 = 1 << 20;
+    const GIB: u64 = 1 << 30;
+
+    /// A check with every default, decoded as the config decodes it.
+    fn check(url: &str) -> PostgresCheck {
+        config::Config::builder()
+            .add_source(config::File::from_str(&format!("url = \"{url}\""), config::FileFormat::Toml))
+            .build()
+            .unwrap()
+            .try_deserialize()
+            .unwrap()
+    }
+
+    fn snapshot() -> Snapshot {
+        Snapshot {
+            identity: Identity {
+                version: "PostgreSQL 15.5 on x86_64".into(),
+                server_version: "15.5".into(),
+                database: "dndstory".into(),
+                user: "dnduser".into(),
+            },
+            role: Ok(Some(RoleAttributes::default())),
+            settings: Ok(Settings {
+                shared_buffers_bytes: 1024 * MIB,
+                effective_cache_size_bytes: 3072 * MIB,
+                max_connections: 100,
+                checkpoint_completion_target: 0.9,
+            }),
+            connections_in_use: Ok(12),
+            size_bytes: Ok(8 * MIB),
+            tables: Ok((vec![], true)),
+            alembic: Some(Ok(vec!["abc123".into()])),
+            probe: Some(Ok(Duration::from_millis(2))),
+        }
+    }
+
+    #[test]
+    fn shared_buffers_reason_states_value_ratio_and_band() {
+        let outcome = decide_band("shared_buffers", 128 * MIB, 4 * GIB, [0.15, 0.40]);
+        assert_eq!(
+            outcome,
+            Outcome::fail(Cause::BelowMinimum, "shared_buffers is 128 MiB = 3.1% of 4 GiB RAM; want 15-40%")
+        );
+        assert_eq!(decide_band("shared_buffers", 1024 * MIB, 4 * GIB, [0.15, 0.40]).verdict, Verdict::Pass);
+        let high = decide_band("effective_cache_size", 3900 * MIB, 4 * GIB, [0.50, 0.85]);
+        assert_eq!(high.cause, Some(Cause::AboveMaximum));
+        assert_eq!(high.reason, "effective_cache_size is 3.8 GiB = 95.2% of 4 GiB RAM; want 50-85%");
+    }
+
+    #[test]
+    fn the_band_edges_pass() {
+        assert_eq!(decide_band("shared_buffers", 1024 * MIB, 4 * GIB, [0.25, 0.25]).verdict, Verdict::Pass);
+    }
+
+    #[test]
+    fn max_connections_inside_and_outside_the_range() {
+        assert_eq!(decide_max_connections(100, Some([20, 500])).reason, "max_connections is 100; want 20-500");
+        assert_eq!(decide_max_connections(100, Some([20, 500])).verdict, Verdict::Pass);
+        assert_eq!(decide_max_connections(10, Some([20, 500])).cause, Some(Cause::BelowMinimum));
+        assert_eq!(decide_max_connections(1000, Some([20, 500])).cause, Some(Cause::AboveMaximum));
+    }
+
+    #[test]
+    fn checkpoint_completion_target_at_least_the_minimum() {
+        assert_eq!(decide_checkpoint(0.9, 0.9).verdict, Verdict::Pass);
+        assert_eq!(
+            decide_checkpoint(0.5, 0.9),
+            Outcome::fail(Cause::BelowMinimum, "checkpoint_completion_target is 0.5; want at least 0.9")
+        );
+    }
+
+    #[test]
+    fn connections_used_ratio_against_the_maximum() {
+        assert_eq!(
+            decide_connections(85, 100, 0.8),
+            Outcome::fail(Cause::AboveMaximum, "85 of max_connections 100 in use (85%); want at most 80%")
+        );
+        assert_eq!(decide_connections(80, 100, 0.8).verdict, Verdict::Pass);
+    }
+
+    #[test]
+    fn any_privileged_attribute_fails_least_privilege() {
+        let role = RoleAttributes { superuser: true, create_db: true, ..RoleAttributes::default() };
+        assert_eq!(
+            decide_privileges("dnduser", &Ok(Some(role))),
+            Outcome::fail(
+                Cause::Insecure,
+                "role dnduser has SUPERUSER, CREATEDB; want none of SUPERUSER, CREATEROLE, CREATEDB, BYPASSRLS"
+            )
+        );
+        let plain = decide_privileges("dnduser", &Ok(Some(RoleAttributes::default())));
+        assert_eq!(plain.reason, "role dnduser has none of SUPERUSER, CREATEROLE, CREATEDB, BYPASSRLS");
+        assert_eq!(plain.verdict, Verdict::Pass);
+        let refused = decide_privileges("dnduser", &Err(Problem::new(Cause::Permission, "permission denied")));
+        assert_eq!(refused.verdict, Verdict::Error);
+        assert_eq!(refused.cause, Some(Cause::Permission));
+    }
+
+    #[test]
+    fn missing_tables_are_named() {
+        let expected = vec!["users".to_string(), "stories".to_string()];
+        assert_eq!(
+            decide_tables(&expected, &["stories".to_string()]),
+            Outcome::fail(Cause::Missing, "1 of 2 expected tables are missing: stories")
+        );
+        assert_eq!(decide_tables(&expected, &[]).reason, "all 2 expected tables exist: users, stories");
+    }
+
+    #[test]
+    fn migrations_at_the_configured_revision_or_exactly_one_row() {
+        let one = Ok(vec!["abc123".to_string()]);
+        assert_eq!(decide_migrations(Some("abc123"), true, Some(&one)).verdict, Verdict::Pass);
+        assert_eq!(
+            decide_migrations(Some("def456"), true, Some(&one)),
+            Outcome::fail(Cause::Mismatch, "alembic_version holds abc123; want def456")
+        );
+        assert_eq!(decide_migrations(None, true, Some(&one)).verdict, Verdict::Pass);
+        let two = Ok(vec!["a1".to_string(), "b2".to_string()]);
+        assert_eq!(
+            decide_migrations(None, true, Some(&two)),
+            Outcome::fail(Cause::Invalid, "alembic_version holds 2 row(s) (a1, b2); want exactly one")
+        );
+        let none = Ok(vec![]);
+        assert_eq!(
+            decide_migrations(None, true, Some(&none)).reason,
+            "alembic_version holds 0 row(s) (no revision); want exactly one"
+        );
+        assert_eq!(decide_migrations(Some("abc123"), false, None).cause, Some(Cause::Missing));
+    }
+
+    #[test]
+    fn latency_p95_over_the_window_against_the_maximum() {
+        let mut tracker = LatencyTracker::default();
+        assert_eq!(
+            decide_latency(&tracker, Duration::from_millis(100), Duration::from_secs(300)).verdict,
+            Verdict::Error
+        );
+        let start = Instant::now();
+        for i in 0..20 {
+            tracker.observe(start + Duration::from_secs(i), Duration::from_millis(2), Duration::from_secs(300));
+        }
+        let fast = decide_latency(&tracker, Duration::from_millis(100), Duration::from_secs(300));
+        assert_eq!(fast, Outcome::pass("probe query p95 2.00 ms over 20 run(s) in the last 5m; want at most 100 ms"));
+        for i in 20..22 {
+            tracker.observe(start + Duration::from_secs(i), Duration::from_millis(400), Duration::from_secs(300));
+        }
+        let slow = decide_latency(&tracker, Duration::from_millis(100), Duration::from_secs(300));
+        assert_eq!(slow.cause, Some(Cause::AboveMaximum));
+        assert_eq!(slow.reason, "probe query p95 400 ms over 22 run(s) in the last 5m; want at most 100 ms");
+    }
+
+    #[test]
+    fn password_length_is_judged_without_showing_it() {
+        let mut check = check("postgres://dnduser@127.0.0.1/dndstory");
+        check.min_password_length = Some(20);
+        let short = check.decide_password(Some(&Secret::new("hunter2-canary")));
+        assert_eq!(short, Outcome::fail(Cause::Weak, "the database password has 14 characters; want at least 20"));
+        assert_eq!(check.decide_password(None).cause, Some(Cause::Missing));
+    }
+
+    #[test]
+    fn a_refused_catalog_view_errors_only_the_aspects_that_need_it() {
+        let check = check("postgres://dnduser@127.0.0.1/dndstory");
+        let mut snap = snapshot();
+        snap.connections_in_use = Err(Problem::new(Cause::Permission, "the server says: permission denied"));
+        let report = check.decide("127.0.0.1:5432", &snap, Some(&None), Some(4 * GIB), &LatencyTracker::default());
+        let connections = report.outcome("connections").unwrap();
+        assert_eq!(connections.verdict, Verdict::Error);
+        assert_eq!(
+            connections.reason,
+            "cannot read the connections in use (pg_stat_activity): the server says: permission denied"
+        );
+        for aspect in ["running", "least_privilege", "schema", "migrations", "shared_buffers", "max_connections"] {
+            assert_eq!(report.outcome(aspect).unwrap().verdict, Verdict::Pass, "{aspect}");
+        }
+        assert!(report.samples.iter().all(|s| s.family.name != "checklist_pg_connections_used_ratio"));
+    }
+
+    #[test]
+    fn settings_are_exported_in_bytes_and_numbers() {
+        let check = check("postgres://dnduser@127.0.0.1/dndstory");
+        let report = check.decide("127.0.0.1:5432", &snapshot(), None, Some(4 * GIB), &LatencyTracker::default());
+        let setting = |name: &str| {
+            report
+                .samples
+                .iter()
+                .find(|s| s.family.name == "checklist_pg_setting" && s.labels.contains(&("name", name.to_string())))
+                .and_then(Sample::gauge_value)
+        };
+        assert_eq!(setting("shared_buffers"), Some((1024 * MIB) as f64));
+        assert_eq!(setting("max_connections"), Some(100.0));
+        assert_eq!(setting("checkpoint_completion_target"), Some(0.9));
+        assert_eq!(report.outcome("shared_buffers").unwrap().verdict, Verdict::Pass);
+        assert_eq!(report.outcome("effective_cache_size").unwrap().verdict, Verdict::Pass);
+        assert_eq!(report.outcome("password_strength").unwrap().verdict, Verdict::Error);
+    }
+
+    #[test]
+    fn unknown_ram_makes_the_memory_shares_undecidable() {
+        let check = check("postgres://dnduser@127.0.0.1/dndstory");
+        let report = check.decide("127.0.0.1:5432", &snapshot(), Some(&None), None, &LatencyTracker::default());
+        assert_eq!(report.outcome("shared_buffers").unwrap().verdict, Verdict::Error);
+        assert_eq!(report.outcome("max_connections").unwrap().verdict, Verdict::Pass);
+    }
+
+    #[test]
+    fn nothing_listening_fails_running_and_leaves_the_rest_undecided() {
+        let mut check = check("postgres://dnduser@127.0.0.1/dndstory");
+        check.min_password_length = Some(4);
+        let problem = Problem::new(Cause::Refused, "connection refused: nothing listens there");
+        let report = check.decide_unreachable("127.0.0.1:5432", &problem, Some(&Some(Secret::new("12345"))));
+        assert_eq!(
+            report.outcome("running").cloned().unwrap(),
+            Outcome::fail(
+                Cause::Refused,
+                "PostgreSQL at 127.0.0.1:5432 does not answer: connection refused: nothing listens there"
+            )
+        );
+        assert_eq!(report.outcome("schema").unwrap().verdict, Verdict::Error);
+        assert_eq!(report.outcome("password_strength").unwrap().verdict, Verdict::Pass);
+        let auth = Problem::new(Cause::Auth, "the server says: password authentication failed");
+        let report = check.decide_unreachable("127.0.0.1:5432", &auth, None);
+        assert_eq!(report.outcome("running").unwrap().verdict, Verdict::Error);
+    }
+
+    #[test]
+    fn urls_are_parsed_with_libpq_ssl_modes() {
+        let url = PgUrl::parse("postgres://app:pw@db.internal:6432/dndstory?sslmode=verify-full&sslrootcert=/ca.pem")
+            .unwrap();
+        assert_eq!(url.tls, TlsMode::VerifyFull);
+        assert_eq!(url.root_cert, Some(PathBuf::from("/ca.pem")));
+        assert_eq!(url.server(), "db.internal:6432");
+        assert_eq!(url.database(), "dndstory");
+        assert!(!url.is_local());
+        assert_eq!(url.password_chars(), 2);
+        assert_eq!(PgUrl::parse("postgresql://app@127.0.0.1/x").unwrap().tls, TlsMode::Prefer);
+        assert!(PgUrl::parse("postgresql://app@localhost/x?sslmode=require").unwrap().is_local());
+        assert_eq!(
+            PgUrl::parse("postgres://app@db/x?sslmode=maybe").err().unwrap(),
+            "sslmode `maybe` is not one of disable, prefer, require, verify-ca, verify-full"
+        );
+        assert_eq!(PgUrl::parse("mysql://db/x").err().unwrap(), "must be a postgres:// or postgresql:// URL");
+    }
+
+    #[test]
+    fn debug_and_target_never_show_the_password() {
+        let check = check("postgres://app:hunter2-canary@db.internal:5432/dndstory");
+        let debug = format!("{check:?}");
+        assert!(!debug.contains("hunter2-canary"), "{debug}");
+        assert!(debug.contains("postgres://app:****@db.internal:5432/dndstory"), "{debug}");
+        assert_eq!(check.target(), "db.internal:5432/dndstory");
+    }
+
+    #[test]
+    fn validation_rules() {
+        let mut remote = check("postgres://app@db.internal/dndstory");
+        assert_eq!(remote.validate("shared_buffers").unwrap_err().key, "ram_bytes");
+        remote.ram_bytes = Some(ByteSize(8 * GIB, false));
+        assert_eq!(remote.validate("shared_buffers"), Ok(()));
+        let mut two_sources = check("postgres://app:pw@127.0.0.1/dndstory");
+        two_sources.password_env = Some("DB_PASSWORD".into());
+        assert_eq!(two_sources.validate("running").unwrap_err().key, "password_env");
+        let mut bad_table = check("postgres://app@127.0.0.1/dndstory");
+        bad_table.expect_tables = vec!["users; drop table x".into()];
+        assert_eq!(bad_table.validate("schema").unwrap_err().key, "expect_tables");
+        let mut upside_down = check("postgres://app@127.0.0.1/dndstory");
+        upside_down.shared_buffers_ratio = [0.4, 0.15];
+        assert_eq!(upside_down.validate("running").unwrap_err().key, "shared_buffers_ratio");
+        assert_eq!(check("postgres://app@127.0.0.1/x").validate("schema").unwrap_err().key, "expect_tables");
+        assert_eq!(check("postgres://app@127.0.0.1/x").validate("database").unwrap_err().key, "expect_database");
+    }
+
+    #[test]
+    fn pgbouncer_pools_must_list_the_database() {
+        let bouncer = PgbouncerCheck {
+            url: Secret::new("postgres://pgbouncer@127.0.0.1:6432/pgbouncer"),
+            connect_timeout: default_connect_timeout(),
+            expect_database: Some("dndstory".into()),
+        };
+        let listed = bouncer.decide("127.0.0.1:6432", &["pgbouncer".to_string(), "dndstory".to_string()]);
+        assert_eq!(
+            listed.outcome("pools").unwrap().reason,
+            "pgbouncer at 127.0.0.1:6432 pools: dndstory; want a pool for dndstory"
+        );
+        assert_eq!(listed.outcome("pools").unwrap().verdict, Verdict::Pass);
+        let empty = bouncer.decide("127.0.0.1:6432", &["pgbouncer".to_string()]);
+        assert_eq!(empty.outcome("pools").unwrap().cause, Some(Cause::Missing));
+    }
+}
