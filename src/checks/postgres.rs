@@ -57,7 +57,12 @@ pub static PG_PROBE_QUERY_DURATION: MetricFamily = MetricFamily {
 };
 pub static PGBOUNCER_POOLS: MetricFamily = MetricFamily {
     name: "checklist_pgbouncer_pools",
-    help: "Pools that the pgbouncer admin console lists in SHOW POOLS.",
+    help: "Pools that the pgbouncer admin console lists in SHOW POOLS (used since its start).",
+    kind: MetricKind::Gauge,
+};
+pub static PGBOUNCER_DATABASES: MetricFamily = MetricFamily {
+    name: "checklist_pgbouncer_databases",
+    help: "Databases that pgbouncer is configured to serve (SHOW DATABASES).",
     kind: MetricKind::Gauge,
 };
 
@@ -1088,6 +1093,10 @@ pub fn describe_error(err: &tokio_postgres::Error) -> Problem {
     let mut source = std::error::Error::source(err);
     while let Some(inner) = source {
         if let Some(io) = inner.downcast_ref::<std::io::Error>() {
+            // rustls reports a refused certificate as an io::Error wrapping its own error.
+            if let Some(tls) = io.get_ref().and_then(|e| e.downcast_ref::<rustls::Error>()) {
+                return Problem::new(Cause::Untrusted, format!("TLS: {tls}"));
+            }
             return Problem::new(Cause::from_io(io), io_reason(io));
         }
         if inner.downcast_ref::<rustls::Error>().is_some() {
@@ -1338,7 +1347,7 @@ impl std::fmt::Debug for PgbouncerCheck {
 
 impl PgbouncerCheck {
     pub const ASPECTS: &'static [&'static str] = &["pools"];
-    pub const FAMILIES: &'static [&'static MetricFamily] = &[&PGBOUNCER_POOLS];
+    pub const FAMILIES: &'static [&'static MetricFamily] = &[&PGBOUNCER_POOLS, &PGBOUNCER_DATABASES];
 
     pub fn target(&self) -> String {
         match PgUrl::parse(self.url.expose()) {
@@ -1367,21 +1376,34 @@ impl PgbouncerCheck {
         let pools = tokio::time::timeout(limit, async {
             let (client, connection) = config.connect(tokio_postgres::NoTls).await?;
             let task = tokio::spawn(connection);
-            let messages = client.simple_query("SHOW POOLS").await;
+            // SHOW POOLS proves the admin console answers; it lists a pool only once a client
+            // has used it, so the configured databases come from SHOW DATABASES.
+            let answered = async {
+                let pools = client.simple_query("SHOW POOLS").await?;
+                let databases = client.simple_query("SHOW DATABASES").await?;
+                Ok::<_, tokio_postgres::Error>((pools, databases))
+            }
+            .await;
             drop(client);
             let _ = task.await;
-            let messages = messages?;
-            let mut databases = Vec::new();
-            for message in messages {
-                if let SimpleQueryMessage::Row(row) = message {
-                    databases.push(row.get("database").unwrap_or("").to_string());
-                }
-            }
+            let (pools, databases) = answered?;
+            let names = |messages: Vec<SimpleQueryMessage>, column: &str| -> Vec<String> {
+                messages
+                    .into_iter()
+                    .filter_map(|m| match m {
+                        SimpleQueryMessage::Row(row) => Some(row.get(column).unwrap_or("").to_string()),
+                        _ => None,
+                    })
+                    .collect()
+            };
+            // SHOW POOLS names a pool by its `database`; SHOW DATABASES by `name` (its
+            // `database` column is the server-side name).
+            let databases = (names(pools, "database"), names(databases, "name"));
             Ok::<_, tokio_postgres::Error>(databases)
         })
         .await;
-        let pools = match pools {
-            Ok(Ok(pools)) => pools,
+        let (pools, databases) = match pools {
+            Ok(Ok(found)) => found,
             Ok(Err(err)) => {
                 let problem = describe_error(&err);
                 return Err(ProbeFailure::new(problem.cause, format!("pgbouncer at {server}: {}", problem.reason)));
@@ -1393,24 +1415,33 @@ impl PgbouncerCheck {
                 ))
             }
         };
-        Ok(self.decide(&server, &pools))
+        Ok(self.decide(&server, &pools, &databases))
     }
 
-    pub fn decide(&self, server: &str, pools: &[String]) -> Report {
-        let listed: Vec<String> = pools.iter().filter(|p| *p != "pgbouncer").map(|p| quote(p)).collect();
-        let report =
-            Report::default().sample(Sample::new(&PGBOUNCER_POOLS, listed.len() as f64).label("server", server));
+    /// `pools` from SHOW POOLS, `databases` from SHOW DATABASES; the console's own `pgbouncer`
+    /// entry is not a pool of the application.
+    pub fn decide(&self, server: &str, pools: &[String], databases: &[String]) -> Report {
+        let application = |names: &[String]| -> Vec<String> {
+            names.iter().filter(|p| *p != "pgbouncer").map(|p| quote(p)).collect()
+        };
+        let (pools, databases) = (application(pools), application(databases));
+        let report = Report::default()
+            .sample(Sample::new(&PGBOUNCER_POOLS, pools.len() as f64).label("server", server))
+            .sample(Sample::new(&PGBOUNCER_DATABASES, databases.len() as f64).label("server", server));
+        let said = format!(
+            "pgbouncer at {server} answers SHOW POOLS ({} active pools) and serves {}",
+            pools.len(),
+            shown(&databases)
+        );
         let outcome = match &self.expect_database {
             Some(want) => Outcome::decide(
-                listed.iter().any(|p| p == want),
+                databases.iter().any(|p| p == want),
                 Cause::Missing,
-                format!("pgbouncer at {server} pools: {}; want a pool for {}", shown(&listed), quote(want)),
+                format!("{said}; want {}", quote(want)),
             ),
-            None => Outcome::decide(
-                !listed.is_empty(),
-                Cause::Missing,
-                format!("pgbouncer at {server} pools: {}; want at least one", shown(&listed)),
-            ),
+            None => {
+                Outcome::decide(!databases.is_empty(), Cause::Missing, format!("{said}; want at least one database"))
+            }
         };
         report.with("pools", outcome)
     }
@@ -1708,13 +1739,17 @@ mod tests {
             connect_timeout: default_connect_timeout(),
             expect_database: Some("dndstory".into()),
         };
-        let listed = bouncer.decide("127.0.0.1:6432", &["pgbouncer".to_string(), "dndstory".to_string()]);
+        let listed = bouncer.decide(
+            "127.0.0.1:6432",
+            &["pgbouncer".to_string()],
+            &["pgbouncer".to_string(), "dndstory".to_string()],
+        );
         assert_eq!(
             listed.outcome("pools").unwrap().reason,
-            "pgbouncer at 127.0.0.1:6432 pools: dndstory; want a pool for dndstory"
+            "pgbouncer at 127.0.0.1:6432 answers SHOW POOLS (0 active pools) and serves dndstory; want dndstory"
         );
         assert_eq!(listed.outcome("pools").unwrap().verdict, Verdict::Pass);
-        let empty = bouncer.decide("127.0.0.1:6432", &["pgbouncer".to_string()]);
+        let empty = bouncer.decide("127.0.0.1:6432", &[], &["pgbouncer".to_string()]);
         assert_eq!(empty.outcome("pools").unwrap().cause, Some(Cause::Missing));
     }
 }
