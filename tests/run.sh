@@ -8,6 +8,8 @@ cd "$(dirname "$0")/.."
 # command -> Debian package that provides it
 declare -A wanted=(
   [promtool]=prometheus
+  [psql]=postgresql-client
+  [pgbouncer]=pgbouncer
 )
 missing=()
 for command in "${!wanted[@]}"; do
