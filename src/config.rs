@@ -325,6 +325,18 @@ fn decode_check(index: usize, value: config::Value, settings: &Settings) -> Resu
             ));
         }
     }
+    if let CheckKind::Postgres(pg) = &kind {
+        if pg.connect_timeout.0 >= timeout {
+            return Err((
+                location_of_raw(index, &kind, &ids),
+                format!(
+                    "connect_timeout: {} is not shorter than the timeout {}; a server that accepts and never answers must be reported as such before the check times out",
+                    format_duration(pg.connect_timeout.0),
+                    format_duration(timeout)
+                ),
+            ));
+        }
+    }
 
     let mut items = Vec::with_capacity(raw_items.len());
     for raw in raw_items {

@@ -96,6 +96,10 @@ const CASES: &[(&str, &str)] = &[
         "checks[0] (postgres db.internal:5432/dndstory; items: db.schema): expect_tables: `users; DROP TABLE users` is not a table name (like `users` or `app.users`)",
     ),
     (
+        "pg_connect_timeout_too_long",
+        "checks[0] (postgres 127.0.0.1:5432/dndstory; items: db.running): connect_timeout: 5s is not shorter than the timeout 2s; a server that accepts and never answers must be reported as such before the check times out",
+    ),
+    (
         "pg_remote_without_ram",
         "checks[0] (postgres db.internal:5432/dndstory; items: db.shared_buffers): ram_bytes: an item decides `shared_buffers` of a remote database (db.internal:5432); give the database host's RAM",
     ),

@@ -146,7 +146,11 @@ fn privileged_roles_wrong_names_missing_tables_and_other_revisions_fail() {
 #[test]
 fn metrics_carry_the_servers_own_values_and_pass_promtool() {
     let (db, app) = app_database();
-    let config = pg_check(&shared_url(&app, &db.name), "interval = \"1s\"\ntimeout = \"1s\"", &["running", "latency"]);
+    let config = pg_check(
+        &shared_url(&app, &db.name),
+        "interval = \"1s\"\ntimeout = \"1s\"\nconnect_timeout = \"500ms\"",
+        &["running", "latency"],
+    );
     let daemon = Daemon::start(&config);
     daemon.wait_ready();
     wait_for("three evaluations", Duration::from_secs(30), || {
@@ -208,6 +212,18 @@ fn a_revoked_catalog_view_errors_only_the_items_that_need_it() {
         let (verdict, _, reason) = state(&items, &format!("db.{aspect}"));
         assert_eq!(verdict, "pass", "{aspect}: {reason}");
     }
+
+    // Later evaluations on the same connection read part by part from the start: same verdicts.
+    let keys = format!("{keys}\ninterval = \"1s\"\ntimeout = \"1s\"\nconnect_timeout = \"500ms\"");
+    let daemon = Daemon::start(&pg_check(&shared_url(&app, &db.name), &keys, &aspects));
+    daemon.wait_ready();
+    wait_for("three evaluations", Duration::from_secs(30), || {
+        daemon.item("db.connections")["evaluations"]["error"].as_u64().unwrap_or(0) >= 3
+    });
+    let schema = daemon.item("db.schema");
+    assert_eq!(schema["evaluations"]["error"], 0, "{schema}");
+    assert_eq!(schema["evaluations"]["fail"], 0, "{schema}");
+    assert_eq!(daemon.item("db.connections")["cause"], "permission");
 }
 
 #[test]
@@ -288,7 +304,7 @@ fn passwords_authenticate_from_every_source_and_never_show() {
     let wrong = format!("postgres://dnduser:{}@127.0.0.1:{port}/postgres?sslmode=disable", "not-the-password");
     let no_db = format!("postgres://dnduser@127.0.0.1:{port}/nosuchdb?sslmode=disable");
     let aspects = ["running", "password_strength"];
-    let keys = "min_password_length = 20\ninterval = \"1s\"\ntimeout = \"1s\"";
+    let keys = "min_password_length = 20\ninterval = \"1s\"\ntimeout = \"1s\"\nconnect_timeout = \"500ms\"";
     let config = [
         pg_check(&in_url, keys, &aspects).replace("db.", "url."),
         pg_check(
@@ -309,10 +325,14 @@ fn passwords_authenticate_from_every_source_and_never_show() {
             &aspects,
         )
         .replace("db.", "env."),
-        pg_check(&wrong, "interval = \"1s\"\ntimeout = \"1s\"", &["running"]).replace("db.", "wrong."),
+        pg_check(&wrong, "interval = \"1s\"\ntimeout = \"1s\"\nconnect_timeout = \"500ms\"", &["running"])
+            .replace("db.", "wrong."),
         pg_check(
             &no_db,
-            &format!("interval = \"1s\"\ntimeout = \"1s\"\npassword_file = \"{}\"", password_file.display()),
+            &format!(
+                "interval = \"1s\"\ntimeout = \"1s\"\nconnect_timeout = \"500ms\"\npassword_file = \"{}\"",
+                password_file.display()
+            ),
             &["running"],
         )
         .replace("db.", "nodb."),
@@ -507,4 +527,52 @@ fn which(program: &str) -> Result<String, ()> {
         }
     }
     Err(())
+}
+
+#[test]
+fn an_unreadable_password_source_is_named_and_errors_the_items() {
+    let dir = tempfile::tempdir().unwrap();
+    let env_file = dir.path().join("app.env");
+    std::fs::write(&env_file, "OTHER=1\n").unwrap();
+    let missing_file = dir.path().join("no-such-password");
+    let url = shared_url("postgres", "postgres");
+    let config = [
+        pg_check(
+            &url,
+            &format!("min_password_length = 20\npassword_file = \"{}\"", missing_file.display()),
+            &["running", "password_strength"],
+        )
+        .replace("db.", "file."),
+        pg_check(
+            &shared_url("postgres", "template1"),
+            &format!("password_env = \"POSTGRES_PASSWORD\"\nenv_file = \"{}\"", env_file.display()),
+            &["running"],
+        )
+        .replace("db.", "envfile."),
+    ]
+    .concat();
+    let items = check_once(&config);
+    assert_eq!(
+        state(&items, "file.running"),
+        (
+            "error".into(),
+            "not_found".into(),
+            format!(
+                "cannot reach PostgreSQL at 127.0.0.1:5432: password_file {}: does not exist",
+                missing_file.display()
+            )
+        )
+    );
+    assert_eq!(state(&items, "file.password_strength").0, "error");
+    assert_eq!(
+        state(&items, "envfile.running"),
+        (
+            "error".into(),
+            "missing".into(),
+            format!(
+                "cannot reach PostgreSQL at 127.0.0.1:5432: env_file {} does not set POSTGRES_PASSWORD",
+                env_file.display()
+            )
+        )
+    );
 }

@@ -384,6 +384,9 @@ struct Session {
     client: Client,
     /// The combined read, prepared once per connection so later evaluations only bind and execute.
     combined: Statement,
+    /// The combined read was refused for a privilege on this connection: read part by part
+    /// until the next connection, instead of being refused again at every evaluation.
+    parts_only: bool,
 }
 
 impl PostgresCheck {
@@ -587,13 +590,19 @@ impl PostgresCheck {
                 state.session = None;
                 state.session = Some(self.connect(ctx, url, password.as_ref()).await?);
             }
-            let Some(session) = state.session.as_ref() else {
+            let Some(session) = state.session.as_mut() else {
                 return Err(Problem::new(Cause::Io, "no connection"));
             };
+            if session.parts_only {
+                break Err(Problem::new(Cause::Permission, "the combined read was refused before"));
+            }
             let params: [&(dyn ToSql + Sync); 1] = [&tables];
             match self.bounded(session.client.query_one(&session.combined, &params)).await {
                 Ok(row) => break Ok(row),
-                Err(problem) if problem.cause == Cause::Permission => break Err(problem),
+                Err(problem) if problem.cause == Cause::Permission => {
+                    session.parts_only = true;
+                    break Err(problem);
+                }
                 Err(problem) => {
                     state.session = None;
                     if fresh || problem.cause == Cause::Timeout {
@@ -704,7 +713,7 @@ impl PostgresCheck {
             }
         });
         let combined = self.bounded(client.prepare(&combined_sql())).await?;
-        Ok(Session { client, combined })
+        Ok(Session { client, combined, parts_only: false })
     }
 
     /// Every aspect when the server could not be reached: `running` fails when nothing answers,
