@@ -313,25 +313,22 @@ fn decode_check(index: usize, value: config::Value, settings: &Settings) -> Resu
             ),
         ));
     }
-    if let CheckKind::TcpPort(port) = &kind {
-        if port.connect_timeout.0 >= timeout {
-            return Err((
-                location_of_raw(index, &kind, &ids),
-                format!(
-                    "connect_timeout: {} is not shorter than the timeout {}; a silent port must be seen as filtered before the check times out",
-                    format_duration(port.connect_timeout.0),
-                    format_duration(timeout)
-                ),
-            ));
+    // A probe's own connect timeout must end first, so that a silent peer gets a verdict that
+    // says so rather than the scheduler's generic timeout.
+    let connect_timeout = match &kind {
+        CheckKind::TcpPort(port) => Some((port.connect_timeout.0, "a silent port must be seen as filtered")),
+        CheckKind::Postgres(pg) => {
+            Some((pg.connect_timeout.0, "a server that accepts and never answers must be reported as such"))
         }
-    }
-    if let CheckKind::Postgres(pg) = &kind {
-        if pg.connect_timeout.0 >= timeout {
+        _ => None,
+    };
+    if let Some((connect_timeout, why)) = connect_timeout {
+        if connect_timeout >= timeout {
             return Err((
                 location_of_raw(index, &kind, &ids),
                 format!(
-                    "connect_timeout: {} is not shorter than the timeout {}; a server that accepts and never answers must be reported as such before the check times out",
-                    format_duration(pg.connect_timeout.0),
+                    "connect_timeout: {} is not shorter than the timeout {}; {why} before the check times out",
+                    format_duration(connect_timeout),
                     format_duration(timeout)
                 ),
             ));
