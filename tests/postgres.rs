@@ -148,7 +148,7 @@ fn metrics_carry_the_servers_own_values_and_pass_promtool() {
     let (db, app) = app_database();
     let config = pg_check(
         &shared_url(&app, &db.name),
-        "interval = \"1s\"\ntimeout = \"1s\"\nconnect_timeout = \"500ms\"",
+        "interval = \"2s\"\ntimeout = \"2s\"\nconnect_timeout = \"1500ms\"",
         &["running", "latency"],
     );
     let daemon = Daemon::start(&config);
@@ -214,7 +214,7 @@ fn a_revoked_catalog_view_errors_only_the_items_that_need_it() {
     }
 
     // Later evaluations on the same connection read part by part from the start: same verdicts.
-    let keys = format!("{keys}\ninterval = \"1s\"\ntimeout = \"1s\"\nconnect_timeout = \"500ms\"");
+    let keys = format!("{keys}\ninterval = \"2s\"\ntimeout = \"2s\"\nconnect_timeout = \"1500ms\"");
     let daemon = Daemon::start(&pg_check(&shared_url(&app, &db.name), &keys, &aspects));
     daemon.wait_ready();
     wait_for("three evaluations", Duration::from_secs(30), || {
@@ -304,7 +304,7 @@ fn passwords_authenticate_from_every_source_and_never_show() {
     let wrong = format!("postgres://dnduser:{}@127.0.0.1:{port}/postgres?sslmode=disable", "not-the-password");
     let no_db = format!("postgres://dnduser@127.0.0.1:{port}/nosuchdb?sslmode=disable");
     let aspects = ["running", "password_strength"];
-    let keys = "min_password_length = 20\ninterval = \"1s\"\ntimeout = \"1s\"\nconnect_timeout = \"500ms\"";
+    let keys = "min_password_length = 20\ninterval = \"2s\"\ntimeout = \"2s\"\nconnect_timeout = \"1500ms\"";
     let config = [
         pg_check(&in_url, keys, &aspects).replace("db.", "url."),
         pg_check(
@@ -325,12 +325,12 @@ fn passwords_authenticate_from_every_source_and_never_show() {
             &aspects,
         )
         .replace("db.", "env."),
-        pg_check(&wrong, "interval = \"1s\"\ntimeout = \"1s\"\nconnect_timeout = \"500ms\"", &["running"])
+        pg_check(&wrong, "interval = \"2s\"\ntimeout = \"2s\"\nconnect_timeout = \"1500ms\"", &["running"])
             .replace("db.", "wrong."),
         pg_check(
             &no_db,
             &format!(
-                "interval = \"1s\"\ntimeout = \"1s\"\nconnect_timeout = \"500ms\"\npassword_file = \"{}\"",
+                "interval = \"2s\"\ntimeout = \"2s\"\nconnect_timeout = \"1500ms\"\npassword_file = \"{}\"",
                 password_file.display()
             ),
             &["running"],
@@ -352,8 +352,10 @@ fn passwords_authenticate_from_every_source_and_never_show() {
         })
     });
     for source in ["url", "envfile", "file", "env"] {
-        let item = daemon.item(&format!("{source}.running"));
-        assert_eq!(item["state"], "pass", "{source}: {item}");
+        // Bounded wait rather than one look: on a loaded machine a SCRAM login may miss one
+        // connect timeout, and the next evaluation must then pass.
+        let id = format!("{source}.running");
+        wait_for(&id, Duration::from_secs(60), || daemon.item(&id)["state"] == "pass");
         let strength = daemon.item(&format!("{source}.password_strength"));
         assert_eq!(strength["state"], "pass", "{source}: {strength}");
         assert_eq!(strength["reason"], "the database password has 30 characters; want at least 20");
@@ -416,8 +418,11 @@ fn nothing_listening_and_a_silent_listener_are_clear_and_leave_other_checks_alon
 fn a_restarted_server_is_found_again_without_help() {
     let cluster = Cluster::start(&[], false);
     let url = format!("postgres://postgres@127.0.0.1:{}/postgres?sslmode=disable", cluster.port);
-    let config =
-        pg_check(&url, "interval = \"1s\"\ntimeout = \"1s\"\nconnect_timeout = \"500ms\"", &["running", "connections"]);
+    let config = pg_check(
+        &url,
+        "interval = \"2s\"\ntimeout = \"2s\"\nconnect_timeout = \"1500ms\"",
+        &["running", "connections"],
+    );
     let daemon = Daemon::start(&config);
     daemon.wait_ready();
     let state_of = |id: &str| daemon.item(id)["state"].as_str().unwrap_or_default().to_string();
