@@ -345,13 +345,22 @@ fn decode_check(index: usize, value: toml::Value, settings: &Settings) -> Result
             ),
         ));
     }
-    if let CheckKind::TcpPort(port) = &kind {
-        if port.connect_timeout.0 >= timeout {
+    // A probe's own connect timeout must end first, so that a silent peer gets a verdict that
+    // says so rather than the scheduler's generic timeout.
+    let connect_timeout = match &kind {
+        CheckKind::TcpPort(port) => Some((port.connect_timeout.0, "a silent port must be seen as filtered")),
+        CheckKind::Postgres(pg) => {
+            Some((pg.connect_timeout.0, "a server that accepts and never answers must be reported as such"))
+        }
+        _ => None,
+    };
+    if let Some((connect_timeout, why)) = connect_timeout {
+        if connect_timeout >= timeout {
             return Err((
                 location_of_raw(index, &kind, &ids),
                 format!(
-                    "connect_timeout: {} is not shorter than the timeout {}; a silent port must be seen as filtered before the check times out",
-                    format_duration(port.connect_timeout.0),
+                    "connect_timeout: {} is not shorter than the timeout {}; {why} before the check times out",
+                    format_duration(connect_timeout),
                     format_duration(timeout)
                 ),
             ));

@@ -12,8 +12,8 @@ const CASES: &[(&str, &str)] = &[
         "unknown field `default_intreval`, expected one of `default_interval`, `default_timeout`, `max_concurrent_checks` for key `settings`",
     ),
     ("syntax_error", "TOML syntax error at line 1, column 10\n  |\n1 | [[checks]\n  |          ^\nunclosed array table, expected `]`"),
-    ("unknown_kind", "checks[0] (cpus; items: infra.cpu): kind: unknown kind `cpus`; one of cpu, memory, disk, tcp_port, dns"),
-    ("missing_kind", "checks[0] (items: infra.cpu): kind: missing; one of cpu, memory, disk, tcp_port, dns"),
+    ("unknown_kind", "checks[0] (cpus; items: infra.cpu): kind: unknown kind `cpus`; one of cpu, memory, disk, tcp_port, dns, postgres, pgbouncer"),
+    ("missing_kind", "checks[0] (items: infra.cpu): kind: missing; one of cpu, memory, disk, tcp_port, dns, postgres, pgbouncer"),
     (
         "unknown_check_key",
         "checks[0] (cpu; items: infra.cpu): unknown field `min_coers`, expected `min_cores` or `recommended_cores`",
@@ -87,6 +87,30 @@ const CASES: &[(&str, &str)] = &[
     ),
     ("bad_dns_name", "checks[0] (dns exa mple.com; items: infra.cpu): name: `exa mple.com` is not a DNS name"),
     ("bad_expected_address", "checks[0] (dns; items: infra.cpu): invalid IP address syntax for key `expect_addresses[0]`"),
+    (
+        "pg_bad_sslmode",
+        "checks[0] (postgres postgres://dnduser:****@db.internal/dndstory?sslmode=maybe; items: db.running): url: sslmode `maybe` is not one of disable, prefer, require, verify-ca, verify-full",
+    ),
+    (
+        "pg_bad_table_name",
+        "checks[0] (postgres db.internal:5432/dndstory; items: db.schema): expect_tables: `users; DROP TABLE users` is not a table name (like `users` or `app.users`)",
+    ),
+    (
+        "pg_connect_timeout_too_long",
+        "checks[0] (postgres 127.0.0.1:5432/dndstory; items: db.running): connect_timeout: 5s is not shorter than the timeout 2s; a server that accepts and never answers must be reported as such before the check times out",
+    ),
+    (
+        "pg_remote_without_ram",
+        "checks[0] (postgres db.internal:5432/dndstory; items: db.shared_buffers): ram_bytes: an item decides `shared_buffers` of a remote database (db.internal:5432); give the database host's RAM",
+    ),
+    (
+        "pg_two_password_sources",
+        "checks[0] (postgres db.internal:5432/dndstory; items: db.running): password_env: give the password in one place: the URL, `password_env` or `password_file`",
+    ),
+    (
+        "pg_upside_down_band",
+        "checks[0] (postgres 127.0.0.1:5432/dndstory; items: db.shared_buffers): shared_buffers_ratio: the band [0.4, 0.15] is upside down",
+    ),
 ];
 
 fn fixture(name: &str) -> String {

@@ -9,6 +9,8 @@ cd "$(dirname "$0")/.."
 declare -A wanted=(
   [promtool]=prometheus
   [chromium]=chromium
+  [psql]=postgresql-client
+  [pgbouncer]=pgbouncer
 )
 missing=()
 for command in "${!wanted[@]}"; do

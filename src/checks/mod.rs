@@ -6,6 +6,7 @@
 
 pub mod latency;
 pub mod network;
+pub mod postgres;
 pub mod system;
 
 use std::any::Any;
@@ -352,10 +353,13 @@ pub enum CheckKind {
     Disk(system::DiskCheck),
     TcpPort(network::TcpPortCheck),
     Dns(network::DnsCheck),
+    // Boxed: its many thresholds would make every variant as large as it.
+    Postgres(Box<postgres::PostgresCheck>),
+    Pgbouncer(postgres::PgbouncerCheck),
 }
 
 /// All kind names, for error messages and docs.
-pub const KIND_NAMES: &[&str] = &["cpu", "memory", "disk", "tcp_port", "dns"];
+pub const KIND_NAMES: &[&str] = &["cpu", "memory", "disk", "tcp_port", "dns", "postgres", "pgbouncer"];
 
 /// Every value gauge family any kind may export, for `docs/metrics.md` and its test.
 pub fn all_families() -> Vec<&'static MetricFamily> {
@@ -365,6 +369,8 @@ pub fn all_families() -> Vec<&'static MetricFamily> {
         system::DiskCheck::FAMILIES,
         network::TcpPortCheck::FAMILIES,
         network::DnsCheck::FAMILIES,
+        postgres::PostgresCheck::FAMILIES,
+        postgres::PgbouncerCheck::FAMILIES,
     ]
     .concat()
 }
@@ -380,6 +386,8 @@ impl CheckKind {
             "disk" => CheckKind::Disk(decode_as(params)?),
             "tcp_port" => CheckKind::TcpPort(decode_as(params)?),
             "dns" => CheckKind::Dns(decode_as(params)?),
+            "postgres" => CheckKind::Postgres(decode_as(params)?),
+            "pgbouncer" => CheckKind::Pgbouncer(decode_as(params)?),
             other => return Err(format!("kind: unknown kind `{other}`; one of {}", KIND_NAMES.join(", "))),
         })
     }
@@ -391,6 +399,8 @@ impl CheckKind {
             CheckKind::Disk(_) => "disk",
             CheckKind::TcpPort(_) => "tcp_port",
             CheckKind::Dns(_) => "dns",
+            CheckKind::Postgres(_) => "postgres",
+            CheckKind::Pgbouncer(_) => "pgbouncer",
         }
     }
 
@@ -402,6 +412,8 @@ impl CheckKind {
             CheckKind::Disk(_) => system::DiskCheck::ASPECTS,
             CheckKind::TcpPort(_) => network::TcpPortCheck::ASPECTS,
             CheckKind::Dns(_) => network::DnsCheck::ASPECTS,
+            CheckKind::Postgres(_) => postgres::PostgresCheck::ASPECTS,
+            CheckKind::Pgbouncer(_) => postgres::PgbouncerCheck::ASPECTS,
         }
     }
 
@@ -414,6 +426,8 @@ impl CheckKind {
             CheckKind::Disk(c) => c.validate(aspect),
             CheckKind::TcpPort(c) => c.validate(aspect),
             CheckKind::Dns(c) => c.validate(aspect),
+            CheckKind::Postgres(c) => c.validate(aspect),
+            CheckKind::Pgbouncer(c) => c.validate(aspect),
         }
     }
 
@@ -425,6 +439,8 @@ impl CheckKind {
             CheckKind::Disk(c) => c.path.display().to_string(),
             CheckKind::TcpPort(c) => c.address.clone(),
             CheckKind::Dns(c) => c.name.clone(),
+            CheckKind::Postgres(c) => c.target(),
+            CheckKind::Pgbouncer(c) => c.target(),
         }
     }
 
@@ -446,6 +462,8 @@ impl CheckKind {
             CheckKind::Disk(_) => system::DiskCheck::FAMILIES,
             CheckKind::TcpPort(_) => network::TcpPortCheck::FAMILIES,
             CheckKind::Dns(_) => network::DnsCheck::FAMILIES,
+            CheckKind::Postgres(_) => postgres::PostgresCheck::FAMILIES,
+            CheckKind::Pgbouncer(_) => postgres::PgbouncerCheck::FAMILIES,
         }
     }
 
@@ -456,6 +474,8 @@ impl CheckKind {
             CheckKind::Disk(c) => c.run(ctx).await,
             CheckKind::TcpPort(c) => c.run(ctx).await,
             CheckKind::Dns(c) => c.run(ctx).await,
+            CheckKind::Postgres(c) => c.run(ctx).await,
+            CheckKind::Pgbouncer(c) => c.run(ctx).await,
         }
     }
 }
