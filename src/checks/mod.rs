@@ -4,9 +4,12 @@
 //! checklist item binds to one aspect. A check returns only its verdicts and its own value
 //! samples: timeouts, panics, concurrency and the common metrics belong to the scheduler.
 
+pub mod http;
 pub mod latency;
 pub mod network;
 pub mod system;
+pub mod tls;
+pub mod tls_hello;
 
 use std::any::Any;
 use std::fmt;
@@ -352,10 +355,32 @@ pub enum CheckKind {
     Disk(system::DiskCheck),
     TcpPort(network::TcpPortCheck),
     Dns(network::DnsCheck),
+    Tls(tls::TlsCheck),
+    TlsCertFile(tls::TlsCertFileCheck),
+    Http(http::HttpCheck),
+    HttpHeaders(http::HttpHeadersCheck),
+    HttpsRedirect(http::HttpsRedirectCheck),
+    Cors(http::CorsCheck),
+    HttpRestricted(http::HttpRestrictedCheck),
+    MetricsEndpoint(http::MetricsEndpointCheck),
 }
 
 /// All kind names, for error messages and docs.
-pub const KIND_NAMES: &[&str] = &["cpu", "memory", "disk", "tcp_port", "dns"];
+pub const KIND_NAMES: &[&str] = &[
+    "cpu",
+    "memory",
+    "disk",
+    "tcp_port",
+    "dns",
+    "tls",
+    "tls_cert_file",
+    "http",
+    "http_headers",
+    "https_redirect",
+    "cors",
+    "http_restricted",
+    "metrics_endpoint",
+];
 
 /// Every value gauge family any kind may export, for `docs/metrics.md` and its test.
 pub fn all_families() -> Vec<&'static MetricFamily> {
@@ -365,6 +390,14 @@ pub fn all_families() -> Vec<&'static MetricFamily> {
         system::DiskCheck::FAMILIES,
         network::TcpPortCheck::FAMILIES,
         network::DnsCheck::FAMILIES,
+        tls::TlsCheck::FAMILIES,
+        tls::TlsCertFileCheck::FAMILIES,
+        http::HttpCheck::FAMILIES,
+        http::HttpHeadersCheck::FAMILIES,
+        http::HttpsRedirectCheck::FAMILIES,
+        http::CorsCheck::FAMILIES,
+        http::HttpRestrictedCheck::FAMILIES,
+        http::MetricsEndpointCheck::FAMILIES,
     ]
     .concat()
 }
@@ -382,6 +415,14 @@ impl CheckKind {
             "disk" => CheckKind::Disk(decode_as(params)?),
             "tcp_port" => CheckKind::TcpPort(decode_as(params)?),
             "dns" => CheckKind::Dns(decode_as(params)?),
+            "tls" => CheckKind::Tls(decode_as(params)?),
+            "tls_cert_file" => CheckKind::TlsCertFile(decode_as(params)?),
+            "http" => CheckKind::Http(decode_as(params)?),
+            "http_headers" => CheckKind::HttpHeaders(decode_as(params)?),
+            "https_redirect" => CheckKind::HttpsRedirect(decode_as(params)?),
+            "cors" => CheckKind::Cors(decode_as(params)?),
+            "http_restricted" => CheckKind::HttpRestricted(decode_as(params)?),
+            "metrics_endpoint" => CheckKind::MetricsEndpoint(decode_as(params)?),
             other => return Err(format!("kind: unknown kind `{other}`; one of {}", KIND_NAMES.join(", "))),
         })
     }
@@ -393,6 +434,14 @@ impl CheckKind {
             CheckKind::Disk(_) => "disk",
             CheckKind::TcpPort(_) => "tcp_port",
             CheckKind::Dns(_) => "dns",
+            CheckKind::Tls(_) => "tls",
+            CheckKind::TlsCertFile(_) => "tls_cert_file",
+            CheckKind::Http(_) => "http",
+            CheckKind::HttpHeaders(_) => "http_headers",
+            CheckKind::HttpsRedirect(_) => "https_redirect",
+            CheckKind::Cors(_) => "cors",
+            CheckKind::HttpRestricted(_) => "http_restricted",
+            CheckKind::MetricsEndpoint(_) => "metrics_endpoint",
         }
     }
 
@@ -404,6 +453,14 @@ impl CheckKind {
             CheckKind::Disk(_) => system::DiskCheck::ASPECTS,
             CheckKind::TcpPort(_) => network::TcpPortCheck::ASPECTS,
             CheckKind::Dns(_) => network::DnsCheck::ASPECTS,
+            CheckKind::Tls(_) => tls::TlsCheck::ASPECTS,
+            CheckKind::TlsCertFile(_) => tls::TlsCertFileCheck::ASPECTS,
+            CheckKind::Http(_) => http::HttpCheck::ASPECTS,
+            CheckKind::HttpHeaders(_) => http::HttpHeadersCheck::ASPECTS,
+            CheckKind::HttpsRedirect(_) => http::HttpsRedirectCheck::ASPECTS,
+            CheckKind::Cors(_) => http::CorsCheck::ASPECTS,
+            CheckKind::HttpRestricted(_) => http::HttpRestrictedCheck::ASPECTS,
+            CheckKind::MetricsEndpoint(_) => http::MetricsEndpointCheck::ASPECTS,
         }
     }
 
@@ -416,6 +473,14 @@ impl CheckKind {
             CheckKind::Disk(c) => c.validate(aspect),
             CheckKind::TcpPort(c) => c.validate(aspect),
             CheckKind::Dns(c) => c.validate(aspect),
+            CheckKind::Tls(c) => c.validate(aspect),
+            CheckKind::TlsCertFile(c) => c.validate(aspect),
+            CheckKind::Http(c) => c.validate(aspect),
+            CheckKind::HttpHeaders(c) => c.validate(aspect),
+            CheckKind::HttpsRedirect(c) => c.validate(aspect),
+            CheckKind::Cors(c) => c.validate(aspect),
+            CheckKind::HttpRestricted(c) => c.validate(aspect),
+            CheckKind::MetricsEndpoint(c) => c.validate(aspect),
         }
     }
 
@@ -427,6 +492,15 @@ impl CheckKind {
             CheckKind::Disk(c) => c.path.display().to_string(),
             CheckKind::TcpPort(c) => c.address.clone(),
             CheckKind::Dns(c) => c.name.clone(),
+            CheckKind::Tls(c) => c.target(),
+            CheckKind::TlsCertFile(c) => c.target(),
+            CheckKind::Http(c) => c.url.clone(),
+            CheckKind::HttpHeaders(c) => c.url.clone(),
+            CheckKind::HttpsRedirect(c) => c.url.clone(),
+            // One URL may be asked with several foreign origins.
+            CheckKind::Cors(c) => format!("{} (origin {})", c.url, c.origin),
+            CheckKind::HttpRestricted(c) => c.url.clone(),
+            CheckKind::MetricsEndpoint(c) => c.url.clone(),
         }
     }
 
@@ -448,6 +522,14 @@ impl CheckKind {
             CheckKind::Disk(_) => system::DiskCheck::FAMILIES,
             CheckKind::TcpPort(_) => network::TcpPortCheck::FAMILIES,
             CheckKind::Dns(_) => network::DnsCheck::FAMILIES,
+            CheckKind::Tls(_) => tls::TlsCheck::FAMILIES,
+            CheckKind::TlsCertFile(_) => tls::TlsCertFileCheck::FAMILIES,
+            CheckKind::Http(_) => http::HttpCheck::FAMILIES,
+            CheckKind::HttpHeaders(_) => http::HttpHeadersCheck::FAMILIES,
+            CheckKind::HttpsRedirect(_) => http::HttpsRedirectCheck::FAMILIES,
+            CheckKind::Cors(_) => http::CorsCheck::FAMILIES,
+            CheckKind::HttpRestricted(_) => http::HttpRestrictedCheck::FAMILIES,
+            CheckKind::MetricsEndpoint(_) => http::MetricsEndpointCheck::FAMILIES,
         }
     }
 
@@ -458,6 +540,14 @@ impl CheckKind {
             CheckKind::Disk(c) => c.run(ctx).await,
             CheckKind::TcpPort(c) => c.run(ctx).await,
             CheckKind::Dns(c) => c.run(ctx).await,
+            CheckKind::Tls(c) => c.run(ctx).await,
+            CheckKind::TlsCertFile(c) => c.run(ctx).await,
+            CheckKind::Http(c) => c.run(ctx).await,
+            CheckKind::HttpHeaders(c) => c.run(ctx).await,
+            CheckKind::HttpsRedirect(c) => c.run(ctx).await,
+            CheckKind::Cors(c) => c.run(ctx).await,
+            CheckKind::HttpRestricted(c) => c.run(ctx).await,
+            CheckKind::MetricsEndpoint(c) => c.run(ctx).await,
         }
     }
 }
