@@ -410,7 +410,7 @@ pub fn decide_expiry(leaf: &CertFacts, rule: ExpiryRule, now: i64) -> Outcome {
     let mut wants = Vec::new();
     let mut ok = true;
     if let Some(min) = rule.min_remaining {
-        wants.push(format!("at least {}", format_duration(min)));
+        wants.push(format!("at least {}", format_days(min.as_secs() as i64)));
         ok &= remaining as u64 >= min.as_secs();
     }
     if let Some(min_ratio) = rule.min_remaining_ratio {
@@ -953,6 +953,10 @@ pub struct TlsCertFileCheck {
     pub min_remaining_ratio: Option<f64>,
     /// A user (like `www-data`) that must be able to read the certificate file.
     pub readable_by: Option<String>,
+    #[serde(default = "default_min_rsa_bits")]
+    pub min_rsa_bits: u32,
+    #[serde(default = "default_min_ec_bits")]
+    pub min_ec_bits: u32,
 }
 
 /// File ownership and mode, as `stat` gives them.
@@ -985,7 +989,7 @@ pub struct CertFileObservation {
 
 impl TlsCertFileCheck {
     pub const ASPECTS: &'static [&'static str] =
-        &["valid", "expiry", "covers_names", "key_matches", "key_private", "readable_by"];
+        &["valid", "expiry", "covers_names", "key_matches", "key_private", "readable_by", "strength"];
     pub const FAMILIES: &'static [&'static MetricFamily] = &[&TLS_CERT_NOT_BEFORE, &TLS_CERT_NOT_AFTER];
 
     pub fn target(&self) -> String {
@@ -1080,7 +1084,8 @@ impl TlsCertFileCheck {
         report = report
             .with("valid", valid)
             .with("expiry", decide_expiry(leaf, rule, now))
-            .with("covers_names", decide_covers_names(leaf, &self.names));
+            .with("covers_names", decide_covers_names(leaf, &self.names))
+            .with("strength", decide_strength(&seen.chain, self.min_rsa_bits, self.min_ec_bits));
         if let Some(matches) = &seen.key_matches {
             let outcome = match matches {
                 Ok(true) => Outcome::pass("the private key belongs to the certificate"),
