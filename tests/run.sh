@@ -8,6 +8,9 @@ cd "$(dirname "$0")/.."
 # command -> Debian package that provides it
 declare -A wanted=(
   [promtool]=prometheus
+  [nginx]=nginx
+  [prometheus-blackbox-exporter]=prometheus-blackbox-exporter
+  [openssl]=openssl
 )
 missing=()
 for command in "${!wanted[@]}"; do

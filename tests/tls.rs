@@ -9,21 +9,12 @@ use std::net::TcpListener;
 use std::path::Path;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use checklist_exporter::checks::{Cause, CheckContext, CheckResult, Outcome, Report, Verdict};
-use checklist_exporter::config;
+use checklist_exporter::checks::{Cause, Report, Verdict};
 use common::pki::{write, Leaf, Pki, TlsServer, DAY};
+use common::probe::{outcome, run_once};
 use common::{item, promtool_complaints, wait_for, Daemon};
 
 const ALL: &[&str] = &["trusted", "chain_complete", "covers_names", "expiry", "legacy_refused", "strength"];
-
-/// Decodes one check through the real config loader and runs it once.
-fn run(check: &str, aspects: &[&str]) -> CheckResult {
-    let items: String = aspects.iter().map(|a| item(&format!("t.{a}"), "critical", Some(a))).collect();
-    let text = format!("[[checks]]\n{check}\ntimeout = \"20s\"\ninterval = \"1m\"\n{items}");
-    let config = config::parse("test.toml", &text, Vec::new()).unwrap_or_else(|err| panic!("{err}"));
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-    runtime.block_on(config.checks[0].kind.run(&CheckContext::default()))
-}
 
 fn tls_check(server: &TlsServer, pki: &Pki, extra: &str) -> String {
     format!(
@@ -31,10 +22,6 @@ fn tls_check(server: &TlsServer, pki: &Pki, extra: &str) -> String {
         server.address,
         pki.root_file().display()
     )
-}
-
-fn outcome<'a>(report: &'a Report, aspect: &str) -> &'a Outcome {
-    report.outcome(aspect).unwrap_or_else(|| panic!("no verdict on {aspect}: {report:?}"))
 }
 
 fn gauge(report: &Report, family: &str) -> f64 {
@@ -51,7 +38,7 @@ fn a_good_chain_passes_every_aspect_and_exports_its_dates() {
     let leaf = Leaf::valid(&["app.test", "www.app.test"]);
     let server = TlsServer::start(&pki.chain(&leaf, true));
     let check = tls_check(&server, &pki, "names = [\"app.test\", \"www.app.test\"]");
-    let report = run(&check, ALL).unwrap();
+    let report = run_once(&check, ALL).unwrap();
     for aspect in ALL {
         assert_eq!(outcome(&report, aspect).verdict, Verdict::Pass, "{aspect}: {:?}", outcome(&report, aspect));
     }
@@ -74,7 +61,7 @@ fn an_expired_certificate_fails_with_its_dates_and_still_exports_them() {
     leaf.not_before = SystemTime::now() - 100 * DAY;
     leaf.not_after = SystemTime::now() - 10 * DAY;
     let server = TlsServer::start(&pki.chain(&leaf, true));
-    let report = run(&tls_check(&server, &pki, ""), ALL).unwrap();
+    let report = run_once(&tls_check(&server, &pki, ""), ALL).unwrap();
     let trusted = outcome(&report, "trusted");
     assert_eq!(trusted.cause, Some(Cause::Expired));
     assert!(trusted.reason.starts_with("the certificate expired 10 days ago; valid "), "{}", trusted.reason);
@@ -90,7 +77,7 @@ fn a_certificate_not_yet_valid_fails() {
     leaf.not_before = SystemTime::now() + 3 * DAY;
     leaf.not_after = SystemTime::now() + 90 * DAY;
     let server = TlsServer::start(&pki.chain(&leaf, true));
-    let trusted = run(&tls_check(&server, &pki, ""), &["trusted"]).unwrap().outcome("trusted").cloned().unwrap();
+    let trusted = run_once(&tls_check(&server, &pki, ""), &["trusted"]).unwrap().outcome("trusted").cloned().unwrap();
     assert_eq!(trusted.cause, Some(Cause::NotYetValid));
     assert!(trusted.reason.starts_with("the certificate is not valid for another 3.0 days"), "{}", trusted.reason);
 }
@@ -99,7 +86,7 @@ fn a_certificate_not_yet_valid_fails() {
 fn a_certificate_for_another_host_fails_trust_and_coverage() {
     let pki = Pki::new();
     let server = TlsServer::start(&pki.chain(&Leaf::valid(&["other.test", "*.other.test"]), true));
-    let report = run(&tls_check(&server, &pki, ""), ALL).unwrap();
+    let report = run_once(&tls_check(&server, &pki, ""), ALL).unwrap();
     let trusted = outcome(&report, "trusted");
     assert_eq!(trusted.cause, Some(Cause::Mismatch));
     assert_eq!(trusted.reason, "the certificate is not valid for app.test; it names other.test, *.other.test");
@@ -113,7 +100,7 @@ fn a_self_signed_certificate_is_untrusted() {
     let mut leaf = Leaf::valid(&["app.test"]);
     leaf.self_signed = true;
     let server = TlsServer::start(&pki.chain(&leaf, false));
-    let report = run(&tls_check(&server, &pki, ""), ALL).unwrap();
+    let report = run_once(&tls_check(&server, &pki, ""), ALL).unwrap();
     assert_eq!(outcome(&report, "trusted").cause, Some(Cause::Untrusted), "{report:?}");
     assert_eq!(outcome(&report, "covers_names").verdict, Verdict::Pass);
 }
@@ -124,7 +111,7 @@ fn a_server_sending_only_the_leaf_has_an_incomplete_chain_even_when_the_ca_file_
     let server = TlsServer::start(&pki.chain(&Leaf::valid(&["app.test"]), false));
     let check = tls_check(&server, &pki, "")
         .replace(&pki.root_file().display().to_string(), &pki.root_and_intermediate_file().display().to_string());
-    let report = run(&check, ALL).unwrap();
+    let report = run_once(&check, ALL).unwrap();
     assert_eq!(outcome(&report, "trusted").verdict, Verdict::Pass, "a client with the intermediate trusts it");
     let chain = outcome(&report, "chain_complete");
     assert_eq!(chain.cause, Some(Cause::IncompleteChain));
@@ -133,7 +120,7 @@ fn a_server_sending_only_the_leaf_has_an_incomplete_chain_even_when_the_ca_file_
         "the server sends 1 certificate(s); the issuer of app.test is neither sent nor a trusted root: an intermediate is missing"
     );
     // Without the intermediate anywhere, the chain does not even verify.
-    let untrusted = run(&tls_check(&server, &pki, ""), &["trusted"]).unwrap();
+    let untrusted = run_once(&tls_check(&server, &pki, ""), &["trusted"]).unwrap();
     assert_eq!(outcome(&untrusted, "trusted").cause, Some(Cause::Untrusted));
 }
 
@@ -144,7 +131,7 @@ fn a_certificate_expiring_in_five_days_fails_expiry_but_is_trusted() {
     leaf.not_before = SystemTime::now() - 85 * DAY;
     leaf.not_after = SystemTime::now() + 5 * DAY;
     let server = TlsServer::start(&pki.chain(&leaf, true));
-    let report = run(&tls_check(&server, &pki, ""), ALL).unwrap();
+    let report = run_once(&tls_check(&server, &pki, ""), ALL).unwrap();
     assert_eq!(outcome(&report, "trusted").verdict, Verdict::Pass);
     let expiry = outcome(&report, "expiry");
     assert_eq!(expiry.cause, Some(Cause::BelowMinimum));
@@ -161,7 +148,7 @@ fn a_certificate_expiring_in_five_days_fails_expiry_but_is_trusted() {
 fn a_sha1_signed_leaf_is_weak_and_untrusted() {
     let pki = Pki::new();
     let server = TlsServer::start(&pki.openssl_leaf("app.test", "ec", "sha1"));
-    let report = run(&tls_check(&server, &pki, ""), ALL).unwrap();
+    let report = run_once(&tls_check(&server, &pki, ""), ALL).unwrap();
     let strength = outcome(&report, "strength");
     assert_eq!(strength.cause, Some(Cause::Weak));
     assert_eq!(strength.reason, "app.test is signed with ecdsa-with-SHA1");
@@ -188,13 +175,13 @@ fn certificate_files_are_judged_on_dates_names_strength_and_their_key() {
         )
     };
     let aspects = ["valid", "expiry", "covers_names", "key_matches", "key_private", "readable_by", "strength"];
-    let report = run(&check(&good_cert, &good_key, "app.test"), &aspects).unwrap();
+    let report = run_once(&check(&good_cert, &good_key, "app.test"), &aspects).unwrap();
     for aspect in aspects {
         assert_eq!(outcome(&report, aspect).verdict, Verdict::Pass, "{aspect}: {:?}", outcome(&report, aspect));
     }
     assert!(outcome(&report, "valid").reason.contains("(2 certificate(s))"), "{report:?}");
 
-    let mismatched = run(&check(&good_cert, &other_key, "www.app.test"), &aspects).unwrap();
+    let mismatched = run_once(&check(&good_cert, &other_key, "www.app.test"), &aspects).unwrap();
     assert_eq!(outcome(&mismatched, "key_matches").cause, Some(Cause::Mismatch));
     assert_eq!(
         outcome(&mismatched, "key_private").reason,
@@ -202,7 +189,7 @@ fn certificate_files_are_judged_on_dates_names_strength_and_their_key() {
     );
     assert_eq!(outcome(&mismatched, "covers_names").cause, Some(Cause::Mismatch));
 
-    let weak_report = run(&check(&weak_cert, &good_key, "weak.test"), &["strength"]).unwrap();
+    let weak_report = run_once(&check(&weak_cert, &good_key, "weak.test"), &["strength"]).unwrap();
     let strength = outcome(&weak_report, "strength");
     assert_eq!(strength.reason, "weak.test has an RSA key of 1024 bits; want at least 2048");
 }
@@ -217,7 +204,7 @@ fn a_missing_or_garbled_certificate_file_is_an_error_naming_the_file() {
     let dir = tempfile::tempdir().unwrap();
     let missing = dir.path().join("nope.pem");
     let check = |path: &Path| format!("kind = \"tls_cert_file\"\ncert_file = \"{}\"", path.display());
-    let failure = run(&check(&missing), &["valid"]).unwrap_err();
+    let failure = run_once(&check(&missing), &["valid"]).unwrap_err();
     assert_eq!(failure.cause, Cause::NotFound);
     assert!(
         failure.reason.starts_with(&format!("cannot read certificate file {}", missing.display())),
@@ -226,10 +213,10 @@ fn a_missing_or_garbled_certificate_file_is_an_error_naming_the_file() {
     );
     let garbage =
         write(dir.path(), "garbage.pem", "-----BEGIN CERTIFICATE-----\nnot base64!\n-----END CERTIFICATE-----\n");
-    let failure = run(&check(&garbage), &["valid"]).unwrap_err();
+    let failure = run_once(&check(&garbage), &["valid"]).unwrap_err();
     assert_eq!(failure.cause, Cause::Invalid, "{failure:?}");
     let empty = write(dir.path(), "empty.pem", "hello\n");
-    let failure = run(&check(&empty), &["valid"]).unwrap_err();
+    let failure = run_once(&check(&empty), &["valid"]).unwrap_err();
     assert_eq!(failure.reason, format!("certificate file {} holds no certificate", empty.display()));
 }
 
@@ -271,12 +258,13 @@ fn hostile_servers_give_errors_with_reasons_within_the_io_timeout() {
     ];
     for (address, cause, words) in cases {
         let started = Instant::now();
-        let failure = run(&plain_tls_check(address), &["trusted"]).unwrap_err();
+        let failure = run_once(&plain_tls_check(address), &["trusted"]).unwrap_err();
         assert_eq!(failure.cause, cause, "{failure:?}");
         assert!(failure.reason.contains(words), "{failure:?}");
         assert!(started.elapsed() < Duration::from_secs(15), "bounded by io_timeout, not the check timeout");
     }
-    let refused = run(&plain_tls_check(format!("127.0.0.1:{}", common::closed_port()).parse().unwrap()), &["trusted"]);
+    let refused =
+        run_once(&plain_tls_check(format!("127.0.0.1:{}", common::closed_port()).parse().unwrap()), &["trusted"]);
     assert_eq!(refused.unwrap_err().cause, Cause::Refused);
 }
 
@@ -361,7 +349,7 @@ fn the_expiry_timestamp_equals_the_one_blackbox_exporter_reports() {
     assert_eq!(blackbox_metrics.value("probe_success", &[]), Some(1.0), "{body}");
     let theirs = blackbox_metrics.value("probe_ssl_earliest_cert_expiry", &[]).unwrap();
 
-    let report = run(&tls_check(&server, &pki, ""), &["expiry"]).unwrap();
+    let report = run_once(&tls_check(&server, &pki, ""), &["expiry"]).unwrap();
     assert_eq!(gauge(&report, "checklist_tls_chain_earliest_not_after_timestamp_seconds"), theirs);
     assert_eq!(gauge(&report, "checklist_tls_cert_not_after_timestamp_seconds"), theirs);
 }

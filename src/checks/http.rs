@@ -73,17 +73,18 @@ impl Answer {
 }
 
 fn validate_url(url: &str, schemes: &[&str]) -> Result<reqwest::Url, KeyError> {
+    let shown = crate::secret::mask_url(url);
     let parsed =
-        reqwest::Url::parse(url).map_err(|err| KeyError::new("url", format!("`{url}` is not a URL: {err}")))?;
+        reqwest::Url::parse(url).map_err(|err| KeyError::new("url", format!("`{shown}` is not a URL: {err}")))?;
     if !schemes.contains(&parsed.scheme()) {
-        return Err(KeyError::new("url", format!("`{url}` must use {}", schemes.join(" or "))));
+        return Err(KeyError::new("url", format!("`{shown}` must use {}", schemes.join(" or "))));
     }
     if parsed.password().is_some() || !parsed.username().is_empty() {
         // The URL becomes a label value and appears in reasons: no credentials in it.
         return Err(KeyError::new("url", "must not carry credentials (user:password@)"));
     }
     if parsed.host_str().is_none_or(str::is_empty) {
-        return Err(KeyError::new("url", format!("`{url}` has no host")));
+        return Err(KeyError::new("url", format!("`{shown}` has no host")));
     }
     Ok(parsed)
 }
@@ -180,9 +181,18 @@ async fn fetch(client: &reqwest::Client, spec: &RequestSpec) -> Result<Answer, P
                 format!("{url} redirects more than {} times (a loop?)", spec.max_redirects.unwrap_or(0)),
             )
         } else if err.is_connect() {
+            // reqwest reports everything before the first byte of HTTP (TCP and TLS) as a
+            // connect error; tell the TLS failures apart, they mean something else to a person.
             let text = error_text(&err);
-            let cause = if text.contains("refused") { Cause::Refused } else { Cause::Unreachable };
-            ProbeFailure::new(cause, format!("cannot connect to {url}: {text}"))
+            if text.contains("corrupt message") || text.contains("InvalidContentType") {
+                ProbeFailure::new(Cause::Io, format!("{url}: the server does not speak TLS on this port ({text})"))
+            } else if text.contains("certificate") || text.contains("UnknownIssuer") {
+                ProbeFailure::new(Cause::Untrusted, format!("{url}: the TLS certificate is not accepted: {text}"))
+            } else if text.contains("refused") {
+                ProbeFailure::new(Cause::Refused, format!("cannot connect to {url}: {text}"))
+            } else {
+                ProbeFailure::new(Cause::Unreachable, format!("cannot connect to {url}: {text}"))
+            }
         } else {
             ProbeFailure::new(Cause::Io, format!("{url} did not give a valid HTTP answer: {}", error_text(&err)))
         }

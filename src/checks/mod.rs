@@ -494,13 +494,13 @@ impl CheckKind {
             CheckKind::Dns(c) => c.name.clone(),
             CheckKind::Tls(c) => c.target(),
             CheckKind::TlsCertFile(c) => c.target(),
-            CheckKind::Http(c) => c.url.clone(),
-            CheckKind::HttpHeaders(c) => c.url.clone(),
-            CheckKind::HttpsRedirect(c) => c.url.clone(),
+            CheckKind::Http(c) => crate::secret::mask_url(&c.url),
+            CheckKind::HttpHeaders(c) => crate::secret::mask_url(&c.url),
+            CheckKind::HttpsRedirect(c) => crate::secret::mask_url(&c.url),
             // One URL may be asked with several foreign origins.
-            CheckKind::Cors(c) => format!("{} (origin {})", c.url, c.origin),
-            CheckKind::HttpRestricted(c) => c.url.clone(),
-            CheckKind::MetricsEndpoint(c) => c.url.clone(),
+            CheckKind::Cors(c) => format!("{} (origin {})", crate::secret::mask_url(&c.url), c.origin),
+            CheckKind::HttpRestricted(c) => crate::secret::mask_url(&c.url),
+            CheckKind::MetricsEndpoint(c) => crate::secret::mask_url(&c.url),
         }
     }
 
