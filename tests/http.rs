@@ -327,6 +327,17 @@ fn hostile_servers_do_not_hold_up_other_items_in_the_daemon() {
         ["h.silent", "h.trickle", "h.headers", "h.good"].iter().all(|id| daemon.item(id)["state"] != "pending")
     });
     assert_eq!(daemon.item("h.good")["state"], "pass");
+    let text = daemon.metrics_text();
+    assert_eq!(common::promtool_complaints(&text), None, "{text}");
+    let metrics = common::Metrics::parse(&text);
+    let target = format!("http://{good}/health");
+    let count = metrics.value("checklist_http_request_duration_seconds_count", &[("target", &target)]);
+    assert!(count.is_some_and(|c| c >= 1.0), "{text}");
+    assert_eq!(metrics.value("checklist_http_status_code", &[("target", &target)]), Some(200.0));
+    assert_eq!(
+        metrics.value("checklist_http_request_duration_seconds_bucket", &[("target", &target), ("le", "+Inf")]),
+        count
+    );
     for id in ["h.silent", "h.trickle", "h.headers"] {
         let item = daemon.item(id);
         assert_eq!(item["state"], "error", "{item}");
