@@ -26,6 +26,7 @@ struct Site {
     good: u16,
     bad: u16,
     weak: u16,
+    legacy_only: u16,
     redirect: u16,
     temporary: u16,
 }
@@ -37,6 +38,7 @@ impl Site {
         let weak = pki.openssl_leaf("weak.test", "rsa:1024", "sha256");
         let (good, bad, weak_port, redirect, temporary) =
             (closed_port(), closed_port(), closed_port(), closed_port(), closed_port());
+        let legacy_only = closed_port();
         let files = pki.dir.path();
         let fullchain = write(files, "fullchain.pem", &format!("{}{}", chain.leaf_pem, pki.intermediate_pem));
         let key = write(files, "key.pem", &chain.key_pem);
@@ -91,6 +93,14 @@ impl Site {
     location / {{ return 200 "weak"; }}
   }}
   server {{
+    listen 127.0.0.1:{legacy_only} ssl;
+    ssl_certificate {fullchain};
+    ssl_certificate_key {key};
+    ssl_protocols TLSv1 TLSv1.1;
+    ssl_ciphers DEFAULT:@SECLEVEL=0;
+    location / {{ return 200 "old"; }}
+  }}
+  server {{
     listen 127.0.0.1:{redirect};
     return 301 https://$host:{good}$request_uri;
   }}
@@ -102,9 +112,11 @@ impl Site {
             good_tls = tls(good, &fullchain, &key, false),
             bad_tls = tls(bad, &fullchain, &key, true),
             weak_tls = tls(weak_port, &weak_cert, &weak_key, true),
+            fullchain = fullchain.display(),
+            key = key.display(),
         );
-        let nginx = Nginx::start(&servers, &[good, bad, weak_port, redirect, temporary]);
-        Site { nginx, pki, good, bad, weak: weak_port, redirect, temporary }
+        let nginx = Nginx::start(&servers, &[good, bad, weak_port, legacy_only, redirect, temporary]);
+        Site { nginx, pki, good, bad, weak: weak_port, legacy_only, redirect, temporary }
     }
 
     fn trust(&self) -> String {
@@ -197,7 +209,7 @@ fn nginx_cases_decide_every_http_item() {
 }
 
 #[test]
-fn nginx_with_tls_1_0_and_1_1_enabled_fails_legacy_refused_and_a_1024_bit_key_is_weak() {
+fn nginx_with_tls_1_0_and_1_1_enabled_or_only_fails_legacy_refused_and_a_1024_bit_key_is_weak() {
     let site = Site::start();
     let tls = |port: u16, name: &str| {
         format!(
@@ -213,6 +225,11 @@ fn nginx_with_tls_1_0_and_1_1_enabled_fails_legacy_refused_and_a_1024_bit_key_is
     let verdict = outcome(&legacy, "legacy_refused");
     assert_eq!(verdict.cause, Some(Cause::Insecure), "{verdict:?}");
     assert!(verdict.reason.starts_with("the server accepts TLS 1.0 and TLS 1.1"), "{}", verdict.reason);
+
+    let only_legacy = run_once(&tls(site.legacy_only, "app.test"), &["legacy_refused", "trusted"]).unwrap();
+    let verdict = outcome(&only_legacy, "legacy_refused");
+    assert!(verdict.reason.starts_with("the server accepts TLS 1.0 and TLS 1.1 but not TLS 1.2 or 1.3"), "{verdict:?}");
+    assert_eq!(outcome(&only_legacy, "trusted").verdict, Verdict::Error);
 
     let weak = run_once(&tls(site.weak, "weak.test"), &["strength", "trusted"]).unwrap();
     assert_eq!(outcome(&weak, "strength").reason, "weak.test has an RSA key of 1024 bits; want at least 2048");

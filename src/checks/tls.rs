@@ -767,8 +767,20 @@ impl TlsCheck {
     pub async fn run(&self, ctx: &CheckContext) -> CheckResult {
         let (system, files) = (self.system_roots, self.ca_files.clone());
         let trust = ctx.blocking.run(move || trust_for(system, &files)).await??;
-        let observation = self.observe(&trust).await?;
-        Ok(self.decide(&observation, now_unix()))
+        match self.observe(&trust).await {
+            Ok(observation) => Ok(self.decide(&observation, now_unix())),
+            Err(Unobserved::Handshake(failure)) => {
+                // A server that speaks only TLS 1.0/1.1 fails the modern handshake: that is a
+                // `legacy_refused` fail, not only an error.
+                let name = self.server_name();
+                let mut legacy = Vec::with_capacity(2);
+                for version in LegacyVersion::ALL {
+                    legacy.push((version, self.probe_legacy(version, &name).await));
+                }
+                decide_handshake_failure(&failure, &legacy).ok_or(failure)
+            }
+            Err(Unobserved::Other(failure)) => Err(failure),
+        }
     }
 
     async fn connect(&self) -> Result<TcpStream, ProbeFailure> {
@@ -783,7 +795,7 @@ impl TlsCheck {
         }
     }
 
-    async fn observe(&self, trust: &Trust) -> Result<TlsObservation, ProbeFailure> {
+    async fn observe(&self, trust: &Trust) -> Result<TlsObservation, Unobserved> {
         let name = self.server_name();
         let server_name = ServerName::try_from(name.clone())
             .map_err(|_| ProbeFailure::new(Cause::Invalid, format!("`{name}` is not a server name")))?;
@@ -801,16 +813,17 @@ impl TlsCheck {
             match tokio::time::timeout(self.io_timeout.0, connector.connect(server_name.clone(), stream)).await {
                 Ok(Ok(tls)) => tls,
                 Ok(Err(err)) => {
-                    return Err(ProbeFailure::new(
+                    return Err(Unobserved::Handshake(ProbeFailure::new(
                         Cause::Io,
                         format!("TLS handshake with {address} failed: {}", describe_handshake_error(&err)),
-                    ))
+                    )))
                 }
                 Err(_) => {
                     return Err(ProbeFailure::new(
                         Cause::Timeout,
                         format!("no TLS handshake with {address} within {}", format_duration(self.io_timeout.0)),
-                    ))
+                    )
+                    .into())
                 }
             };
         let (_, connection) = tls.get_ref();
@@ -825,7 +838,7 @@ impl TlsCheck {
         let _ = tokio::time::timeout(Duration::from_millis(200), tls.shutdown()).await;
         drop(tls);
         let Some((leaf_der, sent_intermediates)) = ders.split_first() else {
-            return Err(ProbeFailure::new(Cause::Missing, format!("{address} sent no certificate")));
+            return Err(ProbeFailure::new(Cause::Missing, format!("{address} sent no certificate")).into());
         };
         let mut chain = Vec::with_capacity(ders.len());
         for (position, der) in ders.iter().enumerate() {
@@ -913,6 +926,46 @@ impl TlsCheck {
             .with("legacy_refused", decide_legacy(&seen.version, &seen.legacy))
             .with("strength", decide_strength(&seen.chain, self.min_rsa_bits, self.min_ec_bits))
     }
+}
+
+/// Why a TLS check saw no certificate: the handshake itself failed (the server answered, but
+/// not with TLS 1.2/1.3), or anything else.
+enum Unobserved {
+    Handshake(ProbeFailure),
+    Other(ProbeFailure),
+}
+
+impl From<ProbeFailure> for Unobserved {
+    fn from(failure: ProbeFailure) -> Self {
+        Unobserved::Other(failure)
+    }
+}
+
+/// After a failed TLS 1.2/1.3 handshake: if the server accepts TLS 1.0 or 1.1, `legacy_refused`
+/// fails and every other aspect is an error with the handshake's reason; otherwise `None` (the
+/// whole probe failed).
+pub fn decide_handshake_failure(failure: &ProbeFailure, legacy: &[(LegacyVersion, LegacyResult)]) -> Option<Report> {
+    let accepted: Vec<&str> = legacy
+        .iter()
+        .filter(|(_, result)| matches!(result, Ok(HelloAnswer::Accepted)))
+        .map(|(version, _)| version.name())
+        .collect();
+    if accepted.is_empty() {
+        return None;
+    }
+    let mut report = Report::default();
+    for aspect in TlsCheck::ASPECTS {
+        let outcome = if *aspect == "legacy_refused" {
+            Outcome::fail(
+                Cause::Insecure,
+                format!("the server accepts {} but not TLS 1.2 or 1.3 ({})", accepted.join(" and "), failure.reason),
+            )
+        } else {
+            Outcome::error(failure.cause, failure.reason.clone())
+        };
+        report = report.with(aspect, outcome);
+    }
+    Some(report)
 }
 
 fn validate_expiry(aspect: &str, min_remaining: Option<HumanDuration>, ratio: Option<f64>) -> Result<(), KeyError> {
@@ -1376,6 +1429,28 @@ mod tests {
         );
         let outcome = decide_legacy("TLS 1.3", &[(LegacyVersion::Tls10, Err("no answer within 5s".into()))]);
         assert_eq!(outcome.verdict, Verdict::Error);
+    }
+
+    #[test]
+    fn a_server_speaking_only_legacy_tls_fails_legacy_refused() {
+        let failure = ProbeFailure::new(
+            Cause::Io,
+            "TLS handshake with h:443 failed: the server refused with alert ProtocolVersion",
+        );
+        let legacy = [
+            (LegacyVersion::Tls10, Ok(HelloAnswer::Accepted)),
+            (LegacyVersion::Tls11, Ok(HelloAnswer::Refused("x".into()))),
+        ];
+        let report = decide_handshake_failure(&failure, &legacy).unwrap();
+        let outcome = report.outcome("legacy_refused").unwrap();
+        assert_eq!(outcome.cause, Some(Cause::Insecure));
+        assert_eq!(
+            outcome.reason,
+            "the server accepts TLS 1.0 but not TLS 1.2 or 1.3 (TLS handshake with h:443 failed: the server refused with alert ProtocolVersion)"
+        );
+        assert_eq!(report.outcome("trusted").unwrap().verdict, Verdict::Error);
+        let refused = [(LegacyVersion::Tls10, Ok(HelloAnswer::Refused("x".into())))];
+        assert!(decide_handshake_failure(&failure, &refused).is_none());
     }
 
     #[test]
