@@ -338,10 +338,17 @@ fn hostile_servers_do_not_hold_up_other_items_in_the_daemon() {
         health_check(&format!("http://{good}/health")),
         item("h.good", "critical", Some("status"))
     ));
+    // A second kind on the same URL: its series must not collide with the first one's.
+    config.push_str(&format!(
+        "[[checks]]\nkind = \"http_headers\"\nurl = \"http://{good}/health\"\n{}\n",
+        item("h.good_headers", "warning", Some("hsts"))
+    ));
     let daemon = Daemon::start(&config);
     daemon.wait_ready();
     wait_for("every item to have a verdict", Duration::from_secs(30), || {
-        ["h.silent", "h.trickle", "h.headers", "h.good"].iter().all(|id| daemon.item(id)["state"] != "pending")
+        ["h.silent", "h.trickle", "h.headers", "h.good", "h.good_headers"]
+            .iter()
+            .all(|id| daemon.item(id)["state"] != "pending")
     });
     assert_eq!(daemon.item("h.good")["state"], "pass");
     let text = daemon.metrics_text();
@@ -350,7 +357,11 @@ fn hostile_servers_do_not_hold_up_other_items_in_the_daemon() {
     let target = format!("http://{good}/health");
     let count = metrics.value("checklist_http_request_duration_seconds_count", &[("target", &target)]);
     assert!(count.is_some_and(|c| c >= 1.0), "{text}");
-    assert_eq!(metrics.value("checklist_http_status_code", &[("target", &target)]), Some(200.0));
+    assert_eq!(metrics.value("checklist_http_status_code", &[("target", &target), ("kind", "http")]), Some(200.0));
+    assert_eq!(
+        metrics.value("checklist_http_status_code", &[("target", &target), ("kind", "http_headers")]),
+        Some(200.0)
+    );
     assert_eq!(
         metrics.value("checklist_http_request_duration_seconds_bucket", &[("target", &target), ("le", "+Inf")]),
         count

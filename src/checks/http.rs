@@ -260,6 +260,12 @@ fn validate_redirects(follow: bool, max: usize) -> Result<(), KeyError> {
     Ok(())
 }
 
+/// The status gauge. Several kinds may ask one URL (`http` and `http_headers` on `/`), so the
+/// kind is a label too: their series must not collide.
+fn status_sample(kind: &'static str, url: &str, status: u16) -> Sample {
+    Sample::new(&HTTP_STATUS_CODE, f64::from(status)).label("target", url).label("kind", kind)
+}
+
 // ------------------------------------------------------------------------------------------
 // kind = "http": status, JSON body, latency
 
@@ -359,8 +365,7 @@ impl HttpCheck {
 
     pub fn decide(&self, answer: &Answer, latency: Option<LatencyFigures>) -> Report {
         let url = &self.url;
-        let mut report =
-            Report::default().sample(Sample::new(&HTTP_STATUS_CODE, f64::from(answer.status)).label("target", url));
+        let mut report = Report::default().sample(status_sample("http", url, answer.status));
         let status = Outcome::decide(
             answer.status == self.expect_status,
             Cause::UnexpectedStatus,
@@ -518,7 +523,7 @@ impl HttpHeadersCheck {
     pub fn decide(&self, answer: &Answer) -> Report {
         let csp = answer.all("content-security-policy");
         Report::default()
-            .sample(Sample::new(&HTTP_STATUS_CODE, f64::from(answer.status)).label("target", &self.url))
+            .sample(status_sample("http_headers", &self.url, answer.status))
             .with(
                 "hsts",
                 decide_hsts(
@@ -758,7 +763,7 @@ impl HttpsRedirectCheck {
         let client = client(ctx, &mut slot, &spec).await?;
         let answer = fetch(&client, &spec).await?;
         Ok(Report::default()
-            .sample(Sample::new(&HTTP_STATUS_CODE, f64::from(answer.status)).label("target", &self.url))
+            .sample(status_sample("https_redirect", &self.url, answer.status))
             .with("enforced", decide_redirect(&self.url, &answer)))
     }
 }
@@ -934,9 +939,7 @@ impl HttpRestrictedCheck {
         } else {
             Outcome::fail(Cause::UnexpectedStatus, reason)
         };
-        Ok(Report::default()
-            .sample(Sample::new(&HTTP_STATUS_CODE, f64::from(status)).label("target", &self.url))
-            .with("restricted", outcome))
+        Ok(Report::default().sample(status_sample("http_restricted", &self.url, status)).with("restricted", outcome))
     }
 }
 
@@ -996,9 +999,7 @@ impl MetricsEndpointCheck {
                 Err(why) => Outcome::fail(Cause::Invalid, format!("{} serves an invalid exposition: {why}", self.url)),
             }
         };
-        Ok(Report::default()
-            .sample(Sample::new(&HTTP_STATUS_CODE, f64::from(answer.status)).label("target", &self.url))
-            .with("valid", outcome))
+        Ok(Report::default().sample(status_sample("metrics_endpoint", &self.url, answer.status)).with("valid", outcome))
     }
 }
 
