@@ -296,7 +296,7 @@ fn list_names(leaf: &CertFacts) -> String {
     let names: Vec<String> =
         leaf.dns_names.iter().cloned().chain(leaf.ip_addresses.iter().map(ToString::to_string)).collect();
     if names.is_empty() {
-        "no subjectAltName".into()
+        "no DNS name or IP address".into()
     } else {
         names.join(", ")
     }
