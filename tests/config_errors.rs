@@ -12,8 +12,8 @@ const CASES: &[(&str, &str)] = &[
         "unknown field `default_intreval`, expected one of `default_interval`, `default_timeout`, `max_concurrent_checks` for key `settings`",
     ),
     ("syntax_error", "TOML syntax error at line 1, column 10\n  |\n1 | [[checks]\n  |          ^\nunclosed array table, expected `]`"),
-    ("unknown_kind", "checks[0] (cpus; items: infra.cpu): kind: unknown kind `cpus`; one of cpu, memory, disk, tcp_port, dns, postgres, pgbouncer"),
-    ("missing_kind", "checks[0] (items: infra.cpu): kind: missing; one of cpu, memory, disk, tcp_port, dns, postgres, pgbouncer"),
+    ("unknown_kind", "checks[0] (cpus; items: infra.cpu): kind: unknown kind `cpus`; one of cpu, memory, disk, tcp_port, dns, postgres, pgbouncer, tls, tls_cert_file, http, http_headers, https_redirect, cors, http_restricted, metrics_endpoint"),
+    ("missing_kind", "checks[0] (items: infra.cpu): kind: missing; one of cpu, memory, disk, tcp_port, dns, postgres, pgbouncer, tls, tls_cert_file, http, http_headers, https_redirect, cors, http_restricted, metrics_endpoint"),
     (
         "unknown_check_key",
         "checks[0] (cpu; items: infra.cpu): unknown field `min_coers`, expected `min_cores` or `recommended_cores`",
@@ -110,6 +110,86 @@ const CASES: &[(&str, &str)] = &[
     (
         "pg_upside_down_band",
         "checks[0] (postgres 127.0.0.1:5432/dndstory; items: db.shared_buffers): shared_buffers_ratio: the band [0.4, 0.15] is upside down",
+    ),
+    (
+        "tls_bad_address",
+        "checks[0] (tls app.example.com; items: tls.item): address: `app.example.com` is not host:port (like `127.0.0.1:443` or `[::1]:8443`)",
+    ),
+    (
+        "tls_expiry_without_threshold",
+        "checks[0] (tls app.example.com:443; items: tls.item): min_remaining: an item decides `expiry`, which needs `min_remaining` (like \"30d\") or `min_remaining_ratio` (like 0.33)",
+    ),
+    (
+        "tls_no_roots",
+        "checks[0] (tls app.example.com:443; items: tls.item): system_roots: `system_roots = false` needs `ca_files`",
+    ),
+    (
+        "tls_relative_ca_file",
+        "checks[0] (tls app.example.com:443; items: tls.item): ca_files: `certs/ca.pem` must be an absolute path",
+    ),
+    (
+        "tls_bad_remaining_ratio",
+        "checks[0] (tls app.example.com:443; items: tls.item): min_remaining_ratio: must be a ratio between 0 and 1, got 33",
+    ),
+    (
+        "tls_bad_server_name",
+        "checks[0] (tls not a name@10.0.0.1:443; items: tls.item): server_name: `not a name` is not a DNS name or IP address",
+    ),
+    (
+        "cert_file_key_aspect_without_key",
+        "checks[0] (tls_cert_file /etc/ssl/app/fullchain.pem; items: tls.item): key_file: an item decides `key_matches`, which needs `key_file`",
+    ),
+    (
+        "cert_file_names_missing",
+        "checks[0] (tls_cert_file /etc/ssl/app/fullchain.pem; items: tls.item): names: an item decides `covers_names`, which needs `names`",
+    ),
+    (
+        "cert_file_relative",
+        "checks[0] (tls_cert_file fullchain.pem; items: tls.item): cert_file: `fullchain.pem` must be an absolute path",
+    ),
+    (
+        "cert_file_readable_by_missing",
+        "checks[0] (tls_cert_file /etc/ssl/app/fullchain.pem; items: tls.item): readable_by: an item decides `readable_by`, which needs `readable_by`",
+    ),
+    (
+        "http_url_with_credentials",
+        "checks[0] (http https://admin:****@app.example.com/health; items: tls.item): url: must not carry credentials (user:password@)",
+    ),
+    (
+        "http_bad_url",
+        "checks[0] (http app.example.com/health; items: tls.item): url: `app.example.com/health` is not a URL: relative URL without a base",
+    ),
+    (
+        "http_body_without_assertion",
+        "checks[0] (http https://app.example.com/health; items: tls.item): json_path: an item decides `body`, which needs `json_path` and `json_equals`",
+    ),
+    (
+        "http_latency_without_threshold",
+        "checks[0] (http https://app.example.com/health; items: tls.item): max_p95_latency: an item decides `latency_p95`, which needs `max_p95_latency`",
+    ),
+    (
+        "http_bad_status",
+        "checks[0] (http https://app.example.com/health; items: tls.item): expect_status: 999 is not an HTTP status",
+    ),
+    (
+        "http_zero_redirects",
+        "checks[0] (http https://app.example.com/health; items: tls.item): max_redirects: must be at least 1 when `follow_redirects = true`",
+    ),
+    (
+        "headers_bad_referrer_policy",
+        "checks[0] (http_headers https://app.example.com/; items: tls.item): referrer_policies: `no-referer` is not a referrer policy; one of no-referrer, no-referrer-when-downgrade, origin, origin-when-cross-origin, same-origin, strict-origin, strict-origin-when-cross-origin, unsafe-url",
+    ),
+    (
+        "redirect_from_https",
+        "checks[0] (https_redirect https://app.example.com/; items: tls.item): url: `https://app.example.com/` must use http",
+    ),
+    (
+        "cors_bad_origin",
+        "checks[0] (cors https://app.example.com/api (origin evil.example); items: tls.item): origin: `evil.example` is not an origin like `https://evil.example`",
+    ),
+    (
+        "http_unknown_key",
+        "checks[0] (http_headers; items: tls.item): unknown field `hsts_max_age`, expected one of `url`, `ca_files`, `system_roots`, `request_timeout`, `max_body_bytes`, `follow_redirects`, `max_redirects`, `hsts_min_max_age`, `hsts_include_subdomains`, `xss_protection`, `referrer_policies`",
     ),
 ];
 

@@ -11,6 +11,9 @@ declare -A wanted=(
   [chromium]=chromium
   [psql]=postgresql-client
   [pgbouncer]=pgbouncer
+  [nginx]=nginx
+  [prometheus-blackbox-exporter]=prometheus-blackbox-exporter
+  [openssl]=openssl
 )
 missing=()
 for command in "${!wanted[@]}"; do

@@ -4,10 +4,13 @@
 //! checklist item binds to one aspect. A check returns only its verdicts and its own value
 //! samples: timeouts, panics, concurrency and the common metrics belong to the scheduler.
 
+pub mod http;
 pub mod latency;
 pub mod network;
 pub mod postgres;
 pub mod system;
+pub mod tls;
+pub mod tls_hello;
 
 use std::any::Any;
 use std::fmt;
@@ -356,10 +359,34 @@ pub enum CheckKind {
     // Boxed: its many thresholds would make every variant as large as it.
     Postgres(Box<postgres::PostgresCheck>),
     Pgbouncer(postgres::PgbouncerCheck),
+    Tls(tls::TlsCheck),
+    TlsCertFile(tls::TlsCertFileCheck),
+    Http(http::HttpCheck),
+    HttpHeaders(http::HttpHeadersCheck),
+    HttpsRedirect(http::HttpsRedirectCheck),
+    Cors(http::CorsCheck),
+    HttpRestricted(http::HttpRestrictedCheck),
+    MetricsEndpoint(http::MetricsEndpointCheck),
 }
 
 /// All kind names, for error messages and docs.
-pub const KIND_NAMES: &[&str] = &["cpu", "memory", "disk", "tcp_port", "dns", "postgres", "pgbouncer"];
+pub const KIND_NAMES: &[&str] = &[
+    "cpu",
+    "memory",
+    "disk",
+    "tcp_port",
+    "dns",
+    "postgres",
+    "pgbouncer",
+    "tls",
+    "tls_cert_file",
+    "http",
+    "http_headers",
+    "https_redirect",
+    "cors",
+    "http_restricted",
+    "metrics_endpoint",
+];
 
 /// Every value gauge family any kind may export, for `docs/metrics.md` and its test.
 pub fn all_families() -> Vec<&'static MetricFamily> {
@@ -371,6 +398,14 @@ pub fn all_families() -> Vec<&'static MetricFamily> {
         network::DnsCheck::FAMILIES,
         postgres::PostgresCheck::FAMILIES,
         postgres::PgbouncerCheck::FAMILIES,
+        tls::TlsCheck::FAMILIES,
+        tls::TlsCertFileCheck::FAMILIES,
+        http::HttpCheck::FAMILIES,
+        http::HttpHeadersCheck::FAMILIES,
+        http::HttpsRedirectCheck::FAMILIES,
+        http::CorsCheck::FAMILIES,
+        http::HttpRestrictedCheck::FAMILIES,
+        http::MetricsEndpointCheck::FAMILIES,
     ]
     .concat()
 }
@@ -388,6 +423,14 @@ impl CheckKind {
             "dns" => CheckKind::Dns(decode_as(params)?),
             "postgres" => CheckKind::Postgres(decode_as(params)?),
             "pgbouncer" => CheckKind::Pgbouncer(decode_as(params)?),
+            "tls" => CheckKind::Tls(decode_as(params)?),
+            "tls_cert_file" => CheckKind::TlsCertFile(decode_as(params)?),
+            "http" => CheckKind::Http(decode_as(params)?),
+            "http_headers" => CheckKind::HttpHeaders(decode_as(params)?),
+            "https_redirect" => CheckKind::HttpsRedirect(decode_as(params)?),
+            "cors" => CheckKind::Cors(decode_as(params)?),
+            "http_restricted" => CheckKind::HttpRestricted(decode_as(params)?),
+            "metrics_endpoint" => CheckKind::MetricsEndpoint(decode_as(params)?),
             other => return Err(format!("kind: unknown kind `{other}`; one of {}", KIND_NAMES.join(", "))),
         })
     }
@@ -401,6 +444,14 @@ impl CheckKind {
             CheckKind::Dns(_) => "dns",
             CheckKind::Postgres(_) => "postgres",
             CheckKind::Pgbouncer(_) => "pgbouncer",
+            CheckKind::Tls(_) => "tls",
+            CheckKind::TlsCertFile(_) => "tls_cert_file",
+            CheckKind::Http(_) => "http",
+            CheckKind::HttpHeaders(_) => "http_headers",
+            CheckKind::HttpsRedirect(_) => "https_redirect",
+            CheckKind::Cors(_) => "cors",
+            CheckKind::HttpRestricted(_) => "http_restricted",
+            CheckKind::MetricsEndpoint(_) => "metrics_endpoint",
         }
     }
 
@@ -414,6 +465,14 @@ impl CheckKind {
             CheckKind::Dns(_) => network::DnsCheck::ASPECTS,
             CheckKind::Postgres(_) => postgres::PostgresCheck::ASPECTS,
             CheckKind::Pgbouncer(_) => postgres::PgbouncerCheck::ASPECTS,
+            CheckKind::Tls(_) => tls::TlsCheck::ASPECTS,
+            CheckKind::TlsCertFile(_) => tls::TlsCertFileCheck::ASPECTS,
+            CheckKind::Http(_) => http::HttpCheck::ASPECTS,
+            CheckKind::HttpHeaders(_) => http::HttpHeadersCheck::ASPECTS,
+            CheckKind::HttpsRedirect(_) => http::HttpsRedirectCheck::ASPECTS,
+            CheckKind::Cors(_) => http::CorsCheck::ASPECTS,
+            CheckKind::HttpRestricted(_) => http::HttpRestrictedCheck::ASPECTS,
+            CheckKind::MetricsEndpoint(_) => http::MetricsEndpointCheck::ASPECTS,
         }
     }
 
@@ -428,6 +487,14 @@ impl CheckKind {
             CheckKind::Dns(c) => c.validate(aspect),
             CheckKind::Postgres(c) => c.validate(aspect),
             CheckKind::Pgbouncer(c) => c.validate(aspect),
+            CheckKind::Tls(c) => c.validate(aspect),
+            CheckKind::TlsCertFile(c) => c.validate(aspect),
+            CheckKind::Http(c) => c.validate(aspect),
+            CheckKind::HttpHeaders(c) => c.validate(aspect),
+            CheckKind::HttpsRedirect(c) => c.validate(aspect),
+            CheckKind::Cors(c) => c.validate(aspect),
+            CheckKind::HttpRestricted(c) => c.validate(aspect),
+            CheckKind::MetricsEndpoint(c) => c.validate(aspect),
         }
     }
 
@@ -441,6 +508,15 @@ impl CheckKind {
             CheckKind::Dns(c) => c.name.clone(),
             CheckKind::Postgres(c) => c.target(),
             CheckKind::Pgbouncer(c) => c.target(),
+            CheckKind::Tls(c) => c.target(),
+            CheckKind::TlsCertFile(c) => c.target(),
+            CheckKind::Http(c) => crate::secret::mask_url(&c.url),
+            CheckKind::HttpHeaders(c) => crate::secret::mask_url(&c.url),
+            CheckKind::HttpsRedirect(c) => crate::secret::mask_url(&c.url),
+            // One URL may be asked with several foreign origins.
+            CheckKind::Cors(c) => format!("{} (origin {})", crate::secret::mask_url(&c.url), c.origin),
+            CheckKind::HttpRestricted(c) => crate::secret::mask_url(&c.url),
+            CheckKind::MetricsEndpoint(c) => crate::secret::mask_url(&c.url),
         }
     }
 
@@ -464,6 +540,14 @@ impl CheckKind {
             CheckKind::Dns(_) => network::DnsCheck::FAMILIES,
             CheckKind::Postgres(_) => postgres::PostgresCheck::FAMILIES,
             CheckKind::Pgbouncer(_) => postgres::PgbouncerCheck::FAMILIES,
+            CheckKind::Tls(_) => tls::TlsCheck::FAMILIES,
+            CheckKind::TlsCertFile(_) => tls::TlsCertFileCheck::FAMILIES,
+            CheckKind::Http(_) => http::HttpCheck::FAMILIES,
+            CheckKind::HttpHeaders(_) => http::HttpHeadersCheck::FAMILIES,
+            CheckKind::HttpsRedirect(_) => http::HttpsRedirectCheck::FAMILIES,
+            CheckKind::Cors(_) => http::CorsCheck::FAMILIES,
+            CheckKind::HttpRestricted(_) => http::HttpRestrictedCheck::FAMILIES,
+            CheckKind::MetricsEndpoint(_) => http::MetricsEndpointCheck::FAMILIES,
         }
     }
 
@@ -476,6 +560,14 @@ impl CheckKind {
             CheckKind::Dns(c) => c.run(ctx).await,
             CheckKind::Postgres(c) => c.run(ctx).await,
             CheckKind::Pgbouncer(c) => c.run(ctx).await,
+            CheckKind::Tls(c) => c.run(ctx).await,
+            CheckKind::TlsCertFile(c) => c.run(ctx).await,
+            CheckKind::Http(c) => c.run(ctx).await,
+            CheckKind::HttpHeaders(c) => c.run(ctx).await,
+            CheckKind::HttpsRedirect(c) => c.run(ctx).await,
+            CheckKind::Cors(c) => c.run(ctx).await,
+            CheckKind::HttpRestricted(c) => c.run(ctx).await,
+            CheckKind::MetricsEndpoint(c) => c.run(ctx).await,
         }
     }
 }

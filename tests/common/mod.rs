@@ -2,6 +2,10 @@
 //! parse its metrics, and run small real servers on loopback.
 #![allow(dead_code)] // each test file uses a different part of this module
 
+pub mod nginx;
+pub mod pki;
+pub mod probe;
+
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Write};
 use std::net::{IpAddr, SocketAddr, UdpSocket};
