@@ -171,3 +171,41 @@ fn check_writes_junit_and_markdown_too() {
         assert!(String::from_utf8_lossy(&output.stdout).starts_with(start), "{format}");
     }
 }
+
+/// Serves one fixed HTTP answer with markup in a header value to every connection (at most 100).
+fn hostile_header_server() -> std::net::SocketAddr {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().take(100) {
+            let Ok(mut stream) = stream else { continue };
+            let _ = stream.set_read_timeout(Some(Duration::from_secs(2)));
+            let mut request = [0u8; 2048];
+            let _ = stream.read(&mut request);
+            let _ = stream.write_all(
+                b"HTTP/1.1 200 OK\r\nX-Frame-Options: <script>alert('hdr')</script>\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok",
+            );
+        }
+    });
+    address
+}
+
+#[test]
+fn markup_a_target_sends_in_a_header_shows_as_text() {
+    let server = hostile_header_server();
+    let config = format!(
+        "[[checks]]\nkind = \"http_headers\"\nurl = \"http://{server}/\"\n{}\n",
+        item("sec.frame_options", "critical", Some("frame_options"))
+    );
+    let daemon = Daemon::start(&config);
+    daemon.wait_ready();
+    let reason = daemon.item("sec.frame_options")["reason"].as_str().unwrap().to_string();
+    assert!(reason.contains("<script>alert('hdr')</script>"), "the reason quotes the header: {reason}");
+
+    let output = chromium(&["--dump-dom"], &daemon.url("/"));
+    let dom = String::from_utf8_lossy(&output.stdout).into_owned();
+    assert!(dom.contains("&lt;script&gt;alert('hdr')&lt;/script&gt;"), "{dom}");
+    assert_eq!(dom.matches("<script").count(), 1, "no script from the target: {dom}");
+    assert!(dom.contains("<span id=\"live-status\"> · live</span>"), "after the script's refresh too");
+}
