@@ -12,12 +12,14 @@
 //! - [`metrics`], [`api`], [`page`], [`report`] and [`server`] read the store: the exposition,
 //!   the JSON API, the live checklist page, the sign-off reports and the HTTP endpoints.
 //!   Scrapes never run checks.
+//! - [`baseline`] keeps the go-live baseline that regressions are measured against.
 //! - [`daemon`] wires the long-running mode with signals and reloads; [`oneshot`] is the
 //!   `check` command for CI gates.
 //! - [`units`] parses and prints durations, byte sizes and percentages; [`logging`] writes
 //!   logfmt or JSON; [`secret`] keeps secrets out of every output; [`dotenv`] reads env files.
 
 pub mod api;
+pub mod baseline;
 pub mod checks;
 pub mod cli;
 pub mod config;

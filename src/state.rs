@@ -7,6 +7,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock, RwLockReadGuard};
 use std::time::{Duration, SystemTime};
 
+use crate::baseline::{Baseline, BaselineItem};
 use crate::checks::{Outcome, Sample, Verdict};
 use crate::config::{CheckSpec, Config, Item};
 
@@ -78,6 +79,35 @@ pub struct StoreInner {
     pub samples: Vec<(u64, Vec<Sample>)>,
     sample_index: HashMap<u64, usize>,
     pub reload: ReloadStatus,
+    /// The go-live baseline, when one was taken and could be read.
+    pub baseline: Option<Baseline>,
+    /// False when the baseline file exists but could not be read (it is left untouched).
+    pub baseline_readable: bool,
+}
+
+impl StoreInner {
+    /// Whether the item regressed: it passed at the baseline and its last verdict is not a pass.
+    /// `None` without a baseline, or for an item the baseline does not know.
+    pub fn regressed(&self, record: &ItemRecord) -> Option<bool> {
+        let passed_then = self.baseline.as_ref()?.passed(&record.item().id)?;
+        Some(passed_then && record.verdict().is_some_and(|verdict| verdict != Verdict::Pass))
+    }
+
+    /// A baseline of the current verdicts; refused while any item has not been evaluated yet.
+    pub fn take_baseline(&self, now: SystemTime) -> Result<Baseline, String> {
+        let pending = self.items.iter().filter(|r| r.last.is_none()).count();
+        if pending > 0 {
+            return Err(format!(
+                "{pending} items have not been evaluated yet; take the baseline once every item has a verdict"
+            ));
+        }
+        let items = self
+            .items
+            .iter()
+            .map(|r| BaselineItem { id: r.item().id.clone(), passing: r.verdict() == Some(Verdict::Pass) })
+            .collect();
+        Ok(Baseline::new(now, items))
+    }
 }
 
 #[derive(Debug)]
@@ -95,6 +125,8 @@ impl Default for Store {
                 samples: Vec::new(),
                 sample_index: HashMap::new(),
                 reload: ReloadStatus { successful: true, last_success: SystemTime::now() },
+                baseline: None,
+                baseline_readable: true,
             }),
             generation: AtomicU64::new(0),
         }
@@ -195,6 +227,15 @@ impl Store {
         self.bump();
     }
 
+    /// Sets the baseline in force (`None` when there is none), and whether its file was readable.
+    pub fn set_baseline(&self, baseline: Option<Baseline>, readable: bool) {
+        let mut inner = self.write();
+        inner.baseline = baseline;
+        inner.baseline_readable = readable;
+        drop(inner);
+        self.bump();
+    }
+
     /// Items not evaluated yet since they were configured.
     pub fn pending(&self) -> usize {
         self.read().items.iter().filter(|r| r.last.is_none()).count()
@@ -281,6 +322,46 @@ expect = "closed"
         assert_eq!(inner.items[0].item().id, "cpu");
         assert!(inner.items[0].last.is_some());
         assert_eq!(inner.samples.len(), 1);
+    }
+
+    #[test]
+    fn regressions_are_items_that_passed_at_the_baseline_and_do_not_pass_now() {
+        let store = Store::default();
+        let config = config(TWO_CHECKS);
+        store.install(&config);
+        assert!(store
+            .read()
+            .take_baseline(SystemTime::now())
+            .unwrap_err()
+            .contains("2 items have not been evaluated yet"));
+        let (cpu, port) = (&config.checks[0], &config.checks[1]);
+        store.record(cpu, cpu.fingerprint(), vec![Outcome::pass("ok")], vec![], SystemTime::now(), Duration::ZERO);
+        store.record(
+            port,
+            port.fingerprint(),
+            vec![Outcome::fail(Cause::Open, "open")],
+            vec![],
+            SystemTime::now(),
+            Duration::ZERO,
+        );
+        let baseline = store.read().take_baseline(SystemTime::now()).unwrap();
+        assert_eq!(baseline.passed("cpu"), Some(true));
+        assert_eq!(baseline.passed("port"), Some(false));
+        store.set_baseline(Some(baseline), true);
+        let regressed =
+            |store: &Store| store.read().items.iter().map(|r| store.read().regressed(r)).collect::<Vec<_>>();
+        assert_eq!(regressed(&store), vec![Some(false), Some(false)]);
+        store.record(
+            cpu,
+            cpu.fingerprint(),
+            vec![Outcome::error(Cause::Timeout, "t")],
+            vec![],
+            SystemTime::now(),
+            Duration::ZERO,
+        );
+        assert_eq!(regressed(&store), vec![Some(true), Some(false)], "an item that never passed never regresses");
+        store.set_baseline(None, true);
+        assert_eq!(regressed(&store), vec![None, None]);
     }
 
     #[test]

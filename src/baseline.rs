@@ -1,0 +1,155 @@
+//! The go-live baseline: which items passed when the deployment was signed off. From then on an
+//! item that passed at the baseline and does not pass now is *regressed*, which is what pages
+//! someone after go-live (`checklist_item_regressed`). The baseline lives in a small versioned
+//! JSON file, written atomically (temp file, fsync, rename, fsync of the directory) so a crash
+//! never leaves half a file; a file that cannot be read is reported and left as it is.
+
+use std::fs::File;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use serde::{Deserialize, Serialize};
+
+/// The file format version this build writes and reads.
+pub const FORMAT_VERSION: u32 = 1;
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BaselineItem {
+    pub id: String,
+    pub passing: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Baseline {
+    pub version: u32,
+    /// Seconds since the epoch.
+    pub taken_at: f64,
+    pub items: Vec<BaselineItem>,
+}
+
+impl Baseline {
+    pub fn new(taken_at: SystemTime, items: Vec<BaselineItem>) -> Baseline {
+        let taken_at = taken_at.duration_since(UNIX_EPOCH).map(|d| d.as_secs_f64()).unwrap_or(0.0);
+        Baseline { version: FORMAT_VERSION, taken_at, items }
+    }
+
+    pub fn taken_at(&self) -> SystemTime {
+        UNIX_EPOCH + Duration::from_secs_f64(self.taken_at.max(0.0))
+    }
+
+    /// Whether `id` passed at the baseline; `None` when the item did not exist then.
+    pub fn passed(&self, id: &str) -> Option<bool> {
+        self.items.iter().find(|item| item.id == id).map(|item| item.passing)
+    }
+
+    pub fn passing_count(&self) -> usize {
+        self.items.iter().filter(|item| item.passing).count()
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum BaselineError {
+    #[error("baseline file {path}: cannot read: {reason}")]
+    Read { path: String, reason: String },
+    #[error("baseline file {path}: not a baseline this version understands: {reason}; it was left as it is")]
+    Corrupt { path: String, reason: String },
+    #[error("baseline file {path}: cannot write: {reason}")]
+    Write { path: String, reason: String },
+}
+
+/// Reads the baseline at `path`; `Ok(None)` when there is none yet.
+pub fn load(path: &Path) -> Result<Option<Baseline>, BaselineError> {
+    let shown = path.display().to_string();
+    let bytes = match std::fs::read(path) {
+        Ok(bytes) => bytes,
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(err) => return Err(BaselineError::Read { path: shown, reason: err.to_string() }),
+    };
+    let baseline: Baseline = serde_json::from_slice(&bytes)
+        .map_err(|err| BaselineError::Corrupt { path: shown.clone(), reason: err.to_string() })?;
+    if baseline.version != FORMAT_VERSION {
+        return Err(BaselineError::Corrupt {
+            path: shown,
+            reason: format!("format version {} (this build reads {FORMAT_VERSION})", baseline.version),
+        });
+    }
+    Ok(Some(baseline))
+}
+
+/// Writes `baseline` to `path` atomically: a reader sees the old file or the new one, whole.
+pub fn save(path: &Path, baseline: &Baseline) -> Result<(), BaselineError> {
+    let write_error = |reason: String| BaselineError::Write { path: path.display().to_string(), reason };
+    let directory = match path.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    std::fs::create_dir_all(&directory)
+        .map_err(|err| write_error(format!("cannot create {}: {err}", directory.display())))?;
+    let file_name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "baseline".into());
+    let temporary = directory.join(format!(".{file_name}.tmp.{}", std::process::id()));
+    let json = serde_json::to_vec_pretty(baseline).map_err(|err| write_error(err.to_string()))?;
+    let written = (|| -> std::io::Result<()> {
+        let mut file = File::create(&temporary)?;
+        file.write_all(&json)?;
+        file.write_all(b"\n")?;
+        file.sync_all()?;
+        std::fs::rename(&temporary, path)?;
+        // The rename is only durable once the directory entry is on disk too.
+        File::open(&directory)?.sync_all()
+    })();
+    if let Err(err) = written {
+        let _ = std::fs::remove_file(&temporary);
+        return Err(write_error(err.to_string()));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> Baseline {
+        Baseline::new(
+            UNIX_EPOCH + Duration::from_secs(1_800_000_000),
+            vec![BaselineItem { id: "a".into(), passing: true }, BaselineItem { id: "b".into(), passing: false }],
+        )
+    }
+
+    #[test]
+    fn a_saved_baseline_loads_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state/baseline.json");
+        assert_eq!(load(&path).unwrap(), None, "no file yet is no baseline");
+        save(&path, &sample()).unwrap();
+        let loaded = load(&path).unwrap().unwrap();
+        assert_eq!(loaded, sample());
+        assert_eq!(loaded.passed("a"), Some(true));
+        assert_eq!(loaded.passed("b"), Some(false));
+        assert_eq!(loaded.passed("new"), None);
+        assert_eq!(loaded.passing_count(), 1);
+        let leftovers: Vec<_> = std::fs::read_dir(path.parent().unwrap()).unwrap().collect();
+        assert_eq!(leftovers.len(), 1, "no temporary file is left behind");
+    }
+
+    #[test]
+    fn a_corrupt_file_is_reported_and_left_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("baseline.json");
+        std::fs::write(&path, b"{\"version\": 1, \"taken_at\": 5, \"items\": [trunc").unwrap();
+        let err = load(&path).unwrap_err().to_string();
+        assert!(err.starts_with(&format!("baseline file {}: not a baseline", path.display())), "{err}");
+        assert!(err.ends_with("it was left as it is"), "{err}");
+        assert_eq!(std::fs::read(&path).unwrap(), b"{\"version\": 1, \"taken_at\": 5, \"items\": [trunc");
+        std::fs::write(&path, b"{\"version\": 9, \"taken_at\": 5, \"items\": []}").unwrap();
+        assert!(load(&path).unwrap_err().to_string().contains("format version 9 (this build reads 1)"));
+    }
+
+    #[test]
+    fn a_write_into_an_unwritable_place_names_the_file() {
+        let err = save(Path::new("/proc/checklist-baseline.json"), &sample()).unwrap_err().to_string();
+        assert!(err.starts_with("baseline file /proc/checklist-baseline.json: cannot write"), "{err}");
+    }
+}
