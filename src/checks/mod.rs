@@ -4,6 +4,7 @@
 //! checklist item binds to one aspect. A check returns only its verdicts and its own value
 //! samples: timeouts, panics, concurrency and the common metrics belong to the scheduler.
 
+pub mod backup;
 pub mod latency;
 pub mod network;
 pub mod system;
@@ -352,10 +353,12 @@ pub enum CheckKind {
     Disk(system::DiskCheck),
     TcpPort(network::TcpPortCheck),
     Dns(network::DnsCheck),
+    Backup(backup::BackupCheck),
+    BackupIntegrity(backup::BackupIntegrityCheck),
 }
 
 /// All kind names, for error messages and docs.
-pub const KIND_NAMES: &[&str] = &["cpu", "memory", "disk", "tcp_port", "dns"];
+pub const KIND_NAMES: &[&str] = &["cpu", "memory", "disk", "tcp_port", "dns", "backup", "backup_integrity"];
 
 /// Every value gauge family any kind may export, for `docs/metrics.md` and its test.
 pub fn all_families() -> Vec<&'static MetricFamily> {
@@ -365,6 +368,8 @@ pub fn all_families() -> Vec<&'static MetricFamily> {
         system::DiskCheck::FAMILIES,
         network::TcpPortCheck::FAMILIES,
         network::DnsCheck::FAMILIES,
+        backup::BackupCheck::FAMILIES,
+        backup::BackupIntegrityCheck::FAMILIES,
     ]
     .concat()
 }
@@ -382,6 +387,8 @@ impl CheckKind {
             "disk" => CheckKind::Disk(decode_as(params)?),
             "tcp_port" => CheckKind::TcpPort(decode_as(params)?),
             "dns" => CheckKind::Dns(decode_as(params)?),
+            "backup" => CheckKind::Backup(decode_as(params)?),
+            "backup_integrity" => CheckKind::BackupIntegrity(decode_as(params)?),
             other => return Err(format!("kind: unknown kind `{other}`; one of {}", KIND_NAMES.join(", "))),
         })
     }
@@ -393,6 +400,8 @@ impl CheckKind {
             CheckKind::Disk(_) => "disk",
             CheckKind::TcpPort(_) => "tcp_port",
             CheckKind::Dns(_) => "dns",
+            CheckKind::Backup(_) => "backup",
+            CheckKind::BackupIntegrity(_) => "backup_integrity",
         }
     }
 
@@ -404,6 +413,8 @@ impl CheckKind {
             CheckKind::Disk(_) => system::DiskCheck::ASPECTS,
             CheckKind::TcpPort(_) => network::TcpPortCheck::ASPECTS,
             CheckKind::Dns(_) => network::DnsCheck::ASPECTS,
+            CheckKind::Backup(_) => backup::BackupCheck::ASPECTS,
+            CheckKind::BackupIntegrity(_) => backup::BackupIntegrityCheck::ASPECTS,
         }
     }
 
@@ -416,6 +427,8 @@ impl CheckKind {
             CheckKind::Disk(c) => c.validate(aspect),
             CheckKind::TcpPort(c) => c.validate(aspect),
             CheckKind::Dns(c) => c.validate(aspect),
+            CheckKind::Backup(c) => c.validate(aspect),
+            CheckKind::BackupIntegrity(c) => c.validate(aspect),
         }
     }
 
@@ -427,6 +440,9 @@ impl CheckKind {
             CheckKind::Disk(c) => c.path.display().to_string(),
             CheckKind::TcpPort(c) => c.address.clone(),
             CheckKind::Dns(c) => c.name.clone(),
+            // Series carry the set name, so two sets may share a directory.
+            CheckKind::Backup(c) => c.set.clone(),
+            CheckKind::BackupIntegrity(c) => c.set.clone(),
         }
     }
 
@@ -448,6 +464,8 @@ impl CheckKind {
             CheckKind::Disk(_) => system::DiskCheck::FAMILIES,
             CheckKind::TcpPort(_) => network::TcpPortCheck::FAMILIES,
             CheckKind::Dns(_) => network::DnsCheck::FAMILIES,
+            CheckKind::Backup(_) => backup::BackupCheck::FAMILIES,
+            CheckKind::BackupIntegrity(_) => backup::BackupIntegrityCheck::FAMILIES,
         }
     }
 
@@ -458,6 +476,8 @@ impl CheckKind {
             CheckKind::Disk(c) => c.run(ctx).await,
             CheckKind::TcpPort(c) => c.run(ctx).await,
             CheckKind::Dns(c) => c.run(ctx).await,
+            CheckKind::Backup(c) => c.run(ctx).await,
+            CheckKind::BackupIntegrity(c) => c.run(ctx).await,
         }
     }
 }
