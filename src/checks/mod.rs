@@ -5,6 +5,7 @@
 //! samples: timeouts, panics, concurrency and the common metrics belong to the scheduler.
 
 pub mod backup;
+pub mod files;
 pub mod latency;
 pub mod network;
 pub mod system;
@@ -355,10 +356,26 @@ pub enum CheckKind {
     Dns(network::DnsCheck),
     Backup(backup::BackupCheck),
     BackupIntegrity(backup::BackupIntegrityCheck),
+    JsonLog(files::JsonLogCheck),
+    DirUsage(files::DirUsageCheck),
+    Permissions(files::PermissionsCheck),
+    Directories(files::DirectoriesCheck),
 }
 
 /// All kind names, for error messages and docs.
-pub const KIND_NAMES: &[&str] = &["cpu", "memory", "disk", "tcp_port", "dns", "backup", "backup_integrity"];
+pub const KIND_NAMES: &[&str] = &[
+    "cpu",
+    "memory",
+    "disk",
+    "tcp_port",
+    "dns",
+    "backup",
+    "backup_integrity",
+    "json_log",
+    "dir_usage",
+    "permissions",
+    "directories",
+];
 
 /// Every value gauge family any kind may export, for `docs/metrics.md` and its test.
 pub fn all_families() -> Vec<&'static MetricFamily> {
@@ -370,6 +387,7 @@ pub fn all_families() -> Vec<&'static MetricFamily> {
         network::DnsCheck::FAMILIES,
         backup::BackupCheck::FAMILIES,
         backup::BackupIntegrityCheck::FAMILIES,
+        files::DirUsageCheck::FAMILIES,
     ]
     .concat()
 }
@@ -389,6 +407,10 @@ impl CheckKind {
             "dns" => CheckKind::Dns(decode_as(params)?),
             "backup" => CheckKind::Backup(decode_as(params)?),
             "backup_integrity" => CheckKind::BackupIntegrity(decode_as(params)?),
+            "json_log" => CheckKind::JsonLog(decode_as(params)?),
+            "dir_usage" => CheckKind::DirUsage(decode_as(params)?),
+            "permissions" => CheckKind::Permissions(decode_as(params)?),
+            "directories" => CheckKind::Directories(decode_as(params)?),
             other => return Err(format!("kind: unknown kind `{other}`; one of {}", KIND_NAMES.join(", "))),
         })
     }
@@ -402,6 +424,10 @@ impl CheckKind {
             CheckKind::Dns(_) => "dns",
             CheckKind::Backup(_) => "backup",
             CheckKind::BackupIntegrity(_) => "backup_integrity",
+            CheckKind::JsonLog(_) => "json_log",
+            CheckKind::DirUsage(_) => "dir_usage",
+            CheckKind::Permissions(_) => "permissions",
+            CheckKind::Directories(_) => "directories",
         }
     }
 
@@ -415,6 +441,10 @@ impl CheckKind {
             CheckKind::Dns(_) => network::DnsCheck::ASPECTS,
             CheckKind::Backup(_) => backup::BackupCheck::ASPECTS,
             CheckKind::BackupIntegrity(_) => backup::BackupIntegrityCheck::ASPECTS,
+            CheckKind::JsonLog(_) => files::JsonLogCheck::ASPECTS,
+            CheckKind::DirUsage(_) => files::DirUsageCheck::ASPECTS,
+            CheckKind::Permissions(_) => files::PermissionsCheck::ASPECTS,
+            CheckKind::Directories(_) => files::DirectoriesCheck::ASPECTS,
         }
     }
 
@@ -429,6 +459,10 @@ impl CheckKind {
             CheckKind::Dns(c) => c.validate(aspect),
             CheckKind::Backup(c) => c.validate(aspect),
             CheckKind::BackupIntegrity(c) => c.validate(aspect),
+            CheckKind::JsonLog(c) => c.validate(aspect),
+            CheckKind::DirUsage(c) => c.validate(aspect),
+            CheckKind::Permissions(c) => c.validate(aspect),
+            CheckKind::Directories(c) => c.validate(aspect),
         }
     }
 
@@ -443,6 +477,10 @@ impl CheckKind {
             // Series carry the set name, so two sets may share a directory.
             CheckKind::Backup(c) => c.set.clone(),
             CheckKind::BackupIntegrity(c) => c.set.clone(),
+            CheckKind::JsonLog(c) => c.path.display().to_string(),
+            CheckKind::DirUsage(c) => c.path.display().to_string(),
+            CheckKind::Permissions(c) => c.path.display().to_string(),
+            CheckKind::Directories(c) => c.root.display().to_string(),
         }
     }
 
@@ -466,6 +504,10 @@ impl CheckKind {
             CheckKind::Dns(_) => network::DnsCheck::FAMILIES,
             CheckKind::Backup(_) => backup::BackupCheck::FAMILIES,
             CheckKind::BackupIntegrity(_) => backup::BackupIntegrityCheck::FAMILIES,
+            CheckKind::JsonLog(_) => files::JsonLogCheck::FAMILIES,
+            CheckKind::DirUsage(_) => files::DirUsageCheck::FAMILIES,
+            CheckKind::Permissions(_) => files::PermissionsCheck::FAMILIES,
+            CheckKind::Directories(_) => files::DirectoriesCheck::FAMILIES,
         }
     }
 
@@ -478,6 +520,10 @@ impl CheckKind {
             CheckKind::Dns(c) => c.run(ctx).await,
             CheckKind::Backup(c) => c.run(ctx).await,
             CheckKind::BackupIntegrity(c) => c.run(ctx).await,
+            CheckKind::JsonLog(c) => c.run(ctx).await,
+            CheckKind::DirUsage(c) => c.run(ctx).await,
+            CheckKind::Permissions(c) => c.run(ctx).await,
+            CheckKind::Directories(c) => c.run(ctx).await,
         }
     }
 }
