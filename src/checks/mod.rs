@@ -5,6 +5,7 @@
 //! samples: timeouts, panics, concurrency and the common metrics belong to the scheduler.
 
 pub mod backup;
+pub mod env;
 pub mod files;
 pub mod latency;
 pub mod network;
@@ -356,6 +357,8 @@ pub enum CheckKind {
     Dns(network::DnsCheck),
     Backup(backup::BackupCheck),
     BackupIntegrity(backup::BackupIntegrityCheck),
+    EnvRule(env::EnvRuleCheck),
+    AppEnv(env::AppEnvCheck),
     JsonLog(files::JsonLogCheck),
     DirUsage(files::DirUsageCheck),
     Permissions(files::PermissionsCheck),
@@ -388,6 +391,7 @@ pub fn all_families() -> Vec<&'static MetricFamily> {
         backup::BackupCheck::FAMILIES,
         backup::BackupIntegrityCheck::FAMILIES,
         files::DirUsageCheck::FAMILIES,
+        env::AppEnvCheck::FAMILIES,
     ]
     .concat()
 }
@@ -407,6 +411,8 @@ impl CheckKind {
             "dns" => CheckKind::Dns(decode_as(params)?),
             "backup" => CheckKind::Backup(decode_as(params)?),
             "backup_integrity" => CheckKind::BackupIntegrity(decode_as(params)?),
+            "env_rule" => CheckKind::EnvRule(decode_as(params)?),
+            "app_env" => CheckKind::AppEnv(decode_as(params)?),
             "json_log" => CheckKind::JsonLog(decode_as(params)?),
             "dir_usage" => CheckKind::DirUsage(decode_as(params)?),
             "permissions" => CheckKind::Permissions(decode_as(params)?),
@@ -424,6 +430,8 @@ impl CheckKind {
             CheckKind::Dns(_) => "dns",
             CheckKind::Backup(_) => "backup",
             CheckKind::BackupIntegrity(_) => "backup_integrity",
+            CheckKind::EnvRule(_) => "env_rule",
+            CheckKind::AppEnv(_) => "app_env",
             CheckKind::JsonLog(_) => "json_log",
             CheckKind::DirUsage(_) => "dir_usage",
             CheckKind::Permissions(_) => "permissions",
@@ -441,6 +449,8 @@ impl CheckKind {
             CheckKind::Dns(_) => network::DnsCheck::ASPECTS,
             CheckKind::Backup(_) => backup::BackupCheck::ASPECTS,
             CheckKind::BackupIntegrity(_) => backup::BackupIntegrityCheck::ASPECTS,
+            CheckKind::EnvRule(_) => env::EnvRuleCheck::ASPECTS,
+            CheckKind::AppEnv(_) => env::AppEnvCheck::ASPECTS,
             CheckKind::JsonLog(_) => files::JsonLogCheck::ASPECTS,
             CheckKind::DirUsage(_) => files::DirUsageCheck::ASPECTS,
             CheckKind::Permissions(_) => files::PermissionsCheck::ASPECTS,
@@ -459,6 +469,8 @@ impl CheckKind {
             CheckKind::Dns(c) => c.validate(aspect),
             CheckKind::Backup(c) => c.validate(aspect),
             CheckKind::BackupIntegrity(c) => c.validate(aspect),
+            CheckKind::EnvRule(c) => c.validate(aspect),
+            CheckKind::AppEnv(c) => c.validate(aspect),
             CheckKind::JsonLog(c) => c.validate(aspect),
             CheckKind::DirUsage(c) => c.validate(aspect),
             CheckKind::Permissions(c) => c.validate(aspect),
@@ -477,6 +489,8 @@ impl CheckKind {
             // Series carry the set name, so two sets may share a directory.
             CheckKind::Backup(c) => c.set.clone(),
             CheckKind::BackupIntegrity(c) => c.set.clone(),
+            CheckKind::EnvRule(c) => format!("{} {}", c.source().describe(), c.key),
+            CheckKind::AppEnv(c) => c.source().describe(),
             CheckKind::JsonLog(c) => c.path.display().to_string(),
             CheckKind::DirUsage(c) => c.path.display().to_string(),
             CheckKind::Permissions(c) => c.path.display().to_string(),
@@ -504,6 +518,8 @@ impl CheckKind {
             CheckKind::Dns(_) => network::DnsCheck::FAMILIES,
             CheckKind::Backup(_) => backup::BackupCheck::FAMILIES,
             CheckKind::BackupIntegrity(_) => backup::BackupIntegrityCheck::FAMILIES,
+            CheckKind::EnvRule(_) => env::EnvRuleCheck::FAMILIES,
+            CheckKind::AppEnv(_) => env::AppEnvCheck::FAMILIES,
             CheckKind::JsonLog(_) => files::JsonLogCheck::FAMILIES,
             CheckKind::DirUsage(_) => files::DirUsageCheck::FAMILIES,
             CheckKind::Permissions(_) => files::PermissionsCheck::FAMILIES,
@@ -520,6 +536,8 @@ impl CheckKind {
             CheckKind::Dns(c) => c.run(ctx).await,
             CheckKind::Backup(c) => c.run(ctx).await,
             CheckKind::BackupIntegrity(c) => c.run(ctx).await,
+            CheckKind::EnvRule(c) => c.run(ctx).await,
+            CheckKind::AppEnv(c) => c.run(ctx).await,
             CheckKind::JsonLog(c) => c.run(ctx).await,
             CheckKind::DirUsage(c) => c.run(ctx).await,
             CheckKind::Permissions(c) => c.run(ctx).await,
