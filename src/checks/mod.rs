@@ -5,6 +5,7 @@
 //! samples: timeouts, panics, concurrency and the common metrics belong to the scheduler.
 
 pub mod backup;
+pub mod command;
 pub mod env;
 pub mod files;
 pub mod latency;
@@ -357,6 +358,7 @@ pub enum CheckKind {
     Dns(network::DnsCheck),
     Backup(backup::BackupCheck),
     BackupIntegrity(backup::BackupIntegrityCheck),
+    Command(command::CommandCheck),
     EnvRule(env::EnvRuleCheck),
     AppEnv(env::AppEnvCheck),
     JsonLog(files::JsonLogCheck),
@@ -392,6 +394,7 @@ pub fn all_families() -> Vec<&'static MetricFamily> {
         backup::BackupIntegrityCheck::FAMILIES,
         files::DirUsageCheck::FAMILIES,
         env::AppEnvCheck::FAMILIES,
+        command::CommandCheck::FAMILIES,
     ]
     .concat()
 }
@@ -411,6 +414,7 @@ impl CheckKind {
             "dns" => CheckKind::Dns(decode_as(params)?),
             "backup" => CheckKind::Backup(decode_as(params)?),
             "backup_integrity" => CheckKind::BackupIntegrity(decode_as(params)?),
+            "command" => CheckKind::Command(decode_as(params)?),
             "env_rule" => CheckKind::EnvRule(decode_as(params)?),
             "app_env" => CheckKind::AppEnv(decode_as(params)?),
             "json_log" => CheckKind::JsonLog(decode_as(params)?),
@@ -430,6 +434,7 @@ impl CheckKind {
             CheckKind::Dns(_) => "dns",
             CheckKind::Backup(_) => "backup",
             CheckKind::BackupIntegrity(_) => "backup_integrity",
+            CheckKind::Command(_) => "command",
             CheckKind::EnvRule(_) => "env_rule",
             CheckKind::AppEnv(_) => "app_env",
             CheckKind::JsonLog(_) => "json_log",
@@ -449,6 +454,7 @@ impl CheckKind {
             CheckKind::Dns(_) => network::DnsCheck::ASPECTS,
             CheckKind::Backup(_) => backup::BackupCheck::ASPECTS,
             CheckKind::BackupIntegrity(_) => backup::BackupIntegrityCheck::ASPECTS,
+            CheckKind::Command(_) => command::CommandCheck::ASPECTS,
             CheckKind::EnvRule(_) => env::EnvRuleCheck::ASPECTS,
             CheckKind::AppEnv(_) => env::AppEnvCheck::ASPECTS,
             CheckKind::JsonLog(_) => files::JsonLogCheck::ASPECTS,
@@ -469,6 +475,7 @@ impl CheckKind {
             CheckKind::Dns(c) => c.validate(aspect),
             CheckKind::Backup(c) => c.validate(aspect),
             CheckKind::BackupIntegrity(c) => c.validate(aspect),
+            CheckKind::Command(c) => c.validate(aspect),
             CheckKind::EnvRule(c) => c.validate(aspect),
             CheckKind::AppEnv(c) => c.validate(aspect),
             CheckKind::JsonLog(c) => c.validate(aspect),
@@ -489,6 +496,7 @@ impl CheckKind {
             // Series carry the set name, so two sets may share a directory.
             CheckKind::Backup(c) => c.set.clone(),
             CheckKind::BackupIntegrity(c) => c.set.clone(),
+            CheckKind::Command(c) => c.display(),
             CheckKind::EnvRule(c) => format!("{} {}", c.source().describe(), c.key),
             CheckKind::AppEnv(c) => c.source().describe(),
             CheckKind::JsonLog(c) => c.path.display().to_string(),
@@ -518,6 +526,7 @@ impl CheckKind {
             CheckKind::Dns(_) => network::DnsCheck::FAMILIES,
             CheckKind::Backup(_) => backup::BackupCheck::FAMILIES,
             CheckKind::BackupIntegrity(_) => backup::BackupIntegrityCheck::FAMILIES,
+            CheckKind::Command(_) => command::CommandCheck::FAMILIES,
             CheckKind::EnvRule(_) => env::EnvRuleCheck::FAMILIES,
             CheckKind::AppEnv(_) => env::AppEnvCheck::FAMILIES,
             CheckKind::JsonLog(_) => files::JsonLogCheck::FAMILIES,
@@ -536,6 +545,7 @@ impl CheckKind {
             CheckKind::Dns(c) => c.run(ctx).await,
             CheckKind::Backup(c) => c.run(ctx).await,
             CheckKind::BackupIntegrity(c) => c.run(ctx).await,
+            CheckKind::Command(c) => c.run(ctx).await,
             CheckKind::EnvRule(c) => c.run(ctx).await,
             CheckKind::AppEnv(c) => c.run(ctx).await,
             CheckKind::JsonLog(c) => c.run(ctx).await,
