@@ -13,10 +13,12 @@
 //!   HTTP endpoints. Scrapes never run checks.
 //! - [`daemon`] wires the long-running mode with signals and reloads; [`oneshot`] is the
 //!   `check` command for CI gates.
+//! - [`attest`] keeps the attestations people record for items no program can decide.
 //! - [`units`] parses and prints durations, byte sizes and percentages; [`logging`] writes
 //!   logfmt or JSON; [`secret`] keeps secrets out of every output; [`dotenv`] reads env files.
 
 pub mod api;
+pub mod attest;
 pub mod checks;
 pub mod cli;
 pub mod config;

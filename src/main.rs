@@ -4,7 +4,7 @@ use clap::Parser;
 
 use checklist_exporter::cli::{Cli, Command};
 use checklist_exporter::daemon::{self, DaemonOptions};
-use checklist_exporter::{config, logging, oneshot};
+use checklist_exporter::{attest, config, logging, oneshot};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -29,6 +29,10 @@ fn main() -> ExitCode {
         };
     }
 
+    if let Some(Command::Attest { item_id, by, note }) = &cli.command {
+        return ExitCode::from(attest::command(&cli.config_file, item_id, by, note.clone()) as u8);
+    }
+
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(runtime) => runtime,
         Err(err) => {
@@ -41,6 +45,7 @@ fn main() -> ExitCode {
             let code = runtime.block_on(oneshot::run(&cli.config_file, format, &mut std::io::stdout().lock()));
             ExitCode::from(code as u8)
         }
+        Some(Command::Attest { .. }) => ExitCode::FAILURE, // handled above, without a runtime
         None => {
             let options = DaemonOptions { config_file: cli.config_file, listen_address: cli.listen_address };
             match runtime.block_on(daemon::run(options)) {

@@ -773,7 +773,7 @@ mod tests {
         let weak = decide_secret_key(&Secret::new("changeme-changeme-changeme-changeme"), 32, 128.0);
         assert_eq!(weak.cause, Some(Cause::Weak));
         assert!(weak.reason.contains("placeholder") && !weak.reason.contains("changeme"), "{}", weak.reason);
-        let repeated = decide_secret_key(&Secret::new(&"ab".repeat(20)), 32, 128.0);
+        let repeated = decide_secret_key(&Secret::new("ab".repeat(20)), 32, 128.0);
         assert!(repeated.reason.contains("placeholder"));
         let short = decide_secret_key(&Secret::new("Zx8#kP2@vL9q"), 32, 128.0);
         assert_eq!(short.reason, "SECRET_KEY has 12 characters and an estimated 43 bits of entropy; want at least 32 characters and 128 bits");

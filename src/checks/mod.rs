@@ -4,6 +4,7 @@
 //! checklist item binds to one aspect. A check returns only its verdicts and its own value
 //! samples: timeouts, panics, concurrency and the common metrics belong to the scheduler.
 
+pub mod attested;
 pub mod backup;
 pub mod command;
 pub mod env;
@@ -358,6 +359,7 @@ pub enum CheckKind {
     Dns(network::DnsCheck),
     Backup(backup::BackupCheck),
     BackupIntegrity(backup::BackupIntegrityCheck),
+    Attested(attested::AttestedCheck),
     Command(command::CommandCheck),
     EnvRule(env::EnvRuleCheck),
     AppEnv(env::AppEnvCheck),
@@ -395,6 +397,7 @@ pub fn all_families() -> Vec<&'static MetricFamily> {
         files::DirUsageCheck::FAMILIES,
         env::AppEnvCheck::FAMILIES,
         command::CommandCheck::FAMILIES,
+        attested::AttestedCheck::FAMILIES,
     ]
     .concat()
 }
@@ -414,6 +417,7 @@ impl CheckKind {
             "dns" => CheckKind::Dns(decode_as(params)?),
             "backup" => CheckKind::Backup(decode_as(params)?),
             "backup_integrity" => CheckKind::BackupIntegrity(decode_as(params)?),
+            "attested" => CheckKind::Attested(decode_as(params)?),
             "command" => CheckKind::Command(decode_as(params)?),
             "env_rule" => CheckKind::EnvRule(decode_as(params)?),
             "app_env" => CheckKind::AppEnv(decode_as(params)?),
@@ -434,6 +438,7 @@ impl CheckKind {
             CheckKind::Dns(_) => "dns",
             CheckKind::Backup(_) => "backup",
             CheckKind::BackupIntegrity(_) => "backup_integrity",
+            CheckKind::Attested(_) => "attested",
             CheckKind::Command(_) => "command",
             CheckKind::EnvRule(_) => "env_rule",
             CheckKind::AppEnv(_) => "app_env",
@@ -454,6 +459,7 @@ impl CheckKind {
             CheckKind::Dns(_) => network::DnsCheck::ASPECTS,
             CheckKind::Backup(_) => backup::BackupCheck::ASPECTS,
             CheckKind::BackupIntegrity(_) => backup::BackupIntegrityCheck::ASPECTS,
+            CheckKind::Attested(_) => attested::AttestedCheck::ASPECTS,
             CheckKind::Command(_) => command::CommandCheck::ASPECTS,
             CheckKind::EnvRule(_) => env::EnvRuleCheck::ASPECTS,
             CheckKind::AppEnv(_) => env::AppEnvCheck::ASPECTS,
@@ -475,6 +481,7 @@ impl CheckKind {
             CheckKind::Dns(c) => c.validate(aspect),
             CheckKind::Backup(c) => c.validate(aspect),
             CheckKind::BackupIntegrity(c) => c.validate(aspect),
+            CheckKind::Attested(c) => c.validate(aspect),
             CheckKind::Command(c) => c.validate(aspect),
             CheckKind::EnvRule(c) => c.validate(aspect),
             CheckKind::AppEnv(c) => c.validate(aspect),
@@ -496,6 +503,7 @@ impl CheckKind {
             // Series carry the set name, so two sets may share a directory.
             CheckKind::Backup(c) => c.set.clone(),
             CheckKind::BackupIntegrity(c) => c.set.clone(),
+            CheckKind::Attested(c) => c.item_id.clone(),
             CheckKind::Command(c) => c.display(),
             CheckKind::EnvRule(c) => format!("{} {}", c.source().describe(), c.key),
             CheckKind::AppEnv(c) => c.source().describe(),
@@ -526,6 +534,7 @@ impl CheckKind {
             CheckKind::Dns(_) => network::DnsCheck::FAMILIES,
             CheckKind::Backup(_) => backup::BackupCheck::FAMILIES,
             CheckKind::BackupIntegrity(_) => backup::BackupIntegrityCheck::FAMILIES,
+            CheckKind::Attested(_) => attested::AttestedCheck::FAMILIES,
             CheckKind::Command(_) => command::CommandCheck::FAMILIES,
             CheckKind::EnvRule(_) => env::EnvRuleCheck::FAMILIES,
             CheckKind::AppEnv(_) => env::AppEnvCheck::FAMILIES,
@@ -545,6 +554,7 @@ impl CheckKind {
             CheckKind::Dns(c) => c.run(ctx).await,
             CheckKind::Backup(c) => c.run(ctx).await,
             CheckKind::BackupIntegrity(c) => c.run(ctx).await,
+            CheckKind::Attested(c) => c.run(ctx).await,
             CheckKind::Command(c) => c.run(ctx).await,
             CheckKind::EnvRule(c) => c.run(ctx).await,
             CheckKind::AppEnv(c) => c.run(ctx).await,
