@@ -507,9 +507,13 @@ impl CheckKind {
             CheckKind::Command(c) => c.display(),
             CheckKind::EnvRule(c) => format!("{} {}", c.source().describe(), c.key),
             CheckKind::AppEnv(c) => c.source().describe(),
-            CheckKind::JsonLog(c) => c.path.display().to_string(),
+            // Kinds without value series may check one path several ways.
+            CheckKind::JsonLog(c) => format!("{} (last {} lines)", c.path.display(), c.lines),
             CheckKind::DirUsage(c) => c.path.display().to_string(),
-            CheckKind::Permissions(c) => c.path.display().to_string(),
+            CheckKind::Permissions(c) => match c.uid {
+                Some(uid) => format!("{} for uid {uid}", c.path.display()),
+                None => c.path.display().to_string(),
+            },
             CheckKind::Directories(c) => c.root.display().to_string(),
         }
     }
