@@ -74,8 +74,7 @@ impl CommandCheck {
         }
         for (key, pattern) in [("stdout_matches", &self.stdout_matches), ("stderr_matches", &self.stderr_matches)] {
             if let Some(pattern) = pattern {
-                regex::Regex::new(pattern)
-                    .map_err(|err| KeyError::new(key, format!("not a regular expression: {err}")))?;
+                super::env::compile_regex(key, pattern)?;
             }
         }
         if self.command_timeout.0.is_zero() {

@@ -636,6 +636,16 @@ pub struct EnvRuleCheck {
     pub secret: bool,
 }
 
+/// Compiles a regex from the config, with the parser's complaint on one line (regex prints a
+/// multi-line diagram).
+pub(crate) fn compile_regex(key: &'static str, pattern: &str) -> Result<regex::Regex, KeyError> {
+    regex::Regex::new(pattern).map_err(|err| {
+        let text = err.to_string();
+        let why = text.lines().last().unwrap_or_default().trim_start_matches("error: ").to_string();
+        KeyError::new(key, format!("`{pattern}` is not a regular expression ({why})"))
+    })
+}
+
 fn default_true() -> bool {
     true
 }
@@ -654,8 +664,7 @@ impl EnvRuleCheck {
             return Err(KeyError::new("key", format!("`{}` is not a variable name", self.key)));
         }
         if let Some(pattern) = &self.matches {
-            regex::Regex::new(pattern)
-                .map_err(|err| KeyError::new("matches", format!("not a regular expression: {err}")))?;
+            compile_regex("matches", pattern)?;
         }
         if let (Some(min), Some(max)) = (self.min, self.max) {
             if min > max {

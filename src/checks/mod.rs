@@ -378,10 +378,14 @@ pub const KIND_NAMES: &[&str] = &[
     "dns",
     "backup",
     "backup_integrity",
-    "json_log",
-    "dir_usage",
-    "permissions",
     "directories",
+    "permissions",
+    "dir_usage",
+    "json_log",
+    "app_env",
+    "env_rule",
+    "command",
+    "attested",
 ];
 
 /// Every value gauge family any kind may export, for `docs/metrics.md` and its test.
