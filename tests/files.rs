@@ -214,3 +214,10 @@ fn structured_logs_and_unreadable_files() {
     assert_eq!((state.as_str(), cause.as_str()), ("error", "permission"), "{stderr}");
     assert_eq!(reason, format!("cannot examine {}: permission denied", private.display()));
 }
+
+#[test]
+fn the_shipped_example_for_these_families_is_valid() {
+    let path = format!("{}/config/dndstory-files.toml", env!("CARGO_MANIFEST_DIR"));
+    let config = checklist_exporter::config::load(Path::new(&path)).unwrap();
+    assert_eq!((config.checks.len(), config.item_count()), (13, 25));
+}
