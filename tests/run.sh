@@ -8,6 +8,11 @@ cd "$(dirname "$0")/.."
 # command -> Debian package that provides it
 declare -A wanted=(
   [promtool]=prometheus
+  [gzip]=gzip                  # tests/backup.rs: real gzip backups
+  [zstd]=zstd                  # tests/backup.rs: real zstd backups
+  [gpg]=gpg                    # tests/backup.rs: an OpenPGP-encrypted backup
+  [pg_dump]=postgresql-client  # tests/backup.rs: real dumps of a test database
+  [setpriv]=util-linux         # tests/files.rs, env.rs: run as another uid for real EACCES
 )
 missing=()
 for command in "${!wanted[@]}"; do
