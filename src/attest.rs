@@ -89,9 +89,31 @@ pub fn record(path: &Path, id: &str, attestation: Attestation) -> Result<(), Att
     if attestation.by.trim().is_empty() {
         return Err(AttestError::Invalid("--by must name who attests".to_string()));
     }
+    // Two people attesting at once must not lose one update between read and rename.
+    let _lock = lock(path)?;
     let mut file = load(path)?;
     file.attestations.insert(id.to_string(), attestation);
     write_atomically(path, &file)
+}
+
+/// An exclusive `flock` on a lock file beside the store, held until dropped (closing the file
+/// releases it).
+fn lock(path: &Path) -> Result<std::fs::File, AttestError> {
+    use std::os::fd::AsRawFd;
+    let failed = |reason: String| AttestError::Write { path: path.display().to_string(), reason };
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let lock_path = path.with_file_name(format!(".{name}.lock"));
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&lock_path)
+        .map_err(|err| failed(format!("cannot open the lock file {}: {err}", lock_path.display())))?;
+    // SAFETY: flock on a descriptor we own; it blocks until the other writer is done.
+    if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX) } != 0 {
+        return Err(failed(format!("cannot lock {}: {}", lock_path.display(), std::io::Error::last_os_error())));
+    }
+    Ok(file)
 }
 
 fn write_atomically(path: &Path, file: &AttestationFile) -> Result<(), AttestError> {
