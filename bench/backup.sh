@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # Integrity check of a 1 GiB (uncompressed) gzip backup: checklist-exporter's backup_integrity
-# check side by side with GNU `gzip -t` on the same file, in one run, alternating, three rounds
+# check side by side with GNU `gzip -t` on the same file, in one run, alternating, five rounds
 # each. Prints key=value results: throughput in MB/s of uncompressed data, their ratio, and the
 # peak resident memory (VmHWM, from /usr/bin/time -v) of each.
 #
 # Usage (as root on a fresh Debian machine, from the repository): bash bench/backup.sh
-# Environment: BENCH_DIR (default: a fresh temp dir), BENCH_BYTES (default 1073741824), ROUNDS (3).
+# Environment: BENCH_DIR (default: a fresh temp dir), BENCH_BYTES (default 1073741824), ROUNDS (5).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -21,7 +21,7 @@ fi
 cargo build --release --quiet
 exporter="$PWD/target/release/checklist-exporter"
 bytes="${BENCH_BYTES:-1073741824}"
-rounds="${ROUNDS:-3}"
+rounds="${ROUNDS:-5}"
 work="${BENCH_DIR:-$(mktemp -d)}"
 trap 'rm -rf "$work"' EXIT
 mkdir -p "$work/backups"

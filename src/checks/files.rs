@@ -510,6 +510,8 @@ fn walk(root: &Path) -> Result<Usage, ProbeFailure> {
     if !metadata.is_dir() {
         return Err(ProbeFailure::new(Cause::Invalid, format!("{} is not a directory", root.display())));
     }
+    // The top directory unreadable is a probe failure; unreadable subdirectories only make
+    // the walk partial (see `Usage::unreadable`).
     std::fs::read_dir(root).map_err(|err| io_failure(root, &err))?;
     let mut usage = Usage::default();
     let mut pending = vec![root.to_path_buf()];
