@@ -98,7 +98,7 @@ impl CommandCheck {
         let report = Report::default()
             .sample(Sample::new(&COMMAND_EXIT_CODE, run.exit_code.map_or(-1.0, f64::from)).label("command", &label))
             .sample(Sample::new(&COMMAND_DURATION, run.took.as_secs_f64()).label("command", &label));
-        let program = &self.argv[0];
+        let program = self.argv.first().map(String::as_str).unwrap_or_default();
         if run.timed_out {
             return report.with(
                 "result",

@@ -452,9 +452,10 @@ impl DirUsageCheck {
             String::new()
         };
         let complete = caveat.is_empty();
+        let undecided_cause = if usage.truncated { Cause::Io } else { Cause::Permission };
         let pass_or_undecided = |ok: bool, cause: Cause, reason: String| {
             if ok && !complete {
-                Outcome::error(Cause::Permission, reason)
+                Outcome::error(undecided_cause, reason)
             } else {
                 Outcome::decide(ok, cause, reason)
             }
