@@ -759,6 +759,39 @@ mod tests {
         assert_eq!(verify(&gzip(PLAIN)[..], &cancel).unwrap_err(), IntegrityError::Cancelled);
     }
 
+    #[tokio::test(flavor = "current_thread")]
+    async fn an_integrity_read_leaves_the_async_worker_free() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut dump = PLAIN[..PLAIN.len() - 45].to_vec();
+        while dump.len() < 16 << 20 {
+            dump.extend_from_slice(b"1\tstory\t2026-11-27\ta dragon guards the hoard\n");
+        }
+        dump.extend_from_slice(&PLAIN[PLAIN.len() - 45..]);
+        std::fs::write(dir.path().join("db.sql.gz"), gzip(&dump)).unwrap();
+        let check =
+            BackupIntegrityCheck { set: "db".into(), directory: dir.path().to_path_buf(), pattern: "*.sql.gz".into() };
+        let ctx = CheckContext::default();
+        let run = check.run(&ctx);
+        tokio::pin!(run);
+        // The runtime has one worker. Were the read done inside the check's poll, this loop
+        // would never get to run while it is in flight.
+        let mut ran_meanwhile = 0;
+        let report = loop {
+            tokio::select! {
+                biased;
+                report = &mut run => break report.unwrap(),
+                _ = tokio::task::yield_now() => {
+                    // The permit is held only around the read itself, not the listing.
+                    if ctx.blocking.in_flight() > 0 && INTEGRITY_READS.available_permits() == 0 {
+                        ran_meanwhile += 1;
+                    }
+                }
+            }
+        };
+        assert_eq!(report.outcome("integrity").unwrap().verdict, Verdict::Pass, "{report:?}");
+        assert!(ran_meanwhile > 0);
+    }
+
     fn check() -> BackupCheck {
         BackupCheck {
             set: "db".into(),
