@@ -29,10 +29,6 @@ fn main() -> ExitCode {
         };
     }
 
-    if let Some(Command::Attest { item_id, by, note }) = &cli.command {
-        return ExitCode::from(attest::command(&cli.config_file, item_id, by, note.clone()) as u8);
-    }
-
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(runtime) => runtime,
         Err(err) => {
@@ -45,7 +41,9 @@ fn main() -> ExitCode {
             let code = runtime.block_on(oneshot::run(&cli.config_file, format, &mut std::io::stdout().lock()));
             ExitCode::from(code as u8)
         }
-        Some(Command::Attest { .. }) => ExitCode::FAILURE, // handled above, without a runtime
+        Some(Command::Attest { item_id, by, note }) => {
+            ExitCode::from(attest::command(&cli.config_file, &item_id, &by, note) as u8)
+        }
         None => {
             let options = DaemonOptions { config_file: cli.config_file, listen_address: cli.listen_address };
             match runtime.block_on(daemon::run(options)) {
