@@ -396,6 +396,9 @@ pub struct Verified {
     pub compressed_bytes: u64,
     pub uncompressed_bytes: u64,
     pub dump: DumpKind,
+    /// Whether the data carried checksums that were verified: always for gzip; for zstd only
+    /// when the first frame has its content-checksum flag (`zstd` writes one by default).
+    pub checksummed: bool,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -456,6 +459,12 @@ pub fn verify<R: Read>(source: R, cancel: &AtomicBool) -> Result<Verified, Integ
     let mut input = CountingReader { inner: BufReader::with_capacity(CHUNK, source), consumed: 0 };
     let head = input.fill_buf().map_err(|err| IntegrityError::Read { offset: 0, detail: err.to_string() })?;
     let container = Container::sniff(head);
+    // Frame header descriptor, bit 2: Content_Checksum_flag (RFC 8878 3.1.1.1.1).
+    let checksummed = match container {
+        Container::Gzip => true,
+        Container::Zstd => head.get(4).is_some_and(|descriptor| descriptor & 0x04 != 0),
+        _ => false,
+    };
     // Each arm returns the scan and how many file bytes the decoder consumed, on success and
     // on failure alike: the offset of a truncation or corruption.
     let (format, result, consumed) = match container {
@@ -495,6 +504,7 @@ pub fn verify<R: Read>(source: R, cancel: &AtomicBool) -> Result<Verified, Integ
         compressed_bytes: consumed,
         uncompressed_bytes: scanned.total,
         dump: recognise(&scanned.head, &scanned.tail),
+        checksummed,
     })
 }
 
@@ -578,9 +588,10 @@ pub fn decide_integrity(name: &str, result: &Result<Verified, IntegrityError>) -
                     format_bytes(v.uncompressed_bytes)
                 ),
                 Container::Zstd => format!(
-                    "zstd: {} compressed, {} uncompressed, checksums match",
+                    "zstd: {} compressed, {} uncompressed, {}",
                     format_bytes(v.compressed_bytes),
-                    format_bytes(v.uncompressed_bytes)
+                    format_bytes(v.uncompressed_bytes),
+                    if v.checksummed { "checksums match" } else { "no checksums in the frames" }
                 ),
                 _ => format!("{} read", format_bytes(v.uncompressed_bytes)),
             };
@@ -702,6 +713,20 @@ mod tests {
         assert_eq!(verified.uncompressed_bytes, PLAIN.len() as u64);
         assert_eq!(verified.dump, DumpKind::PlainComplete);
         assert_eq!(decide_integrity("a.sql.gz", &Ok(verified)).verdict, Verdict::Pass);
+    }
+
+    #[test]
+    fn zstd_says_whether_its_frames_carry_checksums() {
+        let mut with = zstd::stream::Encoder::new(Vec::new(), 3).unwrap();
+        with.include_checksum(true).unwrap();
+        with.write_all(PLAIN).unwrap();
+        let with = with.finish().unwrap();
+        let without = zstd::stream::encode_all(PLAIN, 3).unwrap();
+        assert!(verify(&with[..], &no_cancel()).unwrap().checksummed);
+        let unchecked = verify(&without[..], &no_cancel()).unwrap();
+        assert!(!unchecked.checksummed);
+        let outcome = decide_integrity("db.sql.zst", &Ok(unchecked));
+        assert!(outcome.reason.contains("no checksums in the frames"), "{}", outcome.reason);
     }
 
     #[test]
