@@ -50,6 +50,18 @@ pub enum Command {
         #[arg(long, value_enum, default_value = "text")]
         format: OutputFormat,
     },
+    /// Record that a person confirmed an item decided by an `attested` check: who, now, and an
+    /// optional note. The item passes until the attestation is older than the check's validity.
+    Attest {
+        /// The item's id in the config.
+        item_id: String,
+        /// Who confirms the item.
+        #[arg(long)]
+        by: String,
+        /// What was done, for whoever reads the item later.
+        #[arg(long)]
+        note: Option<String>,
+    },
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]

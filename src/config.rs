@@ -367,6 +367,29 @@ fn decode_check(index: usize, value: toml::Value, settings: &Settings) -> Result
         }
     }
 
+    if let CheckKind::Command(command) = &kind {
+        if command.command_timeout.0 >= timeout {
+            return Err((
+                location_of_raw(index, &kind, &ids),
+                format!(
+                    "command_timeout: {} is not shorter than the timeout {}; the command's process group must be killed before the check times out",
+                    format_duration(command.command_timeout.0),
+                    format_duration(timeout)
+                ),
+            ));
+        }
+    }
+    let mut kind = kind;
+    if let CheckKind::Attested(attested) = &mut kind {
+        // The attestation is recorded under the item's id, so the check decides exactly one.
+        if ids.len() != 1 {
+            return Err((
+                location_of_raw(index, &kind, &ids),
+                "an attested check decides exactly one item; give each attested item its own check".to_string(),
+            ));
+        }
+        attested.item_id = ids[0].to_string();
+    }
     let mut items = Vec::with_capacity(raw_items.len());
     for raw in raw_items {
         let item = decode_item(raw, &kind).map_err(|reason| (location_of_raw(index, &kind, &ids), reason))?;

@@ -15,11 +15,13 @@
 //! - [`baseline`] keeps the go-live baseline that regressions are measured against.
 //! - [`daemon`] wires the long-running mode with signals and reloads; [`oneshot`] is the
 //!   `check` command for CI gates.
+//! - [`attest`] keeps the attestations people record for items no program can decide.
 //! - [`units`] parses and prints durations, byte sizes and percentages; [`logging`] writes
 //!   logfmt or JSON; [`secret`] keeps secrets out of every output; [`dotenv`] reads env files.
 
 pub mod api;
 pub mod baseline;
+pub mod attest;
 pub mod checks;
 pub mod cli;
 pub mod config;

@@ -4,7 +4,7 @@ use clap::Parser;
 
 use checklist_exporter::cli::{Cli, Command};
 use checklist_exporter::daemon::{self, DaemonOptions};
-use checklist_exporter::{config, logging, oneshot};
+use checklist_exporter::{attest, config, logging, oneshot};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -40,6 +40,9 @@ fn main() -> ExitCode {
         Some(Command::Check { format }) => {
             let code = runtime.block_on(oneshot::run(&cli.config_file, format, &mut std::io::stdout().lock()));
             ExitCode::from(code as u8)
+        }
+        Some(Command::Attest { item_id, by, note }) => {
+            ExitCode::from(attest::command(&cli.config_file, &item_id, &by, note) as u8)
         }
         None => {
             let options = DaemonOptions { config_file: cli.config_file, listen_address: cli.listen_address };

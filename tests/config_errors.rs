@@ -12,8 +12,8 @@ const CASES: &[(&str, &str)] = &[
         "unknown field `default_intreval`, expected one of `default_interval`, `default_timeout`, `max_concurrent_checks` for key `settings`",
     ),
     ("syntax_error", "TOML syntax error at line 1, column 10\n  |\n1 | [[checks]\n  |          ^\nunclosed array table, expected `]`"),
-    ("unknown_kind", "checks[0] (cpus; items: infra.cpu): kind: unknown kind `cpus`; one of cpu, memory, disk, tcp_port, dns, postgres, pgbouncer, tls, tls_cert_file, http, http_headers, https_redirect, cors, http_restricted, metrics_endpoint"),
-    ("missing_kind", "checks[0] (items: infra.cpu): kind: missing; one of cpu, memory, disk, tcp_port, dns, postgres, pgbouncer, tls, tls_cert_file, http, http_headers, https_redirect, cors, http_restricted, metrics_endpoint"),
+    ("unknown_kind", "checks[0] (cpus; items: infra.cpu): kind: unknown kind `cpus`; one of cpu, memory, disk, tcp_port, dns, postgres, pgbouncer, tls, tls_cert_file, http, http_headers, https_redirect, cors, http_restricted, metrics_endpoint, backup, backup_integrity, directories, permissions, dir_usage, json_log, app_env, env_rule, command, attested"),
+    ("missing_kind", "checks[0] (items: infra.cpu): kind: missing; one of cpu, memory, disk, tcp_port, dns, postgres, pgbouncer, tls, tls_cert_file, http, http_headers, https_redirect, cors, http_restricted, metrics_endpoint, backup, backup_integrity, directories, permissions, dir_usage, json_log, app_env, env_rule, command, attested"),
     (
         "unknown_check_key",
         "checks[0] (cpu; items: infra.cpu): unknown field `min_coers`, expected `min_cores` or `recommended_cores`",
@@ -191,6 +191,22 @@ const CASES: &[(&str, &str)] = &[
         "http_unknown_key",
         "checks[0] (http_headers; items: tls.item): unknown field `hsts_max_age`, expected one of `url`, `ca_files`, `system_roots`, `request_timeout`, `max_body_bytes`, `follow_redirects`, `max_redirects`, `hsts_min_max_age`, `hsts_include_subdomains`, `xss_protection`, `referrer_policies`",
     ),
+    ("bad_backup_pattern", "checks[0] (backup db; items: backup.age): pattern: `db-[0-9.sql.gz` is not a glob: Pattern syntax error near position 3: invalid range pattern"),
+    ("bad_backup_set", "checks[0] (backup daily db; items: backup.age): set: `daily db` is not a set name (letters, digits, `_`, `-`, `.`; at most 64)"),
+    ("zero_backup_count", "checks[0] (backup db; items: backup.retention): min_count: must be at least 1"),
+    ("env_source_missing", "checks[0] (app_env; items: env.debug): file: missing; give `file` (an env file) or `pidfile` (a running process)"),
+    ("env_source_both", "checks[0] (app_env /opt/dndstory/config/.env; items: env.debug): file: give either `file` or `pidfile`, not both"),
+    ("app_env_without_domain", "checks[0] (app_env /opt/dndstory/config/.env; items: env.hosts): production_domain: an item decides `allowed_hosts`, which needs `production_domain`"),
+    ("env_rule_two_rules", "checks[0] (env_rule /opt/dndstory/config/.env WORKERS; items: env.workers): matches: give one rule per check: `matches`, `one_of`, or `min`/`max`"),
+    ("bad_env_regex", "checks[0] (env_rule /opt/dndstory/config/.env SENTRY_DSN; items: env.sentry): matches: `^https://(.*` is not a regular expression (unclosed group)"),
+    ("empty_argv", "checks[0] (command; items: ops.compose): argv: is empty; give the program and its arguments"),
+    ("bad_command_regex", "checks[0] (command docker compose version; items: ops.compose): stdout_matches: `v2\\.[` is not a regular expression (unclosed character class)"),
+    ("command_timeout_too_long", "checks[0] (command logrotate -d /etc/logrotate.d/dndstory; items: logs.rotation): command_timeout: 30s is not shorter than the timeout 10s; the command's process group must be killed before the check times out"),
+    ("attested_two_items", "checks[0] (attested; items: ops.rollback, ops.support): an attested check decides exactly one item; give each attested item its own check"),
+    ("relative_attestation_file", "checks[0] (attested ops.rollback; items: ops.rollback): file: `attestations.json` is not an absolute path"),
+    ("bad_json_log_lines", "checks[0] (json_log /opt/dndstory/logs/app.log (last 0 lines); items: logs.structured): lines: 0 is not between 1 and 10000"),
+    ("directory_outside_root", "checks[0] (directories /opt/dndstory; items: fs.layout): required: `../etc` is not a relative path inside root"),
+    ("permissions_without_uid", "checks[0] (permissions /opt/dndstory/uploads; items: fs.uploads_writable): uid: an item decides `writable`, which needs `uid`"),
 ];
 
 fn fixture(name: &str) -> String {

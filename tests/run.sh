@@ -14,6 +14,11 @@ declare -A wanted=(
   [nginx]=nginx
   [prometheus-blackbox-exporter]=prometheus-blackbox-exporter
   [openssl]=openssl
+  [gzip]=gzip                  # tests/backup.rs: real gzip backups
+  [zstd]=zstd                  # tests/backup.rs: real zstd backups
+  [gpg]=gpg                    # tests/backup.rs: an OpenPGP-encrypted backup
+  [pg_dump]=postgresql-client  # tests/backup.rs: real dumps of a test database
+  [setpriv]=util-linux         # tests/files.rs, env.rs: run as another uid for real EACCES
 )
 missing=()
 for command in "${!wanted[@]}"; do

@@ -5,6 +5,11 @@
 //! samples: timeouts, panics, concurrency and the common metrics belong to the scheduler.
 
 pub mod http;
+pub mod attested;
+pub mod backup;
+pub mod command;
+pub mod env;
+pub mod files;
 pub mod latency;
 pub mod network;
 pub mod postgres;
@@ -367,6 +372,16 @@ pub enum CheckKind {
     Cors(http::CorsCheck),
     HttpRestricted(http::HttpRestrictedCheck),
     MetricsEndpoint(http::MetricsEndpointCheck),
+    Backup(backup::BackupCheck),
+    BackupIntegrity(backup::BackupIntegrityCheck),
+    Attested(attested::AttestedCheck),
+    Command(command::CommandCheck),
+    EnvRule(env::EnvRuleCheck),
+    AppEnv(env::AppEnvCheck),
+    JsonLog(files::JsonLogCheck),
+    DirUsage(files::DirUsageCheck),
+    Permissions(files::PermissionsCheck),
+    Directories(files::DirectoriesCheck),
 }
 
 /// All kind names, for error messages and docs.
@@ -386,6 +401,16 @@ pub const KIND_NAMES: &[&str] = &[
     "cors",
     "http_restricted",
     "metrics_endpoint",
+    "backup",
+    "backup_integrity",
+    "directories",
+    "permissions",
+    "dir_usage",
+    "json_log",
+    "app_env",
+    "env_rule",
+    "command",
+    "attested",
 ];
 
 /// Every value gauge family any kind may export, for `docs/metrics.md` and its test.
@@ -406,6 +431,12 @@ pub fn all_families() -> Vec<&'static MetricFamily> {
         http::CorsCheck::FAMILIES,
         http::HttpRestrictedCheck::FAMILIES,
         http::MetricsEndpointCheck::FAMILIES,
+        backup::BackupCheck::FAMILIES,
+        backup::BackupIntegrityCheck::FAMILIES,
+        files::DirUsageCheck::FAMILIES,
+        env::AppEnvCheck::FAMILIES,
+        command::CommandCheck::FAMILIES,
+        attested::AttestedCheck::FAMILIES,
     ]
     .concat()
 }
@@ -431,6 +462,16 @@ impl CheckKind {
             "cors" => CheckKind::Cors(decode_as(params)?),
             "http_restricted" => CheckKind::HttpRestricted(decode_as(params)?),
             "metrics_endpoint" => CheckKind::MetricsEndpoint(decode_as(params)?),
+            "backup" => CheckKind::Backup(decode_as(params)?),
+            "backup_integrity" => CheckKind::BackupIntegrity(decode_as(params)?),
+            "attested" => CheckKind::Attested(decode_as(params)?),
+            "command" => CheckKind::Command(decode_as(params)?),
+            "env_rule" => CheckKind::EnvRule(decode_as(params)?),
+            "app_env" => CheckKind::AppEnv(decode_as(params)?),
+            "json_log" => CheckKind::JsonLog(decode_as(params)?),
+            "dir_usage" => CheckKind::DirUsage(decode_as(params)?),
+            "permissions" => CheckKind::Permissions(decode_as(params)?),
+            "directories" => CheckKind::Directories(decode_as(params)?),
             other => return Err(format!("kind: unknown kind `{other}`; one of {}", KIND_NAMES.join(", "))),
         })
     }
@@ -452,6 +493,16 @@ impl CheckKind {
             CheckKind::Cors(_) => "cors",
             CheckKind::HttpRestricted(_) => "http_restricted",
             CheckKind::MetricsEndpoint(_) => "metrics_endpoint",
+            CheckKind::Backup(_) => "backup",
+            CheckKind::BackupIntegrity(_) => "backup_integrity",
+            CheckKind::Attested(_) => "attested",
+            CheckKind::Command(_) => "command",
+            CheckKind::EnvRule(_) => "env_rule",
+            CheckKind::AppEnv(_) => "app_env",
+            CheckKind::JsonLog(_) => "json_log",
+            CheckKind::DirUsage(_) => "dir_usage",
+            CheckKind::Permissions(_) => "permissions",
+            CheckKind::Directories(_) => "directories",
         }
     }
 
@@ -473,6 +524,16 @@ impl CheckKind {
             CheckKind::Cors(_) => http::CorsCheck::ASPECTS,
             CheckKind::HttpRestricted(_) => http::HttpRestrictedCheck::ASPECTS,
             CheckKind::MetricsEndpoint(_) => http::MetricsEndpointCheck::ASPECTS,
+            CheckKind::Backup(_) => backup::BackupCheck::ASPECTS,
+            CheckKind::BackupIntegrity(_) => backup::BackupIntegrityCheck::ASPECTS,
+            CheckKind::Attested(_) => attested::AttestedCheck::ASPECTS,
+            CheckKind::Command(_) => command::CommandCheck::ASPECTS,
+            CheckKind::EnvRule(_) => env::EnvRuleCheck::ASPECTS,
+            CheckKind::AppEnv(_) => env::AppEnvCheck::ASPECTS,
+            CheckKind::JsonLog(_) => files::JsonLogCheck::ASPECTS,
+            CheckKind::DirUsage(_) => files::DirUsageCheck::ASPECTS,
+            CheckKind::Permissions(_) => files::PermissionsCheck::ASPECTS,
+            CheckKind::Directories(_) => files::DirectoriesCheck::ASPECTS,
         }
     }
 
@@ -495,6 +556,16 @@ impl CheckKind {
             CheckKind::Cors(c) => c.validate(aspect),
             CheckKind::HttpRestricted(c) => c.validate(aspect),
             CheckKind::MetricsEndpoint(c) => c.validate(aspect),
+            CheckKind::Backup(c) => c.validate(aspect),
+            CheckKind::BackupIntegrity(c) => c.validate(aspect),
+            CheckKind::Attested(c) => c.validate(aspect),
+            CheckKind::Command(c) => c.validate(aspect),
+            CheckKind::EnvRule(c) => c.validate(aspect),
+            CheckKind::AppEnv(c) => c.validate(aspect),
+            CheckKind::JsonLog(c) => c.validate(aspect),
+            CheckKind::DirUsage(c) => c.validate(aspect),
+            CheckKind::Permissions(c) => c.validate(aspect),
+            CheckKind::Directories(c) => c.validate(aspect),
         }
     }
 
@@ -517,6 +588,21 @@ impl CheckKind {
             CheckKind::Cors(c) => format!("{} (origin {})", crate::secret::mask_url(&c.url), c.origin),
             CheckKind::HttpRestricted(c) => crate::secret::mask_url(&c.url),
             CheckKind::MetricsEndpoint(c) => crate::secret::mask_url(&c.url),
+            // Series carry the set name, so two sets may share a directory.
+            CheckKind::Backup(c) => c.set.clone(),
+            CheckKind::BackupIntegrity(c) => c.set.clone(),
+            CheckKind::Attested(c) => c.item_id.clone(),
+            CheckKind::Command(c) => c.display(),
+            CheckKind::EnvRule(c) => format!("{} {}", c.source().describe(), c.key),
+            CheckKind::AppEnv(c) => c.source().describe(),
+            // Kinds without value series may check one path several ways.
+            CheckKind::JsonLog(c) => format!("{} (last {} lines)", c.path.display(), c.lines),
+            CheckKind::DirUsage(c) => c.path.display().to_string(),
+            CheckKind::Permissions(c) => match c.uid {
+                Some(uid) => format!("{} for uid {uid}", c.path.display()),
+                None => c.path.display().to_string(),
+            },
+            CheckKind::Directories(c) => c.root.display().to_string(),
         }
     }
 
@@ -548,6 +634,16 @@ impl CheckKind {
             CheckKind::Cors(_) => http::CorsCheck::FAMILIES,
             CheckKind::HttpRestricted(_) => http::HttpRestrictedCheck::FAMILIES,
             CheckKind::MetricsEndpoint(_) => http::MetricsEndpointCheck::FAMILIES,
+            CheckKind::Backup(_) => backup::BackupCheck::FAMILIES,
+            CheckKind::BackupIntegrity(_) => backup::BackupIntegrityCheck::FAMILIES,
+            CheckKind::Attested(_) => attested::AttestedCheck::FAMILIES,
+            CheckKind::Command(_) => command::CommandCheck::FAMILIES,
+            CheckKind::EnvRule(_) => env::EnvRuleCheck::FAMILIES,
+            CheckKind::AppEnv(_) => env::AppEnvCheck::FAMILIES,
+            CheckKind::JsonLog(_) => files::JsonLogCheck::FAMILIES,
+            CheckKind::DirUsage(_) => files::DirUsageCheck::FAMILIES,
+            CheckKind::Permissions(_) => files::PermissionsCheck::FAMILIES,
+            CheckKind::Directories(_) => files::DirectoriesCheck::FAMILIES,
         }
     }
 
@@ -568,6 +664,16 @@ impl CheckKind {
             CheckKind::Cors(c) => c.run(ctx).await,
             CheckKind::HttpRestricted(c) => c.run(ctx).await,
             CheckKind::MetricsEndpoint(c) => c.run(ctx).await,
+            CheckKind::Backup(c) => c.run(ctx).await,
+            CheckKind::BackupIntegrity(c) => c.run(ctx).await,
+            CheckKind::Attested(c) => c.run(ctx).await,
+            CheckKind::Command(c) => c.run(ctx).await,
+            CheckKind::EnvRule(c) => c.run(ctx).await,
+            CheckKind::AppEnv(c) => c.run(ctx).await,
+            CheckKind::JsonLog(c) => c.run(ctx).await,
+            CheckKind::DirUsage(c) => c.run(ctx).await,
+            CheckKind::Permissions(c) => c.run(ctx).await,
+            CheckKind::Directories(c) => c.run(ctx).await,
         }
     }
 }

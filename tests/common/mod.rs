@@ -317,3 +317,52 @@ pub fn closed_port() -> u16 {
     listener.local_addr().unwrap().port()
 }
 pub mod pg;
+
+/// Runs `checklist-exporter check --format json` once on `config_text`, optionally as another
+/// user (`setpriv`, for real permission-denied cases: root reads everything). Returns the exit
+/// code, the items by id, and stderr.
+pub fn check_once_as(config_text: &str, uid: Option<u32>) -> (Option<i32>, HashMap<String, serde_json::Value>, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("checklist.toml");
+    std::fs::write(&config, config_text).unwrap();
+    if uid.is_some() {
+        // The other user must be able to read the config.
+        std::fs::set_permissions(dir.path(), std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    }
+    let mut command = match uid {
+        Some(uid) => {
+            let mut c = Command::new("setpriv");
+            c.args([
+                format!("--reuid={uid}"),
+                format!("--regid={uid}"),
+                "--clear-groups".to_string(),
+                BINARY.to_string(),
+            ]);
+            c
+        }
+        None => Command::new(BINARY),
+    };
+    let output = command.args(["check", "--format", "json", "--config.file"]).arg(&config).output().unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    let document: serde_json::Value =
+        serde_json::from_str(&stdout).unwrap_or_else(|_| panic!("no JSON document; stderr: {stderr}"));
+    let items = document["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|item| (item["id"].as_str().unwrap().to_string(), item.clone()))
+        .collect();
+    (output.status.code(), items, stderr)
+}
+
+pub fn check_once(config_text: &str) -> HashMap<String, serde_json::Value> {
+    check_once_as(config_text, None).1
+}
+
+/// The state, cause and reason of an item from `check_once`.
+pub fn verdict(items: &HashMap<String, serde_json::Value>, id: &str) -> (String, String, String) {
+    let item = items.get(id).unwrap_or_else(|| panic!("no item {id} in {items:?}"));
+    let text = |key: &str| item[key].as_str().unwrap_or_default().to_string();
+    (text("state"), text("cause"), text("reason"))
+}

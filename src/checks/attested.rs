@@ -1,0 +1,165 @@
+//! Items a person decides: the item passes while its latest attestation (recorded with
+//! `checklist-exporter attest ID --by NAME`) is younger than its validity.
+
+use std::path::PathBuf;
+use std::time::{Duration, SystemTime};
+
+use serde::Deserialize;
+
+use super::{
+    Cause, CheckContext, CheckResult, KeyError, MetricFamily, MetricKind, Outcome, ProbeFailure, Report, Sample,
+};
+use crate::attest::{self, AttestError, Attestation, AttestationFile};
+use crate::units::HumanDuration;
+
+pub static ATTESTATION_TIMESTAMP: MetricFamily = MetricFamily {
+    name: "checklist_attestation_timestamp_seconds",
+    help: "When the item was last attested (Unix time).",
+    kind: MetricKind::Gauge,
+};
+
+/// `kind = "attested"`: one item, decided by its attestation in `file`.
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AttestedCheck {
+    pub file: PathBuf,
+    /// How long an attestation counts (`90d` for a quarterly disaster-recovery test).
+    pub validity: HumanDuration,
+    /// The id of the one item this check decides, filled in by the config loader: the
+    /// attestation is recorded under it.
+    #[serde(skip)]
+    pub item_id: String,
+}
+
+impl AttestedCheck {
+    pub const ASPECTS: &'static [&'static str] = &["attested"];
+    pub const FAMILIES: &'static [&'static MetricFamily] = &[&ATTESTATION_TIMESTAMP];
+
+    pub fn validate(&self, _aspect: &str) -> Result<(), KeyError> {
+        if !self.file.is_absolute() {
+            return Err(KeyError::new("file", format!("`{}` is not an absolute path", self.file.display())));
+        }
+        if self.validity.0.is_zero() {
+            return Err(KeyError::new("validity", "must be longer than 0s"));
+        }
+        Ok(())
+    }
+
+    pub async fn run(&self, ctx: &CheckContext) -> CheckResult {
+        let file = self.file.clone();
+        let store = ctx.blocking.run(move || attest::load(&file)).await?.map_err(|err| match err {
+            AttestError::Corrupt { .. } => ProbeFailure::new(Cause::Corrupt, err.to_string()),
+            _ => ProbeFailure::new(Cause::Io, err.to_string()),
+        })?;
+        Ok(self.decide(&store, SystemTime::now()))
+    }
+
+    pub fn decide(&self, store: &AttestationFile, now: SystemTime) -> Report {
+        let id = &self.item_id;
+        let Some(attestation) = store.attestations.get(id) else {
+            return Report::default().with(
+                "attested",
+                Outcome::fail(
+                    Cause::Missing,
+                    format!(
+                        "no attestation recorded for {id}; record one with `checklist-exporter attest {id} --by NAME`"
+                    ),
+                ),
+            );
+        };
+        let mut report = Report::default();
+        let Ok(at) = attestation.time() else {
+            return report.with(
+                "attested",
+                Outcome::error(Cause::Invalid, format!("the attestation of {id} has no valid time")),
+            );
+        };
+        if let Ok(since_epoch) = at.duration_since(SystemTime::UNIX_EPOCH) {
+            report =
+                report.sample(Sample::new(&ATTESTATION_TIMESTAMP, since_epoch.as_secs_f64()).label("id", id.as_str()));
+        }
+        report.with("attested", decide_attestation(attestation, at, self.validity.0, now))
+    }
+}
+
+/// Pass while `now` is within `validity` of the attestation time.
+pub fn decide_attestation(attestation: &Attestation, at: SystemTime, validity: Duration, now: SystemTime) -> Outcome {
+    let by = &attestation.by;
+    let expires = attest::expires(at, validity);
+    let note = attestation.note.as_deref().map(|n| format!(" ({n})")).unwrap_or_default();
+    // A minute of clock skew between the attesting machine and this one is not "the future".
+    if at > now + Duration::from_secs(60) {
+        return Outcome::fail(
+            Cause::NotYetValid,
+            format!("attestation by {by} is dated {}, in the future; is a clock wrong?", attest::format_time(at)),
+        );
+    }
+    if now >= expires {
+        return Outcome::fail(
+            Cause::Expired,
+            format!(
+                "attestation by {by} expired on {} (attested {}{note})",
+                attest::format_date(expires),
+                attest::format_date(at)
+            ),
+        );
+    }
+    Outcome::pass(format!(
+        "attested by {by} on {}{note}; valid until {}",
+        attest::format_date(at),
+        attest::format_date(expires)
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::checks::Verdict;
+
+    const DAY: Duration = Duration::from_secs(86400);
+
+    fn at(text: &str) -> SystemTime {
+        humantime::parse_rfc3339(text).unwrap()
+    }
+
+    fn attestation(time: &str) -> Attestation {
+        Attestation { by: "alice".into(), at: time.into(), note: Some("DR drill #4".into()) }
+    }
+
+    #[test]
+    fn an_attestation_passes_within_its_validity_and_then_expires() {
+        let a = attestation("2026-08-01T10:00:00Z");
+        let within = decide_attestation(&a, a.time().unwrap(), 90 * DAY, at("2026-10-01T00:00:00Z"));
+        assert_eq!(within, Outcome::pass("attested by alice on 2026-08-01 (DR drill #4); valid until 2026-10-30"));
+        let after = decide_attestation(&a, a.time().unwrap(), 90 * DAY, at("2026-11-27T00:00:00Z"));
+        assert_eq!(after.verdict, Verdict::Fail);
+        assert_eq!(after.cause, Some(Cause::Expired));
+        assert!(after.reason.starts_with("attestation by alice expired on 2026-10-30"), "{}", after.reason);
+    }
+
+    #[test]
+    fn a_future_attestation_is_not_trusted() {
+        let a = attestation("2027-01-01T00:00:00Z");
+        let outcome = decide_attestation(&a, a.time().unwrap(), 90 * DAY, at("2026-11-27T00:00:00Z"));
+        assert_eq!(outcome.cause, Some(Cause::NotYetValid));
+    }
+
+    #[test]
+    fn a_missing_attestation_says_how_to_record_one() {
+        let check =
+            AttestedCheck { file: "/x.json".into(), validity: HumanDuration(DAY), item_id: "ops.rollback".into() };
+        let report = check.decide(&AttestationFile::default(), SystemTime::now());
+        let outcome = report.outcome("attested").unwrap();
+        assert_eq!(outcome.cause, Some(Cause::Missing));
+        assert!(outcome.reason.contains("checklist-exporter attest ops.rollback --by NAME"));
+    }
+
+    #[test]
+    fn the_store_refuses_bad_versions_and_times() {
+        assert!(attest::parse(b"{\"version\":1,\"attestations\":{}}").is_ok());
+        assert!(attest::parse(b"{\"version\":2,\"attestations\":{}}").unwrap_err().contains("version 2"));
+        let bad_time = br#"{"version":1,"attestations":{"a":{"by":"x","at":"yesterday"}}}"#;
+        assert!(attest::parse(bad_time).unwrap_err().starts_with("a: `at` is not an RFC 3339 time"));
+        assert!(attest::parse(b"{\"version\":1,\"attesta").is_err());
+    }
+}

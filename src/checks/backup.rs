@@ -1,0 +1,901 @@
+//! Database backups: a set of files matching a glob in one directory.
+//!
+//! Two kinds share the family. `backup` lists the set (cheap: one `readdir` and a `stat` per
+//! file, plus the first bytes of the newest file) and decides freshness, size, encryption and
+//! retention. `backup_integrity` reads the newest file end to end, decompressing gzip and zstd
+//! with their checksums verified, and recognises a PostgreSQL dump in what comes out; it is
+//! expensive, so it has its own (longer) interval and a family-wide concurrency limit.
+
+use std::fs::File;
+use std::io::{BufRead, BufReader, Read};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use serde::Deserialize;
+use tokio::sync::Semaphore;
+
+use super::{
+    Cause, CheckContext, CheckResult, KeyError, MetricFamily, MetricKind, Outcome, ProbeFailure, Report, Sample,
+};
+use crate::units::{format_bytes, format_duration, ByteSize, HumanDuration};
+
+pub static BACKUP_NEWEST_AGE: MetricFamily = MetricFamily {
+    name: "checklist_backup_newest_age_seconds",
+    help: "Age of the newest file of the backup set (now minus its modification time), in seconds.",
+    kind: MetricKind::Gauge,
+};
+pub static BACKUP_NEWEST_SIZE: MetricFamily = MetricFamily {
+    name: "checklist_backup_newest_size_bytes",
+    help: "Size of the newest file of the backup set in bytes.",
+    kind: MetricKind::Gauge,
+};
+pub static BACKUP_FILES: MetricFamily = MetricFamily {
+    name: "checklist_backup_files",
+    help: "Number of files in the backup set.",
+    kind: MetricKind::Gauge,
+};
+pub static BACKUP_OLDEST_TIMESTAMP: MetricFamily = MetricFamily {
+    name: "checklist_backup_oldest_timestamp_seconds",
+    help: "Modification time of the oldest file of the backup set (Unix time).",
+    kind: MetricKind::Gauge,
+};
+pub static BACKUP_VERIFIED_BYTES: MetricFamily = MetricFamily {
+    name: "checklist_backup_verified_uncompressed_bytes",
+    help: "Uncompressed bytes the last integrity check read from the newest backup.",
+    kind: MetricKind::Gauge,
+};
+pub static BACKUP_VERIFIED_TIMESTAMP: MetricFamily = MetricFamily {
+    name: "checklist_backup_verified_file_timestamp_seconds",
+    help: "Modification time of the backup file the last integrity check read (Unix time).",
+    kind: MetricKind::Gauge,
+};
+
+/// At most this many integrity reads run at once across all backup sets: each keeps a core and
+/// a disk busy for minutes on a big dump, and other items must keep being evaluated meanwhile.
+static INTEGRITY_READS: Semaphore = Semaphore::const_new(1);
+
+/// Read size for integrity checks: big enough that syscalls and decoder calls are cheap,
+/// small enough that memory stays constant.
+const CHUNK: usize = 256 * 1024;
+/// Bytes kept from the start and end of the decompressed stream to recognise the dump.
+const EDGE: usize = 4096;
+
+fn default_pattern() -> String {
+    "*".to_string()
+}
+fn default_max_age() -> HumanDuration {
+    HumanDuration(Duration::from_secs(26 * 3600))
+}
+fn default_min_size() -> ByteSize {
+    ByteSize(1, false)
+}
+fn default_retention() -> HumanDuration {
+    HumanDuration(Duration::from_secs(30 * 86400))
+}
+fn default_slack() -> HumanDuration {
+    HumanDuration(Duration::from_secs(2 * 86400))
+}
+fn default_min_count() -> usize {
+    1
+}
+
+/// `kind = "backup"`: freshness, size, encryption and retention of a backup set.
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BackupCheck {
+    /// The name of the set, the `set` label of its series.
+    pub set: String,
+    pub directory: PathBuf,
+    /// Glob on file names (`*.sql.gz`); files not matching are someone else's.
+    #[serde(default = "default_pattern")]
+    pub pattern: String,
+    #[serde(default = "default_max_age")]
+    pub max_age: HumanDuration,
+    #[serde(default = "default_min_size")]
+    pub min_size: ByteSize,
+    /// How long backups are kept; older ones mean the pruning job does not run.
+    #[serde(default = "default_retention")]
+    pub retention: HumanDuration,
+    /// Grace beyond `retention`, since pruning runs on its own schedule.
+    #[serde(default = "default_slack")]
+    pub retention_slack: HumanDuration,
+    #[serde(default = "default_min_count")]
+    pub min_count: usize,
+}
+
+/// `kind = "backup_integrity"`: the newest file of the set, read end to end.
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BackupIntegrityCheck {
+    pub set: String,
+    pub directory: PathBuf,
+    #[serde(default = "default_pattern")]
+    pub pattern: String,
+}
+
+/// One file of a backup set.
+#[derive(Clone, Debug, PartialEq)]
+pub struct BackupFile {
+    pub path: PathBuf,
+    pub size: u64,
+    pub modified: SystemTime,
+}
+
+/// What listing a set found: its files, newest first, and the first bytes of the newest.
+#[derive(Clone, Debug, PartialEq)]
+pub struct BackupListing {
+    pub files: Vec<BackupFile>,
+    pub newest_head: Vec<u8>,
+}
+
+/// What a file is, by its first bytes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Container {
+    Gzip,
+    Zstd,
+    Age,
+    OpenPgp,
+    /// PostgreSQL custom format (`pg_dump -Fc`), readable as it is.
+    PgCustom,
+    /// Anything else: a plain SQL dump, or something unknown.
+    Raw,
+}
+
+impl Container {
+    pub fn sniff(head: &[u8]) -> Container {
+        if head.starts_with(&[0x1f, 0x8b]) {
+            Container::Gzip
+        } else if head.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
+            Container::Zstd
+        } else if head.starts_with(b"age-encryption.org/") || head.starts_with(b"-----BEGIN AGE ENCRYPTED FILE-----") {
+            Container::Age
+        } else if head.starts_with(b"-----BEGIN PGP MESSAGE-----") || is_openpgp_encrypted_packet(head) {
+            Container::OpenPgp
+        } else if head.starts_with(b"PGDMP") {
+            Container::PgCustom
+        } else {
+            Container::Raw
+        }
+    }
+
+    fn describe(self) -> &'static str {
+        match self {
+            Container::Gzip => "a gzip stream",
+            Container::Zstd => "a zstd stream",
+            Container::Age => "an age-encrypted file",
+            Container::OpenPgp => "an OpenPGP-encrypted message",
+            Container::PgCustom => "an unencrypted PostgreSQL custom-format dump",
+            Container::Raw => "unencrypted data",
+        }
+    }
+}
+
+/// An OpenPGP encrypted message starts with a public-key (tag 1) or symmetric-key (tag 3)
+/// encrypted session key packet (RFC 4880 4.2), in the old or the new packet format.
+fn is_openpgp_encrypted_packet(head: &[u8]) -> bool {
+    let Some(&first) = head.first() else { return false };
+    if first & 0x80 == 0 {
+        return false;
+    }
+    let tag = if first & 0x40 != 0 { first & 0x3f } else { (first >> 2) & 0x0f };
+    // The version byte follows the length; 3 (PKESK v3, SKESK) to 6 are defined.
+    let length_bytes = if first & 0x40 != 0 {
+        match head.get(1) {
+            Some(&l) if l < 192 => 1,
+            Some(&l) if l < 224 => 2,
+            Some(&255) => 5,
+            _ => return false,
+        }
+    } else {
+        match first & 0x03 {
+            0 => 1,
+            1 => 2,
+            2 => 4,
+            _ => return false,
+        }
+    };
+    let version = head.get(1 + length_bytes).copied();
+    matches!(tag, 1 | 3) && matches!(version, Some(3..=6))
+}
+
+impl BackupCheck {
+    pub const ASPECTS: &'static [&'static str] = &["age", "size", "encryption", "retention"];
+    pub const FAMILIES: &'static [&'static MetricFamily] =
+        &[&BACKUP_NEWEST_AGE, &BACKUP_NEWEST_SIZE, &BACKUP_FILES, &BACKUP_OLDEST_TIMESTAMP];
+
+    pub fn validate(&self, _aspect: &str) -> Result<(), KeyError> {
+        validate_set(&self.set, &self.directory, &self.pattern)?;
+        if self.min_count == 0 {
+            return Err(KeyError::new("min_count", "must be at least 1"));
+        }
+        if self.max_age.0.is_zero() {
+            return Err(KeyError::new("max_age", "must be longer than 0s"));
+        }
+        Ok(())
+    }
+
+    pub async fn run(&self, ctx: &CheckContext) -> CheckResult {
+        let (directory, pattern) = (self.directory.clone(), self.pattern.clone());
+        let listing = ctx.blocking.run(move || list_set(&directory, &pattern, 64)).await??;
+        Ok(self.decide(&listing, SystemTime::now()))
+    }
+
+    pub fn decide(&self, listing: &BackupListing, now: SystemTime) -> Report {
+        let set = &self.set;
+        let mut report =
+            Report::default().sample(Sample::new(&BACKUP_FILES, listing.files.len() as f64).label("set", set.as_str()));
+        let Some(newest) = listing.files.first() else {
+            let reason = format!(
+                "no file matches `{}` in {}; the backup set {set} is empty",
+                self.pattern,
+                self.directory.display()
+            );
+            for aspect in Self::ASPECTS {
+                report = report.with(aspect, Outcome::fail(Cause::Missing, reason.clone()));
+            }
+            return report;
+        };
+        let name = file_name(&newest.path);
+        let age = now.duration_since(newest.modified).unwrap_or(Duration::ZERO);
+        report = report
+            .sample(Sample::new(&BACKUP_NEWEST_AGE, age.as_secs_f64()).label("set", set.as_str()))
+            .sample(Sample::new(&BACKUP_NEWEST_SIZE, newest.size as f64).label("set", set.as_str()));
+        let age_reason =
+            format!("newest backup {name} is {} old; want at most {}", format_age(age), format_age(self.max_age.0));
+        report = report.with("age", Outcome::decide(age <= self.max_age.0, Cause::Expired, age_reason));
+        let size_reason =
+            format!("newest backup {name} has {}; want at least {}", self.min_size.format(newest.size), self.min_size);
+        report = report.with("size", Outcome::decide(newest.size >= self.min_size.0, Cause::BelowMinimum, size_reason));
+
+        let container = Container::sniff(&listing.newest_head);
+        let encrypted = matches!(container, Container::Age | Container::OpenPgp);
+        let encryption_reason = if encrypted {
+            format!("newest backup {name} is {}", container.describe())
+        } else {
+            format!("newest backup {name} is {}; want an age or OpenPGP container", container.describe())
+        };
+        report = report.with("encryption", Outcome::decide(encrypted, Cause::Insecure, encryption_reason));
+
+        let oldest = listing.files.last().unwrap_or(newest);
+        if let Ok(since_epoch) = oldest.modified.duration_since(SystemTime::UNIX_EPOCH) {
+            report = report
+                .sample(Sample::new(&BACKUP_OLDEST_TIMESTAMP, since_epoch.as_secs_f64()).label("set", set.as_str()));
+        }
+        let oldest_age = now.duration_since(oldest.modified).unwrap_or(Duration::ZERO);
+        let limit = self.retention.0 + self.retention_slack.0;
+        let count = listing.files.len();
+        let retention = if oldest_age > limit {
+            Outcome::fail(
+                Cause::AboveMaximum,
+                format!(
+                    "oldest backup {} is {} old; the policy keeps {} (+{} slack), so pruning does not run",
+                    file_name(&oldest.path),
+                    format_age(oldest_age),
+                    format_age(self.retention.0),
+                    format_age(self.retention_slack.0)
+                ),
+            )
+        } else {
+            Outcome::decide(
+                count >= self.min_count,
+                Cause::BelowMinimum,
+                format!(
+                    "{count} backups, the oldest {} old; want at least {} and none older than {} (+{} slack)",
+                    format_age(oldest_age),
+                    self.min_count,
+                    format_age(self.retention.0),
+                    format_age(self.retention_slack.0)
+                ),
+            )
+        };
+        report.with("retention", retention)
+    }
+}
+
+/// Prints an age or a policy period in days and hours (`40d`, `1d 2h`, `3h 5m`): humantime
+/// would say `1month9days13h`, which nobody reads at a glance.
+pub(crate) fn format_age(duration: Duration) -> String {
+    let seconds = duration.as_secs();
+    let (days, hours, minutes) = (seconds / 86400, seconds % 86400 / 3600, seconds % 3600 / 60);
+    match (days, hours, minutes) {
+        (0, 0, _) => format_duration(Duration::from_secs(seconds)),
+        (0, h, 0) => format!("{h}h"),
+        (0, h, m) => format!("{h}h {m}m"),
+        (d, 0, _) => format!("{d}d"),
+        (d, h, _) => format!("{d}d {h}h"),
+    }
+}
+
+fn file_name(path: &Path) -> String {
+    path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| path.display().to_string())
+}
+
+fn validate_set(set: &str, directory: &Path, pattern: &str) -> Result<(), KeyError> {
+    let valid_set = !set.is_empty()
+        && set.len() <= 64
+        && set.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'));
+    if !valid_set {
+        return Err(KeyError::new(
+            "set",
+            format!("`{set}` is not a set name (letters, digits, `_`, `-`, `.`; at most 64)"),
+        ));
+    }
+    if !directory.is_absolute() {
+        return Err(KeyError::new("directory", format!("`{}` is not an absolute path", directory.display())));
+    }
+    if pattern.contains('/') {
+        return Err(KeyError::new(
+            "pattern",
+            format!("`{pattern}` contains `/`; it matches file names in `directory`"),
+        ));
+    }
+    glob::Pattern::new(pattern).map_err(|err| KeyError::new("pattern", format!("`{pattern}` is not a glob: {err}")))?;
+    Ok(())
+}
+
+/// Describes an I/O error on `path` as a probe failure a person can act on.
+fn io_failure(what: &str, path: &Path, err: &std::io::Error) -> ProbeFailure {
+    let why = match err.raw_os_error() {
+        Some(libc::ELOOP) => "a symbolic link loop".to_string(),
+        Some(libc::ENOTDIR) => "a path component is not a directory".to_string(),
+        _ => match err.kind() {
+            std::io::ErrorKind::NotFound => "it does not exist".to_string(),
+            std::io::ErrorKind::PermissionDenied => "permission denied".to_string(),
+            _ => err.to_string(),
+        },
+    };
+    ProbeFailure::new(Cause::from_io(err), format!("cannot read {what} {}: {why}", path.display()))
+}
+
+/// Lists the regular files of `directory` whose names match `pattern`, newest first, and reads
+/// the first `head_bytes` of the newest.
+fn list_set(directory: &Path, pattern: &str, head_bytes: usize) -> Result<BackupListing, ProbeFailure> {
+    let glob = glob::Pattern::new(pattern)
+        .map_err(|err| ProbeFailure::new(Cause::Invalid, format!("`{pattern}` is not a glob: {err}")))?;
+    let metadata = std::fs::metadata(directory).map_err(|err| io_failure("backup directory", directory, &err))?;
+    if !metadata.is_dir() {
+        return Err(ProbeFailure::new(
+            Cause::Invalid,
+            format!("backup directory {} is not a directory", directory.display()),
+        ));
+    }
+    let entries = std::fs::read_dir(directory).map_err(|err| io_failure("backup directory", directory, &err))?;
+    let mut files = Vec::new();
+    for entry in entries {
+        let entry = entry.map_err(|err| io_failure("backup directory", directory, &err))?;
+        let name = entry.file_name();
+        if !glob.matches(&name.to_string_lossy()) {
+            continue;
+        }
+        let path = entry.path();
+        // Follows symbolic links, as a restore would; a dangling link or a loop is named.
+        let metadata = std::fs::metadata(&path).map_err(|err| io_failure("backup file", &path, &err))?;
+        if !metadata.is_file() {
+            continue;
+        }
+        let modified = metadata.modified().map_err(|err| io_failure("backup file", &path, &err))?;
+        files.push(BackupFile { path, size: metadata.len(), modified });
+    }
+    files.sort_by(|a, b| b.modified.cmp(&a.modified).then_with(|| b.path.cmp(&a.path)));
+    let mut newest_head = Vec::new();
+    if let Some(newest) = files.first() {
+        let file = File::open(&newest.path).map_err(|err| io_failure("backup file", &newest.path, &err))?;
+        file.take(head_bytes as u64)
+            .read_to_end(&mut newest_head)
+            .map_err(|err| io_failure("backup file", &newest.path, &err))?;
+    }
+    Ok(BackupListing { files, newest_head })
+}
+
+/// What reading a backup end to end found.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Verified {
+    pub container: Container,
+    pub compressed_bytes: u64,
+    pub uncompressed_bytes: u64,
+    pub dump: DumpKind,
+    /// Whether the data carried checksums that were verified: always for gzip; for zstd only
+    /// when the first frame has its content-checksum flag (`zstd` writes one by default).
+    pub checksummed: bool,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DumpKind {
+    /// `pg_dump` plain SQL that ends with its completion marker.
+    PlainComplete,
+    /// Plain SQL without the marker pg_dump writes last: cut short while dumping.
+    PlainIncomplete,
+    /// `pg_dump -Fc`.
+    Custom,
+    Unknown,
+}
+
+/// Why a backup failed its integrity check.
+#[derive(Debug, thiserror::Error, PartialEq)]
+pub enum IntegrityError {
+    #[error("truncated: the {format} stream ends at byte {offset} before its end")]
+    Truncated { format: &'static str, offset: u64 },
+    #[error("corrupt at byte {offset}: {detail}")]
+    Corrupt { offset: u64, detail: String },
+    #[error("cannot read the file at byte {offset}: {detail}")]
+    Read { offset: u64, detail: String },
+    #[error("is {0}; its content cannot be verified without the key")]
+    Encrypted(&'static str),
+    #[error("the check was cancelled")]
+    Cancelled,
+}
+
+/// A `BufRead` that counts the bytes its consumer has consumed: for a decoder, the offset in
+/// the compressed file where it stopped.
+struct CountingReader<R> {
+    inner: R,
+    consumed: u64,
+}
+
+impl<R: BufRead> Read for CountingReader<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.consumed += n as u64;
+        Ok(n)
+    }
+}
+
+impl<R: BufRead> BufRead for CountingReader<R> {
+    fn fill_buf(&mut self) -> std::io::Result<&[u8]> {
+        self.inner.fill_buf()
+    }
+    fn consume(&mut self, amount: usize) {
+        self.consumed += amount as u64;
+        self.inner.consume(amount);
+    }
+}
+
+/// Reads `source` (a whole backup file) to its end, decompressing and verifying checksums, and
+/// recognises the dump inside. Memory is constant: one input buffer, one output chunk, and the
+/// first and last few KiB of the content. `cancel` stops it between chunks.
+pub fn verify<R: Read>(source: R, cancel: &AtomicBool) -> Result<Verified, IntegrityError> {
+    let mut input = CountingReader { inner: BufReader::with_capacity(CHUNK, source), consumed: 0 };
+    let head = input.fill_buf().map_err(|err| IntegrityError::Read { offset: 0, detail: err.to_string() })?;
+    let container = Container::sniff(head);
+    // Frame header descriptor, bit 2: Content_Checksum_flag (RFC 8878 3.1.1.1.1).
+    let checksummed = match container {
+        Container::Gzip => true,
+        Container::Zstd => head.get(4).is_some_and(|descriptor| descriptor & 0x04 != 0),
+        _ => false,
+    };
+    // Each arm returns the scan and how many file bytes the decoder consumed, on success and
+    // on failure alike: the offset of a truncation or corruption.
+    let (format, result, consumed) = match container {
+        Container::Age | Container::OpenPgp => return Err(IntegrityError::Encrypted(container.describe())),
+        Container::Gzip => {
+            let mut decoder = flate2::bufread::MultiGzDecoder::new(input);
+            let result = scan(&mut decoder, cancel);
+            ("gzip", result, decoder.get_ref().consumed)
+        }
+        Container::Zstd => match zstd::stream::read::Decoder::with_buffer(input) {
+            Ok(mut decoder) => {
+                let result = scan(&mut decoder, cancel);
+                ("zstd", result, decoder.get_ref().consumed)
+            }
+            Err(err) => return Err(IntegrityError::Corrupt { offset: 0, detail: err.to_string() }),
+        },
+        Container::PgCustom | Container::Raw => {
+            let result = scan(&mut input, cancel);
+            ("file", result, input.consumed)
+        }
+    };
+    let offset = consumed;
+    let scanned = result.map_err(|err| match err {
+        ScanError::Cancelled => IntegrityError::Cancelled,
+        ScanError::Io(err) if err.kind() == std::io::ErrorKind::UnexpectedEof => {
+            IntegrityError::Truncated { format, offset }
+        }
+        ScanError::Io(err)
+            if matches!(err.kind(), std::io::ErrorKind::InvalidInput | std::io::ErrorKind::InvalidData) =>
+        {
+            IntegrityError::Corrupt { offset, detail: decoder_message(&err) }
+        }
+        ScanError::Io(err) => IntegrityError::Read { offset, detail: err.to_string() },
+    })?;
+    Ok(Verified {
+        container,
+        compressed_bytes: consumed,
+        uncompressed_bytes: scanned.total,
+        dump: recognise(&scanned.head, &scanned.tail),
+        checksummed,
+    })
+}
+
+/// flate2 and zstd word their errors for programmers; say what they mean for a backup.
+fn decoder_message(err: &std::io::Error) -> String {
+    let text = err.to_string();
+    if text.contains("checksum") {
+        "the CRC-32 checksum does not match the data (a flipped bit?)".to_string()
+    } else if text.contains("invalid gzip header") {
+        "data after the end of a gzip stream is not another gzip stream".to_string()
+    } else {
+        text
+    }
+}
+
+enum ScanError {
+    Io(std::io::Error),
+    Cancelled,
+}
+
+struct Scanned {
+    total: u64,
+    head: Vec<u8>,
+    tail: Vec<u8>,
+}
+
+fn scan(reader: &mut impl Read, cancel: &AtomicBool) -> Result<Scanned, ScanError> {
+    let mut buffer = vec![0u8; CHUNK];
+    let mut head = Vec::with_capacity(EDGE);
+    let mut tail: Vec<u8> = Vec::with_capacity(2 * EDGE);
+    let mut total = 0u64;
+    loop {
+        if cancel.load(Ordering::Relaxed) {
+            return Err(ScanError::Cancelled);
+        }
+        let n = match reader.read(&mut buffer) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(err) if err.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(err) => return Err(ScanError::Io(err)),
+        };
+        let chunk = &buffer[..n];
+        if head.len() < EDGE {
+            let take = (EDGE - head.len()).min(n);
+            head.extend_from_slice(&chunk[..take]);
+        }
+        let keep = &chunk[n.saturating_sub(EDGE)..];
+        tail.extend_from_slice(keep);
+        if tail.len() > EDGE {
+            tail.drain(..tail.len() - EDGE);
+        }
+        total += n as u64;
+    }
+    Ok(Scanned { total, head, tail })
+}
+
+/// Recognises a PostgreSQL dump from the first and last bytes of its content.
+pub fn recognise(head: &[u8], tail: &[u8]) -> DumpKind {
+    let contains = |haystack: &[u8], needle: &[u8]| haystack.windows(needle.len()).any(|w| w == needle);
+    if head.starts_with(b"PGDMP") {
+        DumpKind::Custom
+    } else if contains(head, b"-- PostgreSQL database dump") {
+        if contains(tail, b"-- PostgreSQL database dump complete") {
+            DumpKind::PlainComplete
+        } else {
+            DumpKind::PlainIncomplete
+        }
+    } else {
+        DumpKind::Unknown
+    }
+}
+
+/// Turns what reading the file found into the integrity verdict.
+pub fn decide_integrity(name: &str, result: &Result<Verified, IntegrityError>) -> Outcome {
+    match result {
+        Ok(v) => {
+            let what = match v.container {
+                Container::Gzip => format!(
+                    "gzip: {} compressed, {} uncompressed, checksums match",
+                    format_bytes(v.compressed_bytes),
+                    format_bytes(v.uncompressed_bytes)
+                ),
+                Container::Zstd => format!(
+                    "zstd: {} compressed, {} uncompressed, {}",
+                    format_bytes(v.compressed_bytes),
+                    format_bytes(v.uncompressed_bytes),
+                    if v.checksummed { "checksums match" } else { "no checksums in the frames" }
+                ),
+                _ => format!("{} read", format_bytes(v.uncompressed_bytes)),
+            };
+            match v.dump {
+                DumpKind::PlainComplete => Outcome::pass(format!("{name} ({what}) is a complete PostgreSQL plain SQL dump")),
+                DumpKind::Custom => Outcome::pass(format!("{name} ({what}) is a PostgreSQL custom-format dump")),
+                DumpKind::PlainIncomplete => Outcome::fail(
+                    Cause::Corrupt,
+                    format!("{name} ({what}) is a plain SQL dump without pg_dump's final `-- PostgreSQL database dump complete`: the dump was cut short"),
+                ),
+                DumpKind::Unknown => Outcome::fail(
+                    Cause::Invalid,
+                    format!("{name} ({what}) is not a PostgreSQL dump: no `-- PostgreSQL database dump` header and no PGDMP magic"),
+                ),
+            }
+        }
+        Err(IntegrityError::Encrypted(what)) => {
+            Outcome::error(Cause::Invalid, format!("{name} {}", IntegrityError::Encrypted(what)))
+        }
+        Err(err @ IntegrityError::Read { .. }) => Outcome::error(Cause::Io, format!("{name}: {err}")),
+        Err(IntegrityError::Cancelled) => Outcome::error(Cause::Timeout, format!("{name}: the check was cancelled")),
+        Err(err) => Outcome::fail(Cause::Corrupt, format!("{name}: {err}")),
+    }
+}
+
+impl BackupIntegrityCheck {
+    pub const ASPECTS: &'static [&'static str] = &["integrity"];
+    pub const FAMILIES: &'static [&'static MetricFamily] = &[&BACKUP_VERIFIED_BYTES, &BACKUP_VERIFIED_TIMESTAMP];
+
+    pub fn validate(&self, _aspect: &str) -> Result<(), KeyError> {
+        validate_set(&self.set, &self.directory, &self.pattern)
+    }
+
+    pub async fn run(&self, ctx: &CheckContext) -> CheckResult {
+        let (directory, pattern) = (self.directory.clone(), self.pattern.clone());
+        let listing = ctx.blocking.run(move || list_set(&directory, &pattern, 0)).await??;
+        let Some(newest) = listing.files.first().cloned() else {
+            let reason = format!(
+                "no file matches `{}` in {}; the backup set {} is empty",
+                self.pattern,
+                self.directory.display(),
+                self.set
+            );
+            return Ok(Report::default().with("integrity", Outcome::fail(Cause::Missing, reason)));
+        };
+        let _permit = INTEGRITY_READS.acquire().await.ok();
+        // When the scheduler gives up on this check (timeout) it drops this future; the guard
+        // then tells the blocking read to stop at its next chunk instead of reading on.
+        let cancel = Arc::new(AtomicBool::new(false));
+        struct CancelOnDrop(Arc<AtomicBool>);
+        impl Drop for CancelOnDrop {
+            fn drop(&mut self) {
+                self.0.store(true, Ordering::Relaxed);
+            }
+        }
+        let _guard = CancelOnDrop(cancel.clone());
+        let path = newest.path.clone();
+        let result = ctx
+            .blocking
+            .run(move || -> Result<Result<Verified, IntegrityError>, std::io::Error> {
+                let file = File::open(&path)?;
+                Ok(verify(file, &cancel))
+            })
+            .await?
+            .map_err(|err| io_failure("backup file", &newest.path, &err))?;
+        let set = self.set.as_str();
+        let mut report = Report::default();
+        if let Ok(verified) = &result {
+            report = report
+                .sample(Sample::new(&BACKUP_VERIFIED_BYTES, verified.uncompressed_bytes as f64).label("set", set));
+        }
+        if let Ok(since_epoch) = newest.modified.duration_since(SystemTime::UNIX_EPOCH) {
+            report =
+                report.sample(Sample::new(&BACKUP_VERIFIED_TIMESTAMP, since_epoch.as_secs_f64()).label("set", set));
+        }
+        Ok(report.with("integrity", decide_integrity(&file_name(&newest.path), &result)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::checks::Verdict;
+    use std::io::Write;
+
+    const PLAIN: &[u8] = b"--\n-- PostgreSQL database dump\n--\n\nCREATE TABLE t (x int);\n\n--\n-- PostgreSQL database dump complete\n--\n\n";
+
+    fn gzip(data: &[u8]) -> Vec<u8> {
+        let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        encoder.write_all(data).unwrap();
+        encoder.finish().unwrap()
+    }
+
+    fn no_cancel() -> AtomicBool {
+        AtomicBool::new(false)
+    }
+
+    #[test]
+    fn containers_are_told_apart_by_magic_bytes() {
+        assert_eq!(Container::sniff(&[0x1f, 0x8b, 8]), Container::Gzip);
+        assert_eq!(Container::sniff(&[0x28, 0xb5, 0x2f, 0xfd, 0]), Container::Zstd);
+        assert_eq!(Container::sniff(b"age-encryption.org/v1\n-> X25519"), Container::Age);
+        assert_eq!(Container::sniff(b"-----BEGIN AGE ENCRYPTED FILE-----\n"), Container::Age);
+        assert_eq!(Container::sniff(b"-----BEGIN PGP MESSAGE-----\n"), Container::OpenPgp);
+        // gpg --symmetric: old-format SKESK packet, length 13, version 4.
+        assert_eq!(Container::sniff(&[0x8c, 0x0d, 0x04, 0x09]), Container::OpenPgp);
+        // gpg --encrypt: new-format PKESK packet, version 3.
+        assert_eq!(Container::sniff(&[0xc1, 0x4c, 0x03, 0x11]), Container::OpenPgp);
+        // A literal data packet (tag 11) is signed-or-plain, not encrypted.
+        assert_eq!(Container::sniff(&[0xcb, 0x10, 0x62]), Container::Raw);
+        assert_eq!(Container::sniff(b"PGDMP\x01\x0e"), Container::PgCustom);
+        assert_eq!(Container::sniff(PLAIN), Container::Raw);
+        assert_eq!(Container::sniff(b""), Container::Raw);
+    }
+
+    #[test]
+    fn a_gzipped_plain_dump_verifies_and_is_recognised() {
+        let verified = verify(&gzip(PLAIN)[..], &no_cancel()).unwrap();
+        assert_eq!(verified.uncompressed_bytes, PLAIN.len() as u64);
+        assert_eq!(verified.dump, DumpKind::PlainComplete);
+        assert_eq!(decide_integrity("a.sql.gz", &Ok(verified)).verdict, Verdict::Pass);
+    }
+
+    #[test]
+    fn zstd_says_whether_its_frames_carry_checksums() {
+        let mut with = zstd::stream::Encoder::new(Vec::new(), 3).unwrap();
+        with.include_checksum(true).unwrap();
+        with.write_all(PLAIN).unwrap();
+        let with = with.finish().unwrap();
+        let without = zstd::stream::encode_all(PLAIN, 3).unwrap();
+        assert!(verify(&with[..], &no_cancel()).unwrap().checksummed);
+        let unchecked = verify(&without[..], &no_cancel()).unwrap();
+        assert!(!unchecked.checksummed);
+        let outcome = decide_integrity("db.sql.zst", &Ok(unchecked));
+        assert!(outcome.reason.contains("no checksums in the frames"), "{}", outcome.reason);
+    }
+
+    #[test]
+    fn concatenated_gzip_members_are_all_read() {
+        let mut data = gzip(&PLAIN[..40]);
+        data.extend(gzip(&PLAIN[40..]));
+        let verified = verify(&data[..], &no_cancel()).unwrap();
+        assert_eq!(verified.uncompressed_bytes, PLAIN.len() as u64);
+        assert_eq!(verified.dump, DumpKind::PlainComplete);
+    }
+
+    #[test]
+    fn a_truncated_gzip_names_the_offset() {
+        let data = gzip(PLAIN);
+        let cut = &data[..data.len() - 10];
+        let err = verify(cut, &no_cancel()).unwrap_err();
+        match err {
+            IntegrityError::Truncated { format: "gzip", offset } => assert_eq!(offset, cut.len() as u64),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_flipped_bit_in_the_crc_is_corruption() {
+        let mut data = gzip(PLAIN);
+        let crc_at = data.len() - 8;
+        data[crc_at] ^= 0x01;
+        let err = verify(&data[..], &no_cancel()).unwrap_err();
+        assert!(matches!(&err, IntegrityError::Corrupt { detail, .. } if detail.contains("CRC-32")), "{err:?}");
+        let outcome = decide_integrity("a.sql.gz", &Err(err));
+        assert_eq!(outcome.verdict, Verdict::Fail);
+        assert_eq!(outcome.cause, Some(Cause::Corrupt));
+    }
+
+    #[test]
+    fn plain_sql_without_the_completion_marker_is_incomplete() {
+        let cut = &PLAIN[..PLAIN.len() - 45];
+        assert_eq!(recognise(cut, cut), DumpKind::PlainIncomplete);
+        let outcome = decide_integrity("a.sql", &Ok(verify(cut, &no_cancel()).unwrap()));
+        assert_eq!(outcome.cause, Some(Cause::Corrupt));
+        assert!(outcome.reason.contains("cut short"), "{}", outcome.reason);
+    }
+
+    #[test]
+    fn unknown_content_and_encrypted_files_are_not_passed() {
+        let outcome = decide_integrity("x.gz", &Ok(verify(&gzip(b"hello")[..], &no_cancel()).unwrap()));
+        assert_eq!(outcome.cause, Some(Cause::Invalid));
+        let err = verify(&b"age-encryption.org/v1\n"[..], &no_cancel()).unwrap_err();
+        assert_eq!(decide_integrity("x.age", &Err(err)).verdict, Verdict::Error);
+    }
+
+    #[test]
+    fn a_cancelled_read_stops() {
+        let cancel = AtomicBool::new(true);
+        assert_eq!(verify(&gzip(PLAIN)[..], &cancel).unwrap_err(), IntegrityError::Cancelled);
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn an_integrity_read_leaves_the_async_worker_free() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut dump = PLAIN[..PLAIN.len() - 45].to_vec();
+        while dump.len() < 16 << 20 {
+            dump.extend_from_slice(b"1\tstory\t2026-11-27\ta dragon guards the hoard\n");
+        }
+        dump.extend_from_slice(&PLAIN[PLAIN.len() - 45..]);
+        std::fs::write(dir.path().join("db.sql.gz"), gzip(&dump)).unwrap();
+        let check =
+            BackupIntegrityCheck { set: "db".into(), directory: dir.path().to_path_buf(), pattern: "*.sql.gz".into() };
+        let ctx = CheckContext::default();
+        let run = check.run(&ctx);
+        tokio::pin!(run);
+        // The runtime has one worker. Were the read done inside the check's poll, this loop
+        // would never get to run while it is in flight.
+        let mut ran_meanwhile = 0;
+        let report = loop {
+            tokio::select! {
+                biased;
+                report = &mut run => break report.unwrap(),
+                _ = tokio::task::yield_now() => {
+                    // The permit is held only around the read itself, not the listing.
+                    if ctx.blocking.in_flight() > 0 && INTEGRITY_READS.available_permits() == 0 {
+                        ran_meanwhile += 1;
+                    }
+                }
+            }
+        };
+        assert_eq!(report.outcome("integrity").unwrap().verdict, Verdict::Pass, "{report:?}");
+        assert!(ran_meanwhile > 0);
+    }
+
+    fn check() -> BackupCheck {
+        BackupCheck {
+            set: "db".into(),
+            directory: PathBuf::from("/backups"),
+            pattern: "*.sql.gz".into(),
+            max_age: default_max_age(),
+            min_size: ByteSize(1024, false),
+            retention: default_retention(),
+            retention_slack: HumanDuration(Duration::from_secs(86400)),
+            min_count: 3,
+        }
+    }
+
+    fn file(name: &str, size: u64, age_hours: u64, now: SystemTime) -> BackupFile {
+        BackupFile {
+            path: PathBuf::from("/backups").join(name),
+            size,
+            modified: now - Duration::from_secs(age_hours * 3600),
+        }
+    }
+
+    #[test]
+    fn age_size_and_retention_of_a_healthy_set() {
+        let now = SystemTime::now();
+        let listing = BackupListing {
+            files: vec![
+                file("c.sql.gz", 4096, 2, now),
+                file("b.sql.gz", 4096, 26, now),
+                file("a.sql.gz", 4096, 50, now),
+            ],
+            newest_head: gzip(PLAIN),
+        };
+        let report = check().decide(&listing, now);
+        let age = report.outcome("age").unwrap();
+        assert_eq!(age.verdict, Verdict::Pass);
+        assert_eq!(age.reason, "newest backup c.sql.gz is 2h old; want at most 1d 2h");
+        assert_eq!(report.outcome("size").unwrap().verdict, Verdict::Pass);
+        assert_eq!(report.outcome("retention").unwrap().verdict, Verdict::Pass);
+        let encryption = report.outcome("encryption").unwrap();
+        assert_eq!(encryption.cause, Some(Cause::Insecure));
+        assert_eq!(encryption.reason, "newest backup c.sql.gz is a gzip stream; want an age or OpenPGP container");
+    }
+
+    #[test]
+    fn stale_small_and_overkept_sets_fail() {
+        let now = SystemTime::now();
+        let listing = BackupListing {
+            files: vec![file("b.sql.gz", 10, 30, now), file("a.sql.gz", 4096, 24 * 40, now)],
+            newest_head: b"age-encryption.org/v1\n".to_vec(),
+        };
+        let report = check().decide(&listing, now);
+        assert_eq!(report.outcome("age").unwrap().cause, Some(Cause::Expired));
+        assert_eq!(report.outcome("size").unwrap().reason, "newest backup b.sql.gz has 10 B; want at least 1 KiB");
+        let retention = report.outcome("retention").unwrap();
+        assert_eq!(retention.cause, Some(Cause::AboveMaximum));
+        assert!(retention.reason.starts_with("oldest backup a.sql.gz is 40d old"), "{}", retention.reason);
+        assert_eq!(report.outcome("encryption").unwrap().verdict, Verdict::Pass);
+    }
+
+    #[test]
+    fn too_few_backups_fail_retention_and_an_empty_set_fails_everything() {
+        let now = SystemTime::now();
+        let listing = BackupListing { files: vec![file("a.sql.gz", 4096, 1, now)], newest_head: vec![] };
+        assert_eq!(check().decide(&listing, now).outcome("retention").unwrap().cause, Some(Cause::BelowMinimum));
+        let empty = check().decide(&BackupListing { files: vec![], newest_head: vec![] }, now);
+        for aspect in BackupCheck::ASPECTS {
+            let outcome = empty.outcome(aspect).unwrap();
+            assert_eq!(outcome.cause, Some(Cause::Missing));
+            assert_eq!(outcome.reason, "no file matches `*.sql.gz` in /backups; the backup set db is empty");
+        }
+    }
+
+    #[test]
+    fn bad_set_names_and_globs_are_refused() {
+        let mut bad = check();
+        bad.pattern = "[".into();
+        assert_eq!(bad.validate("age").unwrap_err().key, "pattern");
+        let mut bad = check();
+        bad.set = "a b".into();
+        assert_eq!(bad.validate("age").unwrap_err().key, "set");
+    }
+}
