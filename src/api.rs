@@ -21,6 +21,9 @@ pub struct ItemView<'a> {
     pub state: &'static str,
     /// The last evaluation is older than three intervals: the verdict may no longer hold.
     pub stale: bool,
+    /// Passed at the go-live baseline and does not pass now; absent without a baseline.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub regressed: Option<bool>,
     pub cause: Option<&'static str>,
     pub reason: Option<&'a str>,
     pub last_evaluation: Option<String>,
@@ -61,6 +64,7 @@ impl Summary {
 #[derive(Debug, Serialize)]
 pub struct ItemsDocument<'a> {
     pub generated_at: String,
+    pub baseline_taken_at: Option<String>,
     pub summary: Summary,
     pub items: Vec<ItemView<'a>>,
 }
@@ -73,7 +77,7 @@ pub fn state_name(record: &ItemRecord) -> &'static str {
     record.verdict().map_or("pending", Verdict::as_str)
 }
 
-pub fn item_view(record: &ItemRecord) -> ItemView<'_> {
+pub fn item_view<'a>(record: &'a ItemRecord, inner: &StoreInner) -> ItemView<'a> {
     let last = record.last.as_ref();
     ItemView {
         id: &record.item().id,
@@ -83,6 +87,7 @@ pub fn item_view(record: &ItemRecord) -> ItemView<'_> {
         kind: record.kind(),
         state: state_name(record),
         stale: crate::page::DisplayState::of(record, SystemTime::now()) == crate::page::DisplayState::Stale,
+        regressed: inner.regressed(record),
         cause: last.and_then(|e| e.outcome.cause).map(|c| c.as_str()),
         reason: last.map(|e| e.outcome.reason.as_str()),
         last_evaluation: last.map(|e| rfc3339(e.at)),
@@ -119,6 +124,7 @@ pub fn items_document(inner: &StoreInner) -> ItemsDocument<'_> {
     ItemsDocument {
         generated_at: rfc3339(SystemTime::now()),
         summary: summarize(&inner.items),
-        items: inner.items.iter().map(item_view).collect(),
+        items: inner.items.iter().map(|record| item_view(record, inner)).collect(),
+        baseline_taken_at: inner.baseline.as_ref().map(|b| rfc3339(b.taken_at())),
     }
 }

@@ -25,6 +25,10 @@ pub struct Cli {
     #[arg(long = "config.check")]
     pub config_check: bool,
 
+    /// The go-live baseline file (written by `baseline` and `POST /api/v1/baseline`).
+    #[arg(long = "baseline.file", value_name = "FILE", default_value = "data/baseline.json", global = true)]
+    pub baseline_file: PathBuf,
+
     /// Address to serve metrics, the API and health endpoints on; `:9847` means every interface.
     #[arg(long = "web.listen-address", value_name = "ADDRESS", default_value = ":9847")]
     pub listen_address: String,
@@ -49,6 +53,13 @@ pub enum Command {
         /// Output format.
         #[arg(long, value_enum, default_value = "text")]
         format: OutputFormat,
+    },
+    /// Evaluate every item once and record which pass as the go-live baseline; from then on an
+    /// item that passed at the baseline and fails is reported as regressed.
+    Baseline {
+        /// Replace a baseline file that exists but cannot be read (it is never replaced silently).
+        #[arg(long)]
+        force: bool,
     },
     /// Record that a person confirmed an item decided by an `attested` check: who, now, and an
     /// optional note. The item passes until the attestation is older than the check's validity.

@@ -29,12 +29,21 @@ pub enum DaemonError {
 pub struct DaemonOptions {
     pub config_file: PathBuf,
     pub listen_address: String,
+    pub baseline_file: PathBuf,
 }
 
 pub async fn run(options: DaemonOptions) -> Result<(), DaemonError> {
     let config = config::load(&options.config_file)?;
     release_freed_memory();
     let store = Store::new();
+    match crate::baseline::load(&options.baseline_file) {
+        Ok(baseline) => store.set_baseline(baseline, true),
+        Err(err) => {
+            // Reported, never replaced: the file may be the only record of the go-live state.
+            tracing::error!(error = %err, "the baseline cannot be used; regressions are not reported until it is fixed");
+            store.set_baseline(None, false);
+        }
+    }
     let scheduler = Arc::new(Scheduler::new(store.clone()));
     scheduler.apply(&config);
 
@@ -70,7 +79,12 @@ pub async fn run(options: DaemonOptions) -> Result<(), DaemonError> {
             _ = tokio::signal::ctrl_c() => tracing::info!("interrupt received, shutting down"),
         }
     };
-    let state = Arc::new(AppState { store: store.clone(), exposition: Exposition::new(store), reload: reload_tx });
+    let state = Arc::new(AppState {
+        store: store.clone(),
+        exposition: Exposition::new(store),
+        reload: reload_tx,
+        baseline_file: options.baseline_file.clone(),
+    });
     server::serve(listener, state, shutdown).await;
     scheduler.stop();
     reloader.abort();

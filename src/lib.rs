@@ -20,8 +20,8 @@
 //!   logfmt or JSON; [`secret`] keeps secrets out of every output; [`dotenv`] reads env files.
 
 pub mod api;
-pub mod baseline;
 pub mod attest;
+pub mod baseline;
 pub mod checks;
 pub mod cli;
 pub mod config;

@@ -41,11 +41,19 @@ fn main() -> ExitCode {
             let code = runtime.block_on(oneshot::run(&cli.config_file, format, &mut std::io::stdout().lock()));
             ExitCode::from(code as u8)
         }
+        Some(Command::Baseline { force }) => {
+            let code = runtime.block_on(oneshot::record_baseline(&cli.config_file, &cli.baseline_file, force));
+            ExitCode::from(code as u8)
+        }
         Some(Command::Attest { item_id, by, note }) => {
             ExitCode::from(attest::command(&cli.config_file, &item_id, &by, note) as u8)
         }
         None => {
-            let options = DaemonOptions { config_file: cli.config_file, listen_address: cli.listen_address };
+            let options = DaemonOptions {
+                config_file: cli.config_file,
+                listen_address: cli.listen_address,
+                baseline_file: cli.baseline_file,
+            };
             match runtime.block_on(daemon::run(options)) {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(err) => {

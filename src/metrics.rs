@@ -33,6 +33,9 @@ pub const CORE_FAMILIES: &[&str] = &[
     "checklist_item_last_evaluation_timestamp_seconds",
     "checklist_item_evaluation_duration_seconds",
     "checklist_item_evaluations_total",
+    "checklist_item_regressed",
+    "checklist_baseline_timestamp_seconds",
+    "checklist_baseline_file_readable",
 ];
 
 /// The two exposition formats Prometheus negotiates.
@@ -249,6 +252,32 @@ impl Collector for StoreCollector {
             for (verdict, count) in Verdict::ALL.iter().zip(record.counts) {
                 let labels = vec![("id", record.item().id.as_str()), ("result", verdict.as_str())];
                 ConstCounter::new(count).encode(family.encode_family(&labels)?)?;
+            }
+        }
+
+        let mut family = gauge(
+            &mut encoder,
+            "checklist_baseline_file_readable",
+            "0 when the baseline file exists but cannot be read (it is left untouched), else 1.",
+        )?;
+        ConstGauge::new(i64::from(inner.baseline_readable))
+            .encode(family.encode_family(&Vec::<(&str, &str)>::new())?)?;
+        let mut family = gauge(
+            &mut encoder,
+            "checklist_baseline_timestamp_seconds",
+            "When the go-live baseline was taken, in seconds since the epoch; absent without one.",
+        )?;
+        if let Some(baseline) = &inner.baseline {
+            ConstGauge::new(baseline.taken_at).encode(family.encode_family(&Vec::<(&str, &str)>::new())?)?;
+        }
+        let mut family = gauge(
+            &mut encoder,
+            "checklist_item_regressed",
+            "1 when the item passed at the go-live baseline and does not pass now, else 0; absent for items the baseline does not know.",
+        )?;
+        for (record, _) in &evaluated {
+            if let Some(regressed) = inner.regressed(record) {
+                ConstGauge::new(i64::from(regressed)).encode(family.encode_family(&full_labels(record))?)?;
             }
         }
 

@@ -3,6 +3,7 @@
 
 use std::io::Write;
 use std::path::Path;
+use std::sync::Arc;
 
 use tokio::sync::Semaphore;
 
@@ -19,11 +20,41 @@ pub const EXIT_NOT_READY: i32 = 1;
 pub const EXIT_BAD_CONFIG: i32 = 2;
 
 pub async fn run(config_file: &Path, format: OutputFormat, out: &mut impl Write) -> i32 {
+    let store = match evaluate_once(config_file).await {
+        Ok(store) => store,
+        Err(code) => return code,
+    };
+    let inner = store.read();
+    let report_format = match format {
+        OutputFormat::Json => Some(ReportFormat::Json),
+        OutputFormat::Junit => Some(ReportFormat::Junit),
+        OutputFormat::Markdown => Some(ReportFormat::Markdown),
+        OutputFormat::Text => None,
+    };
+    let written = match report_format {
+        Some(report_format) => {
+            out.write_all(crate::report::render(&inner, report_format, std::time::SystemTime::now()).as_bytes())
+        }
+        None => write_table(&inner.items, out),
+    };
+    if let Err(err) = written {
+        eprintln!("cannot write the results: {err}");
+    }
+    if summarize(&inner.items).critical_all_pass() {
+        EXIT_READY
+    } else {
+        EXIT_NOT_READY
+    }
+}
+
+/// Loads the config and evaluates every check once; a bad config is reported and gives its
+/// exit code.
+async fn evaluate_once(config_file: &Path) -> Result<Arc<Store>, i32> {
     let config = match config::load(config_file) {
         Ok(config) => config,
         Err(err) => {
             eprintln!("{err}");
-            return EXIT_BAD_CONFIG;
+            return Err(EXIT_BAD_CONFIG);
         }
     };
     let store = Store::new();
@@ -46,27 +77,41 @@ pub async fn run(config_file: &Path, format: OutputFormat, out: &mut impl Write)
     });
     futures_util::future::join_all(evaluations).await;
 
-    let inner = store.read();
-    let report_format = match format {
-        OutputFormat::Json => Some(ReportFormat::Json),
-        OutputFormat::Junit => Some(ReportFormat::Junit),
-        OutputFormat::Markdown => Some(ReportFormat::Markdown),
-        OutputFormat::Text => None,
-    };
-    let written = match report_format {
-        Some(report_format) => {
-            out.write_all(crate::report::render(&inner, report_format, std::time::SystemTime::now()).as_bytes())
+    Ok(store)
+}
+
+/// `checklist-exporter baseline`: evaluates every item once and records which pass. An
+/// existing baseline file that cannot be read is only replaced with `--force`.
+pub async fn record_baseline(config_file: &Path, baseline_file: &Path, force: bool) -> i32 {
+    if let Err(err) = crate::baseline::load(baseline_file) {
+        if !force {
+            eprintln!("{err}\nrefusing to replace it; look at it, then run again with --force");
+            return EXIT_NOT_READY;
         }
-        None => write_table(&inner.items, out),
+        eprintln!("{err}\nreplacing it (--force)");
+    }
+    let store = match evaluate_once(config_file).await {
+        Ok(store) => store,
+        Err(code) => return code,
     };
-    if let Err(err) = written {
-        eprintln!("cannot write the results: {err}");
+    let baseline = match store.read().take_baseline(std::time::SystemTime::now()) {
+        Ok(baseline) => baseline,
+        Err(reason) => {
+            eprintln!("{reason}");
+            return EXIT_NOT_READY;
+        }
+    };
+    if let Err(err) = crate::baseline::save(baseline_file, &baseline) {
+        eprintln!("{err}");
+        return EXIT_NOT_READY;
     }
-    if summarize(&inner.items).critical_all_pass() {
-        EXIT_READY
-    } else {
-        EXIT_NOT_READY
-    }
+    println!(
+        "baseline recorded in {}: {} of {} items pass",
+        baseline_file.display(),
+        baseline.passing_count(),
+        baseline.items.len()
+    );
+    EXIT_READY
 }
 
 fn write_table(items: &[crate::state::ItemRecord], out: &mut impl Write) -> std::io::Result<()> {

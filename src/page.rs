@@ -87,6 +87,8 @@ pub struct ItemRow<'a> {
     pub state: &'static str,
     pub state_label: &'static str,
     pub reason: &'a str,
+    /// Passed at the go-live baseline and does not pass now.
+    pub regressed: bool,
     pub last: String,
     pub next: String,
     pub history: Vec<HistoryDot>,
@@ -112,6 +114,9 @@ pub struct Page<'a> {
     pub sections: Vec<SectionView<'a>>,
     pub generated_at: String,
     pub version: &'static str,
+    /// When the go-live baseline was taken, if it was.
+    pub baseline: Option<String>,
+    pub regressed: usize,
 }
 
 fn percent(part: usize, whole: usize) -> String {
@@ -121,7 +126,7 @@ fn percent(part: usize, whole: usize) -> String {
     format!("{:.0}", part as f64 * 100.0 / whole as f64)
 }
 
-fn row(record: &ItemRecord, now: SystemTime) -> ItemRow<'_> {
+fn row<'a>(record: &'a ItemRecord, inner: &StoreInner, now: SystemTime) -> ItemRow<'a> {
     let state = DisplayState::of(record, now);
     ItemRow {
         id: &record.item().id,
@@ -130,6 +135,7 @@ fn row(record: &ItemRecord, now: SystemTime) -> ItemRow<'_> {
         state: state.key(),
         state_label: state.label(),
         reason: record.last.as_ref().map_or("", |e| e.outcome.reason.as_str()),
+        regressed: inner.regressed(record) == Some(true),
         last: record.last.as_ref().map_or_else(|| "never".to_string(), |e| rfc3339(e.at)),
         next: record.next_due().map_or_else(|| "soon".to_string(), rfc3339),
         history: record
@@ -150,7 +156,7 @@ pub fn build(inner: &StoreInner, attention_only: bool, now: SystemTime) -> Page<
         let state = DisplayState::of(record, now);
         counts[state as usize] += 1;
         if state.needs_attention() {
-            attention.push(row(record, now));
+            attention.push(row(record, inner, now));
         }
         let name = record.item().section.as_str();
         let position = match sections.iter().position(|s| s.name == name) {
@@ -164,14 +170,15 @@ pub fn build(inner: &StoreInner, attention_only: bool, now: SystemTime) -> Page<
         section.total += 1;
         section.passing += usize::from(state == DisplayState::Passing);
         if !attention_only || state.needs_attention() {
-            section.items.push(row(record, now));
+            section.items.push(row(record, inner, now));
         }
     }
     if attention_only {
         sections.retain(|s| !s.items.is_empty());
     }
-    // Critical items first, then in checklist order.
-    attention.sort_by_key(|r| r.severity != Severity::Critical.as_str());
+    // Regressions first, then critical items, then in checklist order.
+    attention.sort_by_key(|r| (!r.regressed, r.severity != Severity::Critical.as_str()));
+    let regressed = attention.iter().filter(|r| r.regressed).count();
     Page {
         all_percent: percent(summary.pass, summary.items),
         critical_percent: percent(summary.critical_pass, summary.critical_items),
@@ -182,6 +189,8 @@ pub fn build(inner: &StoreInner, attention_only: bool, now: SystemTime) -> Page<
         sections,
         generated_at: rfc3339(now),
         version: crate::metrics::VERSION,
+        baseline: inner.baseline.as_ref().map(|b| rfc3339(b.taken_at())),
+        regressed,
     }
 }
 

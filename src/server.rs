@@ -29,6 +29,7 @@ pub struct AppState {
     pub store: Arc<Store>,
     pub exposition: Exposition,
     pub reload: mpsc::Sender<ReloadRequest>,
+    pub baseline_file: std::path::PathBuf,
 }
 
 /// Slow clients may not hold a connection open without sending a request.
@@ -121,6 +122,14 @@ async fn route(state: &AppState, request: Request<Incoming>, _peer: SocketAddr) 
         "/static/page.js" => {
             only_get(method).unwrap_or_else(|| static_asset("text/javascript; charset=utf-8", crate::page::SCRIPT))
         }
+        "/api/v1/baseline" => {
+            if method != Method::POST {
+                not_allowed("POST")
+            } else {
+                let force = query_param(request.uri().query(), "force") == Some("true");
+                take_baseline(state, force).await
+            }
+        }
         "/api/v1/report" => only_get(method).unwrap_or_else(|| {
             let name = query_param(request.uri().query(), "format").unwrap_or("markdown");
             match ReportFormat::parse(name) {
@@ -156,6 +165,36 @@ async fn reload(state: &AppState) -> Response<Body> {
 /// The content security policy of the page: its own script, style and API, nothing else.
 const PAGE_CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; \
 img-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'";
+
+/// Records the current verdicts as the go-live baseline. Refused while items are unevaluated,
+/// and when the file on disk exists but cannot be read (unless `force=true`).
+async fn take_baseline(state: &AppState, force: bool) -> Response<Body> {
+    let path = state.baseline_file.clone();
+    let checked = path.clone();
+    let existing = tokio::task::spawn_blocking(move || crate::baseline::load(&checked)).await;
+    if let Ok(Err(err)) = existing {
+        if !force {
+            return text(StatusCode::CONFLICT, format!("{err}\nadd ?force=true to replace it\n"));
+        }
+    }
+    let baseline = match state.store.read().take_baseline(SystemTime::now()) {
+        Ok(baseline) => baseline,
+        Err(reason) => return text(StatusCode::CONFLICT, format!("{reason}\n")),
+    };
+    let to_save = baseline.clone();
+    let saved = tokio::task::spawn_blocking(move || crate::baseline::save(&path, &to_save)).await;
+    match saved {
+        Ok(Ok(())) => {
+            let message =
+                format!("baseline recorded: {} of {} items pass\n", baseline.passing_count(), baseline.items.len());
+            tracing::info!(passing = baseline.passing_count(), items = baseline.items.len(), "baseline recorded");
+            state.store.set_baseline(Some(baseline), true);
+            text(StatusCode::OK, message)
+        }
+        Ok(Err(err)) => text(StatusCode::INTERNAL_SERVER_ERROR, format!("{err}\n")),
+        Err(err) => text(StatusCode::INTERNAL_SERVER_ERROR, format!("writing the baseline failed: {err}\n")),
+    }
+}
 
 fn checklist_page(state: &AppState, attention_only: bool) -> Response<Body> {
     let inner = state.store.read();

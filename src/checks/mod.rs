@@ -4,12 +4,12 @@
 //! checklist item binds to one aspect. A check returns only its verdicts and its own value
 //! samples: timeouts, panics, concurrency and the common metrics belong to the scheduler.
 
-pub mod http;
 pub mod attested;
 pub mod backup;
 pub mod command;
 pub mod env;
 pub mod files;
+pub mod http;
 pub mod latency;
 pub mod network;
 pub mod postgres;
