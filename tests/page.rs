@@ -6,33 +6,31 @@ use std::path::PathBuf;
 use std::process::Command;
 use std::time::Duration;
 
-use common::{closed_port, item, wait_for, Daemon, TestDns};
+use common::{closed_port, item, wait_for, Daemon};
 
-/// A config whose items end up passing, failing, undecidable and not evaluated yet, in three
-/// sections, with markup in a title that must show as text.
-fn mixed_config(dns: &TestDns) -> String {
+/// A config whose items end up passing, failing, undecidable and not evaluated yet (a command
+/// that runs for 90 s), in three sections, with markup in a title that must show as text.
+fn mixed_config() -> String {
     let section = |text: String, name: &str| text.replace("Test Section", name);
     format!(
         "[settings]\nmax_concurrent_checks = 4\n\n\
          [[checks]]\nkind = \"cpu\"\nmin_cores = 1\n{}\n\
          [[checks]]\nkind = \"tcp_port\"\naddress = \"127.0.0.1:{}\"\nexpect = \"open\"\nconnect_timeout = \"1s\"\n{}\n\
          [[checks]]\nkind = \"disk\"\npath = \"/nonexistent/checklist-page-test\"\nmin_free_bytes = 1\n{}\n\
-         [[checks]]\nkind = \"dns\"\nname = \"hang.example.test\"\nnameserver = \"{}\"\ninterval = \"10m\"\ntimeout = \"5m\"\n{}\n",
+         [[checks]]\nkind = \"command\"\nargv = [\"sleep\", \"90\"]\ncommand_timeout = \"80s\"\ninterval = \"10m\"\ntimeout = \"85s\"\n{}\n",
         section(item("infra.cpu", "critical", Some("minimum")), "Infrastructure Readiness")
             .replace("Item infra.cpu", "CPU <script>alert('owned')</script> cores"),
         closed_port(),
         section(item("net.app_port", "critical", None), "Network Configuration"),
         section(item("files.uploads", "warning", Some("minimum")), "File System Preparation"),
-        dns.address,
-        section(item("net.dns", "info", None), "Network Configuration"),
+        section(item("net.firewall_probe", "info", None), "Network Configuration"),
     )
 }
 
-fn start_mixed() -> (Daemon, TestDns) {
-    let dns = TestDns::start(&[], &["hang.example.test"]);
-    let daemon = Daemon::start(&mixed_config(&dns));
+fn start_mixed() -> Daemon {
+    let daemon = Daemon::start(&mixed_config());
     wait_for("three items evaluated", Duration::from_secs(30), || daemon.items()["summary"]["pending"] == 1);
-    (daemon, dns)
+    daemon
 }
 
 fn chromium(args: &[&str], url: &str) -> std::process::Output {
@@ -58,7 +56,7 @@ fn chromium(args: &[&str], url: &str) -> std::process::Output {
 
 #[test]
 fn chromium_renders_every_state_in_checklist_order_with_target_text_escaped() {
-    let (daemon, _dns) = start_mixed();
+    let daemon = start_mixed();
     let output = chromium(&["--dump-dom"], &daemon.url("/"));
     let dom = String::from_utf8_lossy(&output.stdout).into_owned();
     assert!(
@@ -98,7 +96,7 @@ fn chromium_renders_every_state_in_checklist_order_with_target_text_escaped() {
 
 #[test]
 fn the_page_works_without_javascript_and_filters_to_what_needs_attention() {
-    let (daemon, _dns) = start_mixed();
+    let daemon = start_mixed();
     let page = daemon.get("/?filter=attention");
     assert_eq!(page.status(), 200);
     let csp = page.headers()["content-security-policy"].to_str().unwrap().to_string();
@@ -116,7 +114,7 @@ fn the_page_works_without_javascript_and_filters_to_what_needs_attention() {
 
 #[test]
 fn junit_report_parses_and_counts_every_item() {
-    let (daemon, _dns) = start_mixed();
+    let daemon = start_mixed();
     let response = daemon.get("/api/v1/report?format=junit");
     assert_eq!(response.status(), 200);
     let xml = response.text().unwrap();
@@ -152,7 +150,7 @@ fn junit_report_parses_and_counts_every_item() {
 
 #[test]
 fn markdown_report_is_a_sign_off_sheet() {
-    let (daemon, _dns) = start_mixed();
+    let daemon = start_mixed();
     let markdown = daemon.get("/api/v1/report?format=markdown").text().unwrap();
     assert!(markdown.starts_with("# Deployment Certification\n"));
     assert!(markdown.contains("**1 of 4 items pass; 1 of 2 critical items pass.**"), "{markdown}");
