@@ -14,6 +14,7 @@ declare -A wanted=(
   [nginx]=nginx
   [prometheus-blackbox-exporter]=prometheus-blackbox-exporter
   [openssl]=openssl
+  [systemd-analyze]=systemd
 )
 missing=()
 for command in "${!wanted[@]}"; do
