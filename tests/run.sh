@@ -15,6 +15,7 @@ declare -A wanted=(
   [prometheus-blackbox-exporter]=prometheus-blackbox-exporter
   [openssl]=openssl
   [systemd-analyze]=systemd
+  [amtool]=prometheus-alertmanager
 )
 missing=()
 for command in "${!wanted[@]}"; do
