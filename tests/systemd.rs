@@ -8,7 +8,7 @@ const UNIT: &str = "systemd/checklist-exporter.service";
 const INSTALLED_BINARY: &str = "/usr/local/bin/checklist-exporter";
 const INSTALLED_CONFIG: &str = "/etc/checklist-exporter/checklist.toml";
 /// The highest exposure score accepted (0 is fully sandboxed, 10 is a plain service). The unit
-/// scored 1.3 when it was written; README.md quotes that figure.
+/// scored 1.2 when it was written; README.md quotes that figure.
 const MAX_EXPOSURE: f64 = 2.0;
 
 fn repo_path(relative: &str) -> PathBuf {
