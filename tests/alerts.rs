@@ -1,10 +1,15 @@
 //! The alerting rules in `alerts/` load in Prometheus (`promtool check rules`), behave as their
-//! unit tests say (`promtool test rules`), and every alert is documented and tested both ways.
+//! unit tests say (`promtool test rules`), every alert is documented and tested both ways, and
+//! a real Prometheus evaluates the recording rules on the real daemon's series.
+
+mod common;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
 
+use common::{closed_port, item, wait_for, Daemon};
 use yaml_serde::Value;
 
 const RULES: &str = "alerts/checklist.rules.yml";
@@ -161,4 +166,121 @@ fn the_rules_use_only_metric_names_the_metrics_reference_documents() {
             "{RULES} uses {name}, which docs/metrics.md does not document"
         );
     }
+}
+
+/// A Prometheus server on loopback, stopped when dropped.
+struct Prometheus {
+    child: Child,
+    port: u16,
+    _dir: tempfile::TempDir,
+}
+
+impl Prometheus {
+    /// Scrapes `target` as job "checklist" every 500 ms and evaluates the rules every second.
+    fn start(target: std::net::SocketAddr) -> Prometheus {
+        let dir = tempfile::tempdir().unwrap();
+        let config = dir.path().join("prometheus.yml");
+        std::fs::write(
+            &config,
+            format!(
+                "global:\n  scrape_interval: 500ms\n  scrape_timeout: 500ms\n  evaluation_interval: 1s\n\
+                 rule_files: [{rules}]\n\
+                 scrape_configs:\n  - job_name: checklist\n    static_configs:\n      - targets: [\"{target}\"]\n",
+                rules = repo_path(RULES).display()
+            ),
+        )
+        .unwrap();
+        let port = closed_port();
+        let child = Command::new("prometheus")
+            .arg(format!("--config.file={}", config.display()))
+            .arg(format!("--storage.tsdb.path={}", dir.path().join("data").display()))
+            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("prometheus is missing: run bash tests/run.sh, which installs the Debian prometheus package");
+        Prometheus { child, port, _dir: dir }
+    }
+
+    /// The instant vector of `promql` as (labels, value) pairs; empty while Prometheus starts.
+    fn query(&self, promql: &str) -> Vec<(BTreeMap<String, String>, f64)> {
+        let encoded: String = promql
+            .bytes()
+            .map(|b| if b.is_ascii_alphanumeric() { (b as char).to_string() } else { format!("%{b:02X}") })
+            .collect();
+        let url = format!("http://127.0.0.1:{}/api/v1/query?query={encoded}", self.port);
+        let Ok(response) = reqwest::blocking::get(url) else { return Vec::new() };
+        let body: serde_json::Value = response.json().unwrap();
+        assert_eq!(body["status"], "success", "query {promql}: {body}");
+        body["data"]["result"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|sample| {
+                let labels = serde_json::from_value(sample["metric"].clone()).unwrap();
+                (labels, sample["value"][1].as_str().unwrap().parse().unwrap())
+            })
+            .collect()
+    }
+}
+
+impl Drop for Prometheus {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn real_prometheus_computes_readiness_and_interval_estimates_from_the_daemons_series() {
+    // One passing critical item and one failing warning item, both evaluated every second.
+    let config = format!(
+        "[[checks]]\nkind = \"cpu\"\nmin_cores = 1\ninterval = \"1s\"\n{}\n\
+         [[checks]]\nkind = \"tcp_port\"\naddress = \"127.0.0.1:{}\"\nexpect = \"open\"\nconnect_timeout = \"500ms\"\ninterval = \"1s\"\n{}\n",
+        item("infra.cpu", "critical", Some("minimum")),
+        closed_port(),
+        item("net.port", "warning", None)
+    );
+    let daemon = Daemon::start(&config);
+    daemon.wait_ready();
+    let prometheus = Prometheus::start(daemon.address);
+    let instance = daemon.address.to_string();
+
+    let ready_overall = |p: &Prometheus| p.query("instance:checklist_readiness:ratio");
+    wait_for("the readiness recording rule", Duration::from_secs(60), || !ready_overall(&prometheus).is_empty());
+    let overall = ready_overall(&prometheus);
+    assert_eq!(overall.len(), 1);
+    assert_eq!(overall[0].0.get("instance"), Some(&instance));
+    assert_eq!(overall[0].1, 0.5, "one of two items passes");
+
+    let by_section = prometheus.query("instance_section:checklist_readiness:ratio");
+    assert_eq!(by_section.len(), 1);
+    assert_eq!(by_section[0].0.get("section").map(String::as_str), Some("Test Section"));
+    assert_eq!(by_section[0].1, 0.5);
+    let by_severity: BTreeMap<String, f64> = prometheus
+        .query("instance_severity:checklist_readiness:ratio")
+        .into_iter()
+        .map(|(labels, value)| (labels["severity"].clone(), value))
+        .collect();
+    assert_eq!(by_severity, BTreeMap::from([("critical".to_string(), 1.0), ("warning".to_string(), 0.0)]));
+
+    // The estimate needs a few evaluations seen by scrapes; it tracks the 1 s interval (the
+    // scheduler jitters intervals by up to 5%, and a scrape may see two evaluations at once).
+    let estimates = |p: &Prometheus| p.query("instance_id:checklist_item_evaluation_interval_seconds:estimate");
+    wait_for("an interval estimate for both items", Duration::from_secs(60), || estimates(&prometheus).len() == 2);
+    wait_for("five evaluations in the estimate window", Duration::from_secs(60), || {
+        prometheus.query("changes(checklist_item_last_evaluation_timestamp_seconds[1h]) >= 5").len() == 2
+    });
+    for (labels, estimate) in estimates(&prometheus) {
+        assert!(
+            (0.8..=1.5).contains(&estimate),
+            "{}: estimated interval {estimate} s for a 1 s interval",
+            labels["id"]
+        );
+    }
+    assert!(
+        prometheus.query("ALERTS{alertname=\"ChecklistEvaluationStale\"}").is_empty(),
+        "fresh items count as stale"
+    );
+    assert!(prometheus.query("ALERTS{alertname=\"ChecklistExporterDown\"}").is_empty());
 }
