@@ -29,8 +29,8 @@ fn yaml(relative: &str) -> Value {
     yaml_serde::from_str(&read(relative)).unwrap_or_else(|e| panic!("{relative} is not YAML: {e}"))
 }
 
-/// A bind mount of a compose service: the host file (relative to the repository root) and
-/// the path inside the container.
+/// A bind mount of a compose service: the host file or directory (relative to the repository
+/// root) and the path inside the container.
 struct Mount {
     host: String,
     container: String,
@@ -82,7 +82,7 @@ fn normalize(path: &Path) -> String {
 /// Copies the service's bind-mounted files into `root` at their container paths, so that
 /// configs that name container paths can be checked as the container would see them.
 fn stage(mounts: &[Mount], root: &Path) {
-    for mount in mounts {
+    for mount in mounts.iter().filter(|mount| repo_path(&mount.host).is_file()) {
         let destination = root.join(mount.container.trim_start_matches('/'));
         std::fs::create_dir_all(destination.parent().unwrap()).unwrap();
         std::fs::copy(repo_path(&mount.host), &destination).unwrap();
@@ -153,13 +153,21 @@ fn every_file_compose_mounts_exists_in_the_repository() {
     }
     for (service, list) in &mounts {
         for mount in list {
+            let host = repo_path(&mount.host);
             assert!(
-                repo_path(&mount.host).is_file() || ARRIVING.contains(&mount.host.as_str()),
-                "{COMPOSE}: {service} mounts {}, which is not a file in the repository",
+                host.is_file() || host.is_dir() || ARRIVING.contains(&mount.host.as_str()),
+                "{COMPOSE}: {service} mounts {}, which is not in the repository",
                 mount.host
             );
         }
     }
+    // The exporter's default --config.file is in the mounted config directory.
+    let config = mounts["checklist-exporter"]
+        .iter()
+        .find(|mount| mount.container == "/etc/checklist-exporter")
+        .expect("the config directory is mounted");
+    assert!(repo_path(&config.host).join("checklist.toml").is_file());
+    assert!(read("Dockerfile").contains("--config.file=/etc/checklist-exporter/checklist.toml"));
     let build = &compose["services"]["checklist-exporter"]["build"];
     let context = normalize(&Path::new("deploy").join(build["context"].as_str().unwrap()));
     let dockerfile = if context.is_empty() {
