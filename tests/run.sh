@@ -19,6 +19,8 @@ declare -A wanted=(
   [gpg]=gpg                    # tests/backup.rs: an OpenPGP-encrypted backup
   [pg_dump]=postgresql-client  # tests/backup.rs: real dumps of a test database
   [setpriv]=util-linux         # tests/files.rs, env.rs: run as another uid for real EACCES
+  [systemd-analyze]=systemd
+  [amtool]=prometheus-alertmanager
 )
 missing=()
 for command in "${!wanted[@]}"; do
