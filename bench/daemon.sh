@@ -36,6 +36,9 @@ trap cleanup EXIT
 res() { echo "$1=$2"; }
 rss_kib() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
 hwm_kib() { awk '/^VmHWM:/ {print $2}' "/proc/$1/status"; }
+# Anonymous memory only: RSS also counts the pages of the binary that happen to be mapped, which
+# depends on the binary's size and on the page cache more than on the program.
+anon_kib() { awk '/^RssAnon:/ {print $2}' "/proc/$1/status"; }
 
 # A config of N items: N tcp_port checks on distinct loopback addresses, port 9 (discard),
 # where nothing listens, so each evaluation is one refused connect on loopback.
@@ -83,6 +86,7 @@ start_exporter config/checklist.toml
 sleep 2
 res default_items "$(curl -s "http://127.0.0.1:$PORT_EXPORTER/api/v1/items" | grep -c '"id"')"
 res default_rss_kib "$(rss_kib "$pid")"
+res default_rss_anon_kib "$(anon_kib "$pid")"
 res default_metrics_bytes "$(curl -s "http://127.0.0.1:$PORT_EXPORTER/metrics" | wc -c)"
 wrk_run "http://127.0.0.1:$PORT_EXPORTER/metrics" "$W/wrk_default.txt"
 res default_wrk_rps "$(wrk_rps "$W/wrk_default.txt")"
@@ -97,6 +101,7 @@ node=$!; pids+=("$node")
 for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$PORT_NODE/metrics" >/dev/null && break; sleep 0.1; done
 res node_metrics_bytes "$(curl -s "http://127.0.0.1:$PORT_NODE/metrics" | wc -c)"
 res node_rss_idle_kib "$(rss_kib "$node")"
+res node_rss_anon_idle_kib "$(anon_kib "$node")"
 wrk_run "http://127.0.0.1:$PORT_NODE/metrics" "$W/wrk_node.txt"
 res node_wrk_rps "$(wrk_rps "$W/wrk_node.txt")"
 res node_wrk_p99_ms "$(wrk_p99 "$W/wrk_node.txt")"
@@ -111,6 +116,7 @@ for n in 1000 5000 10000; do
   sleep 2
   res "items_${n}_rss_kib" "$(rss_kib "$pid")"
   res "items_${n}_hwm_kib" "$(hwm_kib "$pid")"
+  res "items_${n}_rss_anon_kib" "$(anon_kib "$pid")"
   if [ "$n" = 10000 ]; then
     res items_10000_metrics_bytes "$(curl -s "http://127.0.0.1:$PORT_EXPORTER/metrics" | wc -c)"
     wrk_run "http://127.0.0.1:$PORT_EXPORTER/metrics" "$W/wrk_10000.txt"
