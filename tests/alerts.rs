@@ -6,9 +6,10 @@ mod common;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
+use common::prometheus::Prometheus;
 use common::{closed_port, item, wait_for, Daemon};
 use yaml_serde::Value;
 
@@ -166,69 +167,6 @@ fn the_rules_use_only_metric_names_the_metrics_reference_documents() {
     }
 }
 
-/// A Prometheus server on loopback, stopped when dropped.
-struct Prometheus {
-    child: Child,
-    port: u16,
-    _dir: tempfile::TempDir,
-}
-
-impl Prometheus {
-    /// Scrapes `target` as job "checklist" every 500 ms and evaluates the rules every second.
-    fn start(target: std::net::SocketAddr) -> Prometheus {
-        let dir = tempfile::tempdir().unwrap();
-        let config = dir.path().join("prometheus.yml");
-        std::fs::write(
-            &config,
-            format!(
-                "global:\n  scrape_interval: 500ms\n  scrape_timeout: 500ms\n  evaluation_interval: 1s\n\
-                 rule_files: [{rules}]\n\
-                 scrape_configs:\n  - job_name: checklist\n    static_configs:\n      - targets: [\"{target}\"]\n",
-                rules = repo_path(RULES).display()
-            ),
-        )
-        .unwrap();
-        let port = closed_port();
-        let child = Command::new("prometheus")
-            .arg(format!("--config.file={}", config.display()))
-            .arg(format!("--storage.tsdb.path={}", dir.path().join("data").display()))
-            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("prometheus is missing: run bash tests/run.sh, which installs the Debian prometheus package");
-        Prometheus { child, port, _dir: dir }
-    }
-
-    /// The instant vector of `promql` as (labels, value) pairs; empty while Prometheus starts.
-    fn query(&self, promql: &str) -> Vec<(BTreeMap<String, String>, f64)> {
-        let encoded: String = promql
-            .bytes()
-            .map(|b| if b.is_ascii_alphanumeric() { (b as char).to_string() } else { format!("%{b:02X}") })
-            .collect();
-        let url = format!("http://127.0.0.1:{}/api/v1/query?query={encoded}", self.port);
-        let Ok(response) = reqwest::blocking::get(url) else { return Vec::new() };
-        let body: serde_json::Value = response.json().unwrap();
-        assert_eq!(body["status"], "success", "query {promql}: {body}");
-        body["data"]["result"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|sample| {
-                let labels = serde_json::from_value(sample["metric"].clone()).unwrap();
-                (labels, sample["value"][1].as_str().unwrap().parse().unwrap())
-            })
-            .collect()
-    }
-}
-
-impl Drop for Prometheus {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 #[test]
 fn real_prometheus_computes_readiness_and_interval_estimates_from_the_daemons_series() {
     // One passing critical item and one failing warning item, both evaluated every second.
@@ -241,7 +179,7 @@ fn real_prometheus_computes_readiness_and_interval_estimates_from_the_daemons_se
     );
     let daemon = Daemon::start(&config);
     daemon.wait_ready();
-    let prometheus = Prometheus::start(daemon.address);
+    let prometheus = Prometheus::start(daemon.address, Some(&repo_path(RULES)));
     let instance = daemon.address.to_string();
 
     let ready_overall = |p: &Prometheus| p.query("instance:checklist_readiness:ratio");

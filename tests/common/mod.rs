@@ -5,6 +5,7 @@
 pub mod nginx;
 pub mod pki;
 pub mod probe;
+pub mod prometheus;
 
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Write};
