@@ -9,20 +9,8 @@ use std::process::Command;
 
 use common::{check_once, check_once_as, item, verdict, Daemon};
 
-const ASPECTS: &[&str] = &[
-    "required_keys",
-    "secret_key",
-    "database_url",
-    "debug",
-    "environment",
-    "log_level",
-    "workers",
-    "allowed_hosts",
-    "cors_origins",
-    "upload_max_size",
-    "ssl_redirect",
-    "openai_api_key",
-];
+/// Every aspect of the `app_env` kind, one item each.
+const ASPECTS: &[&str] = checklist_exporter::checks::env::AppEnvCheck::ASPECTS;
 
 fn app_env(source: &str, prefix: &str) -> String {
     let items: String = ASPECTS.iter().map(|a| item(&format!("{prefix}.{a}"), "critical", Some(a))).collect();

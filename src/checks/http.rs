@@ -237,9 +237,6 @@ macro_rules! request_fields {
     };
 }
 
-fn yes() -> bool {
-    true
-}
 fn default_request_timeout() -> HumanDuration {
     HumanDuration(Duration::from_secs(5))
 }
@@ -277,7 +274,7 @@ pub struct HttpCheck {
     pub url: String,
     #[serde(default)]
     pub ca_files: Vec<PathBuf>,
-    #[serde(default = "yes")]
+    #[serde(default = "super::yes")]
     pub system_roots: bool,
     #[serde(default = "default_request_timeout")]
     pub request_timeout: HumanDuration,
@@ -442,7 +439,7 @@ pub struct HttpHeadersCheck {
     pub url: String,
     #[serde(default)]
     pub ca_files: Vec<PathBuf>,
-    #[serde(default = "yes")]
+    #[serde(default = "super::yes")]
     pub system_roots: bool,
     #[serde(default = "default_request_timeout")]
     pub request_timeout: HumanDuration,
@@ -740,7 +737,7 @@ pub struct HttpsRedirectCheck {
     pub url: String,
     #[serde(default)]
     pub ca_files: Vec<PathBuf>,
-    #[serde(default = "yes")]
+    #[serde(default = "super::yes")]
     pub system_roots: bool,
     #[serde(default = "default_request_timeout")]
     pub request_timeout: HumanDuration,
@@ -812,7 +809,7 @@ pub struct CorsCheck {
     pub url: String,
     #[serde(default)]
     pub ca_files: Vec<PathBuf>,
-    #[serde(default = "yes")]
+    #[serde(default = "super::yes")]
     pub system_roots: bool,
     #[serde(default = "default_request_timeout")]
     pub request_timeout: HumanDuration,
@@ -899,7 +896,7 @@ pub struct HttpRestrictedCheck {
     pub url: String,
     #[serde(default)]
     pub ca_files: Vec<PathBuf>,
-    #[serde(default = "yes")]
+    #[serde(default = "super::yes")]
     pub system_roots: bool,
     #[serde(default = "default_request_timeout")]
     pub request_timeout: HumanDuration,
@@ -953,7 +950,7 @@ pub struct MetricsEndpointCheck {
     pub url: String,
     #[serde(default)]
     pub ca_files: Vec<PathBuf>,
-    #[serde(default = "yes")]
+    #[serde(default = "super::yes")]
     pub system_roots: bool,
     #[serde(default = "default_request_timeout")]
     pub request_timeout: HumanDuration,

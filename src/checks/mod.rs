@@ -691,6 +691,11 @@ impl KeyError {
     }
 }
 
+/// `#[serde(default = "super::yes")]` for flags that are on unless switched off.
+pub(crate) fn yes() -> bool {
+    true
+}
+
 /// Decodes a string that must be one of a few words, saying which words when it is not.
 pub(crate) fn one_of<'de, D, T>(deserializer: D, choices: &[(&str, T)]) -> Result<T, D::Error>
 where

@@ -655,7 +655,7 @@ pub struct TlsCheck {
     /// Extra PEM files: self-signed certificates become roots, others extra intermediates.
     #[serde(default)]
     pub ca_files: Vec<PathBuf>,
-    #[serde(default = "yes")]
+    #[serde(default = "super::yes")]
     pub system_roots: bool,
     /// Names the certificate must cover; defaults to the server name.
     #[serde(default)]
@@ -671,9 +671,6 @@ pub struct TlsCheck {
     pub io_timeout: HumanDuration,
 }
 
-fn yes() -> bool {
-    true
-}
 fn default_min_rsa_bits() -> u32 {
     DEFAULT_MIN_RSA_BITS
 }
