@@ -17,7 +17,8 @@ pub struct ItemView<'a> {
     pub title: &'a str,
     pub severity: Severity,
     pub kind: &'static str,
-    /// `pass`, `fail`, `error`, or `pending` before the first evaluation.
+    /// `pass`, `fail`, `error`, `pending` before the first evaluation, or `not_applicable` for
+    /// an item a switch in the config turned off for this site.
     pub state: &'static str,
     /// The last evaluation is older than three intervals: the verdict may no longer hold.
     pub stale: bool,
@@ -50,6 +51,9 @@ pub struct Summary {
     pub fail: usize,
     pub error: usize,
     pub pending: usize,
+    /// Items switched off for this site; they count neither for nor against readiness.
+    pub not_applicable: usize,
+    /// Applicable critical items.
     pub critical_items: usize,
     pub critical_pass: usize,
 }
@@ -74,7 +78,19 @@ pub fn rfc3339(time: SystemTime) -> String {
 }
 
 pub fn state_name(record: &ItemRecord) -> &'static str {
+    if record.not_applicable().is_some() {
+        return NOT_APPLICABLE;
+    }
     record.verdict().map_or("pending", Verdict::as_str)
+}
+
+/// The state of an item a switch in the config turned off.
+pub const NOT_APPLICABLE: &str = "not_applicable";
+
+/// What a person reads about the item's state: the reason of its last verdict, or why it does
+/// not apply.
+pub fn reason_of(record: &ItemRecord) -> Option<&str> {
+    record.not_applicable().or_else(|| record.last.as_ref().map(|e| e.outcome.reason.as_str()))
 }
 
 pub fn item_view<'a>(record: &'a ItemRecord, inner: &StoreInner) -> ItemView<'a> {
@@ -89,7 +105,7 @@ pub fn item_view<'a>(record: &'a ItemRecord, inner: &StoreInner) -> ItemView<'a>
         stale: crate::page::DisplayState::of(record, SystemTime::now()) == crate::page::DisplayState::Stale,
         regressed: inner.regressed(record),
         cause: last.and_then(|e| e.outcome.cause).map(|c| c.as_str()),
-        reason: last.map(|e| e.outcome.reason.as_str()),
+        reason: reason_of(record),
         last_evaluation: last.map(|e| rfc3339(e.at)),
         last_evaluation_timestamp_seconds: last
             .map(|e| e.at.duration_since(UNIX_EPOCH).map(|d| d.as_secs_f64()).unwrap_or(0.0)),
@@ -104,6 +120,10 @@ pub fn item_view<'a>(record: &'a ItemRecord, inner: &StoreInner) -> ItemView<'a>
 pub fn summarize(items: &[ItemRecord]) -> Summary {
     let mut summary = Summary { items: items.len(), ..Summary::default() };
     for record in items {
+        if record.not_applicable().is_some() {
+            summary.not_applicable += 1;
+            continue;
+        }
         match record.verdict() {
             Some(Verdict::Pass) => summary.pass += 1,
             Some(Verdict::Fail) => summary.fail += 1,

@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::checks::{CheckKind, KIND_NAMES};
 use crate::units::{format_duration, parse_duration};
+use crate::vars::Vars;
 
 /// Environment variables with this prefix override settings: `CHECKLIST__SETTINGS__DEFAULT_INTERVAL=30s`.
 pub const ENV_PREFIX: &str = "CHECKLIST";
@@ -79,12 +80,21 @@ pub struct CheckSpec {
     pub interval: Duration,
     pub timeout: Duration,
     pub items: Vec<Item>,
+    /// Why the check is switched off for this site (`enabled = false`, usually from a variable
+    /// such as `${enable_aws}`); its items are shown as not applicable and never run.
+    pub not_applicable: Option<String>,
 }
 
 impl CheckSpec {
     /// A short description for logs: `disk /`, `tcp_port 127.0.0.1:5432`.
     pub fn describe(&self) -> String {
         self.kind.describe()
+    }
+
+    /// Whether the scheduler runs this check: groups are derived by the store, and switched-off
+    /// checks are not applicable.
+    pub fn runs(&self) -> bool {
+        self.not_applicable.is_none() && !matches!(self.kind, CheckKind::Group(_))
     }
 
     /// Identifies the check across reloads: an unchanged check keeps running undisturbed.
@@ -111,6 +121,8 @@ pub struct Config {
     pub source: PathBuf,
     pub settings: Settings,
     pub checks: Vec<Arc<CheckSpec>>,
+    /// Indices into `checks` of the group checks, members before the groups that contain them.
+    pub group_order: Vec<usize>,
 }
 
 impl Config {
@@ -132,10 +144,13 @@ impl Config {
 struct RawFile {
     #[serde(default)]
     settings: RawSettings,
-    /// Never present here (taken out before); named so that an unknown key's message lists it.
+    /// Never present here (taken out before); named so that an unknown key's message lists them.
     #[serde(default)]
     #[allow(dead_code)]
     checks: Option<serde::de::IgnoredAny>,
+    #[serde(default)]
+    #[allow(dead_code)]
+    vars: Option<serde::de::IgnoredAny>,
 }
 
 #[derive(Default, Deserialize)]
@@ -182,10 +197,20 @@ pub fn parse(file: &str, text: &str, env: impl IntoIterator<Item = (String, Stri
         Some(toml::Value::Array(checks)) => checks,
         Some(_) => return Err(invalid("checks".into(), "must be an array of tables ([[checks]])".into())),
     };
+    let mut vars = match document.remove("vars") {
+        None => Vars::default(),
+        Some(toml::Value::Table(table)) => {
+            Vars::from_table(table).map_err(|(location, reason)| invalid(location, reason))?
+        }
+        Some(_) => return Err(invalid("vars".into(), "must be a table ([vars])".into())),
+    };
 
     // The rest (settings) goes through the config crate, which layers the environment over it.
-    let overrides: HashMap<String, String> =
-        env.into_iter().filter(|(key, _)| key.starts_with(&format!("{ENV_PREFIX}__"))).collect();
+    let (var_overrides, overrides): (HashMap<String, String>, HashMap<String, String>) = env
+        .into_iter()
+        .filter(|(key, _)| key.starts_with(&format!("{ENV_PREFIX}__")))
+        .partition(|(key, _)| key.starts_with(crate::vars::ENV_VAR_PREFIX));
+    vars.override_from_env(var_overrides).map_err(|(location, reason)| invalid(location, reason))?;
     let rest = toml::to_string(&document).map_err(|err| syntax(err.to_string()))?;
     let tree = config::Config::builder()
         .add_source(config::File::from_str(&rest, config::FileFormat::Toml))
@@ -206,8 +231,13 @@ pub fn parse(file: &str, text: &str, env: impl IntoIterator<Item = (String, Stri
     let mut first_use: HashMap<String, usize> = HashMap::new();
     let mut targets: HashMap<(String, String), usize> = HashMap::new();
     // Consumed one by one, so each check's raw table is freed as soon as it is decoded.
-    for (index, value) in raw_checks.into_iter().enumerate() {
-        let check = decode_check(index, value, &settings).map_err(|(location, reason)| invalid(location, reason))?;
+    for (index, mut value) in raw_checks.into_iter().enumerate() {
+        // Remembered before expansion, so that a switched-off item can say which variable did it.
+        let enabled_by = value.get("enabled").and_then(toml::Value::as_str).and_then(Vars::sole_reference);
+        let enabled_by = enabled_by.map(str::to_string);
+        vars.expand(&mut value).map_err(|reason| invalid(format!("checks[{index}]"), reason))?;
+        let check = decode_check(index, value, &settings, enabled_by.as_deref())
+            .map_err(|(location, reason)| invalid(location, reason))?;
         for item in &check.items {
             if let Some(earlier) = first_use.insert(item.id.clone(), index) {
                 return Err(invalid(
@@ -220,7 +250,8 @@ pub fn parse(file: &str, text: &str, env: impl IntoIterator<Item = (String, Stri
             }
         }
         let target_key = (check.kind.name().to_string(), check.kind.target());
-        if let Some(earlier) = targets.insert(target_key, index) {
+        let shares_series = !matches!(check.kind, CheckKind::Group(_));
+        if let Some(earlier) = targets.insert(target_key, index).filter(|_| shares_series) {
             return Err(invalid(
                 location_of(index, &check.kind, &check.items),
                 format!(
@@ -235,7 +266,8 @@ pub fn parse(file: &str, text: &str, env: impl IntoIterator<Item = (String, Stri
     if item_count > MAX_ITEMS {
         return Err(invalid("checks".into(), format!("{item_count} items; at most {MAX_ITEMS} are allowed")));
     }
-    Ok(Config { source: PathBuf::from(file), settings, checks })
+    let group_order = resolve_groups(&mut checks).map_err(|(location, reason)| invalid(location, reason))?;
+    Ok(Config { source: PathBuf::from(file), settings, checks, group_order })
 }
 
 /// Error messages of the TOML and config crates, said in terms of this file.
@@ -287,12 +319,18 @@ fn location_of(index: usize, kind: &CheckKind, items: &[Item]) -> String {
     location_of_raw(index, kind, &ids)
 }
 
-fn decode_check(index: usize, value: toml::Value, settings: &Settings) -> Result<CheckSpec, (String, String)> {
+fn decode_check(
+    index: usize,
+    value: toml::Value,
+    settings: &Settings,
+    enabled_by: Option<&str>,
+) -> Result<CheckSpec, (String, String)> {
     let here = format!("checks[{index}]");
     let toml::Value::Table(mut table) = value else { return Err((here, "must be a table".to_string())) };
     let interval = table.remove("interval");
     let timeout = table.remove("timeout");
     let raw_items = table.remove("items");
+    let enabled = table.remove("enabled");
 
     // Decode items first, so later messages can name them.
     let no_items = || (here.clone(), "has no items; add at least one [[checks.items]]".to_string());
@@ -322,6 +360,35 @@ fn decode_check(index: usize, value: toml::Value, settings: &Settings) -> Result
     };
     let kind = CheckKind::decode(&kind_name, toml::Value::Table(table))
         .map_err(|reason| (format!("{here} ({kind_name}; items: {})", ids.join(", ")), reason))?;
+    let not_applicable = match enabled {
+        None | Some(toml::Value::Boolean(true)) => None,
+        Some(toml::Value::Boolean(false)) => Some(match enabled_by {
+            Some(var) => format!(
+                "not applicable: switched off by vars.{var} = false (set it to true, or {}{}=true, to check it)",
+                crate::vars::ENV_VAR_PREFIX,
+                var.to_ascii_uppercase()
+            ),
+            None => "not applicable: switched off in the config (enabled = false)".to_string(),
+        }),
+        Some(_) => {
+            return Err((location_of_raw(index, &kind, &ids), "enabled: must be true or false".to_string()));
+        }
+    };
+    if matches!(kind, CheckKind::Group(_)) {
+        if interval.is_some() || timeout.is_some() {
+            return Err((
+                location_of_raw(index, &kind, &ids),
+                "a group has no interval or timeout of its own; it is decided whenever one of its members is"
+                    .to_string(),
+            ));
+        }
+        if ids.len() != 1 {
+            return Err((
+                location_of_raw(index, &kind, &ids),
+                "a group check decides exactly one item; give each group its own check".to_string(),
+            ));
+        }
+    }
 
     let duration_key = |key: &str, value: Option<toml::Value>, default: Duration| {
         let location = location_of_raw(index, &kind, &ids);
@@ -395,7 +462,98 @@ fn decode_check(index: usize, value: toml::Value, settings: &Settings) -> Result
         let item = decode_item(raw, &kind).map_err(|reason| (location_of_raw(index, &kind, &ids), reason))?;
         items.push(item);
     }
-    Ok(CheckSpec { kind, interval, timeout, items })
+    Ok(CheckSpec { kind, interval, timeout, items, not_applicable })
+}
+
+/// Checks that every group names existing items and no group contains itself, gives each group
+/// the longest interval among its members (it is as fresh as they are), and marks a group not
+/// applicable when all its members are. Returns the group checks' indices, members first.
+fn resolve_groups(checks: &mut [Arc<CheckSpec>]) -> Result<Vec<usize>, (String, String)> {
+    let owner: HashMap<&str, usize> = checks
+        .iter()
+        .enumerate()
+        .flat_map(|(index, check)| check.items.iter().map(move |item| (item.id.as_str(), index)))
+        .collect();
+    let groups: Vec<usize> =
+        (0..checks.len()).filter(|&index| matches!(checks[index].kind, CheckKind::Group(_))).collect();
+    let members_of = |index: usize| -> &[String] {
+        match &checks[index].kind {
+            CheckKind::Group(group) => &group.members,
+            _ => &[],
+        }
+    };
+    let location = |index: usize| location_of(index, &checks[index].kind, &checks[index].items);
+    let mut member_checks: HashMap<usize, Vec<usize>> = HashMap::new();
+    for &index in &groups {
+        let mut resolved = Vec::new();
+        for member in members_of(index) {
+            match owner.get(member.as_str()) {
+                None => {
+                    return Err((
+                        location(index),
+                        format!("members: `{member}` is not the id of an item in this config"),
+                    ))
+                }
+                Some(&owner_index) if owner_index == index => {
+                    return Err((location(index), "members: a group cannot contain itself".to_string()))
+                }
+                Some(&owner_index) => resolved.push(owner_index),
+            }
+        }
+        member_checks.insert(index, resolved);
+    }
+
+    // Depth-first, members before their groups; a group met again while still open is a cycle.
+    let mut order = Vec::with_capacity(groups.len());
+    let mut state: HashMap<usize, bool> = HashMap::new(); // false: open, true: done
+    fn visit(
+        index: usize,
+        member_checks: &HashMap<usize, Vec<usize>>,
+        state: &mut HashMap<usize, bool>,
+        order: &mut Vec<usize>,
+        path: &mut Vec<usize>,
+    ) -> Result<(), Vec<usize>> {
+        match state.get(&index) {
+            Some(true) => return Ok(()),
+            Some(false) => {
+                let start = path.iter().position(|&p| p == index).unwrap_or(0);
+                let mut cycle = path[start..].to_vec();
+                cycle.push(index);
+                return Err(cycle);
+            }
+            None => {}
+        }
+        state.insert(index, false);
+        path.push(index);
+        for member in member_checks.get(&index).into_iter().flatten() {
+            if member_checks.contains_key(member) {
+                visit(*member, member_checks, state, order, path)?;
+            }
+        }
+        path.pop();
+        state.insert(index, true);
+        order.push(index);
+        Ok(())
+    }
+    for &index in &groups {
+        visit(index, &member_checks, &mut state, &mut order, &mut Vec::new()).map_err(|cycle| {
+            let ids: Vec<&str> = cycle.iter().map(|&i| checks[i].items[0].id.as_str()).collect();
+            (location(cycle[0]), format!("members: groups contain each other in a cycle: {}", ids.join(" -> ")))
+        })?;
+    }
+
+    for &index in &order {
+        let members = &member_checks[&index];
+        let interval = members.iter().map(|&m| checks[m].interval).max().unwrap_or(checks[index].interval);
+        let all_not_applicable = members.iter().all(|&m| checks[m].not_applicable.is_some());
+        let group = Arc::get_mut(&mut checks[index]).expect("checks are not shared while the config loads");
+        group.interval = interval;
+        group.timeout = group.timeout.min(interval);
+        if all_not_applicable && group.not_applicable.is_none() {
+            group.not_applicable = Some("not applicable: none of its members applies to this site".to_string());
+        }
+    }
+    Ok(order)
 }
 
 fn location_of_raw(index: usize, kind: &CheckKind, ids: &[&str]) -> String {
@@ -517,6 +675,129 @@ expect = "open"
         let b = parse_text(&GOOD.replace("min_free_ratio = 0.05", "min_free_ratio = 0.06")).unwrap();
         assert_ne!(a.checks[0].fingerprint(), b.checks[0].fingerprint());
         assert_eq!(a.checks[1].fingerprint(), b.checks[1].fingerprint());
+    }
+
+    const SITE: &str = r#"
+[vars]
+root = "/srv/dnd"
+enable_aws = false
+min_cores = 2
+
+[[checks]]
+kind = "cpu"
+min_cores = "${min_cores}"
+  [[checks.items]]
+  id = "infra.cpu"
+  section = "Infrastructure"
+  title = "CPU"
+  severity = "critical"
+  decides = "minimum"
+[[checks]]
+kind = "disk"
+path = "${root}/uploads"
+min_free_bytes = 1
+interval = "5m"
+  [[checks.items]]
+  id = "infra.storage"
+  section = "Infrastructure"
+  title = "Storage under ${root}"
+  severity = "critical"
+  decides = "minimum"
+[[checks]]
+kind = "tcp_port"
+address = "127.0.0.1:1"
+expect = "open"
+enabled = "${enable_aws}"
+  [[checks.items]]
+  id = "aws.alb"
+  section = "AWS"
+  title = "ALB"
+  severity = "warning"
+[[checks]]
+kind = "group"
+members = ["infra.cpu", "infra.storage", "aws.alb"]
+  [[checks.items]]
+  id = "infra.resources"
+  section = "Infrastructure"
+  title = "Server Resources Verified"
+  severity = "critical"
+[[checks]]
+kind = "group"
+members = ["aws.alb"]
+  [[checks.items]]
+  id = "aws.all"
+  section = "AWS"
+  title = "AWS Resources"
+  severity = "warning"
+"#;
+
+    #[test]
+    fn variables_fill_in_targets_with_their_types_and_the_environment_overrides_them() {
+        let config = parse_text(SITE).unwrap();
+        assert!(
+            matches!(&config.checks[0].kind, CheckKind::Cpu(cpu) if cpu.min_cores == Some(2)),
+            "{:?}",
+            config.checks[0].kind
+        );
+        assert_eq!(config.checks[1].kind.target(), "/srv/dnd/uploads");
+        assert_eq!(config.checks[1].items[0].title, "Storage under /srv/dnd");
+        let env = vec![("CHECKLIST__VARS__ROOT".to_string(), "/opt/dndstory".to_string())];
+        let config = parse("site.toml", SITE, env).unwrap();
+        assert_eq!(config.checks[1].kind.target(), "/opt/dndstory/uploads");
+    }
+
+    #[test]
+    fn a_switched_off_check_says_which_variable_switched_it_off() {
+        let config = parse_text(SITE).unwrap();
+        assert!(config.checks[0].not_applicable.is_none() && config.checks[0].runs());
+        assert_eq!(
+            config.checks[2].not_applicable.as_deref(),
+            Some("not applicable: switched off by vars.enable_aws = false (set it to true, or CHECKLIST__VARS__ENABLE_AWS=true, to check it)")
+        );
+        assert!(!config.checks[2].runs());
+        let env = vec![("CHECKLIST__VARS__ENABLE_AWS".to_string(), "true".to_string())];
+        assert!(parse("site.toml", SITE, env).unwrap().checks[2].runs());
+    }
+
+    #[test]
+    fn groups_take_their_longest_member_interval_and_are_not_applicable_when_no_member_is() {
+        let config = parse_text(SITE).unwrap();
+        let group = &config.checks[3];
+        assert!(!group.runs(), "the store derives groups; the scheduler never runs them");
+        assert_eq!(group.interval, Duration::from_secs(300));
+        assert!(group.not_applicable.is_none());
+        assert_eq!(
+            config.checks[4].not_applicable.as_deref(),
+            Some("not applicable: none of its members applies to this site")
+        );
+        assert_eq!(config.group_order, vec![3, 4]);
+    }
+
+    #[test]
+    fn nested_groups_are_ordered_members_first_and_cycles_are_refused() {
+        // The sign-off group comes first in the file, but after its member groups in the order.
+        let signoff = "[[checks]]\nkind = \"group\"\nmembers = [\"infra.resources\", \"aws.all\"]\n  [[checks.items]]\n  id = \"signoff\"\n  section = \"Sign-off\"\n  title = \"All technical requirements verified\"\n  severity = \"critical\"\n";
+        let nested = SITE.replacen("[[checks]]", &format!("{signoff}[[checks]]"), 1);
+        assert_eq!(parse_text(&nested).unwrap().group_order, vec![4, 5, 0]);
+        let cyclic = SITE
+            .replace(r#"members = ["aws.alb"]"#, r#"members = ["infra.resources"]"#)
+            .replace(r#"members = ["infra.cpu", "infra.storage", "aws.alb"]"#, r#"members = ["infra.cpu", "aws.all"]"#);
+        let err = parse_text(&cyclic).unwrap_err().to_string();
+        assert!(
+            err.ends_with(
+                "members: groups contain each other in a cycle: infra.resources -> aws.all -> infra.resources"
+            ),
+            "{err}"
+        );
+        let unknown = SITE.replace(r#""aws.alb"]"#, r#""aws.elb"]"#);
+        let err = parse_text(&unknown).unwrap_err().to_string();
+        assert!(err.ends_with("members: `aws.elb` is not the id of an item in this config"), "{err}");
+    }
+
+    #[test]
+    fn an_unknown_variable_names_the_check_and_the_reference() {
+        let err = parse_text(&SITE.replace("${root}/uploads", "${rot}/uploads")).unwrap_err().to_string();
+        assert_eq!(err, "test.toml: checks[1]: `${rot}` names no variable; declared: enable_aws, min_cores, root");
     }
 
     #[test]

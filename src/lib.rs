@@ -37,3 +37,4 @@ pub mod secret;
 pub mod server;
 pub mod state;
 pub mod units;
+pub mod vars;

@@ -27,6 +27,7 @@ pub const CORE_FAMILIES: &[&str] = &[
     "checklist_config_last_reload_successful",
     "checklist_config_last_reload_success_timestamp_seconds",
     "checklist_item_info",
+    "checklist_item_not_applicable",
     "checklist_item_passing",
     "checklist_item_error",
     "checklist_item_failure_cause",
@@ -188,6 +189,21 @@ impl Collector for StoreCollector {
                 ("severity", item.severity.as_str()),
                 ("kind", record.kind()),
                 ("title", item.title.as_str()),
+            ];
+            ConstGauge::new(1i64).encode(family.encode_family(&labels)?)?;
+        }
+
+        let mut family = gauge(
+            &mut encoder,
+            "checklist_item_not_applicable",
+            "1 for an item the config switched off for this site; absent for every other item.",
+        )?;
+        for record in inner.items.iter().filter(|r| r.not_applicable().is_some()) {
+            let item = record.item();
+            let labels = vec![
+                ("id", item.id.as_str()),
+                ("section", item.section.as_str()),
+                ("severity", item.severity.as_str()),
             ];
             ConstGauge::new(1i64).encode(family.encode_family(&labels)?)?;
         }

@@ -60,7 +60,7 @@ async fn evaluate_once(config_file: &Path) -> Result<Arc<Store>, i32> {
     let store = Store::new();
     store.install(&config);
     let limiter = Semaphore::new(config.settings.max_concurrent_checks);
-    let evaluations = config.checks.iter().map(|spec| {
+    let evaluations = config.checks.iter().filter(|spec| spec.runs()).map(|spec| {
         let limiter = &limiter;
         let store = &store;
         async move {
@@ -118,7 +118,7 @@ fn write_table(items: &[crate::state::ItemRecord], out: &mut impl Write) -> std:
     let id_width = items.iter().map(|r| r.item().id.len()).max().unwrap_or(2).max(2);
     writeln!(out, "{:<7}  {:<8}  {:<id_width$}  REASON", "VERDICT", "SEVERITY", "ID")?;
     for record in items {
-        let reason = record.last.as_ref().map_or("", |e| e.outcome.reason.as_str());
+        let reason = crate::api::reason_of(record).unwrap_or("");
         writeln!(
             out,
             "{:<7}  {:<8}  {:<id_width$}  {}",
@@ -132,11 +132,12 @@ fn write_table(items: &[crate::state::ItemRecord], out: &mut impl Write) -> std:
     writeln!(out)?;
     writeln!(
         out,
-        "{} items: {} pass, {} fail, {} error. Critical items passing: {} of {}. Ready: {}.",
+        "{} items: {} pass, {} fail, {} error{}. Critical items passing: {} of {}. Ready: {}.",
         summary.items,
         summary.pass,
         summary.fail,
         summary.error,
+        if summary.not_applicable > 0 { format!(", {} not applicable", summary.not_applicable) } else { String::new() },
         summary.critical_pass,
         summary.critical_items,
         if summary.critical_all_pass() { "yes" } else { "no" }

@@ -23,10 +23,15 @@ pub enum DisplayState {
     Undecidable,
     Pending,
     Stale,
+    /// Switched off for this site by the config.
+    NotApplicable,
 }
 
 impl DisplayState {
     pub fn of(record: &ItemRecord, now: SystemTime) -> DisplayState {
+        if record.not_applicable().is_some() {
+            return DisplayState::NotApplicable;
+        }
         let Some(last) = &record.last else { return DisplayState::Pending };
         let age = now.duration_since(last.at).unwrap_or_default();
         if age > record.interval() * STALE_INTERVALS {
@@ -47,6 +52,7 @@ impl DisplayState {
             DisplayState::Undecidable => "error",
             DisplayState::Pending => "pending",
             DisplayState::Stale => "stale",
+            DisplayState::NotApplicable => "not_applicable",
         }
     }
 
@@ -57,6 +63,7 @@ impl DisplayState {
             DisplayState::Undecidable => "Undecidable",
             DisplayState::Pending => "Not evaluated yet",
             DisplayState::Stale => "Stale",
+            DisplayState::NotApplicable => "Not applicable",
         }
     }
 
@@ -107,8 +114,8 @@ pub struct Page<'a> {
     pub summary: Summary,
     pub all_percent: String,
     pub critical_percent: String,
-    /// Items per display state: passing, failing, undecidable, pending, stale.
-    pub counts: [usize; 5],
+    /// Items per display state: passing, failing, undecidable, pending, stale, not applicable.
+    pub counts: [usize; 6],
     pub attention: Vec<ItemRow<'a>>,
     pub attention_only: bool,
     pub sections: Vec<SectionView<'a>>,
@@ -134,10 +141,14 @@ fn row<'a>(record: &'a ItemRecord, inner: &StoreInner, now: SystemTime) -> ItemR
         severity: record.item().severity.as_str(),
         state: state.key(),
         state_label: state.label(),
-        reason: record.last.as_ref().map_or("", |e| e.outcome.reason.as_str()),
+        reason: crate::api::reason_of(record).unwrap_or(""),
         regressed: inner.regressed(record) == Some(true),
         last: record.last.as_ref().map_or_else(|| "never".to_string(), |e| rfc3339(e.at)),
-        next: record.next_due().map_or_else(|| "soon".to_string(), rfc3339),
+        next: match (record.not_applicable(), record.next_due()) {
+            (Some(_), _) => "never".to_string(),
+            (None, Some(due)) => rfc3339(due),
+            (None, None) => "soon".to_string(),
+        },
         history: record
             .history
             .iter()
@@ -151,7 +162,7 @@ pub fn build(inner: &StoreInner, attention_only: bool, now: SystemTime) -> Page<
     let summary = summarize(&inner.items);
     let mut sections: Vec<SectionView> = Vec::new();
     let mut attention = Vec::new();
-    let mut counts = [0usize; 5];
+    let mut counts = [0usize; 6];
     for record in &inner.items {
         let state = DisplayState::of(record, now);
         counts[state as usize] += 1;
@@ -167,7 +178,7 @@ pub fn build(inner: &StoreInner, attention_only: bool, now: SystemTime) -> Page<
             }
         };
         let section = &mut sections[position];
-        section.total += 1;
+        section.total += usize::from(state != DisplayState::NotApplicable);
         section.passing += usize::from(state == DisplayState::Passing);
         if !attention_only || state.needs_attention() {
             section.items.push(row(record, inner, now));
@@ -180,7 +191,7 @@ pub fn build(inner: &StoreInner, attention_only: bool, now: SystemTime) -> Page<
     attention.sort_by_key(|r| (!r.regressed, r.severity != Severity::Critical.as_str()));
     let regressed = attention.iter().filter(|r| r.regressed).count();
     Page {
-        all_percent: percent(summary.pass, summary.items),
+        all_percent: percent(summary.pass, summary.items - summary.not_applicable),
         critical_percent: percent(summary.critical_pass, summary.critical_items),
         summary,
         counts,
@@ -255,7 +266,7 @@ mod tests {
         let page = build(&inner, false, at);
         let attention: Vec<&str> = page.attention.iter().map(|r| r.id).collect();
         assert_eq!(attention, vec!["i2", "i0"]);
-        assert_eq!(page.counts, [1, 2, 0, 0, 0]);
+        assert_eq!(page.counts, [1, 2, 0, 0, 0, 0]);
         assert_eq!(page.sections.iter().map(|s| s.name).collect::<Vec<_>>(), vec!["S0", "S1"]);
         let filtered = build(&inner, true, at);
         assert_eq!(filtered.sections.len(), 1, "S1 holds only a passing item");

@@ -84,11 +84,14 @@ fn junit(items: &[ItemRecord], now: SystemTime) -> String {
         summary.items,
         summary.fail,
         summary.error,
-        summary.pending,
+        summary.pending + summary.not_applicable,
         rfc3339(now)
     );
     for (section, members) in by_section(items) {
-        let count = |verdict: Option<Verdict>| members.iter().filter(|r| r.verdict() == verdict).count();
+        let count = |verdict: Option<Verdict>| {
+            members.iter().filter(|r| r.not_applicable().is_none() && r.verdict() == verdict).count()
+        };
+        let not_applicable = members.iter().filter(|r| r.not_applicable().is_some()).count();
         let time: f64 = members.iter().filter_map(|r| r.last.as_ref()).map(|e| e.duration.as_secs_f64()).sum();
         let _ = writeln!(
             xml,
@@ -97,7 +100,7 @@ fn junit(items: &[ItemRecord], now: SystemTime) -> String {
             members.len(),
             count(Some(Verdict::Fail)),
             count(Some(Verdict::Error)),
-            count(None)
+            count(None) + not_applicable
         );
         for record in members {
             let item = record.item();
@@ -109,6 +112,10 @@ fn junit(items: &[ItemRecord], now: SystemTime) -> String {
                 xml_escape(&item.id),
                 xml_escape(&item.title)
             );
+            if let Some(why) = record.not_applicable() {
+                let _ = writeln!(xml, ">\n      <skipped message=\"{}\"/>\n    </testcase>", xml_escape(why));
+                continue;
+            }
             let Some(last) = &record.last else {
                 let _ = writeln!(xml, ">\n      <skipped message=\"not evaluated yet\"/>\n    </testcase>");
                 continue;
@@ -157,15 +164,27 @@ fn markdown(items: &[ItemRecord], now: SystemTime) -> String {
     let mut text = String::new();
     let _ = writeln!(text, "# Deployment Certification\n");
     let _ = writeln!(text, "Generated {} by checklist-exporter {}.\n", rfc3339(now), crate::metrics::VERSION);
+    // Items switched off for this site are only mentioned when there are some.
+    let (applicable, not_applicable) = match summary.not_applicable {
+        0 => (String::new(), String::new()),
+        n => (" applicable".to_string(), format!(", {n} not applicable")),
+    };
     let _ = writeln!(
         text,
-        "**{} of {} items pass; {} of {} critical items pass.** {} fail, {} could not be decided, {} not evaluated yet.\n",
-        summary.pass, summary.items, summary.critical_pass, summary.critical_items, summary.fail, summary.error, summary.pending
+        "**{} of {}{applicable} items pass; {} of {} critical items pass.** {} fail, {} could not be decided, {} not evaluated yet{not_applicable}.\n",
+        summary.pass,
+        summary.items - summary.not_applicable,
+        summary.critical_pass,
+        summary.critical_items,
+        summary.fail,
+        summary.error,
+        summary.pending,
     );
     let _ = writeln!(text, "Ready for go-live: **{}**\n", if summary.critical_all_pass() { "yes" } else { "no" });
     for (section, members) in by_section(items) {
         let passing = members.iter().filter(|r| r.verdict() == Some(Verdict::Pass)).count();
-        let _ = writeln!(text, "## {} ({passing} of {} pass)\n", cell(section), members.len());
+        let applicable = members.iter().filter(|r| r.not_applicable().is_none()).count();
+        let _ = writeln!(text, "## {} ({passing} of {applicable} pass)\n", cell(section));
         let _ = writeln!(text, "| state | severity | item | reason | evidence time |");
         let _ = writeln!(text, "|---|---|---|---|---|");
         for record in members {
@@ -177,7 +196,7 @@ fn markdown(items: &[ItemRecord], now: SystemTime) -> String {
                 item.severity,
                 cell(&item.title),
                 cell(&item.id),
-                cell(record.last.as_ref().map_or("", |e| e.outcome.reason.as_str())),
+                cell(crate::api::reason_of(record).unwrap_or("")),
                 record.last.as_ref().map_or_else(|| "never".to_string(), |e| rfc3339(e.at))
             );
         }

@@ -249,7 +249,8 @@ fn replace_checks(
 ) {
     let mut previous = std::mem::take(checks);
     let now = Instant::now();
-    for spec in specs {
+    // Groups are derived by the store and switched-off checks do not apply: neither runs.
+    for spec in specs.into_iter().filter(|spec| spec.runs()) {
         let fingerprint = spec.fingerprint();
         let scheduled = previous.remove(&fingerprint).unwrap_or_else(|| {
             let next_due = now + random_fraction(spec.interval.min(STARTUP_SPREAD), 0.0, 1.0);

@@ -2,7 +2,7 @@
 //! Checks write here when they finish; scrapes, the API and readiness only read. A generation
 //! counter bumps on every write so that readers can cache what they render.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock, RwLockReadGuard};
 use std::time::{Duration, SystemTime};
@@ -57,6 +57,11 @@ impl ItemRecord {
         self.last.as_ref().map(|e| e.outcome.verdict)
     }
 
+    /// Why the item does not apply to this site, when a switch in the config turned it off.
+    pub fn not_applicable(&self) -> Option<&str> {
+        self.check.not_applicable.as_deref()
+    }
+
     /// When the item is due again, from the last evaluation and its interval.
     pub fn next_due(&self) -> Option<SystemTime> {
         self.last.as_ref().map(|e| e.at + self.check.interval)
@@ -78,6 +83,8 @@ pub struct StoreInner {
     /// Value samples of each check, keyed by its fingerprint, in config order.
     pub samples: Vec<(u64, Vec<Sample>)>,
     sample_index: HashMap<u64, usize>,
+    /// Group items (index into `items`) with their applicable members, members before groups.
+    groups: Vec<(usize, Vec<usize>)>,
     pub reload: ReloadStatus,
     /// The go-live baseline, when one was taken and could be read.
     pub baseline: Option<Baseline>,
@@ -95,7 +102,7 @@ impl StoreInner {
 
     /// A baseline of the current verdicts; refused while any item has not been evaluated yet.
     pub fn take_baseline(&self, now: SystemTime) -> Result<Baseline, String> {
-        let pending = self.items.iter().filter(|r| r.last.is_none()).count();
+        let pending = self.pending();
         if pending > 0 {
             return Err(format!(
                 "{pending} items have not been evaluated yet; take the baseline once every item has a verdict"
@@ -107,6 +114,48 @@ impl StoreInner {
             .map(|r| BaselineItem { id: r.item().id.clone(), passing: r.verdict() == Some(Verdict::Pass) })
             .collect();
         Ok(Baseline::new(now, items))
+    }
+
+    /// Applicable items not evaluated yet since they were configured.
+    pub fn pending(&self) -> usize {
+        self.items.iter().filter(|r| r.last.is_none() && r.not_applicable().is_none()).count()
+    }
+
+    /// Derives the verdicts of the groups that contain a changed item (all groups when `changed`
+    /// is `None`), in member-first order so that nested groups see their members' new verdicts.
+    fn derive_groups(&mut self, mut changed: Option<HashSet<usize>>, at: SystemTime) {
+        for (group, members) in &self.groups {
+            if let Some(changed) = &changed {
+                if !members.iter().any(|m| changed.contains(m)) {
+                    continue;
+                }
+            }
+            let outcomes: Vec<(&str, Option<&Outcome>)> = members
+                .iter()
+                .map(|&m| (self.items[m].item().id.as_str(), self.items[m].last.as_ref().map(|e| &e.outcome)))
+                .collect();
+            let derived = crate::checks::group::derive(&outcomes);
+            let record = &mut self.items[*group];
+            match derived {
+                Some(outcome) => record.push(outcome, at, Duration::ZERO),
+                None => record.last = None,
+            }
+            if let Some(changed) = &mut changed {
+                changed.insert(*group);
+            }
+        }
+    }
+}
+
+impl ItemRecord {
+    fn push(&mut self, outcome: Outcome, at: SystemTime, duration: Duration) {
+        let position = Verdict::ALL.iter().position(|v| *v == outcome.verdict).unwrap_or(2);
+        self.counts[position] += 1;
+        if self.history.len() == HISTORY_LEN {
+            self.history.pop_front();
+        }
+        self.history.push_back((at, outcome.verdict));
+        self.last = Some(Evaluation { outcome, at, duration });
     }
 }
 
@@ -124,6 +173,7 @@ impl Default for Store {
                 index: HashMap::new(),
                 samples: Vec::new(),
                 sample_index: HashMap::new(),
+                groups: Vec::new(),
                 reload: ReloadStatus { successful: true, last_success: SystemTime::now() },
                 baseline: None,
                 baseline_readable: true,
@@ -184,6 +234,24 @@ impl Store {
         inner.sample_index = samples.iter().enumerate().map(|(i, (f, _))| (*f, i)).collect();
         inner.items = items;
         inner.samples = samples;
+        inner.groups = config
+            .group_order
+            .iter()
+            .filter(|&&check| config.checks[check].not_applicable.is_none())
+            .filter_map(|&check| {
+                let spec = &config.checks[check];
+                let crate::checks::CheckKind::Group(group) = &spec.kind else { return None };
+                let item = *inner.index.get(&spec.items[0].id)?;
+                let members = group
+                    .members
+                    .iter()
+                    .filter_map(|id| inner.index.get(id).copied())
+                    .filter(|&m| inner.items[m].not_applicable().is_none())
+                    .collect();
+                Some((item, members))
+            })
+            .collect();
+        inner.derive_groups(None, SystemTime::now());
         drop(inner);
         self.bump();
     }
@@ -202,16 +270,14 @@ impl Store {
         let mut inner = self.write();
         let Some(&slot) = inner.sample_index.get(&fingerprint) else { return };
         inner.samples[slot].1 = samples;
+        let mut changed = HashSet::new();
         for (item, outcome) in check.items.iter().zip(outcomes) {
             let Some(&index) = inner.index.get(&item.id) else { continue };
-            let record = &mut inner.items[index];
-            let position = Verdict::ALL.iter().position(|v| *v == outcome.verdict).unwrap_or(2);
-            record.counts[position] += 1;
-            if record.history.len() == HISTORY_LEN {
-                record.history.pop_front();
-            }
-            record.history.push_back((at, outcome.verdict));
-            record.last = Some(Evaluation { outcome, at, duration });
+            inner.items[index].push(outcome, at, duration);
+            changed.insert(index);
+        }
+        if !inner.groups.is_empty() {
+            inner.derive_groups(Some(changed), at);
         }
         drop(inner);
         self.bump();
@@ -236,9 +302,9 @@ impl Store {
         self.bump();
     }
 
-    /// Items not evaluated yet since they were configured.
+    /// Applicable items not evaluated yet since they were configured.
     pub fn pending(&self) -> usize {
-        self.read().items.iter().filter(|r| r.last.is_none()).count()
+        self.read().pending()
     }
 }
 
@@ -297,6 +363,84 @@ expect = "closed"
         assert_eq!(inner.items[0].verdict(), Some(Verdict::Pass));
         drop(inner);
         assert_eq!(store.pending(), 1);
+    }
+
+    /// Two checks, a switched-off one, a group of all three and a group of that group.
+    fn grouped() -> String {
+        format!(
+            "{TWO_CHECKS}{}",
+            r#"
+[[checks]]
+kind = "disk"
+path = "/"
+min_free_bytes = 1
+enabled = false
+  [[checks.items]]
+  id = "cloud"
+  section = "S"
+  title = "cloud"
+  severity = "critical"
+  decides = "minimum"
+[[checks]]
+kind = "group"
+members = ["inner"]
+  [[checks.items]]
+  id = "outer"
+  section = "S"
+  title = "outer"
+  severity = "critical"
+[[checks]]
+kind = "group"
+members = ["cpu", "port", "cloud"]
+  [[checks.items]]
+  id = "inner"
+  section = "S"
+  title = "inner"
+  severity = "critical"
+"#
+        )
+    }
+
+    fn states(store: &Store) -> Vec<(String, Option<Verdict>)> {
+        store.read().items.iter().map(|r| (r.item().id.clone(), r.verdict())).collect()
+    }
+
+    #[test]
+    fn groups_follow_their_members_through_nested_groups_and_skip_items_that_do_not_apply() {
+        let store = Store::default();
+        let config = config(&grouped());
+        store.install(&config);
+        assert_eq!(store.pending(), 4, "cpu, port, inner and outer; `cloud` does not apply");
+        let (cpu, port) = (&config.checks[0], &config.checks[1]);
+        let now = SystemTime::now();
+        store.record(cpu, cpu.fingerprint(), vec![Outcome::pass("ok")], vec![], now, Duration::ZERO);
+        assert_eq!(store.read().items[4].verdict(), None, "inner waits for port");
+        store.record(port, port.fingerprint(), vec![Outcome::fail(Cause::Open, "open")], vec![], now, Duration::ZERO);
+        let inner = store.read();
+        assert_eq!(inner.items[4].last.as_ref().unwrap().outcome.reason, "1 of 2 fail: port (open)");
+        assert_eq!(
+            inner.items[3].last.as_ref().unwrap().outcome.reason,
+            "1 of 1 fail: inner (1 of 2 fail: port (open))"
+        );
+        assert_eq!(inner.items[3].last.as_ref().unwrap().outcome.cause, Some(Cause::Open));
+        drop(inner);
+        store.record(port, port.fingerprint(), vec![Outcome::pass("closed")], vec![], now, Duration::ZERO);
+        assert_eq!(
+            states(&store),
+            vec![
+                ("cpu".into(), Some(Verdict::Pass)),
+                ("port".into(), Some(Verdict::Pass)),
+                ("cloud".into(), None),
+                ("outer".into(), Some(Verdict::Pass)),
+                ("inner".into(), Some(Verdict::Pass)),
+            ]
+        );
+        let inner = store.read();
+        assert_eq!(inner.items[3].counts, [1, 1, 0], "one derivation per member evaluation that reached it");
+        assert_eq!(inner.items[2].not_applicable().map(|r| r.starts_with("not applicable")), Some(true));
+        let baseline = inner.take_baseline(SystemTime::now()).unwrap();
+        assert_eq!(baseline.passed("cloud"), Some(false), "an item that does not apply is never a regression");
+        assert_eq!(baseline.passed("outer"), Some(true));
     }
 
     #[test]

@@ -4,7 +4,7 @@
 "use strict";
 (function () {
   const PERIOD_MS = 10000;
-  const LABELS = { pass: "Passing", fail: "Failing", error: "Undecidable", pending: "Not evaluated yet", stale: "Stale" };
+  const LABELS = { pass: "Passing", fail: "Failing", error: "Undecidable", pending: "Not evaluated yet", stale: "Stale", not_applicable: "Not applicable" };
 
   function text(id, value) {
     const element = document.getElementById(id);
@@ -16,7 +16,7 @@
   }
 
   function apply(document_) {
-    const counts = { pass: 0, fail: 0, error: 0, pending: 0, stale: 0 };
+    const counts = { pass: 0, fail: 0, error: 0, pending: 0, stale: 0, not_applicable: 0 };
     for (const item of document_.items) {
       const state = item.stale ? "stale" : item.state;
       counts[state] += 1;
@@ -27,12 +27,14 @@
       row.querySelector('[data-role="state"]').textContent = LABELS[state] || state;
       row.querySelector('[data-role="reason"]').textContent = item.reason || "";
       row.querySelector('[data-role="last"]').textContent = item.last_evaluation || "never";
-      row.querySelector('[data-role="next"]').textContent = item.next_evaluation || "soon";
+      row.querySelector('[data-role="next"]').textContent =
+        item.next_evaluation || (state === "not_applicable" ? "never" : "soon");
     }
     const summary = document_.summary;
-    text("all-percent", percent(summary.pass, summary.items) + "%");
+    const applicable = summary.items - summary.not_applicable;
+    text("all-percent", percent(summary.pass, applicable) + "%");
     text("all-pass", summary.pass);
-    text("all-items", summary.items);
+    text("all-items", applicable);
     text("critical-percent", percent(summary.critical_pass, summary.critical_items) + "%");
     text("critical-pass", summary.critical_pass);
     text("critical-items", summary.critical_items);

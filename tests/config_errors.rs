@@ -6,14 +6,31 @@ use std::process::Command;
 mod common;
 
 const CASES: &[(&str, &str)] = &[
-    ("unknown_top_level_key", "unknown field `setting`, expected `settings` or `checks`"),
+    (
+        "group_unknown_member",
+        "checks[1] (group of 2 items; items: infra.resources): members: `infra.memory` is not the id of an item in this config",
+    ),
+    (
+        "group_cycle",
+        "checks[1] (group of 2 items; items: infra.a): members: groups contain each other in a cycle: infra.a -> infra.b -> infra.a",
+    ),
+    (
+        "group_with_interval",
+        "checks[1] (group of 1 item; items: infra.resources): a group has no interval or timeout of its own; it is decided whenever one of its members is",
+    ),
+    ("group_member_twice", "checks[1] (group of 2 items; items: infra.resources): members: `infra.cpu` is named twice"),
+    ("group_contains_itself", "checks[1] (group of 1 item; items: infra.resources): members: a group cannot contain itself"),
+    ("unknown_variable", "checks[0]: `${rot}` names no variable; declared: root"),
+    ("variable_not_scalar", "vars.uploads: must be a string, a boolean or a number, not array"),
+    ("enabled_not_boolean", "checks[0] (cpu; items: aws.cpu): enabled: must be true or false"),
+    ("unknown_top_level_key", "unknown field `setting`, expected one of `settings`, `checks`, `vars`"),
     (
         "unknown_settings_key",
         "unknown field `default_intreval`, expected one of `default_interval`, `default_timeout`, `max_concurrent_checks` for key `settings`",
     ),
     ("syntax_error", "TOML syntax error at line 1, column 10\n  |\n1 | [[checks]\n  |          ^\nunclosed array table, expected `]`"),
-    ("unknown_kind", "checks[0] (cpus; items: infra.cpu): kind: unknown kind `cpus`; one of cpu, memory, disk, tcp_port, dns, postgres, pgbouncer, tls, tls_cert_file, http, http_headers, https_redirect, cors, http_restricted, metrics_endpoint, backup, backup_integrity, directories, permissions, dir_usage, json_log, app_env, env_rule, command, attested"),
-    ("missing_kind", "checks[0] (items: infra.cpu): kind: missing; one of cpu, memory, disk, tcp_port, dns, postgres, pgbouncer, tls, tls_cert_file, http, http_headers, https_redirect, cors, http_restricted, metrics_endpoint, backup, backup_integrity, directories, permissions, dir_usage, json_log, app_env, env_rule, command, attested"),
+    ("unknown_kind", "checks[0] (cpus; items: infra.cpu): kind: unknown kind `cpus`; one of cpu, memory, disk, tcp_port, dns, postgres, pgbouncer, tls, tls_cert_file, http, http_headers, https_redirect, cors, http_restricted, metrics_endpoint, backup, backup_integrity, directories, permissions, dir_usage, json_log, app_env, env_rule, command, attested, group"),
+    ("missing_kind", "checks[0] (items: infra.cpu): kind: missing; one of cpu, memory, disk, tcp_port, dns, postgres, pgbouncer, tls, tls_cert_file, http, http_headers, https_redirect, cors, http_restricted, metrics_endpoint, backup, backup_integrity, directories, permissions, dir_usage, json_log, app_env, env_rule, command, attested, group"),
     (
         "unknown_check_key",
         "checks[0] (cpu; items: infra.cpu): unknown field `min_coers`, expected `min_cores` or `recommended_cores`",

@@ -9,6 +9,7 @@ pub mod backup;
 pub mod command;
 pub mod env;
 pub mod files;
+pub mod group;
 pub mod http;
 pub mod latency;
 pub mod network;
@@ -382,6 +383,7 @@ pub enum CheckKind {
     DirUsage(files::DirUsageCheck),
     Permissions(files::PermissionsCheck),
     Directories(files::DirectoriesCheck),
+    Group(group::GroupCheck),
 }
 
 /// All kind names, for error messages and docs.
@@ -411,6 +413,7 @@ pub const KIND_NAMES: &[&str] = &[
     "env_rule",
     "command",
     "attested",
+    "group",
 ];
 
 /// Every value gauge family any kind may export, for `docs/metrics.md` and its test.
@@ -472,6 +475,7 @@ impl CheckKind {
             "dir_usage" => CheckKind::DirUsage(decode_as(params)?),
             "permissions" => CheckKind::Permissions(decode_as(params)?),
             "directories" => CheckKind::Directories(decode_as(params)?),
+            "group" => CheckKind::Group(decode_as(params)?),
             other => return Err(format!("kind: unknown kind `{other}`; one of {}", KIND_NAMES.join(", "))),
         })
     }
@@ -503,6 +507,7 @@ impl CheckKind {
             CheckKind::DirUsage(_) => "dir_usage",
             CheckKind::Permissions(_) => "permissions",
             CheckKind::Directories(_) => "directories",
+            CheckKind::Group(_) => "group",
         }
     }
 
@@ -534,6 +539,7 @@ impl CheckKind {
             CheckKind::DirUsage(_) => files::DirUsageCheck::ASPECTS,
             CheckKind::Permissions(_) => files::PermissionsCheck::ASPECTS,
             CheckKind::Directories(_) => files::DirectoriesCheck::ASPECTS,
+            CheckKind::Group(_) => group::GroupCheck::ASPECTS,
         }
     }
 
@@ -566,6 +572,7 @@ impl CheckKind {
             CheckKind::DirUsage(c) => c.validate(aspect),
             CheckKind::Permissions(c) => c.validate(aspect),
             CheckKind::Directories(c) => c.validate(aspect),
+            CheckKind::Group(c) => c.validate(aspect),
         }
     }
 
@@ -603,6 +610,12 @@ impl CheckKind {
                 None => c.path.display().to_string(),
             },
             CheckKind::Directories(c) => c.root.display().to_string(),
+            // Groups export no series, so two may share members (two sign-off lines over one
+            // set of items); the config does not compare their targets.
+            CheckKind::Group(c) => match c.members.len() {
+                1 => "of 1 item".to_string(),
+                n => format!("of {n} items"),
+            },
         }
     }
 
@@ -644,6 +657,7 @@ impl CheckKind {
             CheckKind::DirUsage(_) => files::DirUsageCheck::FAMILIES,
             CheckKind::Permissions(_) => files::PermissionsCheck::FAMILIES,
             CheckKind::Directories(_) => files::DirectoriesCheck::FAMILIES,
+            CheckKind::Group(_) => group::GroupCheck::FAMILIES,
         }
     }
 
@@ -674,6 +688,7 @@ impl CheckKind {
             CheckKind::DirUsage(c) => c.run(ctx).await,
             CheckKind::Permissions(c) => c.run(ctx).await,
             CheckKind::Directories(c) => c.run(ctx).await,
+            CheckKind::Group(c) => c.run(ctx).await,
         }
     }
 }
