@@ -312,6 +312,14 @@ pub fn item(id: &str, severity: &str, decides: Option<&str>) -> String {
     )
 }
 
+/// Whether `pid` is a live process: a zombie has been killed, only a running or sleeping process
+/// counts.
+pub fn process_alive(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .map(|stat| stat.rsplit(')').next().is_some_and(|rest| !rest.trim_start().starts_with('Z')))
+        .unwrap_or(false)
+}
+
 /// A port on 127.0.0.1 where nothing listens (bound, read, and released).
 pub fn closed_port() -> u16 {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
