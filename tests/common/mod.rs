@@ -51,11 +51,15 @@ impl Daemon {
         daemon
     }
 
+    /// Starts the daemon on `config`, logging JSON at debug level unless `extra_args` name another
+    /// `--log.format`.
     pub fn start_with(config: &Path, extra_args: &[&str]) -> Daemon {
+        let format = if extra_args.contains(&"--log.format") { &[][..] } else { &["--log.format", "json"][..] };
         let mut child = Command::new(BINARY)
             .arg("--config.file")
             .arg(config)
-            .args(["--web.listen-address", "127.0.0.1:0", "--log.format", "json", "--log.level", "debug"])
+            .args(["--web.listen-address", "127.0.0.1:0", "--log.level", "debug"])
+            .args(format)
             .args(extra_args)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
@@ -72,6 +76,9 @@ impl Daemon {
                     if json["message"] == "listening" {
                         let _ = address_tx.send(json["address"].as_str().unwrap_or_default().to_string());
                     }
+                } else if line.contains(" msg=listening ") {
+                    let address = line.split(' ').find_map(|pair| pair.strip_prefix("address="));
+                    let _ = address_tx.send(address.unwrap_or_default().to_string());
                 }
                 sink.lock().unwrap().push(line);
             }
