@@ -58,7 +58,7 @@ fn postgres_stopped_mid_run_is_refused_and_passes_again_after_its_restart() {
     let url = format!("postgres://postgres@127.0.0.1:{}/postgres?sslmode=disable", cluster.port);
     let config = format!(
         "[[checks]]\nkind = \"postgres\"\nurl = \"{url}\"\nmax_connections_range = [1, 100000]\n\
-         interval = \"1s\"\ntimeout = \"1s\"\nconnect_timeout = \"800ms\"\n{}{}{}",
+         interval = \"2s\"\ntimeout = \"2s\"\nconnect_timeout = \"1500ms\"\n{}{}{}",
         item("db.running", "critical", Some("running")),
         item("db.connections", "warning", Some("connections")),
         item("db.max_connections", "warning", Some("max_connections")),
@@ -123,7 +123,7 @@ fn a_certificate_swapped_on_disk_is_seen_by_the_tls_and_the_file_checks() {
     let nginx = Nginx::start_reloadable(&server, &[port]);
     let config = format!(
         "[[checks]]\nkind = \"tls\"\naddress = \"127.0.0.1:{port}\"\nserver_name = \"app.test\"\nsystem_roots = false\n\
-         ca_files = [\"{root}\"]\ninterval = \"1s\"\ntimeout = \"1s\"\nio_timeout = \"800ms\"\n{}\n\
+         ca_files = [\"{root}\"]\ninterval = \"2s\"\ntimeout = \"2s\"\nio_timeout = \"1500ms\"\n{}\n\
          [[checks]]\nkind = \"tls_cert_file\"\ncert_file = \"{cert}\"\ninterval = \"1s\"\n{}",
         item("tls.installed", "critical", Some("trusted")),
         item("tls.file_valid", "critical", Some("valid")),
