@@ -13,6 +13,7 @@ pub mod http;
 pub mod latency;
 pub mod network;
 pub mod postgres;
+pub mod prometheus;
 pub mod system;
 pub mod tls;
 pub mod tls_hello;
@@ -382,6 +383,8 @@ pub enum CheckKind {
     DirUsage(files::DirUsageCheck),
     Permissions(files::PermissionsCheck),
     Directories(files::DirectoriesCheck),
+    Prometheus(prometheus::PrometheusCheck),
+    Alertmanager(prometheus::AlertmanagerCheck),
 }
 
 /// All kind names, for error messages and docs.
@@ -411,6 +414,8 @@ pub const KIND_NAMES: &[&str] = &[
     "env_rule",
     "command",
     "attested",
+    "prometheus",
+    "alertmanager",
 ];
 
 /// Every value gauge family any kind may export, for `docs/metrics.md` and its test.
@@ -437,6 +442,8 @@ pub fn all_families() -> Vec<&'static MetricFamily> {
         env::AppEnvCheck::FAMILIES,
         command::CommandCheck::FAMILIES,
         attested::AttestedCheck::FAMILIES,
+        prometheus::PrometheusCheck::FAMILIES,
+        prometheus::AlertmanagerCheck::FAMILIES,
     ]
     .concat()
 }
@@ -472,6 +479,8 @@ impl CheckKind {
             "dir_usage" => CheckKind::DirUsage(decode_as(params)?),
             "permissions" => CheckKind::Permissions(decode_as(params)?),
             "directories" => CheckKind::Directories(decode_as(params)?),
+            "prometheus" => CheckKind::Prometheus(decode_as(params)?),
+            "alertmanager" => CheckKind::Alertmanager(decode_as(params)?),
             other => return Err(format!("kind: unknown kind `{other}`; one of {}", KIND_NAMES.join(", "))),
         })
     }
@@ -503,6 +512,8 @@ impl CheckKind {
             CheckKind::DirUsage(_) => "dir_usage",
             CheckKind::Permissions(_) => "permissions",
             CheckKind::Directories(_) => "directories",
+            CheckKind::Prometheus(_) => "prometheus",
+            CheckKind::Alertmanager(_) => "alertmanager",
         }
     }
 
@@ -534,6 +545,8 @@ impl CheckKind {
             CheckKind::DirUsage(_) => files::DirUsageCheck::ASPECTS,
             CheckKind::Permissions(_) => files::PermissionsCheck::ASPECTS,
             CheckKind::Directories(_) => files::DirectoriesCheck::ASPECTS,
+            CheckKind::Prometheus(_) => prometheus::PrometheusCheck::ASPECTS,
+            CheckKind::Alertmanager(_) => prometheus::AlertmanagerCheck::ASPECTS,
         }
     }
 
@@ -566,6 +579,8 @@ impl CheckKind {
             CheckKind::DirUsage(c) => c.validate(aspect),
             CheckKind::Permissions(c) => c.validate(aspect),
             CheckKind::Directories(c) => c.validate(aspect),
+            CheckKind::Prometheus(c) => c.validate(aspect),
+            CheckKind::Alertmanager(c) => c.validate(aspect),
         }
     }
 
@@ -603,6 +618,9 @@ impl CheckKind {
                 None => c.path.display().to_string(),
             },
             CheckKind::Directories(c) => c.root.display().to_string(),
+            // Several checks may ask one server different questions.
+            CheckKind::Prometheus(c) => c.target(),
+            CheckKind::Alertmanager(c) => c.target(),
         }
     }
 
@@ -644,6 +662,8 @@ impl CheckKind {
             CheckKind::DirUsage(_) => files::DirUsageCheck::FAMILIES,
             CheckKind::Permissions(_) => files::PermissionsCheck::FAMILIES,
             CheckKind::Directories(_) => files::DirectoriesCheck::FAMILIES,
+            CheckKind::Prometheus(_) => prometheus::PrometheusCheck::FAMILIES,
+            CheckKind::Alertmanager(_) => prometheus::AlertmanagerCheck::FAMILIES,
         }
     }
 
@@ -674,6 +694,8 @@ impl CheckKind {
             CheckKind::DirUsage(c) => c.run(ctx).await,
             CheckKind::Permissions(c) => c.run(ctx).await,
             CheckKind::Directories(c) => c.run(ctx).await,
+            CheckKind::Prometheus(c) => c.run(ctx).await,
+            CheckKind::Alertmanager(c) => c.run(ctx).await,
         }
     }
 }
