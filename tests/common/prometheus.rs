@@ -1,11 +1,13 @@
 //! A real Prometheus server (Debian's `prometheus` package) on a loopback port, scraping one
-//! target as job `checklist`, for the alert-rule and dashboard tests.
+//! target as job `checklist`, for the alert-rule, dashboard and `prometheus` kind tests; and a
+//! real Alertmanager (`prometheus-alertmanager`) with clustering off.
 
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
+use std::time::Duration;
 
-use super::closed_port;
+use super::{closed_port, wait_for};
 
 pub struct Prometheus {
     child: Child,
@@ -38,6 +40,27 @@ impl Prometheus {
             .spawn()
             .expect("prometheus is missing: run bash tests/run.sh, which installs the Debian prometheus package");
         Prometheus { child, port, _dir: dir }
+    }
+
+    /// The base URL, like `http://127.0.0.1:PORT`.
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// Waits until every rule group has been evaluated again after this call, so that the rules'
+    /// health reflects the data scraped so far (a rule evaluated before the first scrape is "ok").
+    pub fn wait_rules_evaluated(&self) {
+        let url = format!("{}/api/v1/rules", self.url());
+        let evaluations = || -> Vec<String> {
+            let body = reqwest::blocking::get(&url).ok().and_then(|r| r.json::<serde_json::Value>().ok());
+            let groups = body.map(|b| b["data"]["groups"].clone()).unwrap_or_default();
+            groups.as_array().into_iter().flatten().map(|g| g["lastEvaluation"].to_string()).collect()
+        };
+        let before = evaluations();
+        wait_for("every rule group evaluated again", Duration::from_secs(60), || {
+            let now = evaluations();
+            !now.is_empty() && now.len() == before.len() && now.iter().zip(&before).all(|(now, then)| now != then)
+        });
     }
 
     /// The raw answer of the HTTP API for an instant query, or `None` while Prometheus starts.
@@ -73,6 +96,52 @@ impl Prometheus {
 }
 
 impl Drop for Prometheus {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A real Alertmanager on a loopback port, with clustering off (no gossip port is opened).
+pub struct Alertmanager {
+    child: Child,
+    pub port: u16,
+    _dir: tempfile::TempDir,
+}
+
+impl Alertmanager {
+    /// Starts Alertmanager on `config` (YAML text); it may not be ready yet.
+    pub fn start(config: &str) -> Alertmanager {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("alertmanager.yml");
+        std::fs::write(&file, config).unwrap();
+        let port = closed_port();
+        let child = Command::new("prometheus-alertmanager")
+            .arg(format!("--config.file={}", file.display()))
+            .arg(format!("--storage.path={}", dir.path().join("data").display()))
+            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+            .arg("--cluster.listen-address=")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("prometheus-alertmanager is missing: run bash tests/run.sh, which installs it");
+        Alertmanager { child, port, _dir: dir }
+    }
+
+    /// The base URL, like `http://127.0.0.1:PORT`.
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    pub fn wait_ready(&self) {
+        let url = format!("{}/-/ready", self.url());
+        wait_for("Alertmanager ready", Duration::from_secs(60), || {
+            reqwest::blocking::get(&url).is_ok_and(|r| r.status() == 200)
+        });
+    }
+}
+
+impl Drop for Alertmanager {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
