@@ -7,6 +7,7 @@ mod common;
 
 use checklist_exporter::checks::{Cause, Verdict};
 use common::hostile::{fixed_answer, garbage, hostile, silent};
+use common::pki::{write, Leaf, Pki};
 use common::probe::{outcome, run_once};
 use common::prometheus::{Alertmanager, Prometheus};
 use common::{closed_port, item, promtool_complaints, wait_for, Daemon};
@@ -155,6 +156,27 @@ fn the_daemon_exports_the_query_value_and_keeps_series_apart_per_query() {
         assert_eq!(metrics.value("checklist_item_passing", &[("id", id)]), Some(1.0), "{id}: {}", daemon.item(id));
     }
     assert_eq!(promtool_complaints(&daemon.metrics_text()), None);
+}
+
+#[test]
+fn a_prometheus_behind_tls_is_trusted_through_ca_files() {
+    let pki = Pki::new();
+    let chain = pki.chain(&Leaf::valid(&["127.0.0.1"]), true);
+    let files = pki.dir.path();
+    let cert = write(files, "fullchain.pem", &format!("{}{}", chain.leaf_pem, pki.intermediate_pem));
+    let key = write(files, "key.pem", &chain.key_pem);
+    let target = fixed_answer("text/plain; version=0.0.4", TARGET_METRICS.to_string());
+    let prometheus = Prometheus::start_tls(target, None, &cert, &key);
+    let url = prometheus.url();
+    assert!(url.starts_with("https://"));
+    let ratio = query_check(&url, "app_story_success_ratio", "min = 0.95");
+    let trusted = format!("{ratio}\nsystem_roots = false\nca_files = [\"{}\"]", pki.root_file().display());
+    wait_for("the query to pass over TLS", Duration::from_secs(60), || {
+        run_once(&trusted, &["query"])
+            .is_ok_and(|report| report.outcome("query").is_some_and(|o| o.verdict == Verdict::Pass))
+    });
+    let untrusted = run_once(&ratio, &["query"]).unwrap_err();
+    assert_eq!(untrusted.cause, Cause::Untrusted, "the test CA is not among the system roots: {untrusted:?}");
 }
 
 /// Email and webhook receivers; the SMTP password must never come back out.

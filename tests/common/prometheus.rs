@@ -12,12 +12,24 @@ use super::{closed_port, wait_for};
 pub struct Prometheus {
     child: Child,
     pub port: u16,
+    /// `https` when started with a certificate.
+    scheme: &'static str,
     _dir: tempfile::TempDir,
 }
 
 impl Prometheus {
     /// Scrapes `target` as job "checklist" every 500 ms and evaluates `rules` (if any) every second.
     pub fn start(target: std::net::SocketAddr, rules: Option<&Path>) -> Prometheus {
+        Prometheus::launch(target, rules, None)
+    }
+
+    /// Like [`Prometheus::start`], serving its web UI and API over TLS with `cert` and `key`
+    /// (PEM files); the helpers that query it here speak plain HTTP, so only checks can ask it.
+    pub fn start_tls(target: std::net::SocketAddr, rules: Option<&Path>, cert: &Path, key: &Path) -> Prometheus {
+        Prometheus::launch(target, rules, Some((cert, key)))
+    }
+
+    fn launch(target: std::net::SocketAddr, rules: Option<&Path>, tls: Option<(&Path, &Path)>) -> Prometheus {
         let dir = tempfile::tempdir().unwrap();
         let config = dir.path().join("prometheus.yml");
         let rule_files = rules.map(|r| format!("rule_files: [{}]\n", r.display())).unwrap_or_default();
@@ -31,7 +43,15 @@ impl Prometheus {
         )
         .unwrap();
         let port = closed_port();
-        let child = Command::new("prometheus")
+        let mut command = Command::new("prometheus");
+        if let Some((cert, key)) = tls {
+            let web = dir.path().join("web.yml");
+            let tls_config =
+                format!("tls_server_config:\n  cert_file: {}\n  key_file: {}\n", cert.display(), key.display());
+            std::fs::write(&web, tls_config).unwrap();
+            command.arg(format!("--web.config.file={}", web.display()));
+        }
+        let child = command
             .arg(format!("--config.file={}", config.display()))
             .arg(format!("--storage.tsdb.path={}", dir.path().join("data").display()))
             .arg(format!("--web.listen-address=127.0.0.1:{port}"))
@@ -39,12 +59,13 @@ impl Prometheus {
             .stderr(Stdio::null())
             .spawn()
             .expect("prometheus is missing: run bash tests/run.sh, which installs the Debian prometheus package");
-        Prometheus { child, port, _dir: dir }
+        let scheme = if tls.is_some() { "https" } else { "http" };
+        Prometheus { child, port, scheme, _dir: dir }
     }
 
     /// The base URL, like `http://127.0.0.1:PORT`.
     pub fn url(&self) -> String {
-        format!("http://127.0.0.1:{}", self.port)
+        format!("{}://127.0.0.1:{}", self.scheme, self.port)
     }
 
     /// Waits until every rule group has been evaluated again after this call, so that the rules'
