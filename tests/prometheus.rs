@@ -98,6 +98,12 @@ fn queries_against_a_real_prometheus_pass_fail_and_error_with_readable_reasons()
 
     let range = run_once(&query_check(&url, "app_queue_depth[1m]", ""), &["query"]).unwrap_err();
     assert!(range.reason.starts_with("the query returns a range vector"), "{range:?}");
+    let string = run_once(&query_check(&url, "\"story\"", ""), &["query"]).unwrap_err();
+    assert_eq!(string.reason, "the query returns a string; want an instant vector or a scalar");
+
+    let capped = run_once(&query_check(&url, "app_queue_depth", "max_body_bytes = \"64B\""), &["query"]).unwrap_err();
+    assert_eq!(capped.cause, Cause::Invalid);
+    assert_eq!(capped.reason, format!("{url}/api/v1/query answered more than 64 B; raise max_body_bytes"));
 }
 
 #[test]

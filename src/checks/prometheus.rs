@@ -255,7 +255,9 @@ impl PrometheusCheck {
         let cap = base.max_body_bytes;
         if let Some(query) = &self.query {
             let path = "/api/v1/query";
-            let answer = get(&client, &base, path, &[("query", query)]).await?;
+            // The server gives up when this client does, instead of finishing a query nobody reads.
+            let timeout = base.request_timeout.as_secs_f64().to_string();
+            let answer = get(&client, &base, path, &[("query", query), ("timeout", &timeout)]).await?;
             let samples = query_samples(&api_data(&endpoint(&self.url, path), &answer, cap)?)?;
             let mut report = Report::default().with("query", decide_query(&samples, self.min, self.max));
             let labelled = |family, value| Sample::new(family, value).label("target", &self.url).label("query", query);
