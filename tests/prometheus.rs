@@ -236,6 +236,28 @@ fn a_real_alertmanager_has_email_and_webhook_but_not_pagerduty_and_is_ready() {
     for report in [&email, &webhook, &pagerduty] {
         assert!(!format!("{report:?}").contains("hunter2"), "no secret in any reason: {report:?}");
     }
+
+    // The daemon evaluates the same check: the secret is in nothing it serves or logs.
+    let config = format!(
+        "[[checks]]\n{}\ninterval = \"1s\"\ntimeout = \"900ms\"\nrequest_timeout = \"800ms\"\n{}{}",
+        check("email"),
+        item("notify.email", "critical", Some("integration")),
+        item("notify.ready", "critical", Some("ready")),
+    );
+    let daemon = Daemon::start(&config);
+    wait_for("both items evaluated", Duration::from_secs(30), || {
+        ["notify.email", "notify.ready"].iter().all(|id| daemon.item(id)["state"] == "pass")
+    });
+    let served = [
+        daemon.metrics_text(),
+        daemon.get("/").text().unwrap(),
+        daemon.get("/api/v1/items").text().unwrap(),
+        daemon.get("/api/v1/report?format=markdown").text().unwrap(),
+        daemon.logs().join("\n"),
+    ];
+    for text in served {
+        assert!(!text.contains("hunter2") && !text.contains("smtp_auth"), "{text}");
+    }
 }
 
 #[test]
