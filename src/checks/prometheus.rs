@@ -555,7 +555,10 @@ pub fn parse_status(what: &str, answer: &Answer, cap: u64) -> Result<Alertmanage
     if answer.status != 200 {
         return Err(ProbeFailure::new(
             Cause::UnexpectedStatus,
-            format!("{what} answered {}; want 200 (is the URL an Alertmanager 0.20 or newer?)", answer.status),
+            format!(
+                "{what} answered {}; want 200 (is the URL an Alertmanager with API v2, 0.16 or newer?)",
+                answer.status
+            ),
         ));
     }
     let not_status = || {
