@@ -418,3 +418,83 @@ fn prometheus_scrapes_over_tls_with_basic_auth() {
     });
     assert_eq!(prometheus.query("up{job=\"checklist\"}")[0].1, 1.0);
 }
+
+/// What each `client_auth_type` admits: no certificate, a certificate from the client CA, and
+/// one from another CA.
+#[test]
+fn each_client_auth_type_admits_what_go_would() {
+    let setup = Setup::new();
+    let ours = setup.client_cert("scraper.example");
+    let stranger = Pki::new().chain(&Leaf { by_root: true, ..Leaf::valid(&["scraper.example"]) }, false);
+    // (type, with the CA file, admits: none, ours, stranger)
+    let table = [
+        ("NoClientCert", false, [true, true, true]),
+        ("RequestClientCert", false, [true, true, true]),
+        ("RequireAnyClientCert", false, [false, true, true]),
+        ("VerifyClientCertIfGiven", true, [true, true, false]),
+        ("RequireAndVerifyClientCert", true, [false, true, false]),
+    ];
+    for (auth_type, with_ca, admits) in table {
+        let ca = if with_ca { "  client_ca_file: clients-ca.pem\n" } else { "" };
+        let web = setup.web_config(&format!(
+            "tls_server_config:\n  cert_file: server.pem\n  key_file: server.key\n  client_auth_type: {auth_type}\n{ca}"
+        ));
+        let daemon = setup.start_tls(&web, Some(&ours), false);
+        let url = daemon.url("/-/healthy");
+        for (identity, admitted) in [None, Some(&ours), Some(&stranger)].into_iter().zip(admits) {
+            let answer = setup.client(identity).get(&url).send().map(|r| r.status().as_u16());
+            assert_eq!(
+                answer.is_ok(),
+                admitted,
+                "{auth_type} with {}: {answer:?}",
+                identity.map_or("no certificate", |c| if std::ptr::eq(c, &ours) { "our CA's" } else { "another CA's" })
+            );
+        }
+    }
+}
+
+#[test]
+fn the_rate_limit_answers_429_once_the_burst_is_spent() {
+    let setup = Setup::new();
+    // One token an hour: nothing refills while the test runs.
+    let web = setup.web_config("rate_limit:\n  interval: 1h\n  burst: 3\n");
+    let client = reqwest::blocking::Client::builder().timeout(Duration::from_secs(10)).build().unwrap();
+    let daemon = Daemon::launch(&setup.config(), &["--web.config.file", web.to_str().unwrap()], "http", client);
+    let statuses: Vec<u16> = (0..5).map(|_| daemon.get("/-/healthy").status().as_u16()).collect();
+    assert_eq!(statuses, [200, 200, 200, 429, 429]);
+    let limited = daemon.get("/metrics");
+    assert_eq!(limited.headers()["retry-after"], "1");
+    assert_eq!(limited.text().unwrap(), "Too Many Requests\n");
+}
+
+/// bcrypt at cost 10 takes a noticeable moment per attempt; wrong passwords queue for two
+/// bcrypt slots, while a scraper whose password is cached never waits for them.
+#[test]
+fn a_flood_of_wrong_passwords_does_not_hold_up_a_scraper_whose_password_is_cached() {
+    const FLOOD: usize = 12;
+    let setup = Setup::new();
+    let hash = bcrypt::hash(PASSWORD, 10).unwrap();
+    let web = setup.web_config(&format!(
+        "tls_server_config:\n  cert_file: server.pem\n  key_file: server.key\nbasic_auth_users:\n  alice: {hash}\n"
+    ));
+    let daemon = setup.start_tls(&web, None, true);
+    daemon.wait_ready(); // the first request paid bcrypt; the password is cached from here on
+    let url = daemon.url("/metrics");
+    let flood: Vec<_> = (0..FLOOD)
+        .map(|i| {
+            let client = setup.client(None);
+            let url = url.clone();
+            std::thread::spawn(move || {
+                client.get(url).basic_auth("alice", Some(format!("guess {i}"))).send().unwrap().status()
+            })
+        })
+        .collect();
+    let refusals = || daemon.logs().iter().filter(|l| l.contains("basic auth refused")).count();
+    wait_for("the flood to reach bcrypt", Duration::from_secs(60), || refusals() >= 1);
+    assert_eq!(daemon.get("/metrics").status(), 200);
+    let refused_by_then = refusals();
+    assert!(refused_by_then < FLOOD, "the scrape was answered only after all {FLOOD} wrong passwords");
+    for attempt in flood {
+        assert_eq!(attempt.join().unwrap(), 401);
+    }
+}
