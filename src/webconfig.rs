@@ -203,7 +203,11 @@ impl WebConfig {
             },
         }];
         if !self.users.is_empty() {
-            parts.push(format!("basic auth for {} users", self.users.len()));
+            parts.push(format!(
+                "basic auth ({} {})",
+                self.users.len(),
+                if self.users.len() == 1 { "user" } else { "users" }
+            ));
         }
         if let Some(limit) = self.rate_limit {
             parts.push(format!("rate limit {} per {:?}", limit.burst, limit.interval));
@@ -986,10 +990,7 @@ mod tests {
             "tls_server_config:\n  cert_file: a\n  key_file: b\n  client_auth_type: RequireAndVerifyClientCert\n  client_ca_file: c\nbasic_auth_users:\n  alice: {HASH}\n"
         ))
         .unwrap();
-        assert_eq!(
-            config.summary(),
-            "TLS with client certificates (RequireAndVerifyClientCert), basic auth for 1 users"
-        );
+        assert_eq!(config.summary(), "TLS with client certificates (RequireAndVerifyClientCert), basic auth (1 user)");
         assert!(!format!("{config:?}").contains(HASH));
     }
 }

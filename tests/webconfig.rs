@@ -498,3 +498,16 @@ fn a_flood_of_wrong_passwords_does_not_hold_up_a_scraper_whose_password_is_cache
         assert_eq!(attempt.join().unwrap(), 401);
     }
 }
+
+/// The example in the README is a file the daemon accepts.
+#[test]
+fn the_readme_example_web_config_is_valid() {
+    let readme = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap();
+    let start = readme.find("# /etc/checklist-exporter/web.yml\n").expect("the example in README.md");
+    let example = &readme[start..start + readme[start..].find("```").unwrap()];
+    let config = checklist_exporter::webconfig::parse(Path::new("/etc/checklist-exporter/web.yml"), example)
+        .unwrap_or_else(|err| panic!("{err}"));
+    assert_eq!(config.summary(), "TLS with client certificates (RequireAndVerifyClientCert), basic auth (1 user)");
+    let hash = config.users["prometheus"].expose();
+    assert!(bcrypt::verify("change me", hash).unwrap(), "the README says the hash is of \"change me\"");
+}
