@@ -45,7 +45,7 @@ pub struct AppState {
 
 pub type SharedWebSettings = Arc<RwLock<Arc<WebSettings>>>;
 
-/// The settings for a new connection.
+/// The settings in force now, for a new connection or a request.
 fn current(web: &SharedWebSettings) -> Arc<WebSettings> {
     match web.read() {
         Ok(settings) => settings.clone(),
@@ -128,6 +128,7 @@ async fn guarded(state: &AppState, request: Request<Incoming>, peer: SocketAddr)
     let mut response = if !web.admit() {
         let mut response = text(StatusCode::TOO_MANY_REQUESTS, "Too Many Requests\n");
         response.headers_mut().insert(RETRY_AFTER, HeaderValue::from_static("1"));
+        secure(&mut response);
         response
     } else {
         let authorized = match &web.auth {

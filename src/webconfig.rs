@@ -302,6 +302,10 @@ pub fn parse(file: &Path, text: &str) -> Result<WebConfig, WebConfigError> {
         }
     };
 
+    if tls.is_none() && !raw.basic_auth_users.is_empty() {
+        warnings
+            .push("basic_auth_users without tls_server_config: passwords cross the network in clear text".to_string());
+    }
     Ok(WebConfig { tls, headers, users: raw.basic_auth_users, rate_limit, warnings })
 }
 
@@ -966,6 +970,15 @@ mod tests {
         let message = refusal("basic_auth_users:\n  alice: [secret-list]\n");
         assert!(!message.contains("secret-list"), "{message}");
         assert!(refusal(&format!("basic_auth_users:\n  'a:b': {HASH}\n")).contains("hold no `:`"));
+    }
+
+    #[test]
+    fn basic_auth_without_tls_is_accepted_with_a_warning() {
+        let config = parse_text(&format!("basic_auth_users:\n  alice: {HASH}\n")).unwrap();
+        assert_eq!(
+            config.warnings,
+            ["basic_auth_users without tls_server_config: passwords cross the network in clear text"]
+        );
     }
 
     #[test]

@@ -440,6 +440,12 @@ fn each_client_auth_type_admits_what_go_would() {
             "tls_server_config:\n  cert_file: server.pem\n  key_file: server.key\n  client_auth_type: {auth_type}\n{ca}"
         ));
         let daemon = setup.start_tls(&web, Some(&ours), false);
+        let warned = daemon.logs().iter().any(|l| l.contains("does not verify client certificates"));
+        assert_eq!(
+            warned,
+            auth_type.starts_with("Re") && !auth_type.contains("Verify"),
+            "{auth_type}: warning in the log"
+        );
         let url = daemon.url("/-/healthy");
         for (identity, admitted) in [None, Some(&ours), Some(&stranger)].into_iter().zip(admits) {
             let answer = setup.client(identity).get(&url).send().map(|r| r.status().as_u16());
