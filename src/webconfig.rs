@@ -64,7 +64,7 @@ pub const CLIENT_AUTH_TYPES: [&str; 5] = [
 struct RawWebConfig {
     tls_server_config: Option<RawTls>,
     http_server_config: Option<RawHttp>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "unique_keys")]
     basic_auth_users: BTreeMap<String, Secret>,
     rate_limit: Option<RawRateLimit>,
 }
@@ -94,7 +94,7 @@ struct RawTls {
 #[serde(deny_unknown_fields)]
 struct RawHttp {
     http2: Option<bool>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "unique_keys")]
     headers: BTreeMap<String, String>,
 }
 
@@ -253,6 +253,9 @@ pub fn parse(file: &Path, text: &str) -> Result<WebConfig, WebConfigError> {
                 let allowed: Vec<&str> = ALLOWED_HEADERS.iter().map(|(n, _)| *n).collect();
                 invalid(&location, format!("this header cannot be configured; allowed: {}", allowed.join(", ")))
             })?;
+            if headers.iter().any(|(set, _): &(String, String)| set == canonical) {
+                return Err(invalid(&location, format!("{canonical} is listed twice")));
+            }
             if value.trim().is_empty() {
                 continue; // "Unset if blank"
             }
@@ -312,10 +315,6 @@ pub fn parse(file: &Path, text: &str) -> Result<WebConfig, WebConfigError> {
 /// serde's message, without values that may be secrets (keys and password hashes).
 fn describe_yaml_error(location: &str, err: yaml_serde::Error) -> String {
     let position = err.location().map(|l| format!(" (line {}, column {})", l.line(), l.column())).unwrap_or_default();
-    let secret = location.starts_with("basic_auth_users") || location == "tls_server_config.key";
-    if secret && err.to_string().starts_with("invalid type") {
-        return format!("must be a string{position}");
-    }
     let mut message = err.to_string();
     // yaml_serde adds "at line L column C" and the enclosing key's path itself; say each once.
     if let Some(at) = message.find(" at line ") {
@@ -326,7 +325,46 @@ fn describe_yaml_error(location: &str, err: yaml_serde::Error) -> String {
             message = rest.to_string();
         }
     }
+    // "invalid type: integer `1234`" would quote a password hash or a key.
+    let secret = location.starts_with("basic_auth_users.") || location == "tls_server_config.key";
+    if secret && message.starts_with("invalid") {
+        return format!("must be a string{position}");
+    }
+    for internal in ["struct RawWebConfig", "struct RawTls", "struct RawHttp", "struct RawRateLimit"] {
+        message = message.replace(internal, "a mapping");
+    }
     format!("{message}{position}")
+}
+
+/// A mapping whose keys must be unique (user names, header names): YAML parsers that keep the
+/// last of two equal keys would otherwise drop a user or a header without a word. An empty
+/// value (`basic_auth_users:`) is an empty mapping.
+fn unique_keys<'de, D, V>(deserializer: D) -> Result<BTreeMap<String, V>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    V: Deserialize<'de>,
+{
+    struct UniqueKeys<V>(std::marker::PhantomData<V>);
+    impl<'de, V: Deserialize<'de>> serde::de::Visitor<'de> for UniqueKeys<V> {
+        type Value = BTreeMap<String, V>;
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("a mapping")
+        }
+        fn visit_unit<E: serde::de::Error>(self) -> Result<Self::Value, E> {
+            Ok(BTreeMap::new())
+        }
+        fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+            let mut entries = BTreeMap::new();
+            while let Some((key, value)) = map.next_entry::<String, V>()? {
+                if entries.contains_key(&key) {
+                    return Err(serde::de::Error::custom(format!("`{key}` is listed twice")));
+                }
+                entries.insert(key, value);
+            }
+            Ok(entries)
+        }
+    }
+    deserializer.deserialize_any(UniqueKeys(std::marker::PhantomData))
 }
 
 fn header_rule(name: &str) -> Option<(&'static str, &'static [&'static str])> {
@@ -967,9 +1005,24 @@ mod tests {
         let message = refusal("basic_auth_users:\n  alice: plaintext-password\n");
         assert!(message.contains("basic_auth_users.alice: not a bcrypt hash"), "{message}");
         assert!(!message.contains("plaintext-password"));
-        let message = refusal("basic_auth_users:\n  alice: [secret-list]\n");
-        assert!(!message.contains("secret-list"), "{message}");
+        let message = refusal("basic_auth_users:\n  alice: 123456789\n");
+        assert!(message.contains("alice: not a bcrypt hash") && !message.contains("123456789"), "{message}");
+        let message = refusal("basic_auth_users:\n  alice: {hash: x}\n");
+        assert!(message.ends_with("basic_auth_users.alice: must be a string (line 2, column 10)"), "{message}");
+        let message = refusal("tls_server_config:\n  cert_file: a\n  key: [987654321]\n");
+        assert!(message.ends_with("tls_server_config.key: must be a string (line 3, column 8)"), "{message}");
         assert!(refusal(&format!("basic_auth_users:\n  'a:b': {HASH}\n")).contains("hold no `:`"));
+    }
+
+    #[test]
+    fn a_user_or_header_listed_twice_is_refused_rather_than_dropped() {
+        let message = refusal(&format!("basic_auth_users:\n  alice: {HASH}\n  alice: {HASH}\n"));
+        assert!(message.contains("basic_auth_users: `alice` is listed twice"), "{message}");
+        let message =
+            refusal("http_server_config:\n  headers:\n    X-Frame-Options: deny\n    x-frame-options: sameorigin\n");
+        assert!(message.contains("X-Frame-Options is listed twice"), "{message}");
+        assert_eq!(parse_text("basic_auth_users:\nhttp_server_config:\n  headers:\n").unwrap(), WebConfig::default());
+        assert!(refusal("- a\n").contains("document: invalid type: sequence, expected a mapping"));
     }
 
     #[test]
