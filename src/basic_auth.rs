@@ -78,11 +78,14 @@ impl BasicAuth {
             }
         }
         let Ok(_slot) = BCRYPT.acquire().await else { return false };
-        let verified = tokio::task::spawn_blocking(move || bcrypt::verify(password.expose(), hash.expose()))
-            .await
-            .ok()
-            .and_then(Result::ok)
-            .unwrap_or(false);
+        // Non-truncating, as Go's bcrypt: a password too long for bcrypt (72 bytes with its NUL
+        // terminator) never matches, rather than matching whatever shares its first 72 bytes.
+        let verified =
+            tokio::task::spawn_blocking(move || bcrypt::non_truncating_verify(password.expose(), hash.expose()))
+                .await
+                .ok()
+                .and_then(Result::ok)
+                .unwrap_or(false);
         let granted = known && verified;
         if granted {
             if let Ok(mut cache) = self.cache.lock() {
@@ -144,6 +147,19 @@ mod tests {
         assert!(!auth.authorize(Some(&header("mallory", "right horse"))).await);
         assert!(!auth.authorize(None).await);
         assert!(auth.cache.lock().unwrap().is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_password_longer_than_bcrypt_reads_never_matches() {
+        let longest = "x".repeat(71);
+        let hash = bcrypt::hash(&longest, 4).unwrap();
+        let auth = BasicAuth::new(BTreeMap::from([("alice".to_string(), Secret::new(hash))])).unwrap();
+        assert!(auth.authorize(Some(&header("alice", &longest))).await, "71 bytes still work");
+        // A hash of 80 bytes holds only the first 72: a truncating check would let in any
+        // password that starts with them.
+        let hash = bcrypt::hash("x".repeat(80), 4).unwrap();
+        let auth = BasicAuth::new(BTreeMap::from([("alice".to_string(), Secret::new(hash))])).unwrap();
+        assert!(!auth.authorize(Some(&header("alice", &format!("{}{}", "x".repeat(72), "whatever")))).await);
     }
 
     #[test]
