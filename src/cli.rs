@@ -21,7 +21,7 @@ pub struct Cli {
     #[arg(long = "config.file", value_name = "FILE", default_value = "config/checklist.toml", global = true)]
     pub config_file: PathBuf,
 
-    /// Validate the config file and exit: 0 when valid, 2 when not.
+    /// Validate the config file (and the --web.config.file, if given) and exit: 0 when valid, 2 when not.
     #[arg(long = "config.check")]
     pub config_check: bool,
 
@@ -32,6 +32,16 @@ pub struct Cli {
     /// Address to serve metrics, the API and health endpoints on; `:9847` means every interface.
     #[arg(long = "web.listen-address", value_name = "ADDRESS", default_value = ":9847")]
     pub listen_address: String,
+
+    /// Web config file (YAML, the exporter-toolkit format): TLS, client certificates, basic auth,
+    /// response headers and a rate limit for every endpoint. Re-read on reload.
+    #[arg(long = "web.config.file", value_name = "FILE")]
+    pub web_config_file: Option<PathBuf>,
+
+    /// Enable the endpoints that change the daemon's state: `POST|PUT /-/reload` and
+    /// `POST /api/v1/baseline`. Off by default, as in Prometheus; they answer 403 then.
+    #[arg(long = "web.enable-lifecycle")]
+    pub enable_lifecycle: bool,
 
     /// Only log messages with this level or above.
     #[arg(long = "log.level", value_enum, default_value = "info", global = true)]

@@ -1,9 +1,10 @@
 //! The long-running mode: load the config, start the checks, serve HTTP, reload on SIGHUP or
-//! `POST /-/reload`, stop cleanly on SIGTERM or Ctrl-C.
+//! `POST /-/reload`, stop cleanly on SIGTERM or Ctrl-C. A reload reads the checklist config and
+//! the web config together and applies them only when both are valid.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 
 use tokio::net::TcpListener;
 use tokio::signal::unix::{signal, SignalKind};
@@ -12,13 +13,16 @@ use tokio::sync::mpsc;
 use crate::config::{self, ConfigError};
 use crate::metrics::Exposition;
 use crate::scheduler::Scheduler;
-use crate::server::{self, AppState, ReloadRequest};
+use crate::server::{self, AppState, ReloadRequest, SharedWebSettings};
 use crate::state::Store;
+use crate::webconfig::{self, WebConfigError, WebSettings};
 
 #[derive(Debug, thiserror::Error)]
 pub enum DaemonError {
     #[error(transparent)]
     Config(#[from] ConfigError),
+    #[error(transparent)]
+    WebConfig(#[from] WebConfigError),
     #[error("--web.listen-address {address}: {reason}")]
     Listen { address: String, reason: String },
     #[error("cannot install a signal handler: {0}")]
@@ -30,10 +34,15 @@ pub struct DaemonOptions {
     pub config_file: PathBuf,
     pub listen_address: String,
     pub baseline_file: PathBuf,
+    /// `--web.config.file`; `None` serves plain HTTP without auth.
+    pub web_config_file: Option<PathBuf>,
+    /// `--web.enable-lifecycle`.
+    pub lifecycle_enabled: bool,
 }
 
 pub async fn run(options: DaemonOptions) -> Result<(), DaemonError> {
     let config = config::load(&options.config_file)?;
+    let web = load_web_config(options.web_config_file.as_deref())?;
     release_freed_memory();
     let store = Store::new();
     match crate::baseline::load(&options.baseline_file) {
@@ -55,8 +64,11 @@ pub async fn run(options: DaemonOptions) -> Result<(), DaemonError> {
         checks = config.checks.len(),
         items = config.item_count(),
         version = crate::metrics::VERSION,
+        web = %web.config.summary(),
+        lifecycle = options.lifecycle_enabled,
         "listening"
     );
+    let web: SharedWebSettings = Arc::new(RwLock::new(Arc::new(web)));
 
     let (reload_tx, reload_rx) = mpsc::channel::<ReloadRequest>(8);
     let mut hangups = signal(SignalKind::hangup()).map_err(DaemonError::Signal)?;
@@ -70,7 +82,16 @@ pub async fn run(options: DaemonOptions) -> Result<(), DaemonError> {
             }
         }
     });
-    let reloader = tokio::spawn(reload_loop(reload_rx, options.config_file.clone(), scheduler.clone(), store.clone()));
+    let reloader = tokio::spawn(reload_loop(
+        reload_rx,
+        ReloadTargets {
+            config_file: options.config_file.clone(),
+            web_config_file: options.web_config_file.clone(),
+            web: web.clone(),
+        },
+        scheduler.clone(),
+        store.clone(),
+    ));
 
     let mut terminate = signal(SignalKind::terminate()).map_err(DaemonError::Signal)?;
     let shutdown = async move {
@@ -84,6 +105,8 @@ pub async fn run(options: DaemonOptions) -> Result<(), DaemonError> {
         exposition: Exposition::new(store),
         reload: reload_tx,
         baseline_file: options.baseline_file.clone(),
+        web,
+        lifecycle_enabled: options.lifecycle_enabled,
     });
     server::serve(listener, state, shutdown).await;
     scheduler.stop();
@@ -92,26 +115,61 @@ pub async fn run(options: DaemonOptions) -> Result<(), DaemonError> {
     Ok(())
 }
 
-/// Applies reloads one at a time. A refused config leaves the running one in place.
+/// What a reload reads, and where the new web settings go.
+struct ReloadTargets {
+    config_file: PathBuf,
+    web_config_file: Option<PathBuf>,
+    web: SharedWebSettings,
+}
+
+/// Reads the web config file, if any, and logs what it warns about.
+fn load_web_config(path: Option<&std::path::Path>) -> Result<WebSettings, WebConfigError> {
+    let Some(path) = path else { return Ok(WebSettings::plain()) };
+    let settings = webconfig::load(path)?;
+    for warning in &settings.config.warnings {
+        tracing::warn!(file = %path.display(), "{warning}");
+    }
+    Ok(settings)
+}
+
+/// Applies reloads one at a time. A refused config (checklist or web) leaves the running ones
+/// in place.
 async fn reload_loop(
     mut requests: mpsc::Receiver<ReloadRequest>,
-    path: PathBuf,
+    targets: ReloadTargets,
     scheduler: Arc<Scheduler>,
     store: Arc<Store>,
 ) {
     while let Some(answer) = requests.recv().await {
-        let result = match config::load(&path) {
-            Ok(config) => {
+        let web_file = targets.web_config_file.clone();
+        // Reading certificates and preparing bcrypt take a moment: off the runtime threads.
+        let loaded = tokio::task::spawn_blocking({
+            let config_file = targets.config_file.clone();
+            move || -> Result<_, String> {
+                let config = config::load(&config_file).map_err(|e| e.to_string())?;
+                let web = load_web_config(web_file.as_deref()).map_err(|e| e.to_string())?;
+                Ok((config, web))
+            }
+        })
+        .await
+        .unwrap_or_else(|err| Err(format!("the reload task failed: {err}")));
+        let result = match loaded {
+            Ok((config, web)) => {
                 release_freed_memory();
                 scheduler.apply(&config);
+                let summary = web.config.summary();
+                match targets.web.write() {
+                    Ok(mut current) => *current = Arc::new(web),
+                    Err(poisoned) => *poisoned.into_inner() = Arc::new(web),
+                }
                 store.set_reload_result(true);
-                tracing::info!(checks = config.checks.len(), items = config.item_count(), "config reloaded");
+                tracing::info!(checks = config.checks.len(), items = config.item_count(), web = %summary, "config reloaded");
                 Ok(())
             }
             Err(err) => {
                 store.set_reload_result(false);
                 tracing::error!(error = %err, "config reload refused; the previous config keeps running");
-                Err(err.to_string())
+                Err(err)
             }
         };
         let _ = answer.send(result);

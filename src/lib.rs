@@ -11,7 +11,8 @@
 //!   cap, isolating hangs and panics, and writes results into the [`state::Store`].
 //! - [`metrics`], [`api`], [`page`], [`report`] and [`server`] read the store: the exposition,
 //!   the JSON API, the live checklist page, the sign-off reports and the HTTP endpoints.
-//!   Scrapes never run checks.
+//!   Scrapes never run checks. [`webconfig`] (with [`basic_auth`]) secures those endpoints:
+//!   TLS, client certificates, basic auth, headers and a rate limit from `--web.config.file`.
 //! - [`baseline`] keeps the go-live baseline that regressions are measured against.
 //! - [`daemon`] wires the long-running mode with signals and reloads; [`oneshot`] is the
 //!   `check` command for CI gates.
@@ -22,6 +23,7 @@
 pub mod api;
 pub mod attest;
 pub mod baseline;
+pub mod basic_auth;
 pub mod checks;
 pub mod cli;
 pub mod config;
@@ -38,3 +40,4 @@ pub mod server;
 pub mod state;
 pub mod units;
 pub mod vars;
+pub mod webconfig;

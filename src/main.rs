@@ -4,7 +4,7 @@ use clap::Parser;
 
 use checklist_exporter::cli::{Cli, Command};
 use checklist_exporter::daemon::{self, DaemonOptions};
-use checklist_exporter::{attest, config, logging, oneshot};
+use checklist_exporter::{attest, config, logging, oneshot, webconfig};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -12,7 +12,7 @@ fn main() -> ExitCode {
     std::panic::set_hook(Box::new(|info| tracing::error!(panic = %info, "a task panicked")));
 
     if cli.config_check {
-        return match config::load(&cli.config_file) {
+        let valid = match config::load(&cli.config_file) {
             Ok(config) => {
                 println!(
                     "{}: valid ({} checks, {} items)",
@@ -20,13 +20,30 @@ fn main() -> ExitCode {
                     config.checks.len(),
                     config.item_count()
                 );
-                ExitCode::SUCCESS
+                true
             }
             Err(err) => {
                 eprintln!("{err}");
-                ExitCode::from(oneshot::EXIT_BAD_CONFIG as u8)
+                false
             }
         };
+        let web_valid = match &cli.web_config_file {
+            None => true,
+            Some(path) => match webconfig::load(path) {
+                Ok(settings) => {
+                    for warning in &settings.config.warnings {
+                        eprintln!("{}: warning: {warning}", path.display());
+                    }
+                    println!("{}: valid ({})", path.display(), settings.config.summary());
+                    true
+                }
+                Err(err) => {
+                    eprintln!("{err}");
+                    false
+                }
+            },
+        };
+        return if valid && web_valid { ExitCode::SUCCESS } else { ExitCode::from(oneshot::EXIT_BAD_CONFIG as u8) };
     }
 
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
@@ -53,6 +70,8 @@ fn main() -> ExitCode {
                 config_file: cli.config_file,
                 listen_address: cli.listen_address,
                 baseline_file: cli.baseline_file,
+                web_config_file: cli.web_config_file,
+                lifecycle_enabled: cli.enable_lifecycle,
             };
             match runtime.block_on(daemon::run(options)) {
                 Ok(()) => ExitCode::SUCCESS,

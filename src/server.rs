@@ -1,24 +1,31 @@
 //! The HTTP side: `/metrics`, `/-/healthy`, `/-/ready`, `/-/reload`, `/api/v1/items` and a
 //! landing page. Handlers only read the store (and ask the reloader for a reload); no request
 //! can make the daemon connect anywhere, unlike blackbox_exporter's `/probe?target=`.
+//!
+//! The [`WebSettings`] of `--web.config.file` apply twice: TLS (and client certificates) at
+//! each connection's handshake, with the settings current when the connection was accepted;
+//! the rate limit, basic auth and configured headers on each request, with the settings current
+//! then, so a reload that changes users takes effect on kept-alive connections too.
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
 use http_body_util::Full;
 use hyper::body::Incoming;
-use hyper::header::{HeaderValue, ACCEPT, ALLOW, CONTENT_TYPE};
+use hyper::header::{HeaderValue, ACCEPT, ALLOW, AUTHORIZATION, CONTENT_TYPE, RETRY_AFTER, WWW_AUTHENTICATE};
 use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::{TokioIo, TokioTimer};
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpListener;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::metrics::{Exposition, Format};
 use crate::report::ReportFormat;
 use crate::state::Store;
+use crate::webconfig::WebSettings;
 
 /// A reload request: the reloader answers with the outcome (`Err` carries the refusal message).
 pub type ReloadRequest = oneshot::Sender<Result<(), String>>;
@@ -30,10 +37,26 @@ pub struct AppState {
     pub exposition: Exposition,
     pub reload: mpsc::Sender<ReloadRequest>,
     pub baseline_file: std::path::PathBuf,
+    /// TLS, auth, headers and rate limit; the reloader replaces the inner `Arc`.
+    pub web: SharedWebSettings,
+    /// `--web.enable-lifecycle`: whether `/-/reload` and `POST /api/v1/baseline` may be used.
+    pub lifecycle_enabled: bool,
+}
+
+pub type SharedWebSettings = Arc<RwLock<Arc<WebSettings>>>;
+
+/// The settings in force now, for a new connection or a request.
+fn current(web: &SharedWebSettings) -> Arc<WebSettings> {
+    match web.read() {
+        Ok(settings) => settings.clone(),
+        Err(poisoned) => poisoned.into_inner().clone(),
+    }
 }
 
 /// Slow clients may not hold a connection open without sending a request.
 const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
+/// Nor without finishing the TLS handshake.
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long in-flight requests get to finish at shutdown.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 
@@ -58,15 +81,17 @@ pub async fn serve(listener: TcpListener, state: Arc<AppState>, shutdown: impl s
                     }
                 };
                 let state = state.clone();
-                let service = hyper::service::service_fn(move |request| {
-                    let state = state.clone();
-                    async move { Ok::<_, Infallible>(route(&state, request, peer).await) }
-                });
-                let connection = http.serve_connection(TokioIo::new(stream), service);
-                let watched = graceful.watch(connection);
+                let tls = current(&state.web).tls.clone();
+                let http = http.clone();
+                let watcher = graceful.watcher();
                 tokio::spawn(async move {
-                    if let Err(err) = watched.await {
-                        tracing::debug!(error = %err, %peer, "connection ended with an error");
+                    match tls {
+                        None => serve_connection(stream, peer, state, &http, watcher).await,
+                        Some(acceptor) => match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
+                            Ok(Ok(tls)) => serve_connection(tls, peer, state, &http, watcher).await,
+                            Ok(Err(err)) => tracing::debug!(error = %err, %peer, "TLS handshake failed"),
+                            Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),
+                        },
                     }
                 });
             }
@@ -78,6 +103,60 @@ pub async fn serve(listener: TcpListener, state: Arc<AppState>, shutdown: impl s
         tracing::warn!(grace = ?SHUTDOWN_GRACE, "open connections did not finish in time; closing them");
     }
 }
+
+async fn serve_connection<IO>(
+    io: IO,
+    peer: SocketAddr,
+    state: Arc<AppState>,
+    http: &hyper::server::conn::http1::Builder,
+    watcher: hyper_util::server::graceful::Watcher,
+) where
+    IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let service = hyper::service::service_fn(move |request| {
+        let state = state.clone();
+        async move { Ok::<_, Infallible>(guarded(&state, request, peer).await) }
+    });
+    if let Err(err) = watcher.watch(http.serve_connection(TokioIo::new(io), service)).await {
+        tracing::debug!(error = %err, %peer, "connection ended with an error");
+    }
+}
+
+/// The web config's rate limit and basic auth in front of [`route`], its headers on every answer.
+async fn guarded(state: &AppState, request: Request<Incoming>, peer: SocketAddr) -> Response<Body> {
+    let web = current(&state.web);
+    let mut response = if !web.admit() {
+        let mut response = text(StatusCode::TOO_MANY_REQUESTS, "Too Many Requests\n");
+        response.headers_mut().insert(RETRY_AFTER, HeaderValue::from_static("1"));
+        secure(&mut response);
+        response
+    } else {
+        let authorized = match &web.auth {
+            None => true,
+            Some(auth) => auth.authorize(request.headers().get(AUTHORIZATION)).await,
+        };
+        if authorized {
+            route(state, request, peer).await
+        } else {
+            tracing::debug!(%peer, path = request.uri().path(), "basic auth refused");
+            let mut response = text(StatusCode::UNAUTHORIZED, "Unauthorized\n");
+            response.headers_mut().insert(WWW_AUTHENTICATE, HeaderValue::from_static(WWW_AUTHENTICATE_VALUE));
+            secure(&mut response);
+            response
+        }
+    };
+    // Configured headers win over the built-in ones: the operator asked for them.
+    for (name, value) in &web.headers {
+        response.headers_mut().insert(name.clone(), value.clone());
+    }
+    response
+}
+
+const WWW_AUTHENTICATE_VALUE: &str = "Basic realm=\"checklist-exporter\", charset=\"UTF-8\"";
+
+/// The answer to a lifecycle endpoint while `--web.enable-lifecycle` is off.
+const LIFECYCLE_DISABLED: &str =
+    "lifecycle endpoints are disabled; start the daemon with --web.enable-lifecycle to use them (SIGHUP still reloads the config)\n";
 
 async fn route(state: &AppState, request: Request<Incoming>, _peer: SocketAddr) -> Response<Body> {
     let path = request.uri().path();
@@ -100,6 +179,8 @@ async fn route(state: &AppState, request: Request<Incoming>, _peer: SocketAddr) 
         "/-/reload" => {
             if method != Method::POST && method != Method::PUT {
                 not_allowed("POST, PUT")
+            } else if !state.lifecycle_enabled {
+                text(StatusCode::FORBIDDEN, LIFECYCLE_DISABLED)
             } else {
                 reload(state).await
             }
@@ -125,6 +206,8 @@ async fn route(state: &AppState, request: Request<Incoming>, _peer: SocketAddr) 
         "/api/v1/baseline" => {
             if method != Method::POST {
                 not_allowed("POST")
+            } else if !state.lifecycle_enabled {
+                text(StatusCode::FORBIDDEN, LIFECYCLE_DISABLED)
             } else {
                 let force = query_param(request.uri().query(), "force") == Some("true");
                 take_baseline(state, force).await

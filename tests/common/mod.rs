@@ -35,6 +35,8 @@ pub fn wait_for(what: &str, limit: Duration, mut condition: impl FnMut() -> bool
 pub struct Daemon {
     pub child: Child,
     pub address: SocketAddr,
+    /// `http`, or `https` with a web config that enables TLS.
+    pub scheme: String,
     pub config: PathBuf,
     logs: Arc<Mutex<Vec<String>>>,
     pub client: reqwest::blocking::Client,
@@ -52,16 +54,26 @@ impl Daemon {
         daemon
     }
 
-    /// Starts the daemon on `config`, logging JSON at debug level unless `extra_args` name another
-    /// `--log.format`.
+    /// Starts the daemon on `config` with the lifecycle endpoints enabled: most tests reload and
+    /// take baselines over HTTP. [`Daemon::launch`] starts it exactly as told.
     pub fn start_with(config: &Path, extra_args: &[&str]) -> Daemon {
-        let format = if extra_args.contains(&"--log.format") { &[][..] } else { &["--log.format", "json"][..] };
+        let mut args = vec!["--web.enable-lifecycle"];
+        args.extend_from_slice(extra_args);
+        let client = reqwest::blocking::Client::builder().timeout(Duration::from_secs(10)).build().unwrap();
+        Daemon::launch(config, &args, "http", client)
+    }
+
+    /// Starts the daemon with only `args` added to the config, port and log flags (JSON at debug
+    /// level unless `args` name another `--log.format`); `scheme` and `client` are what the
+    /// helpers (`get`, `metrics`, ...) talk to it with.
+    pub fn launch(config: &Path, args: &[&str], scheme: &str, client: reqwest::blocking::Client) -> Daemon {
+        let format = if args.contains(&"--log.format") { &[][..] } else { &["--log.format", "json"][..] };
         let mut child = Command::new(BINARY)
             .arg("--config.file")
             .arg(config)
             .args(["--web.listen-address", "127.0.0.1:0", "--log.level", "debug"])
             .args(format)
-            .args(extra_args)
+            .args(args)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
@@ -91,12 +103,11 @@ impl Daemon {
                 panic!("daemon did not start; logs: {:?}", logs.lock().unwrap());
             }
         };
-        let client = reqwest::blocking::Client::builder().timeout(Duration::from_secs(10)).build().unwrap();
-        Daemon { child, address, config: config.to_path_buf(), logs, client, _dir: None }
+        Daemon { child, address, scheme: scheme.to_string(), config: config.to_path_buf(), logs, client, _dir: None }
     }
 
     pub fn url(&self, path: &str) -> String {
-        format!("http://{}{}", self.address, path)
+        format!("{}://{}{}", self.scheme, self.address, path)
     }
 
     pub fn get(&self, path: &str) -> reqwest::blocking::Response {

@@ -20,16 +20,27 @@ pub struct Prometheus {
 impl Prometheus {
     /// Scrapes `target` as job "checklist" every 500 ms and evaluates `rules` (if any) every second.
     pub fn start(target: std::net::SocketAddr, rules: Option<&Path>) -> Prometheus {
-        Prometheus::launch(target, rules, None)
+        Prometheus::launch(target, rules, None, "")
     }
 
     /// Like [`Prometheus::start`], serving its web UI and API over TLS with `cert` and `key`
     /// (PEM files); the helpers that query it here speak plain HTTP, so only checks can ask it.
     pub fn start_tls(target: std::net::SocketAddr, rules: Option<&Path>, cert: &Path, key: &Path) -> Prometheus {
-        Prometheus::launch(target, rules, Some((cert, key)))
+        Prometheus::launch(target, rules, Some((cert, key)), "")
     }
 
-    fn launch(target: std::net::SocketAddr, rules: Option<&Path>, tls: Option<(&Path, &Path)>) -> Prometheus {
+    /// As [`Prometheus::start`], with `job_extra` (YAML at the job's indentation, each line
+    /// starting with four spaces: `scheme`, `tls_config`, `basic_auth`, ...) added to the job.
+    pub fn start_with_job(target: std::net::SocketAddr, rules: Option<&Path>, job_extra: &str) -> Prometheus {
+        Prometheus::launch(target, rules, None, job_extra)
+    }
+
+    fn launch(
+        target: std::net::SocketAddr,
+        rules: Option<&Path>,
+        tls: Option<(&Path, &Path)>,
+        job_extra: &str,
+    ) -> Prometheus {
         let dir = tempfile::tempdir().unwrap();
         let config = dir.path().join("prometheus.yml");
         let rule_files = rules.map(|r| format!("rule_files: [{}]\n", r.display())).unwrap_or_default();
@@ -38,7 +49,7 @@ impl Prometheus {
             format!(
                 "global:\n  scrape_interval: 500ms\n  scrape_timeout: 500ms\n  evaluation_interval: 1s\n\
                  {rule_files}\
-                 scrape_configs:\n  - job_name: checklist\n    static_configs:\n      - targets: [\"{target}\"]\n"
+                 scrape_configs:\n  - job_name: checklist\n{job_extra}    static_configs:\n      - targets: [\"{target}\"]\n"
             ),
         )
         .unwrap();
