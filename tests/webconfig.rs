@@ -160,7 +160,7 @@ fn tls_serves_metrics_page_and_api_to_reqwest_and_curl_and_refuses_plain_http() 
     assert!(plain.is_err(), "plain HTTP to the TLS port got an answer: {plain:?}");
     let untrusting = Setup::new().client(None).get(&url).send();
     assert!(untrusting.is_err(), "a client that does not trust the CA connected");
-    assert!(daemon.logs().iter().any(|l| l.contains("TLS handshake failed")));
+    daemon.wait_log("TLS handshake failed");
 }
 
 #[test]
@@ -312,7 +312,7 @@ fn a_reload_applies_a_new_web_config_and_a_broken_one_keeps_the_old() {
         web.display(),
         missing.display()
     );
-    assert!(daemon.logs().iter().any(|l| l.contains(&expected)), "no log line with: {expected}");
+    daemon.wait_log(&expected);
     assert_eq!(daemon.get("/metrics").status(), 200, "the previous web config keeps serving");
     assert_eq!(anonymous.get(&url).send().unwrap().status(), 401, "and keeps asking for a password");
 }

@@ -140,6 +140,14 @@ impl Daemon {
         self.logs.lock().unwrap().clone()
     }
 
+    /// Waits until a log line contains `needle`: lines arrive through a reader thread, so a line
+    /// the daemon has just written may not be in [`Daemon::logs`] yet.
+    pub fn wait_log(&self, needle: &str) {
+        wait_for(&format!("a log line with {needle:?}"), Duration::from_secs(10), || {
+            self.logs().iter().any(|line| line.contains(needle))
+        });
+    }
+
     pub fn signal(&self, signal: &str) {
         let status = Command::new("kill").args(["-s", signal, &self.child.id().to_string()]).status().unwrap();
         assert!(status.success());
