@@ -24,6 +24,9 @@ const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
 const DEFAULT_MAX_CONCURRENT_CHECKS: usize = 16;
 /// More items than this is almost certainly a generated config gone wrong.
 pub const MAX_ITEMS: usize = 100_000;
+/// Titles and sections are label values of every item series; a checklist line is far shorter.
+pub const MAX_TITLE_BYTES: usize = 512;
+pub const MAX_SECTION_BYTES: usize = 128;
 
 /// Why a config was refused. The message names the file, and for a problem inside a check the
 /// check's position, its items and the key.
@@ -574,8 +577,14 @@ fn decode_item(raw: RawItem, kind: &CheckKind) -> Result<Item, String> {
     if raw.section.trim().is_empty() {
         return Err(format!("item {id}: section: must not be empty"));
     }
+    if raw.section.len() > MAX_SECTION_BYTES {
+        return Err(format!("item {id}: section: {} bytes; at most {MAX_SECTION_BYTES}", raw.section.len()));
+    }
     if raw.title.trim().is_empty() {
         return Err(format!("item {id}: title: must not be empty"));
+    }
+    if raw.title.len() > MAX_TITLE_BYTES {
+        return Err(format!("item {id}: title: {} bytes; at most {MAX_TITLE_BYTES}", raw.title.len()));
     }
     let severity = match raw.severity.as_str() {
         "critical" => Severity::Critical,

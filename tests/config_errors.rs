@@ -22,6 +22,7 @@ const CASES: &[(&str, &str)] = &[
     ("group_contains_itself", "checks[1] (group of 1 item; items: infra.resources): members: a group cannot contain itself"),
     ("unknown_variable", "checks[0]: `${rot}` names no variable; declared: root"),
     ("variable_not_scalar", "vars.uploads: must be a string, a boolean or a number, not array"),
+    ("title_too_long", "checks[0] (cpu; items: infra.cpu): item infra.cpu: title: 600 bytes; at most 512"),
     ("enabled_not_boolean", "checks[0] (cpu; items: aws.cpu): enabled: must be true or false"),
     ("unknown_top_level_key", "unknown field `setting`, expected one of `settings`, `checks`, `vars`"),
     (

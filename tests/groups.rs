@@ -103,6 +103,14 @@ fn a_group_follows_its_members_and_switched_off_items_are_not_applicable_everywh
     let page = daemon.get("/").text().unwrap();
     assert!(page.contains("data-id=\"aws.alb\" data-state=\"not_applicable\""), "{page}");
     assert!(page.contains("Not applicable <span id=\"count-not_applicable\">2</span>"));
+
+    // In a real browser, after the script refreshed the page from /api/v1/items.
+    let output = common::chromium(&["--dump-dom"], &daemon.url("/"));
+    let dom = String::from_utf8_lossy(&output.stdout);
+    assert!(dom.contains("<span id=\"live-status\"> · live</span>"), "the refresh script did not run: {dom}");
+    assert_eq!(dom.matches("data-state=\"not_applicable\"").count(), 2, "{dom}");
+    assert!(dom.contains("<span id=\"count-not_applicable\">2</span>"), "{dom}");
+    assert!(dom.contains(">Not applicable</span>"), "{dom}");
 }
 
 #[test]

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::process::Command;
 use std::time::Duration;
 
-use common::{closed_port, item, wait_for, Daemon};
+use common::{chromium, closed_port, item, wait_for, Daemon};
 
 /// A config whose items end up passing, failing, undecidable and not evaluated yet (a command
 /// that runs for 90 s), in three sections, with markup in a title that must show as text.
@@ -31,27 +31,6 @@ fn start_mixed() -> Daemon {
     let daemon = Daemon::start(&mixed_config());
     wait_for("three items evaluated", Duration::from_secs(30), || daemon.items()["summary"]["pending"] == 1);
     daemon
-}
-
-fn chromium(args: &[&str], url: &str) -> std::process::Output {
-    let profile = tempfile::tempdir().unwrap();
-    Command::new("chromium")
-        .args([
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-quic",
-            "--no-first-run",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            "--virtual-time-budget=5000",
-        ])
-        .arg(format!("--user-data-dir={}", profile.path().display()))
-        .args(args)
-        .arg(url)
-        .output()
-        .expect("chromium is installed (Debian package `chromium`; tests/run.sh installs it)")
 }
 
 #[test]

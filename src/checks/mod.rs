@@ -235,11 +235,26 @@ impl Sample {
         }
     }
 
+    /// Adds a label. Values longer than [`MAX_LABEL_VALUE_BYTES`] are cut (at a character
+    /// boundary, marked with `…`): some come from the target (a server's version string), and a
+    /// hostile target must not be able to make every scrape megabytes long.
     pub fn label(mut self, name: &'static str, value: impl Into<String>) -> Self {
-        self.labels.push((name, value.into()));
+        let mut value = value.into();
+        if value.len() > MAX_LABEL_VALUE_BYTES {
+            let mut end = MAX_LABEL_VALUE_BYTES - '…'.len_utf8();
+            while !value.is_char_boundary(end) {
+                end -= 1;
+            }
+            value.truncate(end);
+            value.push('…');
+        }
+        self.labels.push((name, value));
         self
     }
 }
+
+/// The longest label value a sample carries, in bytes.
+pub const MAX_LABEL_VALUE_BYTES: usize = 256;
 
 /// What one run of a check found: a verdict per aspect it could decide, and value samples.
 #[derive(Debug, Default)]
@@ -739,5 +754,20 @@ pub(crate) fn check_ratio(value: Option<f64>, key: &'static str) -> Result<(), K
             Err(KeyError::new(key, format!("must be a ratio between 0 and 1, got {v}")))
         }
         _ => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn long_label_values_are_cut_at_a_character_boundary() {
+        let long = "é".repeat(400);
+        let sample = Sample::new(&system::HOST_CPU_CORES, 1.0).label("version", long);
+        let value = &sample.labels[0].1;
+        assert!(value.len() <= MAX_LABEL_VALUE_BYTES && value.ends_with('…'), "{} bytes", value.len());
+        let short = Sample::new(&system::HOST_CPU_CORES, 1.0).label("version", "15.4");
+        assert_eq!(short.labels[0].1, "15.4");
     }
 }

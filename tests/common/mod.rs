@@ -312,6 +312,29 @@ pub fn item(id: &str, severity: &str, decides: Option<&str>) -> String {
     )
 }
 
+/// Runs headless Chromium (Debian package `chromium`) on `url` with a fresh profile and the
+/// flags that keep it off the network, plus `args` (`--dump-dom`, `--screenshot=...`).
+pub fn chromium(args: &[&str], url: &str) -> std::process::Output {
+    let profile = tempfile::tempdir().unwrap();
+    Command::new("chromium")
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--virtual-time-budget=5000",
+        ])
+        .arg(format!("--user-data-dir={}", profile.path().display()))
+        .args(args)
+        .arg(url)
+        .output()
+        .expect("chromium is installed (Debian package `chromium`; tests/run.sh installs it)")
+}
+
 /// A port on 127.0.0.1 where nothing listens (bound, read, and released).
 pub fn closed_port() -> u16 {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
