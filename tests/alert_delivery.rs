@@ -10,6 +10,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use common::prometheus::Alertmanager;
 use common::{closed_port, item, wait_for, Daemon};
 
 /// The shipped rules with `for:` shortened, so that the test does not wait two minutes.
@@ -99,26 +100,11 @@ fn a_regression_after_go_live_reaches_a_webhook_through_alertmanager() {
     assert_eq!(daemon.client.post(daemon.url("/api/v1/baseline")).send().unwrap().status(), 200);
 
     let (hook, received) = webhook();
-    let alertmanager_port = closed_port();
-    std::fs::write(
-        dir.path().join("alertmanager.yml"),
-        format!(
-            "route:\n  receiver: hook\n  group_by: [alertname, id]\n  group_wait: 1s\n  group_interval: 1s\n  repeat_interval: 1h\n\
-             receivers:\n  - name: hook\n    webhook_configs:\n      - url: http://{hook}/alerts\n        send_resolved: false\n"
-        ),
-    )
-    .unwrap();
-    let _alertmanager = Process(
-        Command::new("prometheus-alertmanager")
-            .arg(format!("--config.file={}", dir.path().join("alertmanager.yml").display()))
-            .arg(format!("--storage.path={}", dir.path().join("am").display()))
-            .arg(format!("--web.listen-address=127.0.0.1:{alertmanager_port}"))
-            .arg("--cluster.listen-address=")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("prometheus-alertmanager is installed (tests/run.sh installs it)"),
-    );
+    let alertmanager = Alertmanager::start(&format!(
+        "route:\n  receiver: hook\n  group_by: [alertname, id]\n  group_wait: 1s\n  group_interval: 1s\n  repeat_interval: 1h\n\
+         receivers:\n  - name: hook\n    webhook_configs:\n      - url: http://{hook}/alerts\n        send_resolved: false\n"
+    ));
+    let alertmanager_port = alertmanager.port;
     let rules = fast_rules(dir.path());
     let prometheus_port = closed_port();
     std::fs::write(

@@ -5,12 +5,13 @@
 
 mod common;
 
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::io::Write;
+use std::net::{SocketAddr, TcpStream};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
 use checklist_exporter::checks::{Cause, Verdict};
+use common::hostile::{garbage, hostile, read_request, silent};
 use common::nginx::Nginx;
 use common::pki::{write, Leaf, Pki};
 use common::probe::{outcome, run_once};
@@ -234,33 +235,6 @@ fn nginx_with_tls_1_0_and_1_1_enabled_or_only_fails_legacy_refused_and_a_1024_bi
     let weak = run_once(&tls(site.weak, "weak.test"), &["strength", "trusted"]).unwrap();
     assert_eq!(outcome(&weak, "strength").reason, "weak.test has an RSA key of 1024 bits; want at least 2048");
     assert_eq!(outcome(&weak, "trusted").cause, Some(Cause::Untrusted));
-}
-
-/// A TCP server on 127.0.0.1:0 that does `behave` with each connection, in its own thread.
-fn hostile(behave: fn(TcpStream, SocketAddr)) -> SocketAddr {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let address = listener.local_addr().unwrap();
-    std::thread::spawn(move || {
-        for stream in listener.incoming().take(64).flatten() {
-            std::thread::spawn(move || behave(stream, address));
-        }
-    });
-    address
-}
-
-fn read_request(stream: &mut TcpStream) {
-    let mut buffer = [0u8; 4096];
-    let _ = stream.read(&mut buffer);
-}
-
-fn silent(mut stream: TcpStream, _: SocketAddr) {
-    let mut sink = [0u8; 1024];
-    while stream.read(&mut sink).is_ok_and(|n| n > 0) {}
-}
-
-fn garbage(mut stream: TcpStream, _: SocketAddr) {
-    read_request(&mut stream);
-    let _ = stream.write_all(b"\x00\x17\xffgarbage that is not HTTP\r\n\r\n");
 }
 
 fn plain_http(mut stream: TcpStream, _: SocketAddr) {

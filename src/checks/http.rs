@@ -89,7 +89,7 @@ fn validate_url(url: &str, schemes: &[&str]) -> Result<reqwest::Url, KeyError> {
     Ok(parsed)
 }
 
-fn validate_common(spec: &RequestSpec, schemes: &[&str]) -> Result<(), KeyError> {
+pub(super) fn validate_common(spec: &RequestSpec, schemes: &[&str]) -> Result<(), KeyError> {
     validate_url(&spec.url, schemes)?;
     if !spec.system_roots && spec.ca_files.is_empty() && spec.url.starts_with("https:") {
         return Err(KeyError::new("system_roots", "`system_roots = false` needs `ca_files`"));
@@ -110,7 +110,7 @@ fn validate_common(spec: &RequestSpec, schemes: &[&str]) -> Result<(), KeyError>
 #[derive(Default)]
 pub struct ClientSlot(Option<reqwest::Client>);
 
-async fn client(
+pub(super) async fn client(
     ctx: &CheckContext,
     slot: &mut ClientSlot,
     spec: &RequestSpec,
@@ -164,7 +164,7 @@ fn error_text(err: &reqwest::Error) -> String {
 
 /// Makes the request and reads the body up to the cap. The scheduler's timeout bounds the whole
 /// check; `request_timeout` bounds this request so that its reason is specific.
-async fn fetch(client: &reqwest::Client, spec: &RequestSpec) -> Result<Answer, ProbeFailure> {
+pub(super) async fn fetch(client: &reqwest::Client, spec: &RequestSpec) -> Result<Answer, ProbeFailure> {
     let url = &spec.url;
     let started = Instant::now();
     let mut request = client.request(spec.method.clone(), url);
@@ -237,10 +237,13 @@ macro_rules! request_fields {
     };
 }
 
-fn default_request_timeout() -> HumanDuration {
+/// Used by the other kinds that call HTTP APIs (`prometheus`, `alertmanager`).
+pub(super) use request_fields;
+
+pub(super) fn default_request_timeout() -> HumanDuration {
     HumanDuration(Duration::from_secs(5))
 }
-fn default_max_body() -> ByteSize {
+pub(super) fn default_max_body() -> ByteSize {
     ByteSize(DEFAULT_MAX_BODY, false)
 }
 fn default_max_redirects() -> usize {

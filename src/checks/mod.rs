@@ -14,6 +14,7 @@ pub mod http;
 pub mod latency;
 pub mod network;
 pub mod postgres;
+pub mod prometheus;
 pub mod system;
 pub mod tls;
 pub mod tls_hello;
@@ -399,6 +400,8 @@ pub enum CheckKind {
     Permissions(files::PermissionsCheck),
     Directories(files::DirectoriesCheck),
     Group(group::GroupCheck),
+    Prometheus(prometheus::PrometheusCheck),
+    Alertmanager(prometheus::AlertmanagerCheck),
 }
 
 /// All kind names, for error messages and docs.
@@ -429,6 +432,8 @@ pub const KIND_NAMES: &[&str] = &[
     "command",
     "attested",
     "group",
+    "prometheus",
+    "alertmanager",
 ];
 
 /// Every value gauge family any kind may export, for `docs/metrics.md` and its test.
@@ -455,6 +460,8 @@ pub fn all_families() -> Vec<&'static MetricFamily> {
         env::AppEnvCheck::FAMILIES,
         command::CommandCheck::FAMILIES,
         attested::AttestedCheck::FAMILIES,
+        prometheus::PrometheusCheck::FAMILIES,
+        prometheus::AlertmanagerCheck::FAMILIES,
     ]
     .concat()
 }
@@ -491,6 +498,8 @@ impl CheckKind {
             "permissions" => CheckKind::Permissions(decode_as(params)?),
             "directories" => CheckKind::Directories(decode_as(params)?),
             "group" => CheckKind::Group(decode_as(params)?),
+            "prometheus" => CheckKind::Prometheus(decode_as(params)?),
+            "alertmanager" => CheckKind::Alertmanager(decode_as(params)?),
             other => return Err(format!("kind: unknown kind `{other}`; one of {}", KIND_NAMES.join(", "))),
         })
     }
@@ -523,6 +532,8 @@ impl CheckKind {
             CheckKind::Permissions(_) => "permissions",
             CheckKind::Directories(_) => "directories",
             CheckKind::Group(_) => "group",
+            CheckKind::Prometheus(_) => "prometheus",
+            CheckKind::Alertmanager(_) => "alertmanager",
         }
     }
 
@@ -555,6 +566,8 @@ impl CheckKind {
             CheckKind::Permissions(_) => files::PermissionsCheck::ASPECTS,
             CheckKind::Directories(_) => files::DirectoriesCheck::ASPECTS,
             CheckKind::Group(_) => group::GroupCheck::ASPECTS,
+            CheckKind::Prometheus(_) => prometheus::PrometheusCheck::ASPECTS,
+            CheckKind::Alertmanager(_) => prometheus::AlertmanagerCheck::ASPECTS,
         }
     }
 
@@ -588,6 +601,8 @@ impl CheckKind {
             CheckKind::Permissions(c) => c.validate(aspect),
             CheckKind::Directories(c) => c.validate(aspect),
             CheckKind::Group(c) => c.validate(aspect),
+            CheckKind::Prometheus(c) => c.validate(aspect),
+            CheckKind::Alertmanager(c) => c.validate(aspect),
         }
     }
 
@@ -631,6 +646,9 @@ impl CheckKind {
                 1 => "of 1 item".to_string(),
                 n => format!("of {n} items"),
             },
+            // Several checks may ask one server different questions.
+            CheckKind::Prometheus(c) => c.target(),
+            CheckKind::Alertmanager(c) => c.target(),
         }
     }
 
@@ -673,6 +691,8 @@ impl CheckKind {
             CheckKind::Permissions(_) => files::PermissionsCheck::FAMILIES,
             CheckKind::Directories(_) => files::DirectoriesCheck::FAMILIES,
             CheckKind::Group(_) => group::GroupCheck::FAMILIES,
+            CheckKind::Prometheus(_) => prometheus::PrometheusCheck::FAMILIES,
+            CheckKind::Alertmanager(_) => prometheus::AlertmanagerCheck::FAMILIES,
         }
     }
 
@@ -704,6 +724,8 @@ impl CheckKind {
             CheckKind::Permissions(c) => c.run(ctx).await,
             CheckKind::Directories(c) => c.run(ctx).await,
             CheckKind::Group(c) => c.run(ctx).await,
+            CheckKind::Prometheus(c) => c.run(ctx).await,
+            CheckKind::Alertmanager(c) => c.run(ctx).await,
         }
     }
 }

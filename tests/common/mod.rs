@@ -2,6 +2,7 @@
 //! parse its metrics, and run small real servers on loopback.
 #![allow(dead_code)] // each test file uses a different part of this module
 
+pub mod hostile;
 pub mod nginx;
 pub mod pki;
 pub mod probe;
