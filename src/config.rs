@@ -273,9 +273,20 @@ pub fn parse(file: &str, text: &str, env: impl IntoIterator<Item = (String, Stri
     Ok(Config { source: PathBuf::from(file), settings, checks, group_order })
 }
 
-/// Error messages of the TOML and config crates, said in terms of this file.
+/// Error messages of the TOML and config crates, said in terms of this file. The TOML crate
+/// quotes the offending line under the position; that line may hold a password (a `url` with
+/// `user:password@`), so the quote is dropped and the position and the problem are kept.
 fn tidy_error(message: String) -> String {
-    message.replace("TOML parse error", "TOML syntax error").trim_end().to_string()
+    let message = message.replace("TOML parse error", "TOML syntax error");
+    let is_quote = |line: &&str| {
+        let line = line.trim_start();
+        line.starts_with('|') || line.split_once(" |").is_some_and(|(number, _)| number.parse::<u64>().is_ok())
+    };
+    if !message.lines().any(|line| is_quote(&line)) {
+        return message.trim_end().to_string();
+    }
+    let said: Vec<&str> = message.lines().filter(|line| !is_quote(line) && !line.trim().is_empty()).collect();
+    said.join(": ")
 }
 
 /// Decodes a TOML value into `T`, naming the key a problem is at (`... for key `min_cores``).
@@ -613,6 +624,19 @@ fn decode_item(raw: RawItem, kind: &CheckKind) -> Result<Item, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_toml_syntax_error_keeps_the_position_and_drops_the_quoted_line() {
+        let text = "[[checks]]\nkind = \"postgres\"\nurl = \"postgres://app:hunter2-canary@db/x\n";
+        let err = text.parse::<toml::Table>().unwrap_err();
+        assert!(err.to_string().contains("hunter2-canary"), "the TOML crate quotes the line");
+        let tidy = tidy_error(err.to_string());
+        assert_eq!(tidy, "TOML syntax error at line 3, column 42: invalid basic string, expected `\"`");
+        assert_eq!(
+            tidy_error("invalid type: string \"x\", expected usize\n".into()),
+            "invalid type: string \"x\", expected usize"
+        );
+    }
 
     const GOOD: &str = r#"
 [settings]

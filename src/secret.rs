@@ -48,19 +48,63 @@ impl<'de> Deserialize<'de> for Secret {
 }
 
 /// A URL with any password in its user-info replaced by `****`, for logs and reasons:
-/// `postgres://app:hunter2@db:5432/x` becomes `postgres://app:****@db:5432/x`.
+/// `postgres://app:hunter2@db:5432/x` becomes `postgres://app:****@db:5432/x`. A `password=`
+/// parameter (`?password=…`, or libpq's `host=db password=…` form) is masked too.
 pub fn mask_url(url: &str) -> String {
-    let Some(scheme_end) = url.find("://").map(|i| i + 3) else { return url.to_string() };
-    let rest = &url[scheme_end..];
-    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-    let authority = &rest[..authority_end];
-    let Some(at) = authority.rfind('@') else { return url.to_string() };
-    let user_info = &authority[..at];
-    let masked_user_info = match user_info.split_once(':') {
-        Some((user, _password)) => format!("{user}:****"),
-        None => user_info.to_string(),
+    let (scheme, rest) = match url.find("://") {
+        Some(i) => url.split_at(i + 3),
+        None => ("", url),
     };
-    format!("{}{masked_user_info}{}", &url[..scheme_end], &rest[at..])
+    // Where the user-info ends depends on who reads the URL. A URL parser ends the authority at
+    // the first `/`, `?` or `#` and takes the last `@` in it; tokio-postgres, like libpq, takes
+    // everything up to the first `@` anywhere, so a password may hold an unencoded `/`, `?` or
+    // `#`. Whatever either reader would take as the password is masked.
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let mut user_info_end = rest[..authority_end].rfind('@');
+    if scheme.starts_with("postgres") {
+        if let Some(first) = rest.find('@') {
+            user_info_end = Some(user_info_end.map_or(first, |end| end.max(first)));
+        }
+    }
+    let masked = match user_info_end.and_then(|at| rest[..at].split_once(':').map(|(user, _)| (user, at))) {
+        Some((user, at)) => format!("{scheme}{user}:****{}", &rest[at..]),
+        None => url.to_string(),
+    };
+    mask_password_parameters(&masked)
+}
+
+/// Replaces the value of every `password=` parameter: in a query (`?password=x&…`) it ends at
+/// `&`, `#` or a space; in libpq's key=value form it may be quoted (`password='a b'`).
+fn mask_password_parameters(text: &str) -> String {
+    const KEY: &str = "password";
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(position) = rest.to_ascii_lowercase().find(KEY) {
+        let after_key = &rest[position + KEY.len()..];
+        let Some(value) = after_key.trim_start().strip_prefix('=') else {
+            out.push_str(&rest[..position + KEY.len()]);
+            rest = after_key;
+            continue;
+        };
+        let value = value.trim_start();
+        let end = match value.strip_prefix('\'') {
+            Some(quoted) => {
+                let mut escaped = false;
+                let close = quoted.char_indices().find(|&(_, c)| {
+                    let closes = c == '\'' && !escaped;
+                    escaped = c == '\\' && !escaped;
+                    closes
+                });
+                close.map_or(value.len(), |(i, _)| i + 2)
+            }
+            None => value.find(|c: char| c == '&' || c == '#' || c.is_whitespace()).unwrap_or(value.len()),
+        };
+        out.push_str(&rest[..position]);
+        out.push_str("password=****");
+        rest = &value[end..];
+    }
+    out.push_str(rest);
+    out
 }
 
 #[cfg(test)]
@@ -87,5 +131,24 @@ mod tests {
         assert_eq!(mask_url("postgres://app@db/x"), "postgres://app@db/x");
         assert_eq!(mask_url("postgres://db/x?user=a@b"), "postgres://db/x?user=a@b");
         assert_eq!(mask_url("not a url"), "not a url");
+    }
+
+    #[test]
+    fn passwords_with_unencoded_delimiters_or_in_parameters_are_masked_whole() {
+        for password in ["hunter2@canary", "hunter2/canary", "hunter2#canary", "hunter2?canary", "hun:ter2"] {
+            let masked = mask_url(&format!("postgres://app:{password}@127.0.0.1:5432/x"));
+            assert_eq!(masked, "postgres://app:****@127.0.0.1:5432/x", "{password}");
+        }
+        assert_eq!(mask_url("https://u:hunter2@example.org/a?b=c@d"), "https://u:****@example.org/a?b=c@d");
+        assert_eq!(
+            mask_url("postgres://app@db/x?sslmode=disable&password=hunter2&application_name=y"),
+            "postgres://app@db/x?sslmode=disable&password=****&application_name=y"
+        );
+        assert_eq!(
+            mask_url("host=db user=app password = 'hunter2 \\' canary' dbname=x"),
+            "host=db user=app password=**** dbname=x"
+        );
+        assert_eq!(mask_url("host=db PASSWORD=hunter2"), "host=db password=****");
+        assert_eq!(mask_url("password_file is not set"), "password_file is not set");
     }
 }

@@ -191,7 +191,11 @@ async fn take_baseline(state: &AppState, force: bool) -> Response<Body> {
             state.store.set_baseline(Some(baseline), true);
             text(StatusCode::OK, message)
         }
-        Ok(Err(err)) => text(StatusCode::INTERNAL_SERVER_ERROR, format!("{err}\n")),
+        Ok(Err(err)) => {
+            // The operator who asked sees the answer; whoever reads the logs later sees this.
+            tracing::error!(error = %err, "recording the baseline failed; the previous baseline file is unchanged");
+            text(StatusCode::INTERNAL_SERVER_ERROR, format!("{err}\n"))
+        }
         Err(err) => text(StatusCode::INTERNAL_SERVER_ERROR, format!("writing the baseline failed: {err}\n")),
     }
 }

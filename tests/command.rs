@@ -6,18 +6,11 @@ mod common;
 
 use std::time::Duration;
 
-use common::{check_once, item, verdict, wait_for};
+use common::{check_once, item, process_alive, verdict, wait_for};
 
 fn command(argv: &[&str], extra: &str, id: &str) -> String {
     let argv: Vec<String> = argv.iter().map(|a| format!("{a:?}")).collect();
     format!("[[checks]]\nkind = \"command\"\nargv = [{}]\n{extra}\n{}\n", argv.join(", "), item(id, "warning", None))
-}
-
-fn process_alive(pid: u32) -> bool {
-    // A zombie has been killed; only a running or sleeping process counts.
-    std::fs::read_to_string(format!("/proc/{pid}/stat"))
-        .map(|stat| stat.rsplit(')').next().is_some_and(|rest| !rest.trim_start().starts_with('Z')))
-        .unwrap_or(false)
 }
 
 #[test]

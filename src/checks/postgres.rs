@@ -242,6 +242,11 @@ impl PgUrl {
         if config.get_hosts().is_empty() {
             return Err("names no host".to_string());
         }
+        // tokio-postgres ends the user-info at the first `@`. With an unencoded `@` in the
+        // password, the rest of the password would become the host, and be shown as the server.
+        if config.get_hosts().iter().any(|host| matches!(host, Host::Tcp(name) if name.contains('@'))) {
+            return Err("holds more than one `@` before the host; write an `@` in the password as %40".to_string());
+        }
         config.ssl_mode(match tls {
             TlsMode::Disable => SslMode::Disable,
             TlsMode::Prefer => SslMode::Prefer,
@@ -1711,6 +1716,12 @@ mod tests {
             "sslmode `maybe` is not one of disable, prefer, require, verify-ca, verify-full"
         );
         assert_eq!(PgUrl::parse("mysql://db/x").err().unwrap(), "must be a postgres:// or postgresql:// URL");
+        let two_ats = check("postgres://app:hunter2@canary@127.0.0.1/x");
+        assert_eq!(
+            two_ats.validate("running").unwrap_err().message,
+            "holds more than one `@` before the host; write an `@` in the password as %40"
+        );
+        assert_eq!(two_ats.target(), "postgres://app:****@127.0.0.1/x");
     }
 
     #[test]

@@ -52,11 +52,15 @@ impl Daemon {
         daemon
     }
 
+    /// Starts the daemon on `config`, logging JSON at debug level unless `extra_args` name another
+    /// `--log.format`.
     pub fn start_with(config: &Path, extra_args: &[&str]) -> Daemon {
+        let format = if extra_args.contains(&"--log.format") { &[][..] } else { &["--log.format", "json"][..] };
         let mut child = Command::new(BINARY)
             .arg("--config.file")
             .arg(config)
-            .args(["--web.listen-address", "127.0.0.1:0", "--log.format", "json", "--log.level", "debug"])
+            .args(["--web.listen-address", "127.0.0.1:0", "--log.level", "debug"])
+            .args(format)
             .args(extra_args)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
@@ -73,6 +77,9 @@ impl Daemon {
                     if json["message"] == "listening" {
                         let _ = address_tx.send(json["address"].as_str().unwrap_or_default().to_string());
                     }
+                } else if line.contains(" msg=listening ") {
+                    let address = line.split(' ').find_map(|pair| pair.strip_prefix("address="));
+                    let _ = address_tx.send(address.unwrap_or_default().to_string());
                 }
                 sink.lock().unwrap().push(line);
             }
@@ -334,6 +341,14 @@ pub fn chromium(args: &[&str], url: &str) -> std::process::Output {
         .arg(url)
         .output()
         .expect("chromium is installed (Debian package `chromium`; tests/run.sh installs it)")
+}
+
+/// Whether `pid` is a live process: a zombie has been killed, only a running or sleeping process
+/// counts.
+pub fn process_alive(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .map(|stat| stat.rsplit(')').next().is_some_and(|rest| !rest.trim_start().starts_with('Z')))
+        .unwrap_or(false)
 }
 
 /// A port on 127.0.0.1 where nothing listens (bound, read, and released).
