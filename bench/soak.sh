@@ -7,7 +7,7 @@
 # refused port, too few cores, a superuser on PostgreSQL), and hanging targets (a listener that
 # accepts and never answers, so the tcp/http/postgres checks against it run to their timeout),
 # plus PostgreSQL on 127.0.0.1:5432. Everything is on loopback.
-# Usage (as root): SOAK_MINUTES=30 bash bench/soak.sh    results: key=value lines on stdout,
+# Usage (as root): SOAK_MINUTES=30 [SOAK_BIN=path/to/checklist-exporter] bash bench/soak.sh    results: key=value lines on stdout,
 #   samples in $SOAK_DIR/samples.csv
 # Needs: curl, python3, psql and the shared PostgreSQL on 127.0.0.1:5432 (trust auth).
 set -euo pipefail
@@ -19,10 +19,12 @@ WARMUP=${SOAK_WARMUP_MINUTES:-5}
 PORT=19848
 
 command -v curl >/dev/null || { echo "curl is needed" >&2; exit 1; }
-cargo build --release -q
+# SOAK_BIN: a binary built earlier (a commit's release build), else this tree's release build.
+SOURCE_BIN=${SOAK_BIN:-target/release/checklist-exporter}
+[ -n "${SOAK_BIN:-}" ] || cargo build --release -q
 rm -rf "$W" && mkdir -p "$W"
 # A copy, so that a rebuild during the run does not change what runs.
-cp target/release/checklist-exporter "$W/checklist-exporter"
+cp "$SOURCE_BIN" "$W/checklist-exporter"
 BIN=$W/checklist-exporter
 if ss -ltn "sport = :$PORT" | grep -q LISTEN; then echo "port $PORT is in use" >&2; exit 1; fi
 

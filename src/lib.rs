@@ -10,7 +10,8 @@
 //! - [`scheduler`] runs every check on its interval under its timeout with a global concurrency
 //!   cap, isolating hangs and panics, and writes results into the [`state::Store`].
 //! - [`metrics`], [`api`], [`page`], [`report`] and [`server`] read the store: the exposition,
-//!   the JSON API, the live checklist page, the sign-off reports and the HTTP endpoints.
+//!   the JSON API, the live checklist page, the sign-off reports and the HTTP endpoints;
+//!   [`connections`] caps the connections clients may hold.
 //!   Scrapes never run checks.
 //! - [`baseline`] keeps the go-live baseline that regressions are measured against.
 //! - [`daemon`] wires the long-running mode with signals and reloads; [`oneshot`] is the
@@ -25,6 +26,7 @@ pub mod baseline;
 pub mod checks;
 pub mod cli;
 pub mod config;
+pub mod connections;
 pub mod daemon;
 pub mod dotenv;
 pub mod logging;
