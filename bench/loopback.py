@@ -7,6 +7,8 @@
   loopback.py idle PORT N SECONDS     open N connections to 127.0.0.1:PORT, send the start of a
                                       request line on each and nothing more, hold them for at
                                       most SECONDS; prints how many the server closed, and when
+  loopback.py oversized PORT N        send N requests with a 64 KiB head and N announcing a
+                                      100 MiB body; prints the count of each status answered
 
 Servers bind 127.0.0.1 on a free port and write it to PORT_FILE. Nothing here talks to any
 address other than 127.0.0.1.
@@ -116,12 +118,44 @@ def idle(port, n, seconds):
           f"idle_all_closed_seconds={round(elapsed, 2) if open_now == 0 else None}", flush=True)
 
 
+def answer_status(port, request):
+    with socket.create_connection(("127.0.0.1", port), timeout=30) as s:
+        s.sendall(request)
+        answer = b""
+        try:
+            while b"\r\n" not in answer:
+                chunk = s.recv(4096)
+                if not chunk:
+                    break
+                answer += chunk
+        except OSError:
+            pass
+    parts = answer.split(b" ", 2)
+    return parts[1].decode() if len(parts) > 1 else "none"
+
+
+def oversized(port, n):
+    # Exactly the server's 64 KiB head buffer, never finished: all of it is read, so the close
+    # after the answer is not a reset that could swallow the answer.
+    head = b"GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Padding: "
+    head += b"a" * (64 * 1024 - len(head))
+    body = b"POST /-/reload HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 104857600\r\n\r\nstart"
+    for name, request in (("head", head), ("body", body)):
+        counts = {}
+        for _ in range(n):
+            status = answer_status(port, request)
+            counts[status] = counts.get(status, 0) + 1
+        print(f"oversized_{name}_statuses=" + ",".join(f"{k}:{v}" for k, v in sorted(counts.items())), flush=True)
+
+
 if __name__ == "__main__":
     mode = sys.argv[1] if len(sys.argv) > 1 else ""
     if mode == "silent":
         silent(sys.argv[2])
     elif mode == "http":
         http_server(sys.argv[2])
+    elif mode == "oversized":
+        oversized(int(sys.argv[2]), int(sys.argv[3]))
     elif mode == "idle":
         idle(int(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4]))
     else:
