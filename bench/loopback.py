@@ -27,6 +27,19 @@ def write_port(sock, port_file):
         f.write(str(sock.getsockname()[1]))
 
 
+def read_or_close(sel, conn):
+    """Reads and drops what arrived on a readable socket; closes it at end of stream or reset."""
+    try:
+        data = conn.recv(65536)
+    except (BlockingIOError, ConnectionError):
+        data = b""
+    if data:
+        return False
+    sel.unregister(conn)
+    conn.close()
+    return True
+
+
 def silent(port_file):
     listener = socket.socket()
     listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -47,13 +60,7 @@ def silent(port_file):
                 sel.register(conn, selectors.EVENT_READ)
             else:
                 # The client wrote or closed: read and drop, close on EOF. Never answer.
-                try:
-                    data = key.fileobj.recv(65536)
-                except (BlockingIOError, ConnectionError):
-                    data = b""
-                if not data:
-                    sel.unregister(key.fileobj)
-                    key.fileobj.close()
+                read_or_close(sel, key.fileobj)
 
 
 class Health(http.server.BaseHTTPRequestHandler):
@@ -102,13 +109,7 @@ def idle(port, n, seconds):
     deadline = time.monotonic() + seconds
     while open_now and time.monotonic() < deadline:
         for key, _ in sel.select(timeout=0.5):
-            try:
-                data = key.fileobj.recv(65536)
-            except (BlockingIOError, ConnectionError):
-                data = b""
-            if not data:
-                sel.unregister(key.fileobj)
-                key.fileobj.close()
+            if read_or_close(sel, key.fileobj):
                 open_now -= 1
                 if first_close is None:
                     first_close = time.monotonic() - start
