@@ -18,22 +18,14 @@ need=()
 command -v wrk >/dev/null || need+=(wrk)
 command -v curl >/dev/null || need+=(curl)
 [ -x /usr/bin/prometheus-node-exporter ] || need+=(prometheus-node-exporter)
-if ((${#need[@]})); then
-  apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${need[@]}" >/dev/null
-fi
+source bench/common.sh
+install_missing "${need[@]}"
 
 cargo build --release -q
 BIN=$PWD/target/release/checklist-exporter
 
-for port in $PORT_EXPORTER $PORT_NODE; do
-  if ss -ltn "sport = :$port" | grep -q LISTEN; then echo "port $port is in use; stop what listens there" >&2; exit 1; fi
-done
+ensure_free_ports $PORT_EXPORTER $PORT_NODE
 rm -rf "$W" && mkdir -p "$W"
-pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; }
-trap cleanup EXIT
-
-res() { echo "$1=$2"; }
 rss_kib() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
 hwm_kib() { awk '/^VmHWM:/ {print $2}' "/proc/$1/status"; }
 # Anonymous memory only: RSS also counts the pages of the binary that happen to be mapped, which
@@ -73,8 +65,6 @@ start_exporter() {
 wrk_run() { # $1 url, $2 output file
   wrk -t2 -c8 -d"$DURATION" --timeout 10s --latency "$1" >"$2"
 }
-wrk_rps() { awk '/^Requests\/sec:/ {print $2}' "$1"; }
-wrk_p99() { awk '$1 == "99%" {v=$2; if (v ~ /us$/) {sub(/us/,"",v); v=v/1000} else if (v ~ /ms$/) {sub(/ms/,"",v)} else if (v ~ /s$/) {sub(/s/,"",v); v=v*1000}; print v}' "$1"; }
 wrk_errors() { grep -E "Socket errors|Non-2xx" "$1" | tr '\n' ' ' || true; }
 
 echo "# machine: $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg), $(date -u +%FT%TZ)"
@@ -95,10 +85,7 @@ res default_wrk_errors "\"$(wrk_errors "$W/wrk_default.txt")\""
 res default_rss_after_wrk_kib "$(rss_kib "$pid")"
 kill "$pid"; wait "$pid" 2>/dev/null || true
 
-/usr/bin/prometheus-node-exporter --web.listen-address="127.0.0.1:$PORT_NODE" \
-  --collector.textfile.directory="$W" >"$W/node.log" 2>&1 &
-node=$!; pids+=("$node")
-for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$PORT_NODE/metrics" >/dev/null && break; sleep 0.1; done
+start_node_exporter "$PORT_NODE" "$W"
 res node_metrics_bytes "$(curl -s "http://127.0.0.1:$PORT_NODE/metrics" | wc -c)"
 res node_rss_idle_kib "$(rss_kib "$node")"
 res node_rss_anon_idle_kib "$(anon_kib "$node")"

@@ -10,9 +10,10 @@
 //! - [`scheduler`] runs every check on its interval under its timeout with a global concurrency
 //!   cap, isolating hangs and panics, and writes results into the [`state::Store`].
 //! - [`metrics`], [`api`], [`page`], [`report`] and [`server`] read the store: the exposition,
-//!   the JSON API, the live checklist page, the sign-off reports and the HTTP endpoints.
-//!   Scrapes never run checks. [`webconfig`] (with [`basic_auth`]) secures those endpoints:
-//!   TLS, client certificates, basic auth, headers and a rate limit from `--web.config.file`.
+//!   the JSON API, the live checklist page, the sign-off reports and the HTTP endpoints;
+//!   [`connections`] caps the connections clients may hold. Scrapes never run checks.
+//!   [`webconfig`] (with [`basic_auth`]) secures those endpoints: TLS, client certificates,
+//!   basic auth, headers and a rate limit from `--web.config.file`.
 //! - [`baseline`] keeps the go-live baseline that regressions are measured against.
 //! - [`daemon`] wires the long-running mode with signals and reloads; [`oneshot`] is the
 //!   `check` command for CI gates.
@@ -27,6 +28,7 @@ pub mod basic_auth;
 pub mod checks;
 pub mod cli;
 pub mod config;
+pub mod connections;
 pub mod daemon;
 pub mod dotenv;
 pub mod logging;

@@ -15,13 +15,16 @@ use std::time::{Duration, SystemTime};
 use bytes::Bytes;
 use http_body_util::Full;
 use hyper::body::Incoming;
-use hyper::header::{HeaderValue, ACCEPT, ALLOW, AUTHORIZATION, CONTENT_TYPE, RETRY_AFTER, WWW_AUTHENTICATE};
+use hyper::header::{
+    HeaderValue, ACCEPT, ALLOW, AUTHORIZATION, CONNECTION, CONTENT_TYPE, RETRY_AFTER, WWW_AUTHENTICATE,
+};
 use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpListener;
 use tokio::sync::{mpsc, oneshot};
 
+use crate::connections::{Admission, ConnectionLimit};
 use crate::metrics::{Exposition, Format};
 use crate::report::ReportFormat;
 use crate::state::Store;
@@ -53,10 +56,15 @@ fn current(web: &SharedWebSettings) -> Arc<WebSettings> {
     }
 }
 
-/// Slow clients may not hold a connection open without sending a request.
+/// Slow clients may not hold a connection open without sending a request. The timer runs from
+/// the moment a request head is awaited, so it also closes keep-alive connections left idle.
 const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
 /// Nor without finishing the TLS handshake.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+/// The read buffer of a connection: a request head larger than this is answered 431 by hyper.
+const MAX_HEADER_BYTES: usize = 64 * 1024;
+/// No endpoint takes a body; a request announcing more than this is answered 413 unread.
+pub const MAX_REQUEST_BODY_BYTES: u64 = 64 * 1024;
 /// How long in-flight requests get to finish at shutdown.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 
@@ -66,7 +74,8 @@ type Body = Full<Bytes>;
 pub async fn serve(listener: TcpListener, state: Arc<AppState>, shutdown: impl std::future::Future<Output = ()>) {
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
     let mut http = hyper::server::conn::http1::Builder::new();
-    http.timer(TokioTimer::new()).header_read_timeout(HEADER_READ_TIMEOUT).max_buf_size(64 * 1024);
+    http.timer(TokioTimer::new()).header_read_timeout(HEADER_READ_TIMEOUT).max_buf_size(MAX_HEADER_BYTES);
+    let limit = ConnectionLimit::for_this_process();
     tokio::pin!(shutdown);
     loop {
         tokio::select! {
@@ -80,18 +89,30 @@ pub async fn serve(listener: TcpListener, state: Arc<AppState>, shutdown: impl s
                         continue;
                     }
                 };
+                let (ticket, evicted) = match limit.admit() {
+                    Admission::Admitted { ticket, closed } => (ticket, closed),
+                    Admission::Refused => continue, // dropping the stream closes it
+                };
                 let state = state.clone();
                 let tls = current(&state.web).tls.clone();
                 let http = http.clone();
                 let watcher = graceful.watcher();
                 tokio::spawn(async move {
-                    match tls {
-                        None => serve_connection(stream, peer, state, &http, watcher).await,
-                        Some(acceptor) => match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
-                            Ok(Ok(tls)) => serve_connection(tls, peer, state, &http, watcher).await,
-                            Ok(Err(err)) => tracing::debug!(error = %err, %peer, "TLS handshake failed"),
-                            Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),
-                        },
+                    let served = async move {
+                        match tls {
+                            None => serve_connection(stream, peer, state, &http, watcher, ticket).await,
+                            Some(acceptor) => match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
+                                Ok(Ok(tls)) => serve_connection(tls, peer, state, &http, watcher, ticket).await,
+                                Ok(Err(err)) => tracing::debug!(error = %err, %peer, "TLS handshake failed"),
+                                Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),
+                            },
+                        }
+                    };
+                    tokio::select! {
+                        () = served => {}
+                        // Closed to make room for a newer connection (see `connections`). The
+                        // sender is dropped, not fired, once the client sent a request.
+                        Ok(()) = evicted => {}
                     }
                 });
             }
@@ -110,10 +131,12 @@ async fn serve_connection<IO>(
     state: Arc<AppState>,
     http: &hyper::server::conn::http1::Builder,
     watcher: hyper_util::server::graceful::Watcher,
+    ticket: Arc<crate::connections::Ticket>,
 ) where
     IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     let service = hyper::service::service_fn(move |request| {
+        ticket.sent_request();
         let state = state.clone();
         async move { Ok::<_, Infallible>(guarded(&state, request, peer).await) }
     });
@@ -159,6 +182,10 @@ const LIFECYCLE_DISABLED: &str =
     "lifecycle endpoints are disabled; start the daemon with --web.enable-lifecycle to use them (SIGHUP still reloads the config)\n";
 
 async fn route(state: &AppState, request: Request<Incoming>, _peer: SocketAddr) -> Response<Body> {
+    if let Some(mut refusal) = refuse_large_body(&request) {
+        secure(&mut refusal);
+        return refusal;
+    }
     let path = request.uri().path();
     let method = request.method();
     let mut response = match path {
@@ -231,6 +258,20 @@ async fn route(state: &AppState, request: Request<Incoming>, _peer: SocketAddr) 
     };
     secure(&mut response);
     response
+}
+
+/// Answers 413 to a request announcing a body over [`MAX_REQUEST_BODY_BYTES`], without reading
+/// it; hyper then closes the connection rather than read the unread body.
+fn refuse_large_body(request: &Request<Incoming>) -> Option<Response<Body>> {
+    let announced = hyper::body::Body::size_hint(request.body()).lower();
+    (announced > MAX_REQUEST_BODY_BYTES).then(|| {
+        let message = format!(
+            "request body of {announced} bytes refused: this server takes at most {MAX_REQUEST_BODY_BYTES} bytes\n"
+        );
+        let mut response = text(StatusCode::PAYLOAD_TOO_LARGE, message);
+        response.headers_mut().insert(CONNECTION, HeaderValue::from_static("close"));
+        response
+    })
 }
 
 async fn reload(state: &AppState) -> Response<Body> {
