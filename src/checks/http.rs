@@ -474,7 +474,8 @@ fn default_referrer_policies() -> Vec<String> {
     ["no-referrer", "same-origin", "strict-origin", "strict-origin-when-cross-origin"].map(String::from).to_vec()
 }
 
-const REFERRER_POLICIES: &[&str] = &[
+/// Every policy the Referrer Policy specification defines.
+pub const REFERRER_POLICIES: &[&str] = &[
     "no-referrer",
     "no-referrer-when-downgrade",
     "origin",
