@@ -1,6 +1,7 @@
 //! The fuzz targets' inputs under plain `cargo test`: every committed corpus file
 //! (`fuzz/corpus/<target>/`) and every crash regression (`fuzz/regressions/<target>/`) goes
-//! through the same harness the libFuzzer targets run (`fuzz/harness.rs`), properties included.
+//! through the same harness the libFuzzer targets run (`fuzz/harness.rs`), properties included,
+//! followed by a bounded number of inputs mutated from them.
 //!
 //! The seeds that come from real components are made here too: ServerHello bytes and response
 //! headers recorded from a real nginx on loopback, certificates from rcgen and openssl. The test
@@ -20,15 +21,51 @@ use checklist_exporter::checks::tls::parse_cert;
 use checklist_exporter::checks::tls_hello::{classify, client_hello, HelloAnswer, LegacyVersion};
 use common::nginx::Nginx;
 use common::pki::{write, Leaf, Pki, DAY};
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
 
 fn fuzz_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz")
 }
 
-/// Runs every corpus and regression file of `target` through `run`; fails naming each file
-/// whose input breaks a property, and when the committed corpus is missing or nearly empty.
+/// Mutated inputs per target in `cargo test` (`CHECKLIST_FUZZ_MUTATIONS` overrides): a blind,
+/// bounded stand-in for libFuzzer where building the instrumented targets would cost CI
+/// minutes (see docs/benchmarks.md, Fuzzing).
+const MUTATIONS: usize = 20_000;
+
+/// Bytes that mean something to one of the parsers, for the mutator to insert.
+const TOKENS: &[&[u8]] = &[
+    b";",
+    b"=",
+    b"\"",
+    b"'",
+    b"\\",
+    b"\n",
+    b"\r\n",
+    b"\0",
+    b" #",
+    b"export ",
+    b"[[checks]]\n",
+    b"[[checks.items]]\n",
+    b"kind = ",
+    b"max-age=",
+    b"includeSubDomains",
+    b"'none'",
+    b"\xef\xbb\xbf",
+    b"\xff",
+    b"\x16\x03\x01",
+    b"\x15\x03",
+    b"-----BEGIN CERTIFICATE-----\n",
+    b"-----END CERTIFICATE-----\n",
+    b"\x30\x82",
+];
+
+/// Runs every corpus and regression file of `target` through `run`, then `MUTATIONS` inputs
+/// mutated from them (bit flips, inserted and deleted bytes, tokens, splices). Fails naming each
+/// committed file that breaks a property, or the first mutated input that does (written to
+/// `target/fuzz-failures/`, to be minimised and committed under `fuzz/regressions/`).
 fn replay(target: &str, run: fn(&[u8])) {
-    let mut replayed = 0;
+    let mut inputs = Vec::new();
     let mut failures = Vec::new();
     for kind in ["corpus", "regressions"] {
         let dir = fuzz_dir().join(kind).join(target);
@@ -40,11 +77,58 @@ fn replay(target: &str, run: fn(&[u8])) {
             if std::panic::catch_unwind(|| run(&data)).is_err() {
                 failures.push(path.display().to_string());
             }
-            replayed += 1;
+            inputs.push(data);
         }
     }
     assert!(failures.is_empty(), "{target}: {} input(s) break a property:\n{}", failures.len(), failures.join("\n"));
-    assert!(replayed >= 10, "{target}: only {replayed} committed inputs under fuzz/corpus and fuzz/regressions");
+    assert!(
+        inputs.len() >= 10,
+        "{target}: only {} committed inputs under fuzz/corpus and fuzz/regressions",
+        inputs.len()
+    );
+
+    let seed = std::env::var("CHECKLIST_FUZZ_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or(1);
+    let mut rng = StdRng::seed_from_u64(seed);
+    let rounds = std::env::var("CHECKLIST_FUZZ_MUTATIONS").ok().and_then(|s| s.parse().ok()).unwrap_or(MUTATIONS);
+    for round in 0..rounds {
+        let data = mutate(&mut rng, &inputs);
+        if std::panic::catch_unwind(|| run(&data)).is_err() {
+            let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("fuzz-failures");
+            std::fs::create_dir_all(&dir).unwrap();
+            let file = dir.join(format!("{target}-seed{seed}-{round}"));
+            std::fs::write(&file, &data).unwrap();
+            panic!(
+                "{target}: mutation {round} (CHECKLIST_FUZZ_SEED={seed}) breaks a property; input in {}",
+                file.display()
+            );
+        }
+    }
+}
+
+fn mutate(rng: &mut StdRng, inputs: &[Vec<u8>]) -> Vec<u8> {
+    let mut data = inputs[rng.random_range(0..inputs.len())].clone();
+    for _ in 0..rng.random_range(1..=4) {
+        let at = rng.random_range(0..=data.len());
+        match rng.random_range(0..5) {
+            0 if at < data.len() => data[at] ^= 1 << rng.random_range(0..8),
+            1 => data.insert(at, rng.random()),
+            2 => {
+                let end = (at + rng.random_range(1..=8)).min(data.len());
+                data.drain(at..end);
+            }
+            3 => {
+                let token = TOKENS[rng.random_range(0..TOKENS.len())];
+                data.splice(at..at, token.iter().copied());
+            }
+            _ => {
+                let other = &inputs[rng.random_range(0..inputs.len())];
+                let start = rng.random_range(0..=other.len());
+                let end = (start + rng.random_range(0..=64)).min(other.len());
+                data.splice(at..at, other[start..end].iter().copied());
+            }
+        }
+    }
+    data
 }
 
 #[test]
