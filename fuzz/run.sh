@@ -39,7 +39,7 @@ for target in "${targets[@]}"; do
   status=0
   cargo fuzz run "${flags[@]}" "$target" "$scratch" "fuzz/corpus/$target" "fuzz/regressions/$target" -- \
     -max_total_time="$seconds" -rss_limit_mb=2048 -max_len=65536 -print_final_stats=1 >"$log" 2>&1 || status=$?
-  grep -E '^#[0-9]+ +(INITED|DONE)|^stat::(number_of_executed_units|average_exec_per_sec|peak_rss_mb)' "$log" || true
+  grep -E '^#[0-9]+[[:space:]]+(INITED|DONE)|^stat::(number_of_executed_units|average_exec_per_sec|peak_rss_mb)' "$log" || true
   rm -rf "$scratch"
   if ((status != 0)); then
     tail -n 40 "$log" >&2
