@@ -65,7 +65,8 @@ pub fn parse(text: &str) -> EnvFile {
     let mut index = 0;
     while index < lines.len() {
         let line_number = index + 1;
-        let line = lines[index].trim_start_matches('\u{feff}').trim();
+        // Only the start is trimmed: a double-quoted value may keep spaces before a line break.
+        let line = lines[index].trim_start_matches('\u{feff}').trim_start();
         index += 1;
         if line.is_empty() || line.starts_with('#') {
             continue;
@@ -196,6 +197,15 @@ mod tests {
         assert_eq!(lines, vec![2, 3, 4, 5]);
         assert_eq!(file.problems[0].message, "no `=`; expected KEY=VALUE");
         assert!(!format!("{:?}", file).contains("canary"));
+    }
+
+    #[test]
+    fn a_multi_line_value_keeps_the_spaces_before_each_line_break() {
+        // Found by the dotenv fuzz target (fuzz/regressions/dotenv/).
+        let file = parse("A=\"first  \nsecond \"  \nB=plain  \n");
+        assert_eq!(value(&file, "A").as_deref(), Some("first  \nsecond "));
+        assert_eq!(value(&file, "B").as_deref(), Some("plain"));
+        assert!(file.problems.is_empty());
     }
 
     #[test]

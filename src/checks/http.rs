@@ -477,7 +477,8 @@ fn default_referrer_policies() -> Vec<String> {
     ["no-referrer", "same-origin", "strict-origin", "strict-origin-when-cross-origin"].map(String::from).to_vec()
 }
 
-const REFERRER_POLICIES: &[&str] = &[
+/// Every policy the Referrer Policy specification defines.
+pub const REFERRER_POLICIES: &[&str] = &[
     "no-referrer",
     "no-referrer-when-downgrade",
     "origin",
@@ -540,24 +541,35 @@ impl HttpHeadersCheck {
     }
 }
 
-/// Splits a `;`-separated directive list into (lower-case name, value) pairs.
-fn directives(value: &str) -> Vec<(String, String)> {
+/// Splits a `;`-separated directive list into (lower-case name, value) pairs; `separator`
+/// ends the name: `=` in HSTS (RFC 6797), white space in CSP, where `frame-ancestors='none'`
+/// is an unknown directive named `frame-ancestors='none'`.
+fn directives(value: &str, separator: fn(char) -> bool) -> Vec<(String, String)> {
     value
         .split(';')
         .map(str::trim)
         .filter(|d| !d.is_empty())
-        .map(|d| match d.split_once(['=', ' ']) {
+        .map(|d| match d.split_once(separator) {
             Some((name, rest)) => (name.trim().to_ascii_lowercase(), rest.trim().to_string()),
             None => (d.to_ascii_lowercase(), String::new()),
         })
         .collect()
 }
 
+fn hsts_separator(c: char) -> bool {
+    c == '='
+}
+
+fn csp_separator(c: char) -> bool {
+    c.is_ascii_whitespace()
+}
+
 /// The one value of a header that must appear once, or the outcome that says why not.
 fn single<'a>(header: &str, values: &[&'a str]) -> Result<&'a str, Outcome> {
     match values {
         [] => Err(Outcome::fail(Cause::Missing, format!("no {header} header"))),
-        [one] => Ok(one.trim()),
+        // HTTP optional white space is space and tab only (RFC 9110, 5.6.3).
+        [one] => Ok(one.trim_matches([' ', '\t'])),
         several => Err(Outcome::fail(
             Cause::Invalid,
             format!("{header} is sent {} times ({}); browsers then may ignore it", several.len(), several.join(" | ")),
@@ -572,7 +584,13 @@ pub fn decide_hsts(values: &[&str], min_max_age: Duration, want_subdomains: bool
         Ok(value) => value,
         Err(outcome) => return outcome,
     };
-    let parsed = directives(value);
+    if let Some(bad) = value.split(';').map(|d| d.trim_matches([' ', '\t'])).find(|d| !hsts_directive(d)) {
+        return Outcome::fail(
+            Cause::Invalid,
+            format!("Strict-Transport-Security `{value}` has the malformed directive `{bad}`; browsers ignore it"),
+        );
+    }
+    let parsed = directives(value, hsts_separator);
     let mut seen: BTreeMap<&str, usize> = BTreeMap::new();
     for (name, _) in &parsed {
         *seen.entry(name.as_str()).or_default() += 1;
@@ -583,7 +601,10 @@ pub fn decide_hsts(values: &[&str], min_max_age: Duration, want_subdomains: bool
     let Some((_, age)) = parsed.iter().find(|(name, _)| name == "max-age") else {
         return Outcome::fail(Cause::Invalid, format!("Strict-Transport-Security `{value}` has no max-age"));
     };
-    let Ok(age) = age.trim_matches('"').parse::<u64>() else {
+    // delta-seconds is digits only, optionally quoted; `parse` alone would take `+1`.
+    let digits = age.strip_prefix('"').and_then(|a| a.strip_suffix('"')).unwrap_or(age);
+    let age = if digits.bytes().all(|b| b.is_ascii_digit()) { digits.parse::<u64>().ok() } else { None };
+    let Some(age) = age else {
         return Outcome::fail(Cause::Invalid, format!("Strict-Transport-Security `{value}`: max-age is not a number"));
     };
     let subdomains = seen.contains_key("includesubdomains");
@@ -607,6 +628,35 @@ pub fn decide_hsts(values: &[&str], min_max_age: Duration, want_subdomains: bool
     ))
 }
 
+/// Whether one `;`-separated part of HSTS is empty or `token [ "=" ( token / quoted-string ) ]`
+/// with optional spaces around `=` (RFC 6797 section 6.1); a browser ignores a header with any
+/// other part.
+fn hsts_directive(part: &str) -> bool {
+    let token = |text: &str| {
+        !text.is_empty() && text.chars().all(|c| c.is_ascii_alphanumeric() || "!#$%&'*+-.^_`|~".contains(c))
+    };
+    let quoted = |text: &str| {
+        let Some(inner) = text.strip_prefix('"').and_then(|t| t.strip_suffix('"')) else { return false };
+        let mut chars = inner.chars();
+        while let Some(c) = chars.next() {
+            match c {
+                '"' => return false,
+                '\\' if chars.next().is_none() => return false,
+                _ => {}
+            }
+        }
+        true
+    };
+    match part.split_once('=') {
+        _ if part.is_empty() => true,
+        None => token(part),
+        Some((name, value)) => {
+            let value = value.trim_matches([' ', '\t']);
+            token(name.trim_end_matches([' ', '\t'])) && (token(value) || quoted(value))
+        }
+    }
+}
+
 /// Decides `csp`: a policy is present and parses; the reason warns about `unsafe-inline`,
 /// `unsafe-eval` and a missing `default-src`.
 pub fn decide_csp(values: &[&str]) -> Outcome {
@@ -617,7 +667,7 @@ pub fn decide_csp(values: &[&str]) -> Outcome {
     let mut has_default = false;
     let mut count = 0;
     for value in values {
-        let parsed = directives(value);
+        let parsed = directives(value, csp_separator);
         if parsed.is_empty() {
             return Outcome::fail(Cause::Invalid, "an empty Content-Security-Policy header");
         }
@@ -649,7 +699,9 @@ pub fn decide_csp(values: &[&str]) -> Outcome {
 
 /// Whether a CSP forbids all framing (`frame-ancestors 'none'`).
 fn csp_forbids_framing(csp: &[&str]) -> bool {
-    csp.iter().flat_map(|v| directives(v)).any(|(name, sources)| name == "frame-ancestors" && sources == "'none'")
+    csp.iter()
+        .flat_map(|v| directives(v, csp_separator))
+        .any(|(name, sources)| name == "frame-ancestors" && sources == "'none'")
 }
 
 /// Decides `frame_options`: `X-Frame-Options: DENY`, or a CSP `frame-ancestors 'none'`.
@@ -1156,6 +1208,24 @@ mod tests {
     }
 
     #[test]
+    fn hsts_refuses_what_rfc_6797_refuses() {
+        // Found by the http_headers fuzz target (fuzz/regressions/http_headers/): browsers ignore
+        // these headers, so they must not pass.
+        for value in [
+            "max-age=31536000; includeSubOptions: DDomains",
+            "max-age 31536000",
+            "max-age=+31536000",
+            "max-age=\"31536000",
+            "max-age=31536000; in@valid",
+            "max-age=31536000\u{a0}",
+        ] {
+            assert_eq!(decide_hsts(&[value], YEAR, false).cause, Some(Cause::Invalid), "{value}");
+        }
+        let spaced = decide_hsts(&["max-age = \"31536000\" ;; includeSubDomains ; preload;"], YEAR, true);
+        assert_eq!(spaced.verdict, Verdict::Pass, "{}", spaced.reason);
+    }
+
+    #[test]
     fn csp_passes_when_present_and_warns_about_unsafe_sources() {
         let good = decide_csp(&["default-src 'self'; frame-ancestors 'none'"]);
         assert_eq!(good.verdict, Verdict::Pass);
@@ -1179,6 +1249,10 @@ mod tests {
         assert_eq!(decide_frame_options(&["DENY", "SAMEORIGIN"], &[]).cause, Some(Cause::Invalid));
         assert_eq!(decide_frame_options(&["DENY, SAMEORIGIN"], &[]).cause, Some(Cause::Invalid));
         assert_eq!(decide_frame_options(&[], &["default-src 'self'"]).cause, Some(Cause::Missing));
+        // Found by the http_headers fuzz target: a CSP name ends at white space, so this is an
+        // unknown directive that browsers skip, and framing stays allowed.
+        assert_eq!(decide_frame_options(&[], &["frame-ancestors= 'none'"]).cause, Some(Cause::Missing));
+        assert_eq!(decide_frame_options(&[], &["frame-ancestors\t'none'"]).verdict, Verdict::Pass);
     }
 
     #[test]

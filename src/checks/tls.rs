@@ -515,13 +515,17 @@ pub(crate) fn read_pem_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>
     let text = std::fs::read(path).map_err(|err| {
         ProbeFailure::new(Cause::from_io(&err), format!("cannot read CA file {}: {err}", path.display()))
     })?;
-    let certs: Result<Vec<_>, _> = CertificateDer::pem_slice_iter(&text).collect();
-    let certs = certs
+    let certs = pem_certs(&text)
         .map_err(|err| ProbeFailure::new(Cause::Invalid, format!("CA file {} is not PEM: {err}", path.display())))?;
     if certs.is_empty() {
         return Err(ProbeFailure::new(Cause::Invalid, format!("CA file {} holds no certificate", path.display())));
     }
     Ok(certs)
+}
+
+/// Every certificate in PEM text, in order; other PEM sections (keys) are skipped.
+pub fn pem_certs(pem: &[u8]) -> Result<Vec<CertificateDer<'static>>, rustls::pki_types::pem::Error> {
+    CertificateDer::pem_slice_iter(pem).collect()
 }
 
 /// Builds (or reuses) the trust material for `system` roots plus `ca_files`. Blocking: reads files.
