@@ -30,6 +30,9 @@ pub struct ConnectionLimit {
     waiting: Mutex<BTreeMap<u64, oneshot::Sender<()>>>,
     evicted: AtomicU64,
     refused: AtomicU64,
+    /// Set when the cap was reached; cleared when the last connection closes, which then hands
+    /// the flood's freed buffers back to the kernel.
+    flooded: AtomicBool,
     last_warning: Mutex<Option<Instant>>,
 }
 
@@ -60,6 +63,7 @@ impl ConnectionLimit {
             waiting: Mutex::new(BTreeMap::new()),
             evicted: AtomicU64::new(0),
             refused: AtomicU64::new(0),
+            flooded: AtomicBool::new(false),
             last_warning: Mutex::new(None),
         })
     }
@@ -88,6 +92,7 @@ impl ConnectionLimit {
     pub fn admit(self: &Arc<Self>) -> Admission {
         let mut waiting = self.waiting.lock().unwrap_or_else(|p| p.into_inner());
         if self.open.load(Ordering::Relaxed) >= self.max {
+            self.flooded.store(true, Ordering::Relaxed);
             // The evicted connection's task drops it and frees its slot as soon as it runs;
             // the slot is counted as taken until then, so the cap holds within a few connections.
             match waiting.pop_first() {
@@ -148,7 +153,14 @@ impl Drop for Ticket {
         if !self.sent_request.load(Ordering::Relaxed) {
             self.limit.forget_waiting(self.id);
         }
-        self.limit.open.fetch_sub(1, Ordering::Relaxed);
+        let was_open = self.limit.open.fetch_sub(1, Ordering::Relaxed);
+        // After a flood, glibc keeps the freed connection buffers (tens of MiB for a thousand
+        // connections) in its heap for good; give them back once the flood is over.
+        if was_open == 1 && self.limit.flooded.swap(false, Ordering::Relaxed) {
+            if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+                runtime.spawn_blocking(crate::daemon::release_freed_memory);
+            }
+        }
     }
 }
 

@@ -198,10 +198,10 @@ async fn bind(address: &str) -> Result<TcpListener, DaemonError> {
     Err(listen_error(last_error))
 }
 
-/// Hands memory freed after a config load back to the kernel. Decoding a large config builds a
-/// tree many times the file's size; glibc keeps the freed pages in its heap otherwise, and the
-/// daemon's resident size would stay at the decoding peak for its whole life.
-fn release_freed_memory() {
+/// Hands freed heap memory back to the kernel: after a config load (decoding a large config
+/// builds a tree many times the file's size) and after a connection flood. glibc keeps the freed
+/// pages in its heap otherwise, and the daemon's resident size would stay at the peak for good.
+pub fn release_freed_memory() {
     #[cfg(target_env = "gnu")]
     // SAFETY: malloc_trim only returns free heap pages to the kernel; it touches no live data.
     unsafe {
