@@ -6,6 +6,8 @@
 #
 #   bash fuzz/run.sh                    # every target, FUZZ_SECONDS (default 20) each
 #   FUZZ_SECONDS=600 bash fuzz/run.sh tls_hello
+#   FUZZ_RUNS=20000 bash fuzz/run.sh    # a fixed number of inputs from seed FUZZ_SEED (default 1):
+#                                       # the same binary and corpus give the same run (CI)
 #
 # libFuzzer needs nightly compiler flags; RUSTC_BOOTSTRAP=1 lets the stable toolchain accept
 # them. AddressSanitizer is on, as cargo-fuzz has it by default; FUZZ_SANITIZER=none builds
@@ -14,6 +16,11 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 seconds=${FUZZ_SECONDS:-20}
+# A fixed count and seed make a run repeatable; the time limit still bounds it.
+bounds=(-max_total_time="$seconds")
+if [[ -n "${FUZZ_RUNS:-}" ]]; then
+  bounds+=(-runs="$FUZZ_RUNS" -seed="${FUZZ_SEED:-1}")
+fi
 sanitizer=${FUZZ_SANITIZER:-address}
 export RUSTC_BOOTSTRAP=1
 
@@ -38,7 +45,7 @@ for target in "${targets[@]}"; do
   log="$scratch.log"
   status=0
   cargo fuzz run "${flags[@]}" "$target" "$scratch" "fuzz/corpus/$target" "fuzz/regressions/$target" -- \
-    -max_total_time="$seconds" -rss_limit_mb=2048 -max_len=65536 -print_final_stats=1 >"$log" 2>&1 || status=$?
+    "${bounds[@]}" -rss_limit_mb=2048 -max_len=65536 -print_final_stats=1 >"$log" 2>&1 || status=$?
   grep -E '^#[0-9]+[[:space:]]+(INITED|DONE)|^stat::(number_of_executed_units|average_exec_per_sec|peak_rss_mb)' "$log" || true
   rm -rf "$scratch"
   if ((status != 0)); then

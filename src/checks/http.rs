@@ -768,7 +768,9 @@ pub fn decide_referrer(values: &[&str], allowed: &[String]) -> Outcome {
     let tokens: Vec<String> = values
         .iter()
         .flat_map(|v| v.split(','))
-        .map(|t| t.trim().to_ascii_lowercase())
+        // Only HTTP white space (space, tab): a browser does not see `no-referrer` in
+        // `no-referrer` followed by a no-break space, so neither may this check (found by fuzzing).
+        .map(|t| t.trim_matches([' ', '\t']).to_ascii_lowercase())
         .filter(|t| !t.is_empty())
         .collect();
     let effective = tokens.iter().rev().find(|t| REFERRER_POLICIES.contains(&t.as_str()));
@@ -1268,6 +1270,8 @@ mod tests {
         // Browsers use the last policy they know.
         assert_eq!(decide_referrer(&["unsafe-url, strict-origin-when-cross-origin"], &allowed).verdict, Verdict::Pass);
         assert_eq!(decide_referrer(&["strict-origin, unsafe-url"], &allowed).cause, Some(Cause::Insecure));
+        // A no-break space is not HTTP white space: the token is not a policy a browser knows.
+        assert_eq!(decide_referrer(&["unsafe-url", "no-referrer\u{a0}"], &allowed).cause, Some(Cause::Insecure));
         assert_eq!(decide_referrer(&["no-referrer, made-up"], &allowed).verdict, Verdict::Pass);
         assert_eq!(decide_referrer(&["made-up"], &allowed).cause, Some(Cause::Invalid));
         assert_eq!(decide_referrer(&[], &allowed).cause, Some(Cause::Missing));
