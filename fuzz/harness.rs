@@ -18,8 +18,9 @@ use checklist_exporter::checks::tls::{
     pem_certs, ExpiryRule,
 };
 use checklist_exporter::checks::tls_hello::{classify, client_hello, HelloAnswer, LegacyVersion};
-use checklist_exporter::checks::{Outcome, Verdict};
-use checklist_exporter::{config, dotenv};
+use checklist_exporter::config;
+use checklist_exporter::model::{Outcome, Verdict};
+use checklist_exporter::support::dotenv;
 
 /// The file name the config target passes; every error must name it.
 const CONFIG_FILE: &str = "fuzz/checklist.toml";
@@ -60,7 +61,11 @@ pub fn config(data: &[u8]) {
             let mut ids = std::collections::HashSet::new();
             for (check, item) in config.items() {
                 assert!(ids.insert(item.id.as_str()), "item id {} is used twice in a valid config", item.id);
-                assert!(Duration::ZERO < check.timeout && check.timeout <= check.interval, "{}", check.describe());
+                assert!(
+                    Duration::ZERO < check.timeout() && check.timeout() <= check.interval(),
+                    "{}",
+                    check.describe()
+                );
             }
             assert!(config.checks.iter().all(|check| !check.items.is_empty()), "a check that decides no item");
         }

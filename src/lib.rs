@@ -1,45 +1,34 @@
 //! checklist-exporter re-evaluates a production deployment checklist on a schedule and exposes
 //! every item as a Prometheus gauge.
 //!
-//! Layout, following the flow of one evaluation:
-//! - [`config`] reads the TOML file into [`config::CheckSpec`]s, each a probe with a schedule
-//!   and the checklist items it decides; the whole file is validated before anything runs.
-//! - [`checks`] holds one module per check family and the [`checks::CheckKind`] enum over them.
-//!   A check measures, then decides each aspect with a pure function that returns a verdict
-//!   and a reason.
-//! - [`scheduler`] runs every check on its interval under its timeout with a global concurrency
-//!   cap, isolating hangs and panics, and writes results into the [`state::Store`].
-//! - [`metrics`], [`api`], [`page`], [`report`] and [`server`] read the store: the exposition,
-//!   the JSON API, the live checklist page, the sign-off reports and the HTTP endpoints;
-//!   [`connections`] caps the connections clients may hold. Scrapes never run checks.
-//!   [`webconfig`] (with [`basic_auth`]) secures those endpoints: TLS, client certificates,
-//!   basic auth, headers and a rate limit from `--web.config.file`.
-//! - [`baseline`] keeps the go-live baseline that regressions are measured against.
-//! - [`daemon`] wires the long-running mode with signals and reloads; [`oneshot`] is the
-//!   `check` command for CI gates.
-//! - [`attest`] keeps the attestations people record for items no program can decide.
-//! - [`units`] parses and prints durations, byte sizes and percentages; [`logging`] writes
-//!   logfmt or JSON; [`secret`] keeps secrets out of every output; [`dotenv`] reads env files.
+//! The folders are layers; each may use the ones above it in this list and none below
+//! (`docs/development.md`, guarded by `tests/layers.rs`):
+//! - [`support`]: small pieces with no knowledge of checklists: units, secrets, env files,
+//!   account lookups, rustls helpers, TOML decoding, atomic files.
+//! - [`model`]: the verdict model every layer stands on: [`model::Verdict`], [`model::Cause`],
+//!   [`model::Outcome`], the [`model::Report`] of one run and the value [`model::Sample`]s.
+//! - [`persist`]: what the daemon keeps on disk: the go-live baseline and the attestations.
+//! - [`checks`]: one module per check family and the registry over them
+//!   ([`checks::CheckKind`]). A check measures, then decides each aspect with a pure function
+//!   that returns a verdict and a reason. Only the registry is used from outside `checks/`.
+//! - [`config`]: reads the TOML file into [`config::CheckSpec`]s (a check with a schedule and
+//!   the items it decides) and [`config::GroupSpec`]s (items derived from other items); the
+//!   whole file is validated before anything runs.
+//! - [`state`]: the results store, the last verdict of every item; it derives group items.
+//! - [`scheduler`]: runs every check on its interval under its timeout with a global
+//!   concurrency cap, isolating hangs and panics, and writes results into the store.
+//! - [`web`]: reads the store: the exposition, the JSON API, the live checklist page, the
+//!   sign-off reports, the HTTP server and its security (TLS, basic auth, connection caps).
+//!   Scrapes never run checks.
+//! - [`cli`]: the commands: the daemon with its signals and reloads, `check` for CI gates,
+//!   `baseline` and `attest`; and logging.
 
-pub mod api;
-pub mod attest;
-pub mod baseline;
-pub mod basic_auth;
 pub mod checks;
 pub mod cli;
 pub mod config;
-pub mod connections;
-pub mod daemon;
-pub mod dotenv;
-pub mod logging;
-pub mod metrics;
-pub mod oneshot;
-pub mod page;
-pub mod report;
+pub mod model;
+pub mod persist;
 pub mod scheduler;
-pub mod secret;
-pub mod server;
 pub mod state;
-pub mod units;
-pub mod vars;
-pub mod webconfig;
+pub mod support;
+pub mod web;

@@ -13,10 +13,11 @@ use tokio::sync::{mpsc, Semaphore};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
-use crate::checks::{Cause, CheckContext, CheckResult, Outcome, ProbeFailure, Sample};
+use crate::checks::CheckContext;
 use crate::config::{CheckSpec, Config};
+use crate::model::{Cause, CheckResult, Outcome, ProbeFailure, Sample};
 use crate::state::Store;
-use crate::units::format_duration;
+use crate::support::units::format_duration;
 
 /// The first evaluations of a fresh config are spread over at most this long, so that a
 /// thousand checks do not start in the same millisecond yet `/-/ready` comes quickly.
@@ -305,7 +306,8 @@ fn random_fraction(base: Duration, low: f64, high: f64) -> Duration {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::checks::{BlockingTracker, Verdict};
+    use crate::checks::BlockingTracker;
+    use crate::model::Verdict;
 
     fn spec(text: &str) -> Arc<CheckSpec> {
         crate::config::parse("t.toml", text, Vec::new()).unwrap().checks[0].clone()

@@ -122,7 +122,7 @@ fn the_baseline_command_records_and_refuses_to_replace_a_corrupt_file() {
     let output = run(&[]);
     assert_eq!(output.status.code(), Some(0), "{}", String::from_utf8_lossy(&output.stderr));
     assert!(String::from_utf8_lossy(&output.stdout).contains(": 1 of 2 items pass"));
-    let recorded = checklist_exporter::baseline::load(&baseline_path).unwrap().unwrap();
+    let recorded = checklist_exporter::persist::baseline::load(&baseline_path).unwrap().unwrap();
     assert_eq!(recorded.passed("app.port"), Some(true));
     assert_eq!(recorded.passed("never.port"), Some(false));
 
@@ -132,5 +132,5 @@ fn the_baseline_command_records_and_refuses_to_replace_a_corrupt_file() {
     assert!(String::from_utf8_lossy(&refused.stderr).contains("refusing to replace it"));
     assert_eq!(std::fs::read(&baseline_path).unwrap(), b"garbage");
     assert_eq!(run(&["--force"]).status.code(), Some(0));
-    assert!(checklist_exporter::baseline::load(&baseline_path).unwrap().is_some());
+    assert!(checklist_exporter::persist::baseline::load(&baseline_path).unwrap().is_some());
 }

@@ -12,8 +12,8 @@ use std::fmt::Write as _;
 use std::path::Path;
 
 use checklist_exporter::checks::CheckKind;
-use checklist_exporter::config::{self, CheckSpec, Config, Item};
-use checklist_exporter::units::format_duration;
+use checklist_exporter::config::{self, Config, Decider, Item};
+use checklist_exporter::support::units::format_duration;
 
 mod common;
 
@@ -84,8 +84,8 @@ fn reference_config(env: Vec<(String, String)>) -> Config {
     config::parse(&path.display().to_string(), &read(CONFIG), env).unwrap_or_else(|err| panic!("{err}"))
 }
 
-fn items_by_title(config: &Config) -> HashMap<&str, (&CheckSpec, &Item)> {
-    config.items().map(|(check, item)| (item.title.as_str(), (check.as_ref(), item))).collect()
+fn items_by_title(config: &Config) -> HashMap<&str, (&Decider, &Item)> {
+    config.items().map(|(decider, item)| (item.title.as_str(), (decider, item))).collect()
 }
 
 #[test]
@@ -156,13 +156,13 @@ fn every_bold_parent_with_children_is_the_group_of_exactly_its_children() {
     let by_title = items_by_title(&config);
     for line in lines.iter().filter(|l| !l.children.is_empty()) {
         let (check, item) = by_title[line.text.as_str()];
-        let CheckKind::Group(group) = &check.kind else {
+        let Decider::Group(group) = check else {
             panic!(
                 "line {} ({}) has children but item {} is a {} check",
                 line.number,
                 line.text,
                 item.id,
-                check.kind.name()
+                check.kind_name()
             )
         };
         let mut members: Vec<&str> = group.members.iter().map(String::as_str).collect();
@@ -184,7 +184,7 @@ fn cloud_platform_lines_are_not_applicable_until_switched_on() {
             .filter(|l| cloud.contains(&l.section.as_str()))
             .map(|l| {
                 let (check, item) = by_title[l.text.as_str()];
-                (item.id.clone(), check.not_applicable.is_some())
+                (item.id.clone(), check.not_applicable().is_some())
             })
             .collect()
     };
@@ -199,22 +199,24 @@ fn cloud_platform_lines_are_not_applicable_until_switched_on() {
 }
 
 /// How an item is decided, in words for the coverage document.
-fn how(check: &CheckSpec, item: &Item) -> String {
-    let mut how = match &check.kind {
-        CheckKind::Group(group) => {
+fn how(check: &Decider, item: &Item) -> String {
+    let mut how = match check {
+        Decider::Group(group) => {
             let members: Vec<String> = group.members.iter().map(|m| format!("`{m}`")).collect();
             format!("group: passes when {} pass", members.join(", "))
         }
-        CheckKind::Attested(attested) => {
-            format!(
-                "attested by a person (`checklist-exporter attest {}`), valid {}",
-                item.id,
-                format_duration(attested.validity.0)
-            )
-        }
-        kind => format!("`{}` → `{}` on {}", kind.name(), item.aspect, kind.describe()),
+        Decider::Check(check) => match &check.kind {
+            CheckKind::Attested(attested) => {
+                format!(
+                    "attested by a person (`checklist-exporter attest {}`), valid {}",
+                    item.id,
+                    format_duration(attested.validity.0)
+                )
+            }
+            kind => format!("`{}` → `{}` on {}", kind.name(), item.aspect, kind.describe()),
+        },
     };
-    if let Some(reason) = &check.not_applicable {
+    if let Some(reason) = check.not_applicable() {
         let switch = reason.split("vars.").nth(1).and_then(|rest| rest.split(' ').next());
         match switch {
             Some(var) => write!(how, "; not applicable unless `{var}` is true").unwrap(),
@@ -226,11 +228,11 @@ fn how(check: &CheckSpec, item: &Item) -> String {
 
 fn coverage_document(lines: &[Line], config: &Config) -> String {
     let by_title = items_by_title(config);
-    let count = |f: &dyn Fn(&CheckSpec) -> bool| lines.iter().filter(|l| f(by_title[l.text.as_str()].0)).count();
-    let groups = count(&|c| matches!(c.kind, CheckKind::Group(_)));
-    let attested = count(&|c| matches!(c.kind, CheckKind::Attested(_)));
+    let count = |f: &dyn Fn(&Decider) -> bool| lines.iter().filter(|l| f(by_title[l.text.as_str()].0)).count();
+    let groups = count(&|c| matches!(c, Decider::Group(_)));
+    let attested = count(&|c| matches!(c, Decider::Check(check) if matches!(check.kind, CheckKind::Attested(_))));
     let automated = lines.len() - groups - attested;
-    let switched_off = count(&|c| c.not_applicable.is_some());
+    let switched_off = count(&|c| c.not_applicable().is_some());
     let mut out = String::new();
     writeln!(out, "# Checklist coverage\n").unwrap();
     writeln!(

@@ -1,7 +1,7 @@
 //! The docs promise what the code does: every metric family and every check kind is documented.
 
 use checklist_exporter::checks::{all_families, KIND_NAMES};
-use checklist_exporter::metrics::CORE_FAMILIES;
+use checklist_exporter::web::metrics::CORE_FAMILIES;
 
 fn read(path: &str) -> String {
     std::fs::read_to_string(format!("{}/{path}", env!("CARGO_MANIFEST_DIR"))).unwrap()

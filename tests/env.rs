@@ -4,6 +4,7 @@
 
 mod common;
 
+use checklist_exporter::checks::Check;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::process::Command;

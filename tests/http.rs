@@ -10,7 +10,7 @@ use std::net::{SocketAddr, TcpStream};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use checklist_exporter::checks::{Cause, Verdict};
+use checklist_exporter::model::{Cause, Verdict};
 use common::hostile::{garbage, hostile, read_request, silent};
 use common::nginx::Nginx;
 use common::pki::{write, Leaf, Pki};

@@ -131,7 +131,7 @@ fn an_idle_keep_alive_connection_is_closed_by_the_server() {
 
 #[test]
 fn beyond_the_connection_cap_the_oldest_silent_connections_make_room_for_a_scrape() {
-    let cap = checklist_exporter::connections::MAX_CONNECTIONS;
+    let cap = checklist_exporter::web::connections::MAX_CONNECTIONS;
     let wanted = cap + 100;
     if !open_files_at_least(wanted as u64 + 64) {
         eprintln!("skipped: this process may not open {wanted} sockets");

@@ -5,7 +5,7 @@
 
 mod common;
 
-use checklist_exporter::checks::{Cause, Verdict};
+use checklist_exporter::model::{Cause, Verdict};
 use common::hostile::{fixed_answer, garbage, hostile, silent};
 use common::pki::{write, Leaf, Pki};
 use common::probe::{outcome, run_once};

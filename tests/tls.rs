@@ -9,7 +9,7 @@ use std::net::TcpListener;
 use std::path::Path;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use checklist_exporter::checks::{Cause, Report, Verdict};
+use checklist_exporter::model::{Cause, Report, Verdict};
 use common::pki::{write, Leaf, Pki, TlsServer, DAY};
 use common::probe::{outcome, run_once};
 use common::{item, promtool_complaints, wait_for, Daemon};

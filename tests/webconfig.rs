@@ -511,7 +511,7 @@ fn the_readme_example_web_config_is_valid() {
     let readme = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap();
     let start = readme.find("# /etc/checklist-exporter/web.yml\n").expect("the example in README.md");
     let example = &readme[start..start + readme[start..].find("```").unwrap()];
-    let config = checklist_exporter::webconfig::parse(Path::new("/etc/checklist-exporter/web.yml"), example)
+    let config = checklist_exporter::web::webconfig::parse(Path::new("/etc/checklist-exporter/web.yml"), example)
         .unwrap_or_else(|err| panic!("{err}"));
     assert_eq!(config.summary(), "TLS with client certificates (RequireAndVerifyClientCert), basic auth (1 user)");
     let hash = config.users["prometheus"].expose();

@@ -6,11 +6,10 @@ use std::time::{Duration, SystemTime};
 
 use serde::Deserialize;
 
-use super::{
-    Cause, CheckContext, CheckResult, KeyError, MetricFamily, MetricKind, Outcome, ProbeFailure, Report, Sample,
-};
-use crate::attest::{self, AttestError, Attestation, AttestationFile};
-use crate::units::HumanDuration;
+use super::{Check, CheckContext, KeyError};
+use crate::model::{Cause, CheckResult, MetricFamily, MetricKind, Outcome, ProbeFailure, Report, Sample};
+use crate::persist::attestations::{self, AttestError, Attestation, AttestationFile};
+use crate::support::units::HumanDuration;
 
 pub static ATTESTATION_TIMESTAMP: MetricFamily = MetricFamily {
     name: "checklist_attestation_timestamp_seconds",
@@ -31,11 +30,13 @@ pub struct AttestedCheck {
     pub item_id: String,
 }
 
-impl AttestedCheck {
-    pub const ASPECTS: &'static [&'static str] = &["attested"];
-    pub const FAMILIES: &'static [&'static MetricFamily] = &[&ATTESTATION_TIMESTAMP];
+impl Check for AttestedCheck {
+    const KIND: &'static str = "attested";
+    const ASPECTS: &'static [&'static str] = &["attested"];
+    const FAMILIES: &'static [&'static MetricFamily] = &[&ATTESTATION_TIMESTAMP];
+    type State = ();
 
-    pub fn validate(&self, _aspect: &str) -> Result<(), KeyError> {
+    fn validate(&self, _aspect: &str) -> Result<(), KeyError> {
         if !self.file.is_absolute() {
             return Err(KeyError::new("file", format!("`{}` is not an absolute path", self.file.display())));
         }
@@ -45,15 +46,32 @@ impl AttestedCheck {
         Ok(())
     }
 
-    pub async fn run(&self, ctx: &CheckContext) -> CheckResult {
+    fn target(&self) -> String {
+        self.item_id.clone()
+    }
+
+    /// The attestation is recorded under the item's id, so the check decides exactly one.
+    fn bind_items(&mut self, ids: &[&str]) -> Result<(), String> {
+        match ids {
+            [id] => {
+                self.item_id = id.to_string();
+                Ok(())
+            }
+            _ => Err("an attested check decides exactly one item; give each attested item its own check".to_string()),
+        }
+    }
+
+    async fn run(&self, ctx: &CheckContext, _state: &mut Self::State) -> CheckResult {
         let file = self.file.clone();
-        let store = ctx.blocking.run(move || attest::load(&file)).await?.map_err(|err| match err {
+        let store = ctx.blocking.run(move || attestations::load(&file)).await?.map_err(|err| match err {
             AttestError::Corrupt { .. } => ProbeFailure::new(Cause::Corrupt, err.to_string()),
             _ => ProbeFailure::new(Cause::Io, err.to_string()),
         })?;
         Ok(self.decide(&store, SystemTime::now()))
     }
+}
 
+impl AttestedCheck {
     pub fn decide(&self, store: &AttestationFile, now: SystemTime) -> Report {
         let id = &self.item_id;
         let Some(attestation) = store.attestations.get(id) else {
@@ -85,13 +103,13 @@ impl AttestedCheck {
 /// Pass while `now` is within `validity` of the attestation time.
 pub fn decide_attestation(attestation: &Attestation, at: SystemTime, validity: Duration, now: SystemTime) -> Outcome {
     let by = &attestation.by;
-    let expires = attest::expires(at, validity);
+    let expires = attestations::expires(at, validity);
     let note = attestation.note.as_deref().map(|n| format!(" ({n})")).unwrap_or_default();
     // A minute of clock skew between the attesting machine and this one is not "the future".
     if at > now + Duration::from_secs(60) {
         return Outcome::fail(
             Cause::NotYetValid,
-            format!("attestation by {by} is dated {}, in the future; is a clock wrong?", attest::format_time(at)),
+            format!("attestation by {by} is dated {}, in the future; is a clock wrong?", attestations::format_time(at)),
         );
     }
     if now >= expires {
@@ -99,22 +117,22 @@ pub fn decide_attestation(attestation: &Attestation, at: SystemTime, validity: D
             Cause::Expired,
             format!(
                 "attestation by {by} expired on {} (attested {}{note})",
-                attest::format_date(expires),
-                attest::format_date(at)
+                attestations::format_date(expires),
+                attestations::format_date(at)
             ),
         );
     }
     Outcome::pass(format!(
         "attested by {by} on {}{note}; valid until {}",
-        attest::format_date(at),
-        attest::format_date(expires)
+        attestations::format_date(at),
+        attestations::format_date(expires)
     ))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::checks::Verdict;
+    use crate::model::Verdict;
 
     const DAY: Duration = Duration::from_secs(86400);
 
@@ -156,10 +174,10 @@ mod tests {
 
     #[test]
     fn the_store_refuses_bad_versions_and_times() {
-        assert!(attest::parse(b"{\"version\":1,\"attestations\":{}}").is_ok());
-        assert!(attest::parse(b"{\"version\":2,\"attestations\":{}}").unwrap_err().contains("version 2"));
+        assert!(attestations::parse(b"{\"version\":1,\"attestations\":{}}").is_ok());
+        assert!(attestations::parse(b"{\"version\":2,\"attestations\":{}}").unwrap_err().contains("version 2"));
         let bad_time = br#"{"version":1,"attestations":{"a":{"by":"x","at":"yesterday"}}}"#;
-        assert!(attest::parse(bad_time).unwrap_err().starts_with("a: `at` is not an RFC 3339 time"));
-        assert!(attest::parse(b"{\"version\":1,\"attesta").is_err());
+        assert!(attestations::parse(bad_time).unwrap_err().starts_with("a: `at` is not an RFC 3339 time"));
+        assert!(attestations::parse(b"{\"version\":1,\"attesta").is_err());
     }
 }

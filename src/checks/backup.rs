@@ -16,10 +16,9 @@ use std::time::{Duration, SystemTime};
 use serde::Deserialize;
 use tokio::sync::Semaphore;
 
-use super::{
-    Cause, CheckContext, CheckResult, KeyError, MetricFamily, MetricKind, Outcome, ProbeFailure, Report, Sample,
-};
-use crate::units::{format_bytes, format_duration, ByteSize, HumanDuration};
+use super::{Check, CheckContext, KeyError};
+use crate::model::{Cause, CheckResult, MetricFamily, MetricKind, Outcome, ProbeFailure, Report, Sample};
+use crate::support::units::{format_bytes, format_duration, ByteSize, HumanDuration};
 
 pub static BACKUP_NEWEST_AGE: MetricFamily = MetricFamily {
     name: "checklist_backup_newest_age_seconds",
@@ -200,12 +199,14 @@ fn is_openpgp_encrypted_packet(head: &[u8]) -> bool {
     matches!(tag, 1 | 3) && matches!(version, Some(3..=6))
 }
 
-impl BackupCheck {
-    pub const ASPECTS: &'static [&'static str] = &["age", "size", "encryption", "retention"];
-    pub const FAMILIES: &'static [&'static MetricFamily] =
+impl Check for BackupCheck {
+    const KIND: &'static str = "backup";
+    const ASPECTS: &'static [&'static str] = &["age", "size", "encryption", "retention"];
+    const FAMILIES: &'static [&'static MetricFamily] =
         &[&BACKUP_NEWEST_AGE, &BACKUP_NEWEST_SIZE, &BACKUP_FILES, &BACKUP_OLDEST_TIMESTAMP];
+    type State = ();
 
-    pub fn validate(&self, _aspect: &str) -> Result<(), KeyError> {
+    fn validate(&self, _aspect: &str) -> Result<(), KeyError> {
         validate_set(&self.set, &self.directory, &self.pattern)?;
         if self.min_count == 0 {
             return Err(KeyError::new("min_count", "must be at least 1"));
@@ -216,12 +217,19 @@ impl BackupCheck {
         Ok(())
     }
 
-    pub async fn run(&self, ctx: &CheckContext) -> CheckResult {
+    fn target(&self) -> String {
+        // Series carry the set name, so two sets may share a directory.
+        self.set.clone()
+    }
+
+    async fn run(&self, ctx: &CheckContext, _state: &mut Self::State) -> CheckResult {
         let (directory, pattern) = (self.directory.clone(), self.pattern.clone());
         let listing = ctx.blocking.run(move || list_set(&directory, &pattern, 64)).await??;
         Ok(self.decide(&listing, SystemTime::now()))
     }
+}
 
+impl BackupCheck {
     pub fn decide(&self, listing: &BackupListing, now: SystemTime) -> Report {
         let set = &self.set;
         let mut report =
@@ -617,15 +625,22 @@ pub fn decide_integrity(name: &str, result: &Result<Verified, IntegrityError>) -
     }
 }
 
-impl BackupIntegrityCheck {
-    pub const ASPECTS: &'static [&'static str] = &["integrity"];
-    pub const FAMILIES: &'static [&'static MetricFamily] = &[&BACKUP_VERIFIED_BYTES, &BACKUP_VERIFIED_TIMESTAMP];
+impl Check for BackupIntegrityCheck {
+    const KIND: &'static str = "backup_integrity";
+    const ASPECTS: &'static [&'static str] = &["integrity"];
+    const FAMILIES: &'static [&'static MetricFamily] = &[&BACKUP_VERIFIED_BYTES, &BACKUP_VERIFIED_TIMESTAMP];
+    type State = ();
 
-    pub fn validate(&self, _aspect: &str) -> Result<(), KeyError> {
+    fn validate(&self, _aspect: &str) -> Result<(), KeyError> {
         validate_set(&self.set, &self.directory, &self.pattern)
     }
 
-    pub async fn run(&self, ctx: &CheckContext) -> CheckResult {
+    fn target(&self) -> String {
+        // Series carry the set name, so two sets may share a directory.
+        self.set.clone()
+    }
+
+    async fn run(&self, ctx: &CheckContext, _state: &mut Self::State) -> CheckResult {
         let (directory, pattern) = (self.directory.clone(), self.pattern.clone());
         let listing = ctx.blocking.run(move || list_set(&directory, &pattern, 0)).await??;
         let Some(newest) = listing.files.first().cloned() else {
@@ -674,7 +689,7 @@ impl BackupIntegrityCheck {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::checks::Verdict;
+    use crate::model::Verdict;
     use std::io::Write;
 
     const PLAIN: &[u8] = b"--\n-- PostgreSQL database dump\n--\n\nCREATE TABLE t (x int);\n\n--\n-- PostgreSQL database dump complete\n--\n\n";
@@ -796,7 +811,8 @@ mod tests {
         let check =
             BackupIntegrityCheck { set: "db".into(), directory: dir.path().to_path_buf(), pattern: "*.sql.gz".into() };
         let ctx = CheckContext::default();
-        let run = check.run(&ctx);
+        let mut state = ();
+        let run = check.run(&ctx, &mut state);
         tokio::pin!(run);
         // The runtime has one worker. Were the read done inside the check's poll, this loop
         // would never get to run while it is in flight.

@@ -9,10 +9,9 @@ use std::time::{Duration, Instant};
 use serde::Deserialize;
 use tokio::io::{AsyncRead, AsyncReadExt};
 
-use super::{
-    Cause, CheckContext, CheckResult, KeyError, MetricFamily, MetricKind, Outcome, ProbeFailure, Report, Sample,
-};
-use crate::units::{format_duration, ByteSize, HumanDuration};
+use super::{Check, CheckContext, KeyError};
+use crate::model::{Cause, CheckResult, MetricFamily, MetricKind, Outcome, ProbeFailure, Report, Sample};
+use crate::support::units::{format_duration, ByteSize, HumanDuration};
 
 pub static COMMAND_EXIT_CODE: MetricFamily = MetricFamily {
     name: "checklist_command_exit_code",
@@ -62,11 +61,13 @@ pub struct CommandRun {
     pub took: Duration,
 }
 
-impl CommandCheck {
-    pub const ASPECTS: &'static [&'static str] = &["result"];
-    pub const FAMILIES: &'static [&'static MetricFamily] = &[&COMMAND_EXIT_CODE, &COMMAND_DURATION];
+impl Check for CommandCheck {
+    const KIND: &'static str = "command";
+    const ASPECTS: &'static [&'static str] = &["result"];
+    const FAMILIES: &'static [&'static MetricFamily] = &[&COMMAND_EXIT_CODE, &COMMAND_DURATION];
+    type State = ();
 
-    pub fn validate(&self, _aspect: &str) -> Result<(), KeyError> {
+    fn validate(&self, _aspect: &str) -> Result<(), KeyError> {
         match self.argv.first() {
             None => return Err(KeyError::new("argv", "is empty; give the program and its arguments")),
             Some(program) if program.is_empty() => return Err(KeyError::new("argv", "the program name is empty")),
@@ -83,14 +84,34 @@ impl CommandCheck {
         Ok(())
     }
 
+    fn target(&self) -> String {
+        self.display()
+    }
+
+    fn validate_timeout(&self, timeout: Duration) -> Result<(), KeyError> {
+        if self.command_timeout.0 >= timeout {
+            return Err(KeyError::new(
+                "command_timeout",
+                format!(
+                    "{} is not shorter than the timeout {}; the command's process group must be killed before the check times out",
+                    format_duration(self.command_timeout.0),
+                    format_duration(timeout)
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    async fn run(&self, _ctx: &CheckContext, _state: &mut Self::State) -> CheckResult {
+        let run = run_command(&self.argv, self.command_timeout.0, self.max_output_bytes.0 as usize).await?;
+        Ok(self.decide(&run))
+    }
+}
+
+impl CommandCheck {
     /// The argv as one line, for the target, the label and reasons.
     pub fn display(&self) -> String {
         self.argv.join(" ")
-    }
-
-    pub async fn run(&self, _ctx: &CheckContext) -> CheckResult {
-        let run = run_command(&self.argv, self.command_timeout.0, self.max_output_bytes.0 as usize).await?;
-        Ok(self.decide(&run))
     }
 
     pub fn decide(&self, run: &CommandRun) -> Report {

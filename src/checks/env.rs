@@ -10,11 +10,10 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-use super::{
-    Cause, CheckContext, CheckResult, KeyError, MetricFamily, MetricKind, Outcome, ProbeFailure, Report, Sample,
-};
-use crate::dotenv::{self, EnvFile};
-use crate::secret::Secret;
+use super::{Check, CheckContext, KeyError};
+use crate::model::{Cause, CheckResult, MetricFamily, MetricKind, Outcome, ProbeFailure, Report, Sample};
+use crate::support::dotenv::{self, EnvFile};
+use crate::support::secret::Secret;
 
 pub static ENV_ENTRIES: MetricFamily = MetricFamily {
     name: "checklist_env_entries",
@@ -226,12 +225,9 @@ pub struct AppEnvCheck {
     pub max_upload_bytes: u64,
 }
 
-impl AppEnvCheck {
-    pub fn source(&self) -> EnvSource {
-        EnvSource { file: self.file.clone(), pidfile: self.pidfile.clone() }
-    }
-
-    pub const ASPECTS: &'static [&'static str] = &[
+impl Check for AppEnvCheck {
+    const KIND: &'static str = "app_env";
+    const ASPECTS: &'static [&'static str] = &[
         "required_keys",
         "secret_key",
         "database_url",
@@ -245,9 +241,10 @@ impl AppEnvCheck {
         "ssl_redirect",
         "openai_api_key",
     ];
-    pub const FAMILIES: &'static [&'static MetricFamily] = &[&ENV_ENTRIES, &ENV_PROBLEM_LINES];
+    const FAMILIES: &'static [&'static MetricFamily] = &[&ENV_ENTRIES, &ENV_PROBLEM_LINES];
+    type State = ();
 
-    pub fn validate(&self, aspect: &str) -> Result<(), KeyError> {
+    fn validate(&self, aspect: &str) -> Result<(), KeyError> {
         self.source().validate()?;
         match aspect {
             "allowed_hosts" => super::require(&self.production_domain, aspect, "production_domain"),
@@ -263,10 +260,20 @@ impl AppEnvCheck {
         }
     }
 
-    pub async fn run(&self, ctx: &CheckContext) -> CheckResult {
+    fn target(&self) -> String {
+        self.source().describe()
+    }
+
+    async fn run(&self, ctx: &CheckContext, _state: &mut Self::State) -> CheckResult {
         let env = self.source().read(ctx).await?;
         let cores = std::thread::available_parallelism().map(|n| n.get() as u32).unwrap_or(1);
         Ok(self.decide(&env, cores))
+    }
+}
+
+impl AppEnvCheck {
+    pub fn source(&self) -> EnvSource {
+        EnvSource { file: self.file.clone(), pidfile: self.pidfile.clone() }
     }
 
     pub fn decide(&self, env: &EnvFile, cores: u32) -> Report {
@@ -650,15 +657,13 @@ fn default_true() -> bool {
     true
 }
 
-impl EnvRuleCheck {
-    pub fn source(&self) -> EnvSource {
-        EnvSource { file: self.file.clone(), pidfile: self.pidfile.clone() }
-    }
+impl Check for EnvRuleCheck {
+    const KIND: &'static str = "env_rule";
+    const ASPECTS: &'static [&'static str] = &["rule"];
+    const FAMILIES: &'static [&'static MetricFamily] = &[];
+    type State = ();
 
-    pub const ASPECTS: &'static [&'static str] = &["rule"];
-    pub const FAMILIES: &'static [&'static MetricFamily] = &[];
-
-    pub fn validate(&self, _aspect: &str) -> Result<(), KeyError> {
+    fn validate(&self, _aspect: &str) -> Result<(), KeyError> {
         self.source().validate()?;
         if self.key.is_empty() || !self.key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.') {
             return Err(KeyError::new("key", format!("`{}` is not a variable name", self.key)));
@@ -678,9 +683,19 @@ impl EnvRuleCheck {
         Ok(())
     }
 
-    pub async fn run(&self, ctx: &CheckContext) -> CheckResult {
+    fn target(&self) -> String {
+        format!("{} {}", self.source().describe(), self.key)
+    }
+
+    async fn run(&self, ctx: &CheckContext, _state: &mut Self::State) -> CheckResult {
         let env = self.source().read(ctx).await?;
         Ok(self.decide(&env))
+    }
+}
+
+impl EnvRuleCheck {
+    pub fn source(&self) -> EnvSource {
+        EnvSource { file: self.file.clone(), pidfile: self.pidfile.clone() }
     }
 
     pub fn decide(&self, env: &EnvFile) -> Report {
@@ -739,7 +754,7 @@ impl EnvRuleCheck {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::checks::Verdict;
+    use crate::model::Verdict;
 
     fn app() -> AppEnvCheck {
         AppEnvCheck {

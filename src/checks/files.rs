@@ -14,11 +14,9 @@ use std::time::{Duration, SystemTime};
 use serde::Deserialize;
 
 use super::backup::format_age;
-use super::{
-    require, Cause, CheckContext, CheckResult, KeyError, MetricFamily, MetricKind, Outcome, ProbeFailure, Report,
-    Sample,
-};
-use crate::units::{ByteSize, HumanDuration};
+use super::{require, Check, CheckContext, KeyError};
+use crate::model::{Cause, CheckResult, MetricFamily, MetricKind, Outcome, ProbeFailure, Report, Sample};
+use crate::support::units::{ByteSize, HumanDuration};
 
 pub static FILES_COUNT: MetricFamily = MetricFamily {
     name: "checklist_files_count",
@@ -56,11 +54,13 @@ pub struct DirectoriesCheck {
     pub required: Vec<String>,
 }
 
-impl DirectoriesCheck {
-    pub const ASPECTS: &'static [&'static str] = &["present"];
-    pub const FAMILIES: &'static [&'static MetricFamily] = &[];
+impl Check for DirectoriesCheck {
+    const KIND: &'static str = "directories";
+    const ASPECTS: &'static [&'static str] = &["present"];
+    const FAMILIES: &'static [&'static MetricFamily] = &[];
+    type State = ();
 
-    pub fn validate(&self, _aspect: &str) -> Result<(), KeyError> {
+    fn validate(&self, _aspect: &str) -> Result<(), KeyError> {
         absolute("root", &self.root)?;
         if self.required.is_empty() {
             return Err(KeyError::new("required", "lists no directories"));
@@ -74,7 +74,11 @@ impl DirectoriesCheck {
         Ok(())
     }
 
-    pub async fn run(&self, ctx: &CheckContext) -> CheckResult {
+    fn target(&self) -> String {
+        self.root.display().to_string()
+    }
+
+    async fn run(&self, ctx: &CheckContext, _state: &mut Self::State) -> CheckResult {
         let root = self.root.clone();
         let required = self.required.clone();
         let found = ctx
@@ -283,11 +287,13 @@ pub fn decide_private(files: &[(PathBuf, Ownership)], described: &str) -> Outcom
     }
 }
 
-impl PermissionsCheck {
-    pub const ASPECTS: &'static [&'static str] = &["writable", "readable", "private"];
-    pub const FAMILIES: &'static [&'static MetricFamily] = &[];
+impl Check for PermissionsCheck {
+    const KIND: &'static str = "permissions";
+    const ASPECTS: &'static [&'static str] = &["writable", "readable", "private"];
+    const FAMILIES: &'static [&'static MetricFamily] = &[];
+    type State = ();
 
-    pub fn validate(&self, aspect: &str) -> Result<(), KeyError> {
+    fn validate(&self, aspect: &str) -> Result<(), KeyError> {
         absolute("path", &self.path)?;
         if aspect != "private" {
             require(&self.uid, aspect, "uid")?;
@@ -298,11 +304,20 @@ impl PermissionsCheck {
         Ok(())
     }
 
-    pub async fn run(&self, ctx: &CheckContext) -> CheckResult {
+    fn target(&self) -> String {
+        match self.uid {
+            Some(uid) => format!("{} for uid {uid}", self.path.display()),
+            None => self.path.display().to_string(),
+        }
+    }
+
+    async fn run(&self, ctx: &CheckContext, _state: &mut Self::State) -> CheckResult {
         let check = self.clone();
         ctx.blocking.run(move || check.measure()).await?
     }
+}
 
+impl PermissionsCheck {
     fn measure(&self) -> CheckResult {
         let metadata = std::fs::metadata(&self.path).map_err(|err| io_failure(&self.path, &err))?;
         let mut chain = Vec::new();
@@ -404,12 +419,14 @@ pub struct Usage {
     pub truncated: bool,
 }
 
-impl DirUsageCheck {
-    pub const ASPECTS: &'static [&'static str] = &["max_file_age", "max_file_size", "max_total_size"];
-    pub const FAMILIES: &'static [&'static MetricFamily] =
+impl Check for DirUsageCheck {
+    const KIND: &'static str = "dir_usage";
+    const ASPECTS: &'static [&'static str] = &["max_file_age", "max_file_size", "max_total_size"];
+    const FAMILIES: &'static [&'static MetricFamily] =
         &[&FILES_COUNT, &FILES_TOTAL_BYTES, &FILES_LARGEST_BYTES, &FILES_OLDEST_TIMESTAMP];
+    type State = ();
 
-    pub fn validate(&self, aspect: &str) -> Result<(), KeyError> {
+    fn validate(&self, aspect: &str) -> Result<(), KeyError> {
         absolute("path", &self.path)?;
         match aspect {
             "max_file_age" => require(&self.max_file_age, aspect, "max_file_age"),
@@ -418,12 +435,18 @@ impl DirUsageCheck {
         }
     }
 
-    pub async fn run(&self, ctx: &CheckContext) -> CheckResult {
+    fn target(&self) -> String {
+        self.path.display().to_string()
+    }
+
+    async fn run(&self, ctx: &CheckContext, _state: &mut Self::State) -> CheckResult {
         let path = self.path.clone();
         let usage = ctx.blocking.run(move || walk(&path)).await??;
         Ok(self.decide(&usage, SystemTime::now()))
     }
+}
 
+impl DirUsageCheck {
     pub fn decide(&self, usage: &Usage, now: SystemTime) -> Report {
         let label = self.path.display().to_string();
         let mut report = Report::default()
@@ -569,11 +592,13 @@ pub struct JsonLogCheck {
     pub lines: usize,
 }
 
-impl JsonLogCheck {
-    pub const ASPECTS: &'static [&'static str] = &["structured"];
-    pub const FAMILIES: &'static [&'static MetricFamily] = &[];
+impl Check for JsonLogCheck {
+    const KIND: &'static str = "json_log";
+    const ASPECTS: &'static [&'static str] = &["structured"];
+    const FAMILIES: &'static [&'static MetricFamily] = &[];
+    type State = ();
 
-    pub fn validate(&self, _aspect: &str) -> Result<(), KeyError> {
+    fn validate(&self, _aspect: &str) -> Result<(), KeyError> {
         absolute("path", &self.path)?;
         if !(1..=10_000).contains(&self.lines) {
             return Err(KeyError::new("lines", format!("{} is not between 1 and 10000", self.lines)));
@@ -581,7 +606,12 @@ impl JsonLogCheck {
         Ok(())
     }
 
-    pub async fn run(&self, ctx: &CheckContext) -> CheckResult {
+    fn target(&self) -> String {
+        // Kinds without value series may check one path several ways.
+        format!("{} (last {} lines)", self.path.display(), self.lines)
+    }
+
+    async fn run(&self, ctx: &CheckContext, _state: &mut Self::State) -> CheckResult {
         let path = self.path.clone();
         let tail = ctx.blocking.run(move || read_tail(&path)).await??;
         Ok(Report::default().with("structured", decide_json_lines(&self.path, &tail, self.lines)))
@@ -649,7 +679,7 @@ fn json_type(value: &serde_json::Value) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::checks::Verdict;
+    use crate::model::Verdict;
 
     fn user(uid: u32, gids: &[u32]) -> Credentials {
         Credentials { uid, gids: gids.iter().copied().collect() }

@@ -15,10 +15,9 @@ use serde::Deserialize;
 
 use super::latency::LatencyTracker;
 use super::tls::{provider, trust_for};
-use super::{
-    Cause, CheckContext, CheckResult, KeyError, MetricFamily, MetricKind, Outcome, ProbeFailure, Report, Sample,
-};
-use crate::units::{format_bytes, format_duration, ByteSize, HumanDuration};
+use super::{Check, CheckContext, KeyError};
+use crate::model::{Cause, CheckResult, MetricFamily, MetricKind, Outcome, ProbeFailure, Report, Sample};
+use crate::support::units::{format_bytes, format_duration, ByteSize, HumanDuration};
 
 pub static HTTP_REQUEST_DURATION: MetricFamily = MetricFamily {
     name: "checklist_http_request_duration_seconds",
@@ -73,7 +72,7 @@ impl Answer {
 }
 
 fn validate_url(url: &str, schemes: &[&str]) -> Result<reqwest::Url, KeyError> {
-    let shown = crate::secret::mask_url(url);
+    let shown = crate::support::secret::mask_url(url);
     let parsed =
         reqwest::Url::parse(url).map_err(|err| KeyError::new("url", format!("`{shown}` is not a URL: {err}")))?;
     if !schemes.contains(&parsed.scheme()) {
@@ -310,7 +309,7 @@ fn default_window() -> HumanDuration {
 }
 
 #[derive(Default)]
-struct HttpState {
+pub struct HttpState {
     client: ClientSlot,
     latency: LatencyTracker,
 }
@@ -323,15 +322,13 @@ pub struct LatencyFigures {
     pub count: usize,
 }
 
-impl HttpCheck {
-    pub const ASPECTS: &'static [&'static str] = &["status", "body", "latency_mean", "latency_p95"];
-    pub const FAMILIES: &'static [&'static MetricFamily] = &[&HTTP_REQUEST_DURATION, &HTTP_STATUS_CODE];
+impl Check for HttpCheck {
+    const KIND: &'static str = "http";
+    const ASPECTS: &'static [&'static str] = &["status", "body", "latency_mean", "latency_p95"];
+    const FAMILIES: &'static [&'static MetricFamily] = &[&HTTP_REQUEST_DURATION, &HTTP_STATUS_CODE];
+    type State = HttpState;
 
-    fn spec(&self) -> RequestSpec {
-        self.spec_with(redirects(self.follow_redirects, self.max_redirects), Vec::new())
-    }
-
-    pub fn validate(&self, aspect: &str) -> Result<(), KeyError> {
+    fn validate(&self, aspect: &str) -> Result<(), KeyError> {
         validate_common(&self.spec(), &["http", "https"])?;
         validate_redirects(self.follow_redirects, self.max_redirects)?;
         if !(100..=599).contains(&self.expect_status) {
@@ -347,8 +344,11 @@ impl HttpCheck {
         }
     }
 
-    pub async fn run(&self, ctx: &CheckContext) -> CheckResult {
-        let mut state = ctx.memory.lock::<HttpState>().await;
+    fn target(&self) -> String {
+        crate::support::secret::mask_url(&self.url)
+    }
+
+    async fn run(&self, ctx: &CheckContext, state: &mut Self::State) -> CheckResult {
         let spec = self.spec();
         let client = client(ctx, &mut state.client, &spec).await?;
         let answer = fetch(&client, &spec).await?;
@@ -361,6 +361,12 @@ impl HttpCheck {
         Ok(self
             .decide(&answer, figures)
             .sample(Sample::histogram(&HTTP_REQUEST_DURATION, histogram).label("target", &self.url)))
+    }
+}
+
+impl HttpCheck {
+    fn spec(&self) -> RequestSpec {
+        self.spec_with(redirects(self.follow_redirects, self.max_redirects), Vec::new())
     }
 
     pub fn decide(&self, answer: &Answer, latency: Option<LatencyFigures>) -> Report {
@@ -489,16 +495,14 @@ pub const REFERRER_POLICIES: &[&str] = &[
     "unsafe-url",
 ];
 
-impl HttpHeadersCheck {
-    pub const ASPECTS: &'static [&'static str] =
+impl Check for HttpHeadersCheck {
+    const KIND: &'static str = "http_headers";
+    const ASPECTS: &'static [&'static str] =
         &["hsts", "csp", "frame_options", "content_type_options", "xss_protection", "referrer_policy"];
-    pub const FAMILIES: &'static [&'static MetricFamily] = &[&HTTP_STATUS_CODE];
+    const FAMILIES: &'static [&'static MetricFamily] = &[&HTTP_STATUS_CODE];
+    type State = ClientSlot;
 
-    fn spec(&self) -> RequestSpec {
-        self.spec_with(redirects(self.follow_redirects, self.max_redirects), Vec::new())
-    }
-
-    pub fn validate(&self, _aspect: &str) -> Result<(), KeyError> {
+    fn validate(&self, _aspect: &str) -> Result<(), KeyError> {
         validate_common(&self.spec(), &["http", "https"])?;
         validate_redirects(self.follow_redirects, self.max_redirects)?;
         if let Some(bad) = self.referrer_policies.iter().find(|p| !REFERRER_POLICIES.contains(&p.as_str())) {
@@ -513,12 +517,21 @@ impl HttpHeadersCheck {
         Ok(())
     }
 
-    pub async fn run(&self, ctx: &CheckContext) -> CheckResult {
-        let mut slot = ctx.memory.lock::<ClientSlot>().await;
+    fn target(&self) -> String {
+        crate::support::secret::mask_url(&self.url)
+    }
+
+    async fn run(&self, ctx: &CheckContext, slot: &mut Self::State) -> CheckResult {
         let spec = self.spec();
-        let client = client(ctx, &mut slot, &spec).await?;
+        let client = client(ctx, slot, &spec).await?;
         let answer = fetch(&client, &spec).await?;
         Ok(self.decide(&answer))
+    }
+}
+
+impl HttpHeadersCheck {
+    fn spec(&self) -> RequestSpec {
+        self.spec_with(redirects(self.follow_redirects, self.max_redirects), Vec::new())
     }
 
     pub fn decide(&self, answer: &Answer) -> Report {
@@ -803,18 +816,23 @@ pub struct HttpsRedirectCheck {
 }
 request_fields!(HttpsRedirectCheck);
 
-impl HttpsRedirectCheck {
-    pub const ASPECTS: &'static [&'static str] = &["enforced"];
-    pub const FAMILIES: &'static [&'static MetricFamily] = &[&HTTP_STATUS_CODE];
+impl Check for HttpsRedirectCheck {
+    const KIND: &'static str = "https_redirect";
+    const ASPECTS: &'static [&'static str] = &["enforced"];
+    const FAMILIES: &'static [&'static MetricFamily] = &[&HTTP_STATUS_CODE];
+    type State = ClientSlot;
 
-    pub fn validate(&self, _aspect: &str) -> Result<(), KeyError> {
+    fn validate(&self, _aspect: &str) -> Result<(), KeyError> {
         validate_common(&self.spec_with(None, Vec::new()), &["http"])
     }
 
-    pub async fn run(&self, ctx: &CheckContext) -> CheckResult {
-        let mut slot = ctx.memory.lock::<ClientSlot>().await;
+    fn target(&self) -> String {
+        crate::support::secret::mask_url(&self.url)
+    }
+
+    async fn run(&self, ctx: &CheckContext, slot: &mut Self::State) -> CheckResult {
         let spec = self.spec_with(None, Vec::new());
-        let client = client(ctx, &mut slot, &spec).await?;
+        let client = client(ctx, slot, &spec).await?;
         let answer = fetch(&client, &spec).await?;
         Ok(Report::default()
             .sample(status_sample("https_redirect", &self.url, answer.status))
@@ -882,15 +900,13 @@ fn default_origin() -> String {
     "https://checklist-exporter.invalid".into()
 }
 
-impl CorsCheck {
-    pub const ASPECTS: &'static [&'static str] = &["restricted"];
-    pub const FAMILIES: &'static [&'static MetricFamily] = &[];
+impl Check for CorsCheck {
+    const KIND: &'static str = "cors";
+    const ASPECTS: &'static [&'static str] = &["restricted"];
+    const FAMILIES: &'static [&'static MetricFamily] = &[];
+    type State = ClientSlot;
 
-    fn spec(&self) -> RequestSpec {
-        self.spec_with(None, vec![("origin", self.origin.clone())])
-    }
-
-    pub fn validate(&self, _aspect: &str) -> Result<(), KeyError> {
+    fn validate(&self, _aspect: &str) -> Result<(), KeyError> {
         validate_common(&self.spec(), &["http", "https"])?;
         match reqwest::Url::parse(&self.origin) {
             Ok(origin) if matches!(origin.scheme(), "http" | "https") && origin.path() == "/" => Ok(()),
@@ -900,12 +916,22 @@ impl CorsCheck {
         }
     }
 
-    pub async fn run(&self, ctx: &CheckContext) -> CheckResult {
-        let mut slot = ctx.memory.lock::<ClientSlot>().await;
+    fn target(&self) -> String {
+        // One URL may be asked with several foreign origins.
+        format!("{} (origin {})", crate::support::secret::mask_url(&self.url), self.origin)
+    }
+
+    async fn run(&self, ctx: &CheckContext, slot: &mut Self::State) -> CheckResult {
         let spec = self.spec();
-        let client = client(ctx, &mut slot, &spec).await?;
+        let client = client(ctx, slot, &spec).await?;
         let answer = fetch(&client, &spec).await?;
         Ok(Report::default().with("restricted", decide_cors(&self.origin, &answer)))
+    }
+}
+
+impl CorsCheck {
+    fn spec(&self) -> RequestSpec {
+        self.spec_with(None, vec![("origin", self.origin.clone())])
     }
 }
 
@@ -966,23 +992,24 @@ pub struct HttpRestrictedCheck {
 }
 request_fields!(HttpRestrictedCheck);
 
-impl HttpRestrictedCheck {
-    pub const ASPECTS: &'static [&'static str] = &["restricted"];
-    pub const FAMILIES: &'static [&'static MetricFamily] = &[&HTTP_STATUS_CODE];
+impl Check for HttpRestrictedCheck {
+    const KIND: &'static str = "http_restricted";
+    const ASPECTS: &'static [&'static str] = &["restricted"];
+    const FAMILIES: &'static [&'static MetricFamily] = &[&HTTP_STATUS_CODE];
+    type State = ClientSlot;
 
-    fn spec(&self) -> RequestSpec {
-        self.spec_with(redirects(self.follow_redirects, self.max_redirects), Vec::new())
-    }
-
-    pub fn validate(&self, _aspect: &str) -> Result<(), KeyError> {
+    fn validate(&self, _aspect: &str) -> Result<(), KeyError> {
         validate_common(&self.spec(), &["http", "https"])?;
         validate_redirects(self.follow_redirects, self.max_redirects)
     }
 
-    pub async fn run(&self, ctx: &CheckContext) -> CheckResult {
-        let mut slot = ctx.memory.lock::<ClientSlot>().await;
+    fn target(&self) -> String {
+        crate::support::secret::mask_url(&self.url)
+    }
+
+    async fn run(&self, ctx: &CheckContext, slot: &mut Self::State) -> CheckResult {
         let spec = self.spec();
-        let client = client(ctx, &mut slot, &spec).await?;
+        let client = client(ctx, slot, &spec).await?;
         let answer = fetch(&client, &spec).await?;
         let status = answer.status;
         let reason = format!("{} answered {status}; want 401 or 403 from here", self.url);
@@ -994,6 +1021,12 @@ impl HttpRestrictedCheck {
             Outcome::fail(Cause::UnexpectedStatus, reason)
         };
         Ok(Report::default().sample(status_sample("http_restricted", &self.url, status)).with("restricted", outcome))
+    }
+}
+
+impl HttpRestrictedCheck {
+    fn spec(&self) -> RequestSpec {
+        self.spec_with(redirects(self.follow_redirects, self.max_redirects), Vec::new())
     }
 }
 
@@ -1020,22 +1053,23 @@ fn default_metrics_body() -> ByteSize {
     ByteSize(16 << 20, false)
 }
 
-impl MetricsEndpointCheck {
-    pub const ASPECTS: &'static [&'static str] = &["valid"];
-    pub const FAMILIES: &'static [&'static MetricFamily] = &[&HTTP_STATUS_CODE];
+impl Check for MetricsEndpointCheck {
+    const KIND: &'static str = "metrics_endpoint";
+    const ASPECTS: &'static [&'static str] = &["valid"];
+    const FAMILIES: &'static [&'static MetricFamily] = &[&HTTP_STATUS_CODE];
+    type State = ClientSlot;
 
-    fn spec(&self) -> RequestSpec {
-        self.spec_with(None, vec![("accept", "text/plain;version=0.0.4;q=1,*/*;q=0.1".into())])
-    }
-
-    pub fn validate(&self, _aspect: &str) -> Result<(), KeyError> {
+    fn validate(&self, _aspect: &str) -> Result<(), KeyError> {
         validate_common(&self.spec(), &["http", "https"])
     }
 
-    pub async fn run(&self, ctx: &CheckContext) -> CheckResult {
-        let mut slot = ctx.memory.lock::<ClientSlot>().await;
+    fn target(&self) -> String {
+        crate::support::secret::mask_url(&self.url)
+    }
+
+    async fn run(&self, ctx: &CheckContext, slot: &mut Self::State) -> CheckResult {
         let spec = self.spec();
-        let client = client(ctx, &mut slot, &spec).await?;
+        let client = client(ctx, slot, &spec).await?;
         let answer = fetch(&client, &spec).await?;
         let outcome = if answer.status != 200 {
             Outcome::fail(Cause::UnexpectedStatus, format!("{} answered {}; want 200", self.url, answer.status))
@@ -1054,6 +1088,12 @@ impl MetricsEndpointCheck {
             }
         };
         Ok(Report::default().sample(status_sample("metrics_endpoint", &self.url, answer.status)).with("valid", outcome))
+    }
+}
+
+impl MetricsEndpointCheck {
+    fn spec(&self) -> RequestSpec {
+        self.spec_with(None, vec![("accept", "text/plain;version=0.0.4;q=1,*/*;q=0.1".into())])
     }
 }
 
@@ -1180,7 +1220,7 @@ impl std::fmt::Debug for ClientSlot {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::checks::Verdict;
+    use crate::model::Verdict;
 
     const YEAR: Duration = DEFAULT_HSTS_MAX_AGE;
 

@@ -6,7 +6,7 @@
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
-use super::HistogramValue;
+use crate::model::HistogramValue;
 
 /// Bucket bounds in seconds, from 5 ms to 10 s: health endpoints and probe queries live here.
 pub const DEFAULT_BUCKETS: &[f64] = &[0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0];

@@ -10,10 +10,9 @@ use hickory_resolver::proto::rr::RecordType;
 use hickory_resolver::TokioResolver;
 use serde::Deserialize;
 
-use super::{
-    Cause, CheckContext, CheckResult, KeyError, MetricFamily, MetricKind, Outcome, ProbeFailure, Report, Sample,
-};
-use crate::units::{format_duration, HumanDuration};
+use super::{Check, CheckContext, KeyError};
+use crate::model::{Cause, CheckResult, MetricFamily, MetricKind, Outcome, ProbeFailure, Report, Sample};
+use crate::support::units::{format_duration, HumanDuration};
 
 pub static TCP_CONNECT_DURATION: MetricFamily = MetricFamily {
     name: "checklist_tcp_connect_duration_seconds",
@@ -64,11 +63,13 @@ pub enum ConnectResult {
     Unreachable(String),
 }
 
-impl TcpPortCheck {
-    pub const ASPECTS: &'static [&'static str] = &["state"];
-    pub const FAMILIES: &'static [&'static MetricFamily] = &[&TCP_CONNECT_DURATION];
+impl Check for TcpPortCheck {
+    const KIND: &'static str = "tcp_port";
+    const ASPECTS: &'static [&'static str] = &["state"];
+    const FAMILIES: &'static [&'static MetricFamily] = &[&TCP_CONNECT_DURATION];
+    type State = ();
 
-    pub fn validate(&self, _aspect: &str) -> Result<(), KeyError> {
+    fn validate(&self, _aspect: &str) -> Result<(), KeyError> {
         match self.address.rsplit_once(':') {
             Some((host, port)) if !host.is_empty() && port.parse::<u16>().is_ok_and(|p| p != 0) => Ok(()),
             _ => Err(KeyError::new(
@@ -78,12 +79,32 @@ impl TcpPortCheck {
         }
     }
 
-    pub async fn run(&self, _ctx: &CheckContext) -> CheckResult {
+    fn target(&self) -> String {
+        self.address.clone()
+    }
+
+    fn validate_timeout(&self, timeout: Duration) -> Result<(), KeyError> {
+        if self.connect_timeout.0 >= timeout {
+            return Err(KeyError::new(
+                "connect_timeout",
+                format!(
+                    "{} is not shorter than the timeout {}; a silent port must be seen as filtered before the check times out",
+                    format_duration(self.connect_timeout.0),
+                    format_duration(timeout)
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    async fn run(&self, _ctx: &CheckContext, _state: &mut Self::State) -> CheckResult {
         let addresses = resolve_socket_addresses(&self.address).await?;
         let result = connect_any(&addresses, self.connect_timeout.0).await;
         Ok(self.decide(&result))
     }
+}
 
+impl TcpPortCheck {
     pub fn decide(&self, result: &ConnectResult) -> Report {
         let address = &self.address;
         let mut report = Report::default();
@@ -195,11 +216,13 @@ pub enum DnsAnswer {
     NoRecords(String),
 }
 
-impl DnsCheck {
-    pub const ASPECTS: &'static [&'static str] = &["resolves"];
-    pub const FAMILIES: &'static [&'static MetricFamily] = &[&DNS_LOOKUP_DURATION, &DNS_ADDRESSES];
+impl Check for DnsCheck {
+    const KIND: &'static str = "dns";
+    const ASPECTS: &'static [&'static str] = &["resolves"];
+    const FAMILIES: &'static [&'static MetricFamily] = &[&DNS_LOOKUP_DURATION, &DNS_ADDRESSES];
+    type State = ();
 
-    pub fn validate(&self, _aspect: &str) -> Result<(), KeyError> {
+    fn validate(&self, _aspect: &str) -> Result<(), KeyError> {
         let name = self.name.trim_end_matches('.');
         let valid_label = |label: &str| {
             !label.is_empty()
@@ -218,7 +241,11 @@ impl DnsCheck {
         Ok(())
     }
 
-    pub async fn run(&self, _ctx: &CheckContext) -> CheckResult {
+    fn target(&self) -> String {
+        self.name.clone()
+    }
+
+    async fn run(&self, _ctx: &CheckContext, _state: &mut Self::State) -> CheckResult {
         let resolver = self.resolver()?;
         let started = Instant::now();
         let mut addresses = Vec::new();
@@ -251,7 +278,9 @@ impl DnsCheck {
         };
         Ok(self.decide(&answer, took))
     }
+}
 
+impl DnsCheck {
     fn resolver(&self) -> Result<TokioResolver, ProbeFailure> {
         let builder = match self.nameserver {
             Some(server) => {
@@ -312,7 +341,7 @@ fn join_addresses(addresses: &[IpAddr]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::checks::Verdict;
+    use crate::model::Verdict;
 
     fn port(expect: PortExpectation) -> TcpPortCheck {
         TcpPortCheck { address: "127.0.0.1:5432".into(), expect, connect_timeout: default_connect_timeout() }

@@ -21,12 +21,11 @@ use tokio_postgres::types::ToSql;
 use tokio_postgres::{Client, SimpleQueryMessage, Statement};
 
 use super::latency::LatencyTracker;
-use super::{
-    check_ratio, require, Cause, CheckContext, CheckResult, KeyError, MetricFamily, MetricKind, Outcome, ProbeFailure,
-    Report, Sample,
-};
-use crate::secret::{mask_url, Secret};
-use crate::units::{format_bytes, format_duration, format_percent, ByteSize, HumanDuration};
+use super::{check_ratio, require, Check, CheckContext, KeyError};
+use crate::model::{Cause, CheckResult, MetricFamily, MetricKind, Outcome, ProbeFailure, Report, Sample};
+use crate::support::secret::{mask_url, Secret};
+use crate::support::tls::Verifier;
+use crate::support::units::{format_bytes, format_duration, format_percent, ByteSize, HumanDuration};
 
 pub static PG_INFO: MetricFamily =
     MetricFamily { name: "checklist_pg_info", help: "PostgreSQL server version (always 1).", kind: MetricKind::Gauge };
@@ -394,8 +393,9 @@ struct Session {
     parts_only: bool,
 }
 
-impl PostgresCheck {
-    pub const ASPECTS: &'static [&'static str] = &[
+impl Check for PostgresCheck {
+    const KIND: &'static str = "postgres";
+    const ASPECTS: &'static [&'static str] = &[
         "running",
         "database",
         "user",
@@ -410,7 +410,7 @@ impl PostgresCheck {
         "connections",
         "latency",
     ];
-    pub const FAMILIES: &'static [&'static MetricFamily] = &[
+    const FAMILIES: &'static [&'static MetricFamily] = &[
         &PG_INFO,
         &PG_SETTING,
         &PG_CONNECTIONS_IN_USE,
@@ -418,16 +418,9 @@ impl PostgresCheck {
         &PG_DATABASE_SIZE_BYTES,
         &PG_PROBE_QUERY_DURATION,
     ];
+    type State = PostgresState;
 
-    /// `host:port/database` from the URL, never its password.
-    pub fn target(&self) -> String {
-        match PgUrl::parse(self.url.expose()) {
-            Ok(url) => format!("{}/{}", url.server(), url.database()),
-            Err(_) => mask_url(self.url.expose()),
-        }
-    }
-
-    pub fn validate(&self, aspect: &str) -> Result<(), KeyError> {
+    fn validate(&self, aspect: &str) -> Result<(), KeyError> {
         let url = PgUrl::parse(self.url.expose()).map_err(|why| KeyError::new("url", why))?;
         let sources = [url.config.get_password().is_some(), self.password_env.is_some(), self.password_file.is_some()];
         if sources.iter().filter(|s| **s).count() > 1 {
@@ -501,7 +494,29 @@ impl PostgresCheck {
         Ok(())
     }
 
-    pub async fn run(&self, ctx: &CheckContext) -> CheckResult {
+    /// `host:port/database` from the URL, never its password.
+    fn target(&self) -> String {
+        match PgUrl::parse(self.url.expose()) {
+            Ok(url) => format!("{}/{}", url.server(), url.database()),
+            Err(_) => mask_url(self.url.expose()),
+        }
+    }
+
+    fn validate_timeout(&self, timeout: Duration) -> Result<(), KeyError> {
+        if self.connect_timeout.0 >= timeout {
+            return Err(KeyError::new(
+                "connect_timeout",
+                format!(
+                    "{} is not shorter than the timeout {}; a server that accepts and never answers must be reported as such before the check times out",
+                    format_duration(self.connect_timeout.0),
+                    format_duration(timeout)
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    async fn run(&self, ctx: &CheckContext, state: &mut Self::State) -> CheckResult {
         let url =
             PgUrl::parse(self.url.expose()).map_err(|why| ProbeFailure::new(Cause::Invalid, format!("url {why}")))?;
         let password = self.password(ctx, &url).await;
@@ -510,8 +525,7 @@ impl PostgresCheck {
             None if url.is_local() => host_ram(ctx).await,
             None => None,
         };
-        let mut state = ctx.memory.lock::<PostgresState>().await;
-        let measured = self.measure(ctx, &url, &password, &mut state).await;
+        let measured = self.measure(ctx, &url, &password, state).await;
         let snapshot = match measured {
             Ok(snapshot) => snapshot,
             Err(problem) => {
@@ -524,7 +538,9 @@ impl PostgresCheck {
         let password = password.as_ref().ok();
         Ok(self.decide(&url.server(), &snapshot, password, ram, &state.latency))
     }
+}
 
+impl PostgresCheck {
     /// The password to log in with: from the URL, `password_env` or `password_file`. `Ok(None)`
     /// when none is configured (trust or peer authentication).
     async fn password(&self, ctx: &CheckContext, url: &PgUrl) -> Result<Option<Secret>, Problem> {
@@ -563,7 +579,7 @@ impl PostgresCheck {
                 let text = read.map_err(|err| {
                     Problem::new(Cause::from_io(&err), format!("env_file {shown}: {}", io_reason(&err)))
                 })?;
-                crate::dotenv::parse(&text)
+                crate::support::dotenv::parse(&text)
                     .get(key)
                     .cloned()
                     .map(Some)
@@ -1179,7 +1195,7 @@ async fn tls_connector(ctx: &CheckContext, url: &PgUrl) -> Result<tokio_postgres
     let config = match url.tls {
         TlsMode::Disable | TlsMode::Prefer | TlsMode::Require => builder
             .dangerous()
-            .with_custom_certificate_verifier(Arc::new(tls::AcceptAnyCertificate(provider)))
+            .with_custom_certificate_verifier(Verifier::new(tls::AcceptAnyCertificate, &provider))
             .with_no_client_auth(),
         TlsMode::VerifyCa | TlsMode::VerifyFull => {
             let root_cert = url.root_cert.clone();
@@ -1188,13 +1204,14 @@ async fn tls_connector(ctx: &CheckContext, url: &PgUrl) -> Result<tokio_postgres
                 .run(move || tls::load_roots(root_cert.as_deref()))
                 .await
                 .map_err(|failure| Problem::new(failure.cause, failure.reason))??;
-            let verifier = rustls::client::WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider)
-                .build()
-                .map_err(|err| Problem::new(Cause::Untrusted, format!("TLS roots: {err}")))?;
+            let verifier =
+                rustls::client::WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider.clone())
+                    .build()
+                    .map_err(|err| Problem::new(Cause::Untrusted, format!("TLS roots: {err}")))?;
             if url.tls == TlsMode::VerifyCa {
                 builder
                     .dangerous()
-                    .with_custom_certificate_verifier(Arc::new(tls::ChainOnly(verifier)))
+                    .with_custom_certificate_verifier(Verifier::new(tls::ChainOnly(verifier), &provider))
                     .with_no_client_auth()
             } else {
                 builder.with_webpki_verifier(verifier).with_no_client_auth()
@@ -1209,20 +1226,21 @@ mod tls {
 
     use std::sync::Arc;
 
-    use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+    use rustls::client::danger::{ServerCertVerified, ServerCertVerifier};
     use rustls::client::WebPkiServerVerifier;
-    use rustls::crypto::CryptoProvider;
     use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
-    use rustls::{CertificateError, DigitallySignedStruct, Error, RootCertStore, SignatureScheme};
+    use rustls::{CertificateError, Error, RootCertStore};
+
+    use crate::support::tls::ServerPolicy;
 
     use super::Problem;
-    use crate::checks::Cause;
+    use crate::model::Cause;
 
     /// `sslmode=require` (and `prefer`): encrypted, certificate not checked, as libpq does.
     #[derive(Debug)]
-    pub struct AcceptAnyCertificate(pub Arc<CryptoProvider>);
+    pub struct AcceptAnyCertificate;
 
-    impl ServerCertVerifier for AcceptAnyCertificate {
+    impl ServerPolicy for AcceptAnyCertificate {
         fn verify_server_cert(
             &self,
             _end_entity: &CertificateDer<'_>,
@@ -1233,35 +1251,13 @@ mod tls {
         ) -> Result<ServerCertVerified, Error> {
             Ok(ServerCertVerified::assertion())
         }
-
-        fn verify_tls12_signature(
-            &self,
-            message: &[u8],
-            cert: &CertificateDer<'_>,
-            dss: &DigitallySignedStruct,
-        ) -> Result<HandshakeSignatureValid, Error> {
-            rustls::crypto::verify_tls12_signature(message, cert, dss, &self.0.signature_verification_algorithms)
-        }
-
-        fn verify_tls13_signature(
-            &self,
-            message: &[u8],
-            cert: &CertificateDer<'_>,
-            dss: &DigitallySignedStruct,
-        ) -> Result<HandshakeSignatureValid, Error> {
-            rustls::crypto::verify_tls13_signature(message, cert, dss, &self.0.signature_verification_algorithms)
-        }
-
-        fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-            self.0.signature_verification_algorithms.supported_schemes()
-        }
     }
 
     /// `sslmode=verify-ca`: the chain must lead to a trusted root; the host name is not checked.
     #[derive(Debug)]
     pub struct ChainOnly(pub Arc<WebPkiServerVerifier>);
 
-    impl ServerCertVerifier for ChainOnly {
+    impl ServerPolicy for ChainOnly {
         fn verify_server_cert(
             &self,
             end_entity: &CertificateDer<'_>,
@@ -1276,28 +1272,6 @@ mod tls {
                 )) => Ok(ServerCertVerified::assertion()),
                 other => other,
             }
-        }
-
-        fn verify_tls12_signature(
-            &self,
-            message: &[u8],
-            cert: &CertificateDer<'_>,
-            dss: &DigitallySignedStruct,
-        ) -> Result<HandshakeSignatureValid, Error> {
-            self.0.verify_tls12_signature(message, cert, dss)
-        }
-
-        fn verify_tls13_signature(
-            &self,
-            message: &[u8],
-            cert: &CertificateDer<'_>,
-            dss: &DigitallySignedStruct,
-        ) -> Result<HandshakeSignatureValid, Error> {
-            self.0.verify_tls13_signature(message, cert, dss)
-        }
-
-        fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-            self.0.supported_verify_schemes()
         }
     }
 
@@ -1359,18 +1333,13 @@ impl std::fmt::Debug for PgbouncerCheck {
     }
 }
 
-impl PgbouncerCheck {
-    pub const ASPECTS: &'static [&'static str] = &["pools"];
-    pub const FAMILIES: &'static [&'static MetricFamily] = &[&PGBOUNCER_POOLS, &PGBOUNCER_DATABASES];
+impl Check for PgbouncerCheck {
+    const KIND: &'static str = "pgbouncer";
+    const ASPECTS: &'static [&'static str] = &["pools"];
+    const FAMILIES: &'static [&'static MetricFamily] = &[&PGBOUNCER_POOLS, &PGBOUNCER_DATABASES];
+    type State = ();
 
-    pub fn target(&self) -> String {
-        match PgUrl::parse(self.url.expose()) {
-            Ok(url) => url.server(),
-            Err(_) => mask_url(self.url.expose()),
-        }
-    }
-
-    pub fn validate(&self, _aspect: &str) -> Result<(), KeyError> {
+    fn validate(&self, _aspect: &str) -> Result<(), KeyError> {
         PgUrl::parse(self.url.expose()).map_err(|why| KeyError::new("url", why))?;
         if self.connect_timeout.0.is_zero() {
             return Err(KeyError::new("connect_timeout", "must be longer than 0s"));
@@ -1378,7 +1347,14 @@ impl PgbouncerCheck {
         Ok(())
     }
 
-    pub async fn run(&self, _ctx: &CheckContext) -> CheckResult {
+    fn target(&self) -> String {
+        match PgUrl::parse(self.url.expose()) {
+            Ok(url) => url.server(),
+            Err(_) => mask_url(self.url.expose()),
+        }
+    }
+
+    async fn run(&self, _ctx: &CheckContext, _state: &mut Self::State) -> CheckResult {
         let url =
             PgUrl::parse(self.url.expose()).map_err(|why| ProbeFailure::new(Cause::Invalid, format!("url {why}")))?;
         let server = url.server();
@@ -1431,7 +1407,9 @@ impl PgbouncerCheck {
         };
         Ok(self.decide(&server, &pools, &databases))
     }
+}
 
+impl PgbouncerCheck {
     /// `pools` from SHOW POOLS, `databases` from SHOW DATABASES; the console's own `pgbouncer`
     /// entry is not a pool of the application.
     pub fn decide(&self, server: &str, pools: &[String], databases: &[String]) -> Report {
@@ -1472,7 +1450,7 @@ fn shown(names: &[String]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::checks::Verdict;
+    use crate::model::Verdict;
 
     const MIB: i64 = 1 << 20;
     const GIB: u64 = 1 << 30;

@@ -22,11 +22,10 @@ use super::http::{
     client as http_client, default_max_body, default_request_timeout, fetch, request_fields, validate_common, Answer,
     ClientSlot, RequestSpec,
 };
-use super::{
-    Cause, CheckContext, CheckResult, KeyError, MetricFamily, MetricKind, Outcome, ProbeFailure, Report, Sample,
-};
-use crate::secret::mask_url;
-use crate::units::{format_bytes, ByteSize, HumanDuration};
+use super::{Check, CheckContext, KeyError};
+use crate::model::{Cause, CheckResult, MetricFamily, MetricKind, Outcome, ProbeFailure, Report, Sample};
+use crate::support::secret::mask_url;
+use crate::support::units::{format_bytes, ByteSize, HumanDuration};
 
 pub static PROMETHEUS_QUERY_SAMPLES: MetricFamily = MetricFamily {
     name: "checklist_prometheus_query_samples",
@@ -197,21 +196,13 @@ pub struct QuerySample {
     pub value: f64,
 }
 
-impl PrometheusCheck {
-    pub const ASPECTS: &'static [&'static str] = &["query", "alert_rule"];
-    pub const FAMILIES: &'static [&'static MetricFamily] = &[&PROMETHEUS_QUERY_SAMPLES, &PROMETHEUS_QUERY_VALUE];
+impl Check for PrometheusCheck {
+    const KIND: &'static str = "prometheus";
+    const ASPECTS: &'static [&'static str] = &["query", "alert_rule"];
+    const FAMILIES: &'static [&'static MetricFamily] = &[&PROMETHEUS_QUERY_SAMPLES, &PROMETHEUS_QUERY_VALUE];
+    type State = ClientSlot;
 
-    /// The URL and what is asked of it: several checks may ask one server.
-    pub fn target(&self) -> String {
-        let url = mask_url(&self.url);
-        match (&self.query, &self.alert) {
-            (Some(query), _) => format!("{url} (query {query})"),
-            (None, Some(alert)) => format!("{url} (alert {alert})"),
-            (None, None) => url,
-        }
-    }
-
-    pub fn validate(&self, aspect: &str) -> Result<(), KeyError> {
+    fn validate(&self, aspect: &str) -> Result<(), KeyError> {
         validate_common(&self.spec_with(None, Vec::new()), &["http", "https"])?;
         validate_base_url(&self.url)?;
         match (&self.query, &self.alert) {
@@ -248,10 +239,19 @@ impl PrometheusCheck {
         }
     }
 
-    pub async fn run(&self, ctx: &CheckContext) -> CheckResult {
-        let mut slot = ctx.memory.lock::<ClientSlot>().await;
+    /// The URL and what is asked of it: several checks may ask one server.
+    fn target(&self) -> String {
+        let url = mask_url(&self.url);
+        match (&self.query, &self.alert) {
+            (Some(query), _) => format!("{url} (query {query})"),
+            (None, Some(alert)) => format!("{url} (alert {alert})"),
+            (None, None) => url,
+        }
+    }
+
+    async fn run(&self, ctx: &CheckContext, slot: &mut Self::State) -> CheckResult {
         let base = self.spec_with(None, Vec::new());
-        let client = http_client(ctx, &mut slot, &base).await?;
+        let client = http_client(ctx, slot, &base).await?;
         let cap = base.max_body_bytes;
         if let Some(query) = &self.query {
             let path = "/api/v1/query";
@@ -495,19 +495,13 @@ pub struct AlertmanagerStatus {
     pub receivers: Vec<(String, Vec<String>)>,
 }
 
-impl AlertmanagerCheck {
-    pub const ASPECTS: &'static [&'static str] = &["integration", "ready"];
-    pub const FAMILIES: &'static [&'static MetricFamily] = &[];
+impl Check for AlertmanagerCheck {
+    const KIND: &'static str = "alertmanager";
+    const ASPECTS: &'static [&'static str] = &["integration", "ready"];
+    const FAMILIES: &'static [&'static MetricFamily] = &[];
+    type State = ClientSlot;
 
-    /// The URL and the integration: several checks may ask one Alertmanager.
-    pub fn target(&self) -> String {
-        match &self.integration {
-            Some(integration) => format!("{} ({integration})", mask_url(&self.url)),
-            None => mask_url(&self.url),
-        }
-    }
-
-    pub fn validate(&self, aspect: &str) -> Result<(), KeyError> {
+    fn validate(&self, aspect: &str) -> Result<(), KeyError> {
         validate_common(&self.spec_with(None, Vec::new()), &["http", "https"])?;
         validate_base_url(&self.url)?;
         if let Some(integration) = &self.integration {
@@ -524,10 +518,17 @@ impl AlertmanagerCheck {
         }
     }
 
-    pub async fn run(&self, ctx: &CheckContext) -> CheckResult {
-        let mut slot = ctx.memory.lock::<ClientSlot>().await;
+    /// The URL and the integration: several checks may ask one Alertmanager.
+    fn target(&self) -> String {
+        match &self.integration {
+            Some(integration) => format!("{} ({integration})", mask_url(&self.url)),
+            None => mask_url(&self.url),
+        }
+    }
+
+    async fn run(&self, ctx: &CheckContext, slot: &mut Self::State) -> CheckResult {
         let base = self.spec_with(None, Vec::new());
-        let client = http_client(ctx, &mut slot, &base).await?;
+        let client = http_client(ctx, slot, &base).await?;
         let path = "/api/v2/status";
         let answer = get(&client, &base, path, &[]).await?;
         let status = parse_status(&endpoint(&self.url, path), &answer, base.max_body_bytes)?;
@@ -631,7 +632,7 @@ pub fn decide_ready(url: &str, ready: Result<u16, ProbeFailure>, status: &Alertm
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::checks::Verdict;
+    use crate::model::Verdict;
 
     fn answer(status: u16, body: &str) -> Answer {
         Answer { status, body: body.as_bytes().to_vec(), ..Answer::default() }

@@ -6,11 +6,9 @@ use std::path::PathBuf;
 
 use serde::Deserialize;
 
-use super::{
-    check_ratio, require, Cause, CheckContext, CheckResult, KeyError, MetricFamily, MetricKind, Outcome, ProbeFailure,
-    Report, Sample,
-};
-use crate::units::{format_bytes, format_percent, ByteSize};
+use super::{check_ratio, require, Check, CheckContext, KeyError};
+use crate::model::{Cause, CheckResult, MetricFamily, MetricKind, Outcome, ProbeFailure, Report, Sample};
+use crate::support::units::{format_bytes, format_percent, ByteSize};
 
 pub static HOST_CPU_CORES: MetricFamily = MetricFamily {
     name: "checklist_host_cpu_cores",
@@ -51,11 +49,13 @@ pub struct CpuCheck {
     pub recommended_cores: Option<u32>,
 }
 
-impl CpuCheck {
-    pub const ASPECTS: &'static [&'static str] = &["minimum", "recommended"];
-    pub const FAMILIES: &'static [&'static MetricFamily] = &[&HOST_CPU_CORES];
+impl Check for CpuCheck {
+    const KIND: &'static str = "cpu";
+    const ASPECTS: &'static [&'static str] = &["minimum", "recommended"];
+    const FAMILIES: &'static [&'static MetricFamily] = &[&HOST_CPU_CORES];
+    type State = ();
 
-    pub fn validate(&self, aspect: &str) -> Result<(), KeyError> {
+    fn validate(&self, aspect: &str) -> Result<(), KeyError> {
         match aspect {
             "minimum" => require(&self.min_cores, aspect, "min_cores")?,
             _ => require(&self.recommended_cores, aspect, "recommended_cores")?,
@@ -71,13 +71,19 @@ impl CpuCheck {
         Ok(())
     }
 
-    pub async fn run(&self, _ctx: &CheckContext) -> CheckResult {
+    fn target(&self) -> String {
+        String::new()
+    }
+
+    async fn run(&self, _ctx: &CheckContext, _state: &mut Self::State) -> CheckResult {
         let cores = std::thread::available_parallelism()
             .map_err(|err| ProbeFailure::new(Cause::Io, format!("cannot count CPU cores: {err}")))?
             .get() as u64;
         Ok(self.decide(cores))
     }
+}
 
+impl CpuCheck {
     pub fn decide(&self, cores: u64) -> Report {
         let mut report = Report::default().sample(Sample::new(&HOST_CPU_CORES, cores as f64));
         let recommended_note = match self.recommended_cores {
@@ -113,11 +119,13 @@ pub struct MemoryReading {
     pub available_bytes: u64,
 }
 
-impl MemoryCheck {
-    pub const ASPECTS: &'static [&'static str] = &["minimum", "recommended", "used_ratio"];
-    pub const FAMILIES: &'static [&'static MetricFamily] = &[&HOST_MEMORY_TOTAL_BYTES, &HOST_MEMORY_USED_RATIO];
+impl Check for MemoryCheck {
+    const KIND: &'static str = "memory";
+    const ASPECTS: &'static [&'static str] = &["minimum", "recommended", "used_ratio"];
+    const FAMILIES: &'static [&'static MetricFamily] = &[&HOST_MEMORY_TOTAL_BYTES, &HOST_MEMORY_USED_RATIO];
+    type State = ();
 
-    pub fn validate(&self, aspect: &str) -> Result<(), KeyError> {
+    fn validate(&self, aspect: &str) -> Result<(), KeyError> {
         match aspect {
             "minimum" => require(&self.min_total_bytes, aspect, "min_total_bytes")?,
             "recommended" => require(&self.recommended_total_bytes, aspect, "recommended_total_bytes")?,
@@ -135,7 +143,11 @@ impl MemoryCheck {
         Ok(())
     }
 
-    pub async fn run(&self, ctx: &CheckContext) -> CheckResult {
+    fn target(&self) -> String {
+        String::new()
+    }
+
+    async fn run(&self, ctx: &CheckContext, _state: &mut Self::State) -> CheckResult {
         let reading = ctx
             .blocking
             .run(|| -> Result<MemoryReading, String> {
@@ -150,7 +162,9 @@ impl MemoryCheck {
         }
         Ok(self.decide(reading))
     }
+}
 
+impl MemoryCheck {
     pub fn decide(&self, reading: MemoryReading) -> Report {
         let total = reading.total_bytes;
         let used = total.saturating_sub(reading.available_bytes);
@@ -202,11 +216,13 @@ pub struct DiskReading {
     pub free_bytes: u64,
 }
 
-impl DiskCheck {
-    pub const ASPECTS: &'static [&'static str] = &["minimum", "recommended", "free_ratio"];
-    pub const FAMILIES: &'static [&'static MetricFamily] = &[&DISK_FREE_BYTES, &DISK_FREE_RATIO, &DISK_SIZE_BYTES];
+impl Check for DiskCheck {
+    const KIND: &'static str = "disk";
+    const ASPECTS: &'static [&'static str] = &["minimum", "recommended", "free_ratio"];
+    const FAMILIES: &'static [&'static MetricFamily] = &[&DISK_FREE_BYTES, &DISK_FREE_RATIO, &DISK_SIZE_BYTES];
+    type State = ();
 
-    pub fn validate(&self, aspect: &str) -> Result<(), KeyError> {
+    fn validate(&self, aspect: &str) -> Result<(), KeyError> {
         if !self.path.is_absolute() {
             return Err(KeyError::new("path", format!("`{}` is not an absolute path", self.path.display())));
         }
@@ -227,7 +243,11 @@ impl DiskCheck {
         Ok(())
     }
 
-    pub async fn run(&self, ctx: &CheckContext) -> CheckResult {
+    fn target(&self) -> String {
+        self.path.display().to_string()
+    }
+
+    async fn run(&self, ctx: &CheckContext, _state: &mut Self::State) -> CheckResult {
         let path = self.path.clone();
         let reading = ctx.blocking.run(move || statvfs(&path)).await?;
         let reading = reading.map_err(|err| {
@@ -240,7 +260,9 @@ impl DiskCheck {
         })?;
         Ok(self.decide(reading))
     }
+}
 
+impl DiskCheck {
     pub fn decide(&self, reading: DiskReading) -> Report {
         let path = self.path.display().to_string();
         let free = reading.free_bytes;
@@ -295,7 +317,7 @@ fn statvfs(path: &std::path::Path) -> std::io::Result<DiskReading> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::checks::Verdict;
+    use crate::model::Verdict;
 
     const GIB: u64 = 1 << 30;
 
@@ -416,14 +438,14 @@ mod tests {
     async fn missing_disk_path_is_an_error_naming_the_path() {
         let mut check = disk(Some(1), None);
         check.path = PathBuf::from("/nonexistent/checklist-exporter-test");
-        let failure = check.run(&CheckContext::default()).await.unwrap_err();
+        let failure = check.run(&CheckContext::default(), &mut ()).await.unwrap_err();
         assert_eq!(failure.cause, Cause::NotFound);
         assert_eq!(failure.reason, "path /nonexistent/checklist-exporter-test does not exist");
     }
 
     #[tokio::test]
     async fn real_statvfs_of_root_reports_a_size() {
-        let report = disk(Some(1), Some(0.0)).run(&CheckContext::default()).await.unwrap();
+        let report = disk(Some(1), Some(0.0)).run(&CheckContext::default(), &mut ()).await.unwrap();
         assert!(report
             .samples
             .iter()

@@ -25,17 +25,16 @@ use rustls::client::WebPkiServerVerifier;
 use rustls::crypto::CryptoProvider;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
-use rustls::{CertificateError, DigitallySignedStruct, RootCertStore, SignatureScheme};
+use rustls::{CertificateError, RootCertStore};
 use serde::Deserialize;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 use super::tls_hello::{self, HelloAnswer, LegacyVersion};
-use super::{
-    check_ratio, Cause, CheckContext, CheckResult, KeyError, MetricFamily, MetricKind, Outcome, ProbeFailure, Report,
-    Sample,
-};
-use crate::units::{format_duration, format_percent, HumanDuration};
+use super::{check_ratio, Check, CheckContext, KeyError};
+use crate::model::{Cause, CheckResult, MetricFamily, MetricKind, Outcome, ProbeFailure, Report, Sample};
+use crate::support::tls::{ServerPolicy, Verifier};
+use crate::support::units::{format_duration, format_percent, HumanDuration};
 
 pub static TLS_VERSION_INFO: MetricFamily = MetricFamily {
     name: "checklist_tls_version_info",
@@ -585,22 +584,10 @@ pub(crate) fn trust_for(system: bool, ca_files: &[PathBuf]) -> Result<Arc<Trust>
 /// weak key gets its `strength` verdict).
 #[derive(Debug)]
 struct CapturingVerifier {
-    provider: Arc<CryptoProvider>,
     signature_error: Mutex<Option<String>>,
 }
 
-impl CapturingVerifier {
-    fn note(&self, result: Result<HandshakeSignatureValid, rustls::Error>) -> HandshakeSignatureValid {
-        if let Err(err) = result {
-            if let Ok(mut slot) = self.signature_error.lock() {
-                *slot = Some(err.to_string());
-            }
-        }
-        HandshakeSignatureValid::assertion()
-    }
-}
-
-impl ServerCertVerifier for CapturingVerifier {
+impl ServerPolicy for CapturingVerifier {
     fn verify_server_cert(
         &self,
         _end_entity: &CertificateDer<'_>,
@@ -612,36 +599,16 @@ impl ServerCertVerifier for CapturingVerifier {
         Ok(ServerCertVerified::assertion())
     }
 
-    fn verify_tls12_signature(
+    fn signature_checked(
         &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
+        result: Result<HandshakeSignatureValid, rustls::Error>,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        Ok(self.note(rustls::crypto::verify_tls12_signature(
-            message,
-            cert,
-            dss,
-            &self.provider.signature_verification_algorithms,
-        )))
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        Ok(self.note(rustls::crypto::verify_tls13_signature(
-            message,
-            cert,
-            dss,
-            &self.provider.signature_verification_algorithms,
-        )))
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.provider.signature_verification_algorithms.supported_schemes()
+        if let Err(err) = result {
+            if let Ok(mut slot) = self.signature_error.lock() {
+                *slot = Some(err.to_string());
+            }
+        }
+        Ok(HandshakeSignatureValid::assertion())
     }
 }
 
@@ -710,36 +677,15 @@ pub(crate) fn now_unix() -> i64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
 }
 
-impl TlsCheck {
-    pub const ASPECTS: &'static [&'static str] =
+impl Check for TlsCheck {
+    const KIND: &'static str = "tls";
+    const ASPECTS: &'static [&'static str] =
         &["trusted", "chain_complete", "covers_names", "expiry", "legacy_refused", "strength"];
-    pub const FAMILIES: &'static [&'static MetricFamily] =
+    const FAMILIES: &'static [&'static MetricFamily] =
         &[&TLS_VERSION_INFO, &TLS_CERT_NOT_BEFORE, &TLS_CERT_NOT_AFTER, &TLS_CHAIN_EARLIEST_NOT_AFTER];
+    type State = ();
 
-    pub fn server_name(&self) -> String {
-        self.server_name
-            .clone()
-            .unwrap_or_else(|| split_host(&self.address).map(|(h, _)| h.to_string()).unwrap_or_default())
-    }
-
-    /// `address`, or `server_name@address` when the SNI name differs from the host, so that one
-    /// load balancer address serving several names gives distinct series.
-    pub fn target(&self) -> String {
-        match (&self.server_name, split_host(&self.address)) {
-            (Some(name), Some((host, _))) if name != host => format!("{name}@{}", self.address),
-            _ => self.address.clone(),
-        }
-    }
-
-    fn wanted_names(&self) -> Vec<String> {
-        if self.names.is_empty() {
-            vec![self.server_name()]
-        } else {
-            self.names.clone()
-        }
-    }
-
-    pub fn validate(&self, aspect: &str) -> Result<(), KeyError> {
+    fn validate(&self, aspect: &str) -> Result<(), KeyError> {
         if split_host(&self.address).is_none() {
             return Err(KeyError::new(
                 "address",
@@ -765,7 +711,16 @@ impl TlsCheck {
         Ok(())
     }
 
-    pub async fn run(&self, ctx: &CheckContext) -> CheckResult {
+    /// `address`, or `server_name@address` when the SNI name differs from the host, so that one
+    /// load balancer address serving several names gives distinct series.
+    fn target(&self) -> String {
+        match (&self.server_name, split_host(&self.address)) {
+            (Some(name), Some((host, _))) if name != host => format!("{name}@{}", self.address),
+            _ => self.address.clone(),
+        }
+    }
+
+    async fn run(&self, ctx: &CheckContext, _state: &mut Self::State) -> CheckResult {
         let (system, files) = (self.system_roots, self.ca_files.clone());
         let trust = ctx.blocking.run(move || trust_for(system, &files)).await??;
         match self.observe(&trust).await {
@@ -781,6 +736,22 @@ impl TlsCheck {
                 decide_handshake_failure(&failure, &legacy).ok_or(failure)
             }
             Err(Unobserved::Other(failure)) => Err(failure),
+        }
+    }
+}
+
+impl TlsCheck {
+    pub fn server_name(&self) -> String {
+        self.server_name
+            .clone()
+            .unwrap_or_else(|| split_host(&self.address).map(|(h, _)| h.to_string()).unwrap_or_default())
+    }
+
+    fn wanted_names(&self) -> Vec<String> {
+        if self.names.is_empty() {
+            vec![self.server_name()]
+        } else {
+            self.names.clone()
         }
     }
 
@@ -800,7 +771,7 @@ impl TlsCheck {
         let name = self.server_name();
         let server_name = ServerName::try_from(name.clone())
             .map_err(|_| ProbeFailure::new(Cause::Invalid, format!("`{name}` is not a server name")))?;
-        let verifier = Arc::new(CapturingVerifier { provider: provider(), signature_error: Mutex::new(None) });
+        let verifier = Verifier::new(CapturingVerifier { signature_error: Mutex::new(None) }, &provider());
         let config = rustls::ClientConfig::builder_with_provider(provider())
             .with_safe_default_protocol_versions()
             .map_err(|err| ProbeFailure::new(Cause::Io, format!("cannot configure TLS: {err}")))?
@@ -850,7 +821,7 @@ impl TlsCheck {
         }
         let mut intermediates = sent_intermediates.to_vec();
         intermediates.extend(trust.extra_intermediates.iter().cloned());
-        let signature_error = verifier.signature_error.lock().ok().and_then(|slot| slot.clone());
+        let signature_error = verifier.policy().signature_error.lock().ok().and_then(|slot| slot.clone());
         let verification =
             match trust.verifier.verify_server_cert(leaf_der, &intermediates, &server_name, &[], UnixTime::now()) {
                 Ok(_) => match signature_error {
@@ -1041,16 +1012,14 @@ pub struct CertFileObservation {
     pub account: Option<Result<Account, String>>,
 }
 
-impl TlsCertFileCheck {
-    pub const ASPECTS: &'static [&'static str] =
+impl Check for TlsCertFileCheck {
+    const KIND: &'static str = "tls_cert_file";
+    const ASPECTS: &'static [&'static str] =
         &["valid", "expiry", "covers_names", "key_matches", "key_private", "readable_by", "strength"];
-    pub const FAMILIES: &'static [&'static MetricFamily] = &[&TLS_CERT_NOT_BEFORE, &TLS_CERT_NOT_AFTER];
+    const FAMILIES: &'static [&'static MetricFamily] = &[&TLS_CERT_NOT_BEFORE, &TLS_CERT_NOT_AFTER];
+    type State = ();
 
-    pub fn target(&self) -> String {
-        self.cert_file.display().to_string()
-    }
-
-    pub fn validate(&self, aspect: &str) -> Result<(), KeyError> {
+    fn validate(&self, aspect: &str) -> Result<(), KeyError> {
         if !self.cert_file.is_absolute() {
             return Err(KeyError::new("cert_file", format!("`{}` must be an absolute path", self.cert_file.display())));
         }
@@ -1074,12 +1043,18 @@ impl TlsCertFileCheck {
         validate_expiry(aspect, self.min_remaining, self.min_remaining_ratio)
     }
 
-    pub async fn run(&self, ctx: &CheckContext) -> CheckResult {
+    fn target(&self) -> String {
+        self.cert_file.display().to_string()
+    }
+
+    async fn run(&self, ctx: &CheckContext, _state: &mut Self::State) -> CheckResult {
         let check = self.clone();
         let observation = ctx.blocking.run(move || check.observe()).await??;
         Ok(self.decide(&observation, now_unix()))
     }
+}
 
+impl TlsCertFileCheck {
     fn observe(&self) -> Result<CertFileObservation, ProbeFailure> {
         let path = &self.cert_file;
         let ders = read_pem_certs(path).map_err(|failure| {
@@ -1273,7 +1248,7 @@ fn lookup_account(user: &str) -> Result<Account, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::checks::Verdict;
+    use crate::model::Verdict;
 
     const DAY: i64 = 86_400;
     const NOW: i64 = 1_800_000_000;

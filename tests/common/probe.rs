@@ -1,8 +1,9 @@
 //! Runs one check through the real config loader, once, in the test process: for tests that
 //! judge a single report rather than the daemon's exposition.
 
-use checklist_exporter::checks::{CheckContext, CheckResult, Outcome, Report};
+use checklist_exporter::checks::CheckContext;
 use checklist_exporter::config;
+use checklist_exporter::model::{CheckResult, Outcome, Report};
 
 use super::item;
 

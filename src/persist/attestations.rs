@@ -141,48 +141,6 @@ fn write_atomically(path: &Path, file: &AttestationFile) -> Result<(), AttestErr
     Ok(())
 }
 
-/// `checklist-exporter attest ITEM_ID --by NAME [--note TEXT]`: finds the item's `attested`
-/// check in the config and records the attestation in its file. Prints what it did; returns
-/// the exit code (0 recorded, 1 refused, 2 the config is invalid).
-pub fn command(config_file: &Path, item_id: &str, by: &str, note: Option<String>) -> i32 {
-    let config = match crate::config::load(config_file) {
-        Ok(config) => config,
-        Err(err) => {
-            eprintln!("{err}");
-            return crate::oneshot::EXIT_BAD_CONFIG;
-        }
-    };
-    let Some((check, _)) = config.items().find(|(_, item)| item.id == item_id) else {
-        eprintln!("{}: no item has the id `{item_id}`", config_file.display());
-        return 1;
-    };
-    let crate::checks::CheckKind::Attested(attested) = &check.kind else {
-        eprintln!(
-            "item {item_id} is decided by a {} check, not by attestation; only items of `attested` checks can be attested",
-            check.kind.name()
-        );
-        return 1;
-    };
-    let attestation = now(by, note);
-    match record(&attested.file, item_id, attestation.clone()) {
-        Ok(()) => {
-            let expires =
-                attestation.time().map(|at| format_date(expires(at, attested.validity.0))).unwrap_or_default();
-            println!(
-                "recorded: {item_id} attested by {} at {}; valid until {expires} ({})",
-                attestation.by,
-                attestation.at,
-                attested.file.display()
-            );
-            0
-        }
-        Err(err) => {
-            eprintln!("{err}");
-            1
-        }
-    }
-}
-
 /// An RFC 3339 UTC time in whole seconds, as stored.
 pub fn format_time(time: SystemTime) -> String {
     humantime::format_rfc3339_seconds(time).to_string()

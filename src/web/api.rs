@@ -5,9 +5,9 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde::Serialize;
 
-use crate::checks::Verdict;
 use crate::config::Severity;
 use crate::state::{ItemRecord, StoreInner};
+use crate::web::view::{reason_of, rfc3339, state_name, summarize, DisplayState, Summary};
 
 /// One item as the API shows it.
 #[derive(Debug, Serialize)]
@@ -43,54 +43,12 @@ pub struct Counts {
     pub error: u64,
 }
 
-/// Totals over the whole checklist and over its critical items.
-#[derive(Debug, Default, Serialize)]
-pub struct Summary {
-    pub items: usize,
-    pub pass: usize,
-    pub fail: usize,
-    pub error: usize,
-    pub pending: usize,
-    /// Items switched off for this site; they count neither for nor against readiness.
-    pub not_applicable: usize,
-    /// Applicable critical items.
-    pub critical_items: usize,
-    pub critical_pass: usize,
-}
-
-impl Summary {
-    /// True when every critical item has been evaluated and passes: the go-live gate.
-    pub fn critical_all_pass(&self) -> bool {
-        self.critical_pass == self.critical_items
-    }
-}
-
 #[derive(Debug, Serialize)]
 pub struct ItemsDocument<'a> {
     pub generated_at: String,
     pub baseline_taken_at: Option<String>,
     pub summary: Summary,
     pub items: Vec<ItemView<'a>>,
-}
-
-pub fn rfc3339(time: SystemTime) -> String {
-    humantime::format_rfc3339_seconds(time).to_string()
-}
-
-pub fn state_name(record: &ItemRecord) -> &'static str {
-    if record.not_applicable().is_some() {
-        return NOT_APPLICABLE;
-    }
-    record.verdict().map_or("pending", Verdict::as_str)
-}
-
-/// The state of an item a switch in the config turned off.
-pub const NOT_APPLICABLE: &str = "not_applicable";
-
-/// What a person reads about the item's state: the reason of its last verdict, or why it does
-/// not apply.
-pub fn reason_of(record: &ItemRecord) -> Option<&str> {
-    record.not_applicable().or_else(|| record.last.as_ref().map(|e| e.outcome.reason.as_str()))
 }
 
 pub fn item_view<'a>(record: &'a ItemRecord, inner: &StoreInner) -> ItemView<'a> {
@@ -102,7 +60,7 @@ pub fn item_view<'a>(record: &'a ItemRecord, inner: &StoreInner) -> ItemView<'a>
         severity: record.item().severity,
         kind: record.kind(),
         state: state_name(record),
-        stale: crate::page::DisplayState::of(record, SystemTime::now()) == crate::page::DisplayState::Stale,
+        stale: DisplayState::of(record, SystemTime::now()) == DisplayState::Stale,
         regressed: inner.regressed(record),
         cause: last.and_then(|e| e.outcome.cause).map(|c| c.as_str()),
         reason: reason_of(record),
@@ -115,29 +73,6 @@ pub fn item_view<'a>(record: &'a ItemRecord, inner: &StoreInner) -> ItemView<'a>
         timeout_seconds: record.timeout().as_secs_f64(),
         evaluations: Counts { pass: record.counts[0], fail: record.counts[1], error: record.counts[2] },
     }
-}
-
-pub fn summarize(items: &[ItemRecord]) -> Summary {
-    let mut summary = Summary { items: items.len(), ..Summary::default() };
-    for record in items {
-        if record.not_applicable().is_some() {
-            summary.not_applicable += 1;
-            continue;
-        }
-        match record.verdict() {
-            Some(Verdict::Pass) => summary.pass += 1,
-            Some(Verdict::Fail) => summary.fail += 1,
-            Some(Verdict::Error) => summary.error += 1,
-            None => summary.pending += 1,
-        }
-        if record.item().severity == Severity::Critical {
-            summary.critical_items += 1;
-            if record.verdict() == Some(Verdict::Pass) {
-                summary.critical_pass += 1;
-            }
-        }
-    }
-    summary
 }
 
 pub fn items_document(inner: &StoreInner) -> ItemsDocument<'_> {

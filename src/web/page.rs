@@ -7,70 +7,10 @@ use std::time::SystemTime;
 
 use askama::Template;
 
-use crate::api::{rfc3339, summarize, Summary};
-use crate::checks::Verdict;
 use crate::config::Severity;
+use crate::model::Verdict;
 use crate::state::{ItemRecord, StoreInner};
-
-/// An item counts as stale when its last evaluation is older than this many intervals.
-pub const STALE_INTERVALS: u32 = 3;
-
-/// The state a person sees; more than the verdict, because age matters too.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum DisplayState {
-    Passing,
-    Failing,
-    Undecidable,
-    Pending,
-    Stale,
-    /// Switched off for this site by the config.
-    NotApplicable,
-}
-
-impl DisplayState {
-    pub fn of(record: &ItemRecord, now: SystemTime) -> DisplayState {
-        if record.not_applicable().is_some() {
-            return DisplayState::NotApplicable;
-        }
-        let Some(last) = &record.last else { return DisplayState::Pending };
-        let age = now.duration_since(last.at).unwrap_or_default();
-        if age > record.interval() * STALE_INTERVALS {
-            return DisplayState::Stale;
-        }
-        match last.outcome.verdict {
-            Verdict::Pass => DisplayState::Passing,
-            Verdict::Fail => DisplayState::Failing,
-            Verdict::Error => DisplayState::Undecidable,
-        }
-    }
-
-    /// The class and `data-state` value.
-    pub fn key(self) -> &'static str {
-        match self {
-            DisplayState::Passing => "pass",
-            DisplayState::Failing => "fail",
-            DisplayState::Undecidable => "error",
-            DisplayState::Pending => "pending",
-            DisplayState::Stale => "stale",
-            DisplayState::NotApplicable => "not_applicable",
-        }
-    }
-
-    pub fn label(self) -> &'static str {
-        match self {
-            DisplayState::Passing => "Passing",
-            DisplayState::Failing => "Failing",
-            DisplayState::Undecidable => "Undecidable",
-            DisplayState::Pending => "Not evaluated yet",
-            DisplayState::Stale => "Stale",
-            DisplayState::NotApplicable => "Not applicable",
-        }
-    }
-
-    pub fn needs_attention(self) -> bool {
-        matches!(self, DisplayState::Failing | DisplayState::Undecidable | DisplayState::Stale)
-    }
-}
+use crate::web::view::{reason_of, rfc3339, summarize, DisplayState, Summary};
 
 /// A symbol per verdict, so the strip reads without colour.
 fn symbol(verdict: Verdict) -> &'static str {
@@ -141,7 +81,7 @@ fn row<'a>(record: &'a ItemRecord, inner: &StoreInner, now: SystemTime) -> ItemR
         severity: record.item().severity.as_str(),
         state: state.key(),
         state_label: state.label(),
-        reason: crate::api::reason_of(record).unwrap_or(""),
+        reason: reason_of(record).unwrap_or(""),
         regressed: inner.regressed(record) == Some(true),
         last: record.last.as_ref().map_or_else(|| "never".to_string(), |e| rfc3339(e.at)),
         next: match (record.not_applicable(), record.next_due()) {
@@ -199,22 +139,22 @@ pub fn build(inner: &StoreInner, attention_only: bool, now: SystemTime) -> Page<
         attention_only,
         sections,
         generated_at: rfc3339(now),
-        version: crate::metrics::VERSION,
+        version: crate::web::metrics::VERSION,
         baseline: inner.baseline.as_ref().map(|b| rfc3339(b.taken_at())),
         regressed,
     }
 }
 
 /// The stylesheet and script the page loads; served from the binary, no build step.
-pub const STYLESHEET: &str = include_str!("../static/page.css");
-pub const SCRIPT: &str = include_str!("../static/page.js");
+pub const STYLESHEET: &str = include_str!("../../static/page.css");
+pub const SCRIPT: &str = include_str!("../../static/page.js");
 
 #[cfg(test)]
 mod tests {
     use std::time::Duration;
 
     use super::*;
-    use crate::checks::{Cause, Outcome};
+    use crate::model::{Cause, Outcome};
     use crate::state::Store;
 
     fn store_with(outcomes: &[Option<Outcome>]) -> (std::sync::Arc<Store>, SystemTime) {

@@ -7,9 +7,11 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock, RwLockReadGuard};
 use std::time::{Duration, SystemTime};
 
-use crate::baseline::{Baseline, BaselineItem};
-use crate::checks::{Outcome, Sample, Verdict};
-use crate::config::{CheckSpec, Config, Item};
+use crate::config::{CheckSpec, Config, Decider, Item};
+use crate::model::{Outcome, Sample, Verdict};
+use crate::persist::baseline::{Baseline, BaselineItem};
+
+pub mod groups;
 
 /// One finished evaluation of one item.
 #[derive(Clone, Debug)]
@@ -22,9 +24,9 @@ pub struct Evaluation {
 /// Everything known about one configured item.
 #[derive(Clone, Debug)]
 pub struct ItemRecord {
-    /// The check that decides the item; the item is `check.items[position]` (shared with the
-    /// config rather than copied: a big checklist holds tens of thousands of strings).
-    pub check: Arc<CheckSpec>,
+    /// What decides the item; the item is `decider.items()[position]` (shared with the config
+    /// rather than copied: a big checklist holds tens of thousands of strings).
+    pub decider: Decider,
     position: usize,
     pub last: Option<Evaluation>,
     /// Evaluations since start, by verdict in [`Verdict::ALL`] order.
@@ -38,19 +40,19 @@ pub const HISTORY_LEN: usize = 24;
 
 impl ItemRecord {
     pub fn item(&self) -> &Item {
-        &self.check.items[self.position]
+        &self.decider.items()[self.position]
     }
 
     pub fn kind(&self) -> &'static str {
-        self.check.kind.name()
+        self.decider.kind_name()
     }
 
     pub fn interval(&self) -> Duration {
-        self.check.interval
+        self.decider.interval()
     }
 
     pub fn timeout(&self) -> Duration {
-        self.check.timeout
+        self.decider.timeout()
     }
 
     pub fn verdict(&self) -> Option<Verdict> {
@@ -59,12 +61,12 @@ impl ItemRecord {
 
     /// Why the item does not apply to this site, when a switch in the config turned it off.
     pub fn not_applicable(&self) -> Option<&str> {
-        self.check.not_applicable.as_deref()
+        self.decider.not_applicable()
     }
 
     /// When the item is due again, from the last evaluation and its interval.
     pub fn next_due(&self) -> Option<SystemTime> {
-        self.last.as_ref().map(|e| e.at + self.check.interval)
+        self.last.as_ref().map(|e| e.at + self.decider.interval())
     }
 }
 
@@ -134,7 +136,7 @@ impl StoreInner {
                 .iter()
                 .map(|&m| (self.items[m].item().id.as_str(), self.items[m].last.as_ref().map(|e| &e.outcome)))
                 .collect();
-            let derived = crate::checks::group::derive(&outcomes);
+            let derived = groups::derive(&outcomes);
             let record = &mut self.items[*group];
             match derived {
                 Some(outcome) => record.push(outcome, at, Duration::ZERO),
@@ -214,34 +216,36 @@ impl Store {
             inner.items.drain(..).map(|record| (record.item().id.clone(), record)).collect();
         let mut previous_samples: HashMap<u64, Vec<Sample>> = inner.samples.drain(..).collect();
         let mut items = Vec::with_capacity(config.item_count());
-        let mut samples = Vec::with_capacity(config.checks.len());
-        for check in &config.checks {
-            for (position, item) in check.items.iter().enumerate() {
+        for decider in &config.deciders {
+            for (position, item) in decider.items().iter().enumerate() {
                 let kept = previous.remove(&item.id);
                 items.push(ItemRecord {
-                    check: check.clone(),
+                    decider: decider.clone(),
                     position,
                     last: kept.as_ref().and_then(|r| r.last.clone()),
                     counts: kept.as_ref().map(|r| r.counts).unwrap_or_default(),
                     history: kept.map(|r| r.history).unwrap_or_default(),
                 });
             }
-            let fingerprint = check.fingerprint();
-            let kept = previous_samples.remove(&fingerprint).unwrap_or_default();
-            samples.push((fingerprint, kept));
         }
+        let samples: Vec<(u64, Vec<Sample>)> = config
+            .checks
+            .iter()
+            .map(|check| {
+                let fingerprint = check.fingerprint();
+                (fingerprint, previous_samples.remove(&fingerprint).unwrap_or_default())
+            })
+            .collect();
         inner.index = items.iter().enumerate().map(|(i, r)| (r.item().id.clone(), i)).collect();
         inner.sample_index = samples.iter().enumerate().map(|(i, (f, _))| (*f, i)).collect();
         inner.items = items;
         inner.samples = samples;
         inner.groups = config
-            .group_order
+            .groups
             .iter()
-            .filter(|&&check| config.checks[check].not_applicable.is_none())
-            .filter_map(|&check| {
-                let spec = &config.checks[check];
-                let crate::checks::CheckKind::Group(group) = &spec.kind else { return None };
-                let item = *inner.index.get(&spec.items[0].id)?;
+            .filter(|group| group.not_applicable.is_none())
+            .filter_map(|group| {
+                let item = *inner.index.get(&group.item.id)?;
                 let members = group
                     .members
                     .iter()
@@ -311,7 +315,7 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::checks::Cause;
+    use crate::model::Cause;
 
     const TWO_CHECKS: &str = r#"
 [[checks]]

@@ -14,7 +14,7 @@ use prometheus_client::metrics::gauge::ConstGauge;
 use prometheus_client::metrics::MetricType;
 use prometheus_client::registry::Registry;
 
-use crate::checks::{MetricKind, Sample, SampleValue, Verdict};
+use crate::model::{MetricKind, Sample, SampleValue, Verdict};
 use crate::state::{Evaluation, ItemRecord, Store};
 
 /// Version and git revision, baked in at build time.
@@ -332,7 +332,7 @@ mod tests {
     use std::time::{Duration, SystemTime};
 
     use super::*;
-    use crate::checks::{HistogramValue, MetricFamily, Outcome};
+    use crate::model::{HistogramValue, MetricFamily, Outcome};
 
     static TEST_HISTOGRAM: MetricFamily =
         MetricFamily { name: "checklist_test_duration_seconds", help: "Test.", kind: MetricKind::Histogram };

@@ -12,9 +12,16 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use crate::checks::{CheckKind, KIND_NAMES};
-use crate::units::{format_duration, parse_duration};
-use crate::vars::Vars;
+pub mod groups;
+pub mod vars;
+
+pub use groups::{GroupSpec, GROUP_KIND};
+
+use crate::checks::{CheckKind, KeyError, KIND_NAMES};
+use crate::support::decode::{decode_value, tidy_error};
+use crate::support::units::{format_duration, parse_duration};
+use groups::GroupParams;
+use vars::Vars;
 
 /// Environment variables with this prefix override settings: `CHECKLIST__SETTINGS__DEFAULT_INTERVAL=30s`.
 pub const ENV_PREFIX: &str = "CHECKLIST";
@@ -94,10 +101,9 @@ impl CheckSpec {
         self.kind.describe()
     }
 
-    /// Whether the scheduler runs this check: groups are derived by the store, and switched-off
-    /// checks are not applicable.
+    /// Whether the scheduler runs this check: switched-off checks are not applicable.
     pub fn runs(&self) -> bool {
-        self.not_applicable.is_none() && !matches!(self.kind, CheckKind::Group(_))
+        self.not_applicable.is_none()
     }
 
     /// Identifies the check across reloads: an unchanged check keeps running undisturbed.
@@ -118,23 +124,82 @@ pub struct Settings {
     pub max_concurrent_checks: usize,
 }
 
+/// What decides an item: a check the scheduler runs, or a group derived from other items.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Decider {
+    Check(Arc<CheckSpec>),
+    Group(Arc<GroupSpec>),
+}
+
+impl Decider {
+    /// The items it decides: a check's, or the group's one item.
+    pub fn items(&self) -> &[Item] {
+        match self {
+            Decider::Check(check) => &check.items,
+            Decider::Group(group) => std::slice::from_ref(&group.item),
+        }
+    }
+
+    /// The `kind` of the `[[checks]]` table it came from.
+    pub fn kind_name(&self) -> &'static str {
+        match self {
+            Decider::Check(check) => check.kind.name(),
+            Decider::Group(_) => GROUP_KIND,
+        }
+    }
+
+    pub fn interval(&self) -> Duration {
+        match self {
+            Decider::Check(check) => check.interval,
+            Decider::Group(group) => group.interval,
+        }
+    }
+
+    pub fn timeout(&self) -> Duration {
+        match self {
+            Decider::Check(check) => check.timeout,
+            Decider::Group(group) => group.timeout,
+        }
+    }
+
+    /// Why its items do not apply to this site, when a switch in the config turned them off.
+    pub fn not_applicable(&self) -> Option<&str> {
+        match self {
+            Decider::Check(check) => check.not_applicable.as_deref(),
+            Decider::Group(group) => group.not_applicable.as_deref(),
+        }
+    }
+
+    /// `disk /`, `group of 3 items`: for logs and messages.
+    pub fn describe(&self) -> String {
+        match self {
+            Decider::Check(check) => check.describe(),
+            Decider::Group(group) => group.describe(),
+        }
+    }
+}
+
 /// A whole, valid config.
 #[derive(Clone, Debug)]
 pub struct Config {
     pub source: PathBuf,
     pub settings: Settings,
+    /// What decides the items, in file order: the order metrics, the API and reports list
+    /// items in.
+    pub deciders: Vec<Decider>,
+    /// The checks among them, in file order.
     pub checks: Vec<Arc<CheckSpec>>,
-    /// Indices into `checks` of the group checks, members before the groups that contain them.
-    pub group_order: Vec<usize>,
+    /// The groups among them, members before the groups that contain them.
+    pub groups: Vec<Arc<GroupSpec>>,
 }
 
 impl Config {
-    pub fn items(&self) -> impl Iterator<Item = (&Arc<CheckSpec>, &Item)> {
-        self.checks.iter().flat_map(|check| check.items.iter().map(move |item| (check, item)))
+    pub fn items(&self) -> impl Iterator<Item = (&Decider, &Item)> {
+        self.deciders.iter().flat_map(|decider| decider.items().iter().map(move |item| (decider, item)))
     }
 
     pub fn item_count(&self) -> usize {
-        self.checks.iter().map(|c| c.items.len()).sum()
+        self.deciders.iter().map(|d| d.items().len()).sum()
     }
 }
 
@@ -212,7 +277,7 @@ pub fn parse(file: &str, text: &str, env: impl IntoIterator<Item = (String, Stri
     let (var_overrides, overrides): (HashMap<String, String>, HashMap<String, String>) = env
         .into_iter()
         .filter(|(key, _)| key.starts_with(&format!("{ENV_PREFIX}__")))
-        .partition(|(key, _)| key.starts_with(crate::vars::ENV_VAR_PREFIX));
+        .partition(|(key, _)| key.starts_with(crate::config::vars::ENV_VAR_PREFIX));
     vars.override_from_env(var_overrides).map_err(|(location, reason)| invalid(location, reason))?;
     let rest = toml::to_string(&document).map_err(|err| syntax(err.to_string()))?;
     let tree = config::Config::builder()
@@ -230,18 +295,18 @@ pub fn parse(file: &str, text: &str, env: impl IntoIterator<Item = (String, Stri
     let settings =
         validate_settings(&raw.settings).map_err(|(key, reason)| invalid(format!("settings.{key}"), reason))?;
 
-    let mut checks = Vec::with_capacity(raw_checks.len());
+    let mut deciders = Vec::with_capacity(raw_checks.len());
     let mut first_use: HashMap<String, usize> = HashMap::new();
-    let mut targets: HashMap<(String, String), usize> = HashMap::new();
+    let mut targets: HashMap<(&'static str, String), usize> = HashMap::new();
     // Consumed one by one, so each check's raw table is freed as soon as it is decoded.
     for (index, mut value) in raw_checks.into_iter().enumerate() {
         // Remembered before expansion, so that a switched-off item can say which variable did it.
         let enabled_by = value.get("enabled").and_then(toml::Value::as_str).and_then(Vars::sole_reference);
         let enabled_by = enabled_by.map(str::to_string);
         vars.expand(&mut value).map_err(|reason| invalid(format!("checks[{index}]"), reason))?;
-        let check = decode_check(index, value, &settings, enabled_by.as_deref())
+        let decider = decode_table(index, value, &settings, enabled_by.as_deref())
             .map_err(|(location, reason)| invalid(location, reason))?;
-        for item in &check.items {
+        for item in decider.items() {
             if let Some(earlier) = first_use.insert(item.id.clone(), index) {
                 return Err(invalid(
                     format!("checks[{index}], item {}", item.id),
@@ -252,58 +317,34 @@ pub fn parse(file: &str, text: &str, env: impl IntoIterator<Item = (String, Stri
                 ));
             }
         }
-        let target_key = (check.kind.name().to_string(), check.kind.target());
-        let shares_series = !matches!(check.kind, CheckKind::Group(_));
-        if let Some(earlier) = targets.insert(target_key, index).filter(|_| shares_series) {
-            return Err(invalid(
-                location_of(index, &check.kind, &check.items),
-                format!(
-                    "checks[{earlier}] is already a {} check; add the items to that check instead",
-                    check.kind.describe()
-                ),
-            ));
+        // Groups export no series, so two may share members (two sign-off lines over one set of
+        // items); only checks are compared by target.
+        if let Decider::Check(check) = &decider {
+            if let Some(earlier) = targets.insert((check.kind.name(), check.kind.target()), index) {
+                return Err(invalid(
+                    location_of(index, &check.describe(), &check.items),
+                    format!(
+                        "checks[{earlier}] is already a {} check; add the items to that check instead",
+                        check.describe()
+                    ),
+                ));
+            }
         }
-        checks.push(Arc::new(check));
+        deciders.push(decider);
     }
-    let item_count: usize = checks.iter().map(|c| c.items.len()).sum();
+    let item_count: usize = deciders.iter().map(|d| d.items().len()).sum();
     if item_count > MAX_ITEMS {
         return Err(invalid("checks".into(), format!("{item_count} items; at most {MAX_ITEMS} are allowed")));
     }
-    let group_order = resolve_groups(&mut checks).map_err(|(location, reason)| invalid(location, reason))?;
-    Ok(Config { source: PathBuf::from(file), settings, checks, group_order })
-}
-
-/// Error messages of the TOML and config crates, said in terms of this file. The TOML crate
-/// quotes the offending line under the position; that line may hold a password (a `url` with
-/// `user:password@`), so the quote is dropped and the position and the problem are kept.
-fn tidy_error(message: String) -> String {
-    let message = message.replace("TOML parse error", "TOML syntax error");
-    let is_quote = |line: &&str| {
-        let line = line.trim_start();
-        line.starts_with('|') || line.split_once(" |").is_some_and(|(number, _)| number.parse::<u64>().is_ok())
-    };
-    if !message.lines().any(|line| is_quote(&line)) {
-        return message.trim_end().to_string();
-    }
-    let said: Vec<&str> = message.lines().filter(|line| !is_quote(line) && !line.trim().is_empty()).collect();
-    said.join(": ")
-}
-
-/// Decodes a TOML value into `T`, naming the key a problem is at (`... for key `min_cores``).
-pub(crate) fn decode_value<T: serde::de::DeserializeOwned>(value: toml::Value) -> Result<T, String> {
-    serde_path_to_error::deserialize(value).map_err(|err| {
-        let path = err.path().to_string();
-        let mut message = tidy_error(err.into_inner().to_string());
-        // The toml crate adds its own, shorter "\nin `key`"; the full path replaces it.
-        if let Some(own_path) = message.find("\nin `") {
-            message.truncate(own_path);
-        }
-        if path == "." || path.is_empty() || message.contains(&format!("`{path}`")) {
-            message
-        } else {
-            format!("{message} for key `{path}`")
-        }
-    })
+    let groups = groups::resolve(&mut deciders).map_err(|(location, reason)| invalid(location, reason))?;
+    let checks = deciders
+        .iter()
+        .filter_map(|decider| match decider {
+            Decider::Check(check) => Some(check.clone()),
+            Decider::Group(_) => None,
+        })
+        .collect();
+    Ok(Config { source: PathBuf::from(file), settings, deciders, checks, groups })
 }
 
 fn validate_settings(raw: &RawSettings) -> Result<Settings, (&'static str, String)> {
@@ -328,17 +369,35 @@ fn optional_duration(text: Option<&str>, default: Duration) -> Result<Duration, 
 }
 
 /// `checks[3] (disk /var; items: a, b)`: where a problem is, in words a person can find.
-fn location_of(index: usize, kind: &CheckKind, items: &[Item]) -> String {
+fn location_of(index: usize, described: &str, items: &[Item]) -> String {
     let ids: Vec<&str> = items.iter().map(|i| i.id.as_str()).collect();
-    location_of_raw(index, kind, &ids)
+    location_of_raw(index, described, &ids)
 }
 
-fn decode_check(
+fn location_of_raw(index: usize, described: &str, ids: &[&str]) -> String {
+    format!("checks[{index}] ({described}; items: {})", ids.join(", "))
+}
+
+/// The kinds a config may name: the check kinds and `group`, listed beside `attested` (the two
+/// kinds whose items no probe decides).
+fn kind_names() -> String {
+    let mut names: Vec<&str> = Vec::with_capacity(KIND_NAMES.len() + 1);
+    for name in KIND_NAMES {
+        names.push(name);
+        if *name == "attested" {
+            names.push(GROUP_KIND);
+        }
+    }
+    names.join(", ")
+}
+
+/// Decodes one `[[checks]]` table into the check or the group it declares.
+fn decode_table(
     index: usize,
     value: toml::Value,
     settings: &Settings,
     enabled_by: Option<&str>,
-) -> Result<CheckSpec, (String, String)> {
+) -> Result<Decider, (String, String)> {
     let here = format!("checks[{index}]");
     let toml::Value::Table(mut table) = value else { return Err((here, "must be a table".to_string())) };
     let interval = table.remove("interval");
@@ -368,57 +427,64 @@ fn decode_check(
     let named = format!("{here} (items: {})", ids.join(", "));
 
     let kind_name = match table.remove("kind") {
-        None => return Err((named, format!("kind: missing; one of {}", KIND_NAMES.join(", ")))),
+        None => return Err((named, format!("kind: missing; one of {}", kind_names()))),
         Some(toml::Value::String(kind)) => kind,
         Some(other) => other.to_string(),
     };
-    let kind = CheckKind::decode(&kind_name, toml::Value::Table(table))
-        .map_err(|reason| (format!("{here} ({kind_name}; items: {})", ids.join(", ")), reason))?;
+    if kind_name != GROUP_KIND && !KIND_NAMES.contains(&kind_name.as_str()) {
+        return Err((
+            format!("{here} ({kind_name}; items: {})", ids.join(", ")),
+            format!("kind: unknown kind `{kind_name}`; one of {}", kind_names()),
+        ));
+    }
+    let decoded = if kind_name == GROUP_KIND {
+        decode_value(toml::Value::Table(table)).map(Decoded::Group)
+    } else {
+        CheckKind::decode(&kind_name, toml::Value::Table(table)).map(Decoded::Check)
+    };
+    let mut decoded = decoded.map_err(|reason| (format!("{here} ({kind_name}; items: {})", ids.join(", ")), reason))?;
+    let described = decoded.describe();
+    let location = || location_of_raw(index, &described, &ids);
     let not_applicable = match enabled {
         None | Some(toml::Value::Boolean(true)) => None,
         Some(toml::Value::Boolean(false)) => Some(match enabled_by {
             Some(var) => format!(
                 "not applicable: switched off by vars.{var} = false (set it to true, or {}{}=true, to check it)",
-                crate::vars::ENV_VAR_PREFIX,
+                crate::config::vars::ENV_VAR_PREFIX,
                 var.to_ascii_uppercase()
             ),
             None => "not applicable: switched off in the config (enabled = false)".to_string(),
         }),
-        Some(_) => {
-            return Err((location_of_raw(index, &kind, &ids), "enabled: must be true or false".to_string()));
-        }
+        Some(_) => return Err((location(), "enabled: must be true or false".to_string())),
     };
-    if matches!(kind, CheckKind::Group(_)) {
+    if let Decoded::Group(_) = decoded {
         if interval.is_some() || timeout.is_some() {
             return Err((
-                location_of_raw(index, &kind, &ids),
+                location(),
                 "a group has no interval or timeout of its own; it is decided whenever one of its members is"
                     .to_string(),
             ));
         }
         if ids.len() != 1 {
             return Err((
-                location_of_raw(index, &kind, &ids),
+                location(),
                 "a group check decides exactly one item; give each group its own check".to_string(),
             ));
         }
     }
 
-    let duration_key = |key: &str, value: Option<toml::Value>, default: Duration| {
-        let location = location_of_raw(index, &kind, &ids);
-        match value {
-            None => Ok(default),
-            Some(toml::Value::String(text)) => {
-                optional_duration(Some(&text), default).map_err(|reason| (location, format!("{key}: {reason}")))
-            }
-            Some(_) => Err((location, format!("{key}: must be a duration string like \"30s\""))),
+    let duration_key = |key: &str, value: Option<toml::Value>, default: Duration| match value {
+        None => Ok(default),
+        Some(toml::Value::String(text)) => {
+            optional_duration(Some(&text), default).map_err(|reason| (location(), format!("{key}: {reason}")))
         }
+        Some(_) => Err((location(), format!("{key}: must be a duration string like \"30s\""))),
     };
     let interval = duration_key("interval", interval, settings.default_interval)?;
     let timeout = duration_key("timeout", timeout, settings.default_timeout.min(interval))?;
     if timeout > interval {
         return Err((
-            location_of_raw(index, &kind, &ids),
+            location(),
             format!(
                 "timeout: {} is longer than the interval {}; a check must finish before it is due again",
                 format_duration(timeout),
@@ -426,155 +492,65 @@ fn decode_check(
             ),
         ));
     }
-    // A probe's own connect timeout must end first, so that a silent peer gets a verdict that
-    // says so rather than the scheduler's generic timeout.
-    let connect_timeout = match &kind {
-        CheckKind::TcpPort(port) => Some((port.connect_timeout.0, "a silent port must be seen as filtered")),
-        CheckKind::Postgres(pg) => {
-            Some((pg.connect_timeout.0, "a server that accepts and never answers must be reported as such"))
-        }
-        _ => None,
-    };
-    if let Some((connect_timeout, why)) = connect_timeout {
-        if connect_timeout >= timeout {
-            return Err((
-                location_of_raw(index, &kind, &ids),
-                format!(
-                    "connect_timeout: {} is not shorter than the timeout {}; {why} before the check times out",
-                    format_duration(connect_timeout),
-                    format_duration(timeout)
-                ),
-            ));
-        }
-    }
-
-    if let CheckKind::Command(command) = &kind {
-        if command.command_timeout.0 >= timeout {
-            return Err((
-                location_of_raw(index, &kind, &ids),
-                format!(
-                    "command_timeout: {} is not shorter than the timeout {}; the command's process group must be killed before the check times out",
-                    format_duration(command.command_timeout.0),
-                    format_duration(timeout)
-                ),
-            ));
-        }
-    }
-    let mut kind = kind;
-    if let CheckKind::Attested(attested) = &mut kind {
-        // The attestation is recorded under the item's id, so the check decides exactly one.
-        if ids.len() != 1 {
-            return Err((
-                location_of_raw(index, &kind, &ids),
-                "an attested check decides exactly one item; give each attested item its own check".to_string(),
-            ));
-        }
-        attested.item_id = ids[0].to_string();
+    if let Decoded::Check(kind) = &mut decoded {
+        kind.validate_timeout(timeout).map_err(|err| (location(), format!("{}: {}", err.key, err.message)))?;
+        kind.bind_items(&ids).map_err(|reason| (location(), reason))?;
     }
     let mut items = Vec::with_capacity(raw_items.len());
     for raw in raw_items {
-        let item = decode_item(raw, &kind).map_err(|reason| (location_of_raw(index, &kind, &ids), reason))?;
-        items.push(item);
+        items.push(decode_item(raw, &decoded).map_err(|reason| (location(), reason))?);
     }
-    Ok(CheckSpec { kind, interval, timeout, items, not_applicable })
+    Ok(match decoded {
+        Decoded::Check(kind) => Decider::Check(Arc::new(CheckSpec { kind, interval, timeout, items, not_applicable })),
+        Decoded::Group(params) => Decider::Group(Arc::new(GroupSpec {
+            members: params.members,
+            item: items.remove(0),
+            interval,
+            timeout,
+            not_applicable,
+        })),
+    })
 }
 
-/// Checks that every group names existing items and no group contains itself, gives each group
-/// the longest interval among its members (it is as fresh as they are), and marks a group not
-/// applicable when all its members are. Returns the group checks' indices, members first.
-fn resolve_groups(checks: &mut [Arc<CheckSpec>]) -> Result<Vec<usize>, (String, String)> {
-    let owner: HashMap<&str, usize> = checks
-        .iter()
-        .enumerate()
-        .flat_map(|(index, check)| check.items.iter().map(move |item| (item.id.as_str(), index)))
-        .collect();
-    let groups: Vec<usize> =
-        (0..checks.len()).filter(|&index| matches!(checks[index].kind, CheckKind::Group(_))).collect();
-    let members_of = |index: usize| -> &[String] {
-        match &checks[index].kind {
-            CheckKind::Group(group) => &group.members,
-            _ => &[],
-        }
-    };
-    let location = |index: usize| location_of(index, &checks[index].kind, &checks[index].items);
-    let mut member_checks: HashMap<usize, Vec<usize>> = HashMap::new();
-    for &index in &groups {
-        let mut resolved = Vec::new();
-        for member in members_of(index) {
-            match owner.get(member.as_str()) {
-                None => {
-                    return Err((
-                        location(index),
-                        format!("members: `{member}` is not the id of an item in this config"),
-                    ))
-                }
-                Some(&owner_index) if owner_index == index => {
-                    return Err((location(index), "members: a group cannot contain itself".to_string()))
-                }
-                Some(&owner_index) => resolved.push(owner_index),
-            }
-        }
-        member_checks.insert(index, resolved);
-    }
-
-    // Depth-first, members before their groups; a group met again while still open is a cycle.
-    let mut order = Vec::with_capacity(groups.len());
-    let mut state: HashMap<usize, bool> = HashMap::new(); // false: open, true: done
-    fn visit(
-        index: usize,
-        member_checks: &HashMap<usize, Vec<usize>>,
-        state: &mut HashMap<usize, bool>,
-        order: &mut Vec<usize>,
-        path: &mut Vec<usize>,
-    ) -> Result<(), Vec<usize>> {
-        match state.get(&index) {
-            Some(true) => return Ok(()),
-            Some(false) => {
-                let start = path.iter().position(|&p| p == index).unwrap_or(0);
-                let mut cycle = path[start..].to_vec();
-                cycle.push(index);
-                return Err(cycle);
-            }
-            None => {}
-        }
-        state.insert(index, false);
-        path.push(index);
-        for member in member_checks.get(&index).into_iter().flatten() {
-            if member_checks.contains_key(member) {
-                visit(*member, member_checks, state, order, path)?;
-            }
-        }
-        path.pop();
-        state.insert(index, true);
-        order.push(index);
-        Ok(())
-    }
-    for &index in &groups {
-        visit(index, &member_checks, &mut state, &mut order, &mut Vec::new()).map_err(|cycle| {
-            let ids: Vec<&str> = cycle.iter().map(|&i| checks[i].items[0].id.as_str()).collect();
-            (location(cycle[0]), format!("members: groups contain each other in a cycle: {}", ids.join(" -> ")))
-        })?;
-    }
-
-    for &index in &order {
-        let members = &member_checks[&index];
-        let interval = members.iter().map(|&m| checks[m].interval).max().unwrap_or(checks[index].interval);
-        let all_not_applicable = members.iter().all(|&m| checks[m].not_applicable.is_some());
-        let group = Arc::get_mut(&mut checks[index]).expect("checks are not shared while the config loads");
-        group.interval = interval;
-        group.timeout = group.timeout.min(interval);
-        if all_not_applicable && group.not_applicable.is_none() {
-            group.not_applicable = Some("not applicable: none of its members applies to this site".to_string());
-        }
-    }
-    Ok(order)
+/// The parameters of a `[[checks]]` table, decoded by its kind. Short-lived: one per table
+/// while the file loads, so the size difference between its variants costs nothing.
+#[allow(clippy::large_enum_variant)]
+enum Decoded {
+    Check(CheckKind),
+    Group(GroupParams),
 }
 
-fn location_of_raw(index: usize, kind: &CheckKind, ids: &[&str]) -> String {
-    format!("checks[{index}] ({}; items: {})", kind.describe(), ids.join(", "))
+impl Decoded {
+    fn describe(&self) -> String {
+        match self {
+            Decoded::Check(kind) => kind.describe(),
+            Decoded::Group(params) => groups::describe(params.members.len()),
+        }
+    }
+
+    fn name(&self) -> &'static str {
+        match self {
+            Decoded::Check(kind) => kind.name(),
+            Decoded::Group(_) => GROUP_KIND,
+        }
+    }
+
+    fn aspects(&self) -> &'static [&'static str] {
+        match self {
+            Decoded::Check(kind) => kind.aspects(),
+            Decoded::Group(_) => groups::ASPECTS,
+        }
+    }
+
+    fn validate(&self, aspect: &str) -> Result<(), KeyError> {
+        match self {
+            Decoded::Check(kind) => kind.validate(aspect),
+            Decoded::Group(params) => params.validate(),
+        }
+    }
 }
 
-fn decode_item(raw: RawItem, kind: &CheckKind) -> Result<Item, String> {
+fn decode_item(raw: RawItem, kind: &Decoded) -> Result<Item, String> {
     let id = raw.id;
     let valid_id = !id.is_empty()
         && id.len() <= 128
@@ -795,15 +771,17 @@ members = ["aws.alb"]
     #[test]
     fn groups_take_their_longest_member_interval_and_are_not_applicable_when_no_member_is() {
         let config = parse_text(SITE).unwrap();
-        let group = &config.checks[3];
-        assert!(!group.runs(), "the store derives groups; the scheduler never runs them");
+        assert_eq!(config.checks.len(), 3, "the store derives groups; the scheduler never runs them");
+        let group = &config.groups[0];
+        assert_eq!(group.item.id, "infra.resources");
         assert_eq!(group.interval, Duration::from_secs(300));
         assert!(group.not_applicable.is_none());
         assert_eq!(
-            config.checks[4].not_applicable.as_deref(),
+            config.groups[1].not_applicable.as_deref(),
             Some("not applicable: none of its members applies to this site")
         );
-        assert_eq!(config.group_order, vec![3, 4]);
+        let kinds: Vec<&str> = config.deciders.iter().map(Decider::kind_name).collect();
+        assert_eq!(kinds, ["cpu", "disk", "tcp_port", "group", "group"], "items keep their place in the file");
     }
 
     #[test]
@@ -811,7 +789,8 @@ members = ["aws.alb"]
         // The sign-off group comes first in the file, but after its member groups in the order.
         let signoff = "[[checks]]\nkind = \"group\"\nmembers = [\"infra.resources\", \"aws.all\"]\n  [[checks.items]]\n  id = \"signoff\"\n  section = \"Sign-off\"\n  title = \"All technical requirements verified\"\n  severity = \"critical\"\n";
         let nested = SITE.replacen("[[checks]]", &format!("{signoff}[[checks]]"), 1);
-        assert_eq!(parse_text(&nested).unwrap().group_order, vec![4, 5, 0]);
+        let order: Vec<String> = parse_text(&nested).unwrap().groups.iter().map(|g| g.item.id.clone()).collect();
+        assert_eq!(order, ["infra.resources", "aws.all", "signoff"]);
         let cyclic = SITE
             .replace(r#"members = ["aws.alb"]"#, r#"members = ["infra.resources"]"#)
             .replace(r#"members = ["infra.cpu", "infra.storage", "aws.alb"]"#, r#"members = ["infra.cpu", "aws.all"]"#);

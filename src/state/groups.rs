@@ -1,45 +1,11 @@
-//! Group items: a bold parent line of the checklist ("Server Resources Verified") that passes
-//! when all of its member items pass.
-//!
-//! A group is never run by the scheduler. The results store derives its verdict whenever a
-//! member's verdict changes, so the parent line is exactly as fresh as its children and needs no
-//! interval of its own.
+//! The verdict of a group item, derived from its members' last verdicts. The store calls
+//! [`derive`] whenever a member's verdict changes, in member-first order
+//! (`config::groups` resolves the members and the order).
 
-use serde::Deserialize;
-
-use super::{CheckContext, CheckResult, KeyError, MetricFamily, Outcome, ProbeFailure, Verdict};
-
-/// `kind = "group"`: one item, decided by the items named in `members` (which may be groups).
-#[derive(Clone, Debug, PartialEq, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct GroupCheck {
-    pub members: Vec<String>,
-}
+use crate::model::{Cause, Outcome, Verdict};
 
 /// How many member ids a reason names before it says "and N more".
 const NAMED_IN_REASON: usize = 3;
-
-impl GroupCheck {
-    pub const ASPECTS: &'static [&'static str] = &["all_pass"];
-    pub const FAMILIES: &'static [&'static MetricFamily] = &[];
-
-    pub fn validate(&self, _aspect: &str) -> Result<(), KeyError> {
-        if self.members.is_empty() {
-            return Err(KeyError::new("members", "must name at least one item"));
-        }
-        let mut seen = std::collections::HashSet::new();
-        if let Some(twice) = self.members.iter().find(|id| !seen.insert(id.as_str())) {
-            return Err(KeyError::new("members", format!("`{twice}` is named twice")));
-        }
-        Ok(())
-    }
-
-    /// Never called: the scheduler skips groups and the store derives them. Kept total so that a
-    /// mistake shows up as an undecidable item with a reason rather than a crash.
-    pub async fn run(&self, _ctx: &CheckContext) -> CheckResult {
-        Err(ProbeFailure::new(super::Cause::Io, "a group is derived from its members and is never run on its own"))
-    }
-}
 
 /// The verdict of a group from the last outcomes of its applicable members, in config order:
 /// any failing member fails the group; otherwise any undecidable member makes it undecidable;
@@ -53,14 +19,14 @@ pub fn derive(members: &[(&str, Option<&Outcome>)]) -> Option<Outcome> {
     let failing = with(Verdict::Fail);
     if let Some((_, first)) = failing.first() {
         return Some(Outcome::fail(
-            first.cause.unwrap_or(super::Cause::Io),
+            first.cause.unwrap_or(Cause::Io),
             format!("{} of {total} fail: {}", failing.len(), name_some(&failing)),
         ));
     }
     let undecidable = with(Verdict::Error);
     if let Some((_, first)) = undecidable.first() {
         return Some(Outcome::error(
-            first.cause.unwrap_or(super::Cause::Io),
+            first.cause.unwrap_or(Cause::Io),
             format!("{} of {total} cannot be decided: {}", undecidable.len(), name_some(&undecidable)),
         ));
     }
@@ -89,7 +55,6 @@ fn name_some(members: &[(&str, &Outcome)]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::checks::Cause;
 
     #[test]
     fn passes_only_when_every_member_passes() {
@@ -122,12 +87,5 @@ mod tests {
         let members: Vec<(&str, Option<&Outcome>)> =
             ["a", "b", "c", "d", "e"].iter().map(|id| (*id, Some(&bad))).collect();
         assert_eq!(derive(&members).unwrap().reason, "5 of 5 fail: a (x), b (x), c (x) and 2 more");
-    }
-
-    #[test]
-    fn members_must_be_named_once() {
-        let group = GroupCheck { members: vec!["a".into(), "a".into()] };
-        assert_eq!(group.validate("all_pass").unwrap_err().message, "`a` is named twice");
-        assert_eq!(GroupCheck { members: vec![] }.validate("all_pass").unwrap_err().key, "members");
     }
 }

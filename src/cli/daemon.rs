@@ -11,11 +11,11 @@ use tokio::signal::unix::{signal, SignalKind};
 use tokio::sync::mpsc;
 
 use crate::config::{self, ConfigError};
-use crate::metrics::Exposition;
 use crate::scheduler::Scheduler;
-use crate::server::{self, AppState, ReloadRequest, SharedWebSettings};
 use crate::state::Store;
-use crate::webconfig::{self, WebConfigError, WebSettings};
+use crate::web::metrics::Exposition;
+use crate::web::server::{self, AppState, ReloadRequest, SharedWebSettings};
+use crate::web::webconfig::{self, WebConfigError, WebSettings};
 
 #[derive(Debug, thiserror::Error)]
 pub enum DaemonError {
@@ -43,9 +43,9 @@ pub struct DaemonOptions {
 pub async fn run(options: DaemonOptions) -> Result<(), DaemonError> {
     let config = config::load(&options.config_file)?;
     let web = load_web_config(options.web_config_file.as_deref())?;
-    release_freed_memory();
+    crate::support::memory::release_freed_memory();
     let store = Store::new();
-    match crate::baseline::load(&options.baseline_file) {
+    match crate::persist::baseline::load(&options.baseline_file) {
         Ok(baseline) => store.set_baseline(baseline, true),
         Err(err) => {
             // Reported, never replaced: the file may be the only record of the go-live state.
@@ -61,9 +61,9 @@ pub async fn run(options: DaemonOptions) -> Result<(), DaemonError> {
     tracing::info!(
         address = %address,
         config = %options.config_file.display(),
-        checks = config.checks.len(),
+        checks = config.deciders.len(),
         items = config.item_count(),
-        version = crate::metrics::VERSION,
+        version = crate::web::metrics::VERSION,
         web = %web.config.summary(),
         lifecycle = options.lifecycle_enabled,
         "listening"
@@ -155,7 +155,7 @@ async fn reload_loop(
         .unwrap_or_else(|err| Err(format!("the reload task failed: {err}")));
         let result = match loaded {
             Ok((config, web)) => {
-                release_freed_memory();
+                crate::support::memory::release_freed_memory();
                 scheduler.apply(&config);
                 let summary = web.config.summary();
                 match targets.web.write() {
@@ -163,7 +163,7 @@ async fn reload_loop(
                     Err(poisoned) => *poisoned.into_inner() = Arc::new(web),
                 }
                 store.set_reload_result(true);
-                tracing::info!(checks = config.checks.len(), items = config.item_count(), web = %summary, "config reloaded");
+                tracing::info!(checks = config.deciders.len(), items = config.item_count(), web = %summary, "config reloaded");
                 Ok(())
             }
             Err(err) => {
@@ -196,15 +196,4 @@ async fn bind(address: &str) -> Result<TcpListener, DaemonError> {
         }
     }
     Err(listen_error(last_error))
-}
-
-/// Hands freed heap memory back to the kernel: after a config load (decoding a large config
-/// builds a tree many times the file's size) and after a connection flood. glibc keeps the freed
-/// pages in its heap otherwise, and the daemon's resident size would stay at the peak for good.
-pub fn release_freed_memory() {
-    #[cfg(target_env = "gnu")]
-    // SAFETY: malloc_trim only returns free heap pages to the kernel; it touches no live data.
-    unsafe {
-        libc::malloc_trim(0);
-    }
 }

@@ -6,9 +6,10 @@
 use std::fmt::Write as _;
 use std::time::SystemTime;
 
-use crate::api::{items_document, rfc3339, state_name, summarize};
-use crate::checks::Verdict;
+use crate::model::Verdict;
 use crate::state::{ItemRecord, StoreInner};
+use crate::web::api::items_document;
+use crate::web::view::{reason_of, rfc3339, state_name, summarize};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ReportFormat {
@@ -163,7 +164,7 @@ fn markdown(items: &[ItemRecord], now: SystemTime) -> String {
     let summary = summarize(items);
     let mut text = String::new();
     let _ = writeln!(text, "# Deployment Certification\n");
-    let _ = writeln!(text, "Generated {} by checklist-exporter {}.\n", rfc3339(now), crate::metrics::VERSION);
+    let _ = writeln!(text, "Generated {} by checklist-exporter {}.\n", rfc3339(now), crate::web::metrics::VERSION);
     // Items switched off for this site are only mentioned when there are some.
     let (applicable, not_applicable) = match summary.not_applicable {
         0 => (String::new(), String::new()),
@@ -196,7 +197,7 @@ fn markdown(items: &[ItemRecord], now: SystemTime) -> String {
                 item.severity,
                 cell(&item.title),
                 cell(&item.id),
-                cell(crate::api::reason_of(record).unwrap_or("")),
+                cell(reason_of(record).unwrap_or("")),
                 record.last.as_ref().map_or_else(|| "never".to_string(), |e| rfc3339(e.at))
             );
         }

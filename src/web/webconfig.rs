@@ -19,17 +19,17 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use hyper::header::{HeaderName, HeaderValue};
-use rustls::client::danger::HandshakeSignatureValid;
 use rustls::crypto::CryptoProvider;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, UnixTime};
 use rustls::server::danger::{ClientCertVerified, ClientCertVerifier};
 use rustls::server::WebPkiClientVerifier;
-use rustls::{DigitallySignedStruct, DistinguishedName, NamedGroup, SignatureScheme, SupportedProtocolVersion};
+use rustls::{DistinguishedName, NamedGroup, SupportedProtocolVersion};
 use serde::Deserialize;
 
-use crate::basic_auth::BasicAuth;
-use crate::secret::Secret;
+use crate::support::secret::Secret;
+use crate::support::tls::{ClientPolicy, Verifier};
+use crate::web::basic_auth::BasicAuth;
 
 /// Why a web config file was refused: the file, the key, and the reason. Never a secret.
 #[derive(Debug, thiserror::Error)]
@@ -293,7 +293,7 @@ pub fn parse(file: &Path, text: &str) -> Result<WebConfig, WebConfigError> {
             let interval = if limit.interval.trim() == "0" {
                 Duration::ZERO
             } else {
-                crate::units::parse_duration(&limit.interval).map_err(|r| invalid("rate_limit.interval", r))?
+                crate::support::units::parse_duration(&limit.interval).map_err(|r| invalid("rate_limit.interval", r))?
             };
             if interval.is_zero() {
                 None // "set to 0 to disable rate limiter"
@@ -707,7 +707,7 @@ fn server_config(spec: &TlsSpec) -> Result<rustls::ServerConfig, Refusal> {
     let verifier: Option<Arc<dyn ClientCertVerifier>> = match spec.client_auth {
         ClientAuth::NoClientCert => None,
         ClientAuth::RequestClientCert | ClientAuth::RequireAnyClientCert => {
-            Some(Arc::new(UnverifiedClientCert { mandatory: spec.client_auth.requires(), provider: provider.clone() }))
+            Some(Verifier::new(UnverifiedClientCert { mandatory: spec.client_auth.requires() }, &provider))
         }
         ClientAuth::VerifyClientCertIfGiven | ClientAuth::RequireAndVerifyClientCert => {
             let ca = spec.client_ca.as_ref().ok_or_else(|| refuse("client_ca_file", "missing"))?;
@@ -731,7 +731,7 @@ fn server_config(spec: &TlsSpec) -> Result<rustls::ServerConfig, Refusal> {
         if spec.allowed_sans.is_empty() {
             inner
         } else {
-            Arc::new(AllowedSans { inner, allowed: spec.allowed_sans.clone() })
+            Verifier::new(AllowedSans { inner, allowed: spec.allowed_sans.clone() }, &provider)
         }
     });
     let builder = match verifier {
@@ -752,10 +752,9 @@ fn server_config(spec: &TlsSpec) -> Result<rustls::ServerConfig, Refusal> {
 #[derive(Debug)]
 struct UnverifiedClientCert {
     mandatory: bool,
-    provider: Arc<CryptoProvider>,
 }
 
-impl ClientCertVerifier for UnverifiedClientCert {
+impl ClientPolicy for UnverifiedClientCert {
     fn client_auth_mandatory(&self) -> bool {
         self.mandatory
     }
@@ -772,28 +771,6 @@ impl ClientCertVerifier for UnverifiedClientCert {
     ) -> Result<ClientCertVerified, rustls::Error> {
         Ok(ClientCertVerified::assertion())
     }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.provider.signature_verification_algorithms)
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.provider.signature_verification_algorithms)
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.provider.signature_verification_algorithms.supported_schemes()
-    }
 }
 
 /// `client_allowed_sans`: after the inner verifier accepts a certificate, one of its subject
@@ -804,7 +781,7 @@ struct AllowedSans {
     allowed: Vec<String>,
 }
 
-impl ClientCertVerifier for AllowedSans {
+impl ClientPolicy for AllowedSans {
     fn offer_client_auth(&self) -> bool {
         self.inner.offer_client_auth()
     }
@@ -830,28 +807,6 @@ impl ClientCertVerifier for AllowedSans {
             tracing::debug!("client certificate refused: none of its SANs is in client_allowed_sans");
             Err(rustls::Error::InvalidCertificate(rustls::CertificateError::ApplicationVerificationFailure))
         }
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        self.inner.verify_tls12_signature(message, cert, dss)
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        self.inner.verify_tls13_signature(message, cert, dss)
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.inner.supported_verify_schemes()
     }
 }
 

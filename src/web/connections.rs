@@ -158,7 +158,7 @@ impl Drop for Ticket {
         // connections) in its heap for good; give them back once the flood is over.
         if was_open == 1 && self.limit.flooded.swap(false, Ordering::Relaxed) {
             if let Ok(runtime) = tokio::runtime::Handle::try_current() {
-                runtime.spawn_blocking(crate::daemon::release_freed_memory);
+                runtime.spawn_blocking(crate::support::memory::release_freed_memory);
             }
         }
     }

@@ -24,11 +24,11 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpListener;
 use tokio::sync::{mpsc, oneshot};
 
-use crate::connections::{Admission, ConnectionLimit};
-use crate::metrics::{Exposition, Format};
-use crate::report::ReportFormat;
 use crate::state::Store;
-use crate::webconfig::WebSettings;
+use crate::web::connections::{Admission, ConnectionLimit};
+use crate::web::metrics::{Exposition, Format};
+use crate::web::report::ReportFormat;
+use crate::web::webconfig::WebSettings;
 
 /// A reload request: the reloader answers with the outcome (`Err` carries the refusal message).
 pub type ReloadRequest = oneshot::Sender<Result<(), String>>;
@@ -131,7 +131,7 @@ async fn serve_connection<IO>(
     state: Arc<AppState>,
     http: &hyper::server::conn::http1::Builder,
     watcher: hyper_util::server::graceful::Watcher,
-    ticket: Arc<crate::connections::Ticket>,
+    ticket: Arc<crate::web::connections::Ticket>,
 ) where
     IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
@@ -214,7 +214,7 @@ async fn route(state: &AppState, request: Request<Incoming>, _peer: SocketAddr) 
         }
         "/api/v1/items" => only_get(method).unwrap_or_else(|| {
             let inner = state.store.read();
-            let document = crate::api::items_document(&inner);
+            let document = crate::web::api::items_document(&inner);
             match serde_json::to_vec_pretty(&document) {
                 Ok(json) => with_type(StatusCode::OK, "application/json", json),
                 Err(err) => text(StatusCode::INTERNAL_SERVER_ERROR, format!("cannot encode items: {err}\n")),
@@ -225,10 +225,10 @@ async fn route(state: &AppState, request: Request<Incoming>, _peer: SocketAddr) 
             checklist_page(state, attention_only)
         }),
         "/static/page.css" => {
-            only_get(method).unwrap_or_else(|| static_asset("text/css; charset=utf-8", crate::page::STYLESHEET))
+            only_get(method).unwrap_or_else(|| static_asset("text/css; charset=utf-8", crate::web::page::STYLESHEET))
         }
         "/static/page.js" => {
-            only_get(method).unwrap_or_else(|| static_asset("text/javascript; charset=utf-8", crate::page::SCRIPT))
+            only_get(method).unwrap_or_else(|| static_asset("text/javascript; charset=utf-8", crate::web::page::SCRIPT))
         }
         "/api/v1/baseline" => {
             if method != Method::POST {
@@ -248,7 +248,7 @@ async fn route(state: &AppState, request: Request<Incoming>, _peer: SocketAddr) 
                     with_type(
                         StatusCode::OK,
                         format.content_type(),
-                        crate::report::render(&inner, format, SystemTime::now()),
+                        crate::web::report::render(&inner, format, SystemTime::now()),
                     )
                 }
                 None => text(StatusCode::BAD_REQUEST, "unknown report format; use format=junit, markdown or json\n"),
@@ -295,7 +295,7 @@ img-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'";
 async fn take_baseline(state: &AppState, force: bool) -> Response<Body> {
     let path = state.baseline_file.clone();
     let checked = path.clone();
-    let existing = tokio::task::spawn_blocking(move || crate::baseline::load(&checked)).await;
+    let existing = tokio::task::spawn_blocking(move || crate::persist::baseline::load(&checked)).await;
     if let Ok(Err(err)) = existing {
         if !force {
             return text(StatusCode::CONFLICT, format!("{err}\nadd ?force=true to replace it\n"));
@@ -306,7 +306,7 @@ async fn take_baseline(state: &AppState, force: bool) -> Response<Body> {
         Err(reason) => return text(StatusCode::CONFLICT, format!("{reason}\n")),
     };
     let to_save = baseline.clone();
-    let saved = tokio::task::spawn_blocking(move || crate::baseline::save(&path, &to_save)).await;
+    let saved = tokio::task::spawn_blocking(move || crate::persist::baseline::save(&path, &to_save)).await;
     match saved {
         Ok(Ok(())) => {
             let message =
@@ -326,7 +326,7 @@ async fn take_baseline(state: &AppState, force: bool) -> Response<Body> {
 
 fn checklist_page(state: &AppState, attention_only: bool) -> Response<Body> {
     let inner = state.store.read();
-    let page = crate::page::build(&inner, attention_only, SystemTime::now());
+    let page = crate::web::page::build(&inner, attention_only, SystemTime::now());
     let rendered = askama::Template::render(&page);
     drop(page);
     drop(inner);

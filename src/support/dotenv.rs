@@ -4,7 +4,7 @@
 //! caller's decision. Problems name the line number and never the line's text, since a broken
 //! line may well be a pasted secret.
 
-use crate::secret::Secret;
+use crate::support::secret::Secret;
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct EnvEntry {

@@ -16,7 +16,7 @@ use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 use tokio::sync::Semaphore;
 
-use crate::secret::Secret;
+use crate::support::secret::Secret;
 
 /// bcrypt verifications running at once, over all connections (the machine's cores are shared
 /// with the checks).
@@ -36,7 +36,7 @@ pub struct BasicAuth {
 }
 
 impl BasicAuth {
-    /// Prepares the dummy hash; `users` hold hashes [`crate::webconfig::parse`] validated.
+    /// Prepares the dummy hash; `users` hold hashes [`crate::web::webconfig::parse`] validated.
     pub fn new(users: BTreeMap<String, Secret>) -> Result<BasicAuth, String> {
         let cost = users
             .values()

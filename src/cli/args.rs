@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
-use crate::logging::{LogFormat, LogLevel};
+use crate::cli::logging::{LogFormat, LogLevel};
 
 /// The default port. Not used by any exporter we know of (node 9100, blackbox 9115,
 /// postgres 9187, nginx 9113, mysqld 9104, redis 9121, process 9256, ...).

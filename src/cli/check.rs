@@ -7,17 +7,15 @@ use std::sync::Arc;
 
 use tokio::sync::Semaphore;
 
-use crate::api::{state_name, summarize};
 use crate::checks::CheckContext;
-use crate::cli::OutputFormat;
+use crate::cli::args::OutputFormat;
 use crate::config;
-use crate::report::ReportFormat;
 use crate::scheduler::evaluate;
 use crate::state::Store;
+use crate::web::report::ReportFormat;
+use crate::web::view::{reason_of, state_name, summarize};
 
-pub const EXIT_READY: i32 = 0;
-pub const EXIT_NOT_READY: i32 = 1;
-pub const EXIT_BAD_CONFIG: i32 = 2;
+use super::{EXIT_BAD_CONFIG, EXIT_NOT_READY, EXIT_READY};
 
 pub async fn run(config_file: &Path, format: OutputFormat, out: &mut impl Write) -> i32 {
     let store = match evaluate_once(config_file).await {
@@ -33,7 +31,7 @@ pub async fn run(config_file: &Path, format: OutputFormat, out: &mut impl Write)
     };
     let written = match report_format {
         Some(report_format) => {
-            out.write_all(crate::report::render(&inner, report_format, std::time::SystemTime::now()).as_bytes())
+            out.write_all(crate::web::report::render(&inner, report_format, std::time::SystemTime::now()).as_bytes())
         }
         None => write_table(&inner.items, out),
     };
@@ -49,7 +47,7 @@ pub async fn run(config_file: &Path, format: OutputFormat, out: &mut impl Write)
 
 /// Loads the config and evaluates every check once; a bad config is reported and gives its
 /// exit code.
-async fn evaluate_once(config_file: &Path) -> Result<Arc<Store>, i32> {
+pub(crate) async fn evaluate_once(config_file: &Path) -> Result<Arc<Store>, i32> {
     let config = match config::load(config_file) {
         Ok(config) => config,
         Err(err) => {
@@ -80,45 +78,11 @@ async fn evaluate_once(config_file: &Path) -> Result<Arc<Store>, i32> {
     Ok(store)
 }
 
-/// `checklist-exporter baseline`: evaluates every item once and records which pass. An
-/// existing baseline file that cannot be read is only replaced with `--force`.
-pub async fn record_baseline(config_file: &Path, baseline_file: &Path, force: bool) -> i32 {
-    if let Err(err) = crate::baseline::load(baseline_file) {
-        if !force {
-            eprintln!("{err}\nrefusing to replace it; look at it, then run again with --force");
-            return EXIT_NOT_READY;
-        }
-        eprintln!("{err}\nreplacing it (--force)");
-    }
-    let store = match evaluate_once(config_file).await {
-        Ok(store) => store,
-        Err(code) => return code,
-    };
-    let baseline = match store.read().take_baseline(std::time::SystemTime::now()) {
-        Ok(baseline) => baseline,
-        Err(reason) => {
-            eprintln!("{reason}");
-            return EXIT_NOT_READY;
-        }
-    };
-    if let Err(err) = crate::baseline::save(baseline_file, &baseline) {
-        eprintln!("{err}");
-        return EXIT_NOT_READY;
-    }
-    println!(
-        "baseline recorded in {}: {} of {} items pass",
-        baseline_file.display(),
-        baseline.passing_count(),
-        baseline.items.len()
-    );
-    EXIT_READY
-}
-
 fn write_table(items: &[crate::state::ItemRecord], out: &mut impl Write) -> std::io::Result<()> {
     let id_width = items.iter().map(|r| r.item().id.len()).max().unwrap_or(2).max(2);
     writeln!(out, "{:<7}  {:<8}  {:<id_width$}  REASON", "VERDICT", "SEVERITY", "ID")?;
     for record in items {
-        let reason = crate::api::reason_of(record).unwrap_or("");
+        let reason = reason_of(record).unwrap_or("");
         writeln!(
             out,
             "{:<7}  {:<8}  {:<id_width$}  {}",

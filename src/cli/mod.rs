@@ -1,0 +1,99 @@
+//! The commands: [`daemon`] (the long-running exporter with its signals and reloads),
+//! [`check`] (evaluate once for a CI gate), [`baseline`] (record the go-live baseline) and
+//! [`attest`] (record a person's confirmation); their flags in [`args`] and the log formats in
+//! [`logging`]. This is the top layer: it may use every other one.
+
+pub mod args;
+pub mod attest;
+pub mod baseline;
+pub mod check;
+pub mod daemon;
+pub mod logging;
+
+use std::process::ExitCode;
+
+use args::{Cli, Command};
+use daemon::DaemonOptions;
+
+use crate::config;
+use crate::web::webconfig;
+
+/// Exit codes shared by the commands (README, "Exit codes").
+pub const EXIT_READY: i32 = 0;
+pub const EXIT_NOT_READY: i32 = 1;
+pub const EXIT_BAD_CONFIG: i32 = 2;
+
+/// Runs the command the flags name; returns the process exit code.
+pub fn run(cli: Cli) -> ExitCode {
+    if cli.config_check {
+        let valid = match config::load(&cli.config_file) {
+            Ok(config) => {
+                println!(
+                    "{}: valid ({} checks, {} items)",
+                    cli.config_file.display(),
+                    config.deciders.len(),
+                    config.item_count()
+                );
+                true
+            }
+            Err(err) => {
+                eprintln!("{err}");
+                false
+            }
+        };
+        let web_valid = match &cli.web_config_file {
+            None => true,
+            Some(path) => match webconfig::load(path) {
+                Ok(settings) => {
+                    for warning in &settings.config.warnings {
+                        eprintln!("{}: warning: {warning}", path.display());
+                    }
+                    println!("{}: valid ({})", path.display(), settings.config.summary());
+                    true
+                }
+                Err(err) => {
+                    eprintln!("{err}");
+                    false
+                }
+            },
+        };
+        return if valid && web_valid { ExitCode::SUCCESS } else { ExitCode::from(EXIT_BAD_CONFIG as u8) };
+    }
+
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(err) => {
+            eprintln!("cannot start the async runtime: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match cli.command {
+        Some(Command::Check { format }) => {
+            let code = runtime.block_on(check::run(&cli.config_file, format, &mut std::io::stdout().lock()));
+            ExitCode::from(code as u8)
+        }
+        Some(Command::Baseline { force }) => {
+            let code = runtime.block_on(baseline::record_baseline(&cli.config_file, &cli.baseline_file, force));
+            ExitCode::from(code as u8)
+        }
+        Some(Command::Attest { item_id, by, note }) => {
+            ExitCode::from(attest::command(&cli.config_file, &item_id, &by, note) as u8)
+        }
+        None => {
+            let options = DaemonOptions {
+                config_file: cli.config_file,
+                listen_address: cli.listen_address,
+                baseline_file: cli.baseline_file,
+                web_config_file: cli.web_config_file,
+                lifecycle_enabled: cli.enable_lifecycle,
+            };
+            match runtime.block_on(daemon::run(options)) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(err) => {
+                    tracing::error!(error = %err, "exiting");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,9 @@
+//! The lowest layer: small pieces that know nothing of checklists, items or checks, used by every
+//! layer above. Nothing here imports another folder of the crate.
+
+pub mod decode;
+pub mod dotenv;
+pub mod memory;
+pub mod secret;
+pub mod tls;
+pub mod units;

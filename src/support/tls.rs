@@ -1,0 +1,160 @@
+//! One home for rustls verifier boilerplate. rustls asks every custom verifier for the same
+//! three handshake-signature methods; here they are written once, checked with the crypto
+//! provider's algorithms, and a verifier of ours only says what it decides about the
+//! certificate: a [`ServerPolicy`] (the `tls` kind's capture of any chain, libpq's `sslmode`
+//! levels) or a [`ClientPolicy`] (the web config's client-certificate modes).
+
+use std::fmt;
+use std::sync::Arc;
+
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::crypto::{CryptoProvider, WebPkiSupportedAlgorithms};
+use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+use rustls::server::danger::{ClientCertVerified, ClientCertVerifier};
+use rustls::{DigitallySignedStruct, DistinguishedName, Error, SignatureScheme};
+
+/// What a server-certificate verifier decides; the handshake signatures are checked for it.
+pub trait ServerPolicy: fmt::Debug + Send + Sync {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        server_name: &ServerName<'_>,
+        ocsp_response: &[u8],
+        now: UnixTime,
+    ) -> Result<ServerCertVerified, Error>;
+
+    /// Sees the result of each handshake-signature check and says what rustls gets; a policy
+    /// that only observes a handshake may note a bad signature and let it complete.
+    fn signature_checked(
+        &self,
+        result: Result<HandshakeSignatureValid, Error>,
+    ) -> Result<HandshakeSignatureValid, Error> {
+        result
+    }
+}
+
+/// What a client-certificate verifier decides; the handshake signatures are checked for it.
+pub trait ClientPolicy: fmt::Debug + Send + Sync {
+    fn offer_client_auth(&self) -> bool {
+        true
+    }
+
+    fn client_auth_mandatory(&self) -> bool;
+
+    fn root_hint_subjects(&self) -> &[DistinguishedName];
+
+    fn verify_client_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        now: UnixTime,
+    ) -> Result<ClientCertVerified, Error>;
+}
+
+/// A rustls verifier made of a policy and the provider's signature algorithms.
+#[derive(Debug)]
+pub struct Verifier<P> {
+    policy: P,
+    algorithms: WebPkiSupportedAlgorithms,
+}
+
+impl<P> Verifier<P> {
+    pub fn new(policy: P, provider: &CryptoProvider) -> Arc<Self> {
+        Arc::new(Verifier { policy, algorithms: provider.signature_verification_algorithms })
+    }
+
+    pub fn policy(&self) -> &P {
+        &self.policy
+    }
+
+    fn tls12(&self, message: &[u8], cert: &CertificateDer<'_>, dss: &DigitallySignedStruct) -> SignatureResult {
+        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.algorithms)
+    }
+
+    fn tls13(&self, message: &[u8], cert: &CertificateDer<'_>, dss: &DigitallySignedStruct) -> SignatureResult {
+        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.algorithms)
+    }
+}
+
+type SignatureResult = Result<HandshakeSignatureValid, Error>;
+
+impl<P: ServerPolicy> ServerCertVerifier for Verifier<P> {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        server_name: &ServerName<'_>,
+        ocsp_response: &[u8],
+        now: UnixTime,
+    ) -> Result<ServerCertVerified, Error> {
+        self.policy.verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now)
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> SignatureResult {
+        self.policy.signature_checked(self.tls12(message, cert, dss))
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> SignatureResult {
+        self.policy.signature_checked(self.tls13(message, cert, dss))
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.algorithms.supported_schemes()
+    }
+}
+
+impl<P: ClientPolicy> ClientCertVerifier for Verifier<P> {
+    fn offer_client_auth(&self) -> bool {
+        self.policy.offer_client_auth()
+    }
+
+    fn client_auth_mandatory(&self) -> bool {
+        self.policy.client_auth_mandatory()
+    }
+
+    fn root_hint_subjects(&self) -> &[DistinguishedName] {
+        self.policy.root_hint_subjects()
+    }
+
+    fn verify_client_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        now: UnixTime,
+    ) -> Result<ClientCertVerified, Error> {
+        self.policy.verify_client_cert(end_entity, intermediates, now)
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> SignatureResult {
+        self.tls12(message, cert, dss)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> SignatureResult {
+        self.tls13(message, cert, dss)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.algorithms.supported_schemes()
+    }
+}
