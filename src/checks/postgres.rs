@@ -24,6 +24,7 @@ use super::latency::LatencyTracker;
 use super::{check_ratio, require, Check, CheckContext, KeyError};
 use crate::model::{Cause, CheckResult, MetricFamily, MetricKind, Outcome, ProbeFailure, Report, Sample};
 use crate::support::secret::{mask_url, Secret};
+use crate::support::text::excerpt;
 use crate::support::tls::Verifier;
 use crate::support::units::{format_bytes, format_duration, format_percent, ByteSize, HumanDuration};
 
@@ -1149,15 +1150,9 @@ fn io_reason(err: &std::io::Error) -> String {
     }
 }
 
-/// Server text in a reason: control characters dropped, length bounded.
+/// At most [`MAX_QUOTED_CHARS`] of a target's text.
 fn quote(text: &str) -> String {
-    let cleaned: String = text.chars().filter(|c| !c.is_control()).collect();
-    if cleaned.chars().count() > MAX_QUOTED_CHARS {
-        let cut: String = cleaned.chars().take(MAX_QUOTED_CHARS).collect();
-        format!("{cut}…")
-    } else {
-        cleaned
-    }
+    excerpt(text, MAX_QUOTED_CHARS)
 }
 
 fn is_table_name(name: &str) -> bool {

@@ -25,6 +25,7 @@ use super::http::{
 use super::{Check, CheckContext, KeyError};
 use crate::model::{Cause, CheckResult, MetricFamily, MetricKind, Outcome, ProbeFailure, Report, Sample};
 use crate::support::secret::mask_url;
+use crate::support::text::excerpt;
 use crate::support::units::{format_bytes, ByteSize, HumanDuration};
 
 pub static PROMETHEUS_QUERY_SAMPLES: MetricFamily = MetricFamily {
@@ -98,14 +99,9 @@ fn endpoint(base: &str, path: &str) -> String {
     format!("{}{path}", base.trim_end_matches('/'))
 }
 
-/// At most [`MAX_QUOTED_CHARS`] of a server's text.
+/// At most [`MAX_QUOTED_CHARS`] of a target's text.
 fn quote(text: &str) -> String {
-    let mut chars = text.chars();
-    let mut quoted: String = chars.by_ref().take(MAX_QUOTED_CHARS).collect();
-    if chars.next().is_some() {
-        quoted.push('…');
-    }
-    quoted
+    excerpt(text, MAX_QUOTED_CHARS)
 }
 
 /// A sample value as Prometheus writes it.

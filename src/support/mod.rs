@@ -5,5 +5,6 @@ pub mod decode;
 pub mod dotenv;
 pub mod memory;
 pub mod secret;
+pub mod text;
 pub mod tls;
 pub mod units;
