@@ -496,9 +496,11 @@ fn decode_table(
         kind.validate_timeout(timeout).map_err(|err| (location(), format!("{}: {}", err.key, err.message)))?;
         kind.bind_items(&ids).map_err(|reason| (location(), reason))?;
     }
+    // Said again: binding may have completed the target (an attested check's item id).
+    let location = location_of_raw(index, &decoded.describe(), &ids);
     let mut items = Vec::with_capacity(raw_items.len());
     for raw in raw_items {
-        items.push(decode_item(raw, &decoded).map_err(|reason| (location(), reason))?);
+        items.push(decode_item(raw, &decoded).map_err(|reason| (location.clone(), reason))?);
     }
     Ok(match decoded {
         Decoded::Check(kind) => Decider::Check(Arc::new(CheckSpec { kind, interval, timeout, items, not_applicable })),
