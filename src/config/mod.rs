@@ -496,6 +496,10 @@ fn decode_table(
         kind.validate_timeout(timeout).map_err(|err| (location(), format!("{}: {}", err.key, err.message)))?;
         kind.bind_items(&ids).map_err(|reason| (location(), reason))?;
     }
+    // Binding the items may name them in the description (`attested ops.rollback`); the
+    // messages about the items use the description they will have in every later message.
+    let described = decoded.describe();
+    let location = || location_of_raw(index, &described, &ids);
     let mut items = Vec::with_capacity(raw_items.len());
     for raw in raw_items {
         items.push(decode_item(raw, &decoded).map_err(|reason| (location(), reason))?);
