@@ -6,6 +6,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use tokio::sync::Semaphore;
+use tokio::task::JoinSet;
 
 use crate::checks::CheckContext;
 use crate::cli::args::OutputFormat;
@@ -57,23 +58,32 @@ pub(crate) async fn evaluate_once(config_file: &Path) -> Result<Arc<Store>, i32>
     };
     let store = Store::new();
     store.install(&config);
-    let limiter = Semaphore::new(config.settings.max_concurrent_checks);
-    let evaluations = config.checks.iter().filter(|spec| spec.runs()).map(|spec| {
-        let limiter = &limiter;
-        let store = &store;
-        async move {
-            let evaluation = evaluate(spec, limiter, &CheckContext::default()).await;
+    // Every check starts at once, each in a task of its own; the semaphore bounds how many run.
+    let limiter = Arc::new(Semaphore::new(config.settings.max_concurrent_checks));
+    let mut evaluations = JoinSet::new();
+    for spec in config.checks.iter().filter(|spec| spec.runs()) {
+        let (spec, limiter, store) = (spec.clone(), limiter.clone(), store.clone());
+        evaluations.spawn(async move {
+            let evaluation = evaluate(&spec, &limiter, &CheckContext::default()).await;
             store.record(
-                spec,
+                &spec,
                 spec.fingerprint(),
                 evaluation.outcomes,
                 evaluation.samples,
                 evaluation.at,
                 evaluation.duration,
             );
+        });
+    }
+    while let Some(finished) = evaluations.join_next().await {
+        // `evaluate` catches a check's panic; one outside it is a bug and goes on up, as it did
+        // when the evaluations ran inside this task.
+        if let Err(err) = finished {
+            if let Ok(payload) = err.try_into_panic() {
+                std::panic::resume_unwind(payload);
+            }
         }
-    });
-    futures_util::future::join_all(evaluations).await;
+    }
 
     Ok(store)
 }
