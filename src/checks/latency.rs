@@ -1,7 +1,7 @@
 //! Latency bookkeeping shared by checks that time requests (HTTP health endpoints, database
 //! probe queries): a rolling window for the verdict (mean and 95th percentile over the last
 //! minutes) and cumulative histogram buckets for the exported `_seconds` histogram. A check keeps
-//! one [`LatencyTracker`] per target in its [`super::CheckMemory`].
+//! one [`LatencyTracker`] per target in its [`super::Check::State`].
 
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};

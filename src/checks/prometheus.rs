@@ -13,20 +13,16 @@
 //! `<secret>`, but the text is still never quoted anywhere: only receiver names leave this file.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
 
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::http::{
-    client as http_client, default_max_body, default_request_timeout, fetch, request_fields, validate_common, Answer,
-    ClientSlot, RequestSpec,
-};
+use super::http::{default_max_body, http_kind, Answer, ClientSlot, RequestSpec};
 use super::{Check, CheckContext, KeyError};
 use crate::model::{Cause, CheckResult, MetricFamily, MetricKind, Outcome, ProbeFailure, Report, Sample};
 use crate::support::secret::mask_url;
 use crate::support::text::excerpt;
-use crate::support::units::{format_bytes, ByteSize, HumanDuration};
+use crate::support::units::format_bytes;
 
 pub static PROMETHEUS_QUERY_SAMPLES: MetricFamily = MetricFamily {
     name: "checklist_prometheus_query_samples",
@@ -73,10 +69,11 @@ fn validate_base_url(url: &str) -> Result<(), KeyError> {
     Ok(())
 }
 
-/// GETs `path` below the base URL of `base`. A failure names the endpoint without its
-/// parameters (a long PromQL query would drown the reason).
+/// GETs `path` below the base URL of `base` with the check's client. A failure names the
+/// endpoint without its parameters (a long PromQL query would drown the reason).
 async fn get(
-    client: &reqwest::Client,
+    ctx: &CheckContext,
+    slot: &mut ClientSlot,
     base: &RequestSpec,
     path: &str,
     params: &[(&str, &str)],
@@ -89,7 +86,7 @@ async fn get(
     }
     .map_err(|err| ProbeFailure::new(Cause::Invalid, format!("`{endpoint}` is not a URL: {err}")))?;
     let spec = RequestSpec { url: url.to_string(), ..base.clone() };
-    fetch(client, &spec)
+    slot.fetch(ctx, &spec)
         .await
         .map_err(|failure| ProbeFailure { reason: failure.reason.replace(&spec.url, &endpoint), ..failure })
 }
@@ -161,29 +158,20 @@ pub fn api_data(what: &str, answer: &Answer, cap: u64) -> Result<Value, ProbeFai
 // ------------------------------------------------------------------------------------------
 // kind = "prometheus"
 
-/// `kind = "prometheus"`: an instant query whose every sample is within `[min, max]`, or an
-/// alerting rule that is loaded with health `ok`. One of the two per check.
-#[derive(Clone, Debug, PartialEq, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct PrometheusCheck {
-    /// The server's base URL, like `http://127.0.0.1:9090`.
-    pub url: String,
-    #[serde(default)]
-    pub ca_files: Vec<PathBuf>,
-    #[serde(default = "super::yes")]
-    pub system_roots: bool,
-    #[serde(default = "default_request_timeout")]
-    pub request_timeout: HumanDuration,
-    #[serde(default = "default_max_body")]
-    pub max_body_bytes: ByteSize,
-    /// A PromQL instant query (aspect `query`).
-    pub query: Option<String>,
-    /// The name of an alerting rule (aspect `alert_rule`).
-    pub alert: Option<String>,
-    pub min: Option<f64>,
-    pub max: Option<f64>,
+http_kind! {
+    /// `kind = "prometheus"`: an instant query whose every sample is within `[min, max]`, or an
+    /// alerting rule that is loaded with health `ok`. One of the two per check. `url` is the
+    /// server's base URL, like `http://127.0.0.1:9090`.
+    #[request(max_body_bytes = "default_max_body")]
+    pub struct PrometheusCheck {
+        /// A PromQL instant query (aspect `query`).
+        pub query: Option<String>,
+        /// The name of an alerting rule (aspect `alert_rule`).
+        pub alert: Option<String>,
+        pub min: Option<f64>,
+        pub max: Option<f64>,
+    }
 }
-request_fields!(PrometheusCheck);
 
 /// One sample of a query result: its series as Prometheus prints it, and its value.
 #[derive(Clone, Debug, PartialEq)]
@@ -199,7 +187,7 @@ impl Check for PrometheusCheck {
     type State = ClientSlot;
 
     fn validate(&self, aspect: &str) -> Result<(), KeyError> {
-        validate_common(&self.spec_with(None, Vec::new()), &["http", "https"])?;
+        self.validate_request(&["http", "https"])?;
         validate_base_url(&self.url)?;
         match (&self.query, &self.alert) {
             (None, None) => {
@@ -246,14 +234,13 @@ impl Check for PrometheusCheck {
     }
 
     async fn run(&self, ctx: &CheckContext, slot: &mut Self::State) -> CheckResult {
-        let base = self.spec_with(None, Vec::new());
-        let client = http_client(ctx, slot, &base).await?;
+        let base = self.spec();
         let cap = base.max_body_bytes;
         if let Some(query) = &self.query {
             let path = "/api/v1/query";
             // The server gives up when this client does, instead of finishing a query nobody reads.
             let timeout = base.request_timeout.as_secs_f64().to_string();
-            let answer = get(&client, &base, path, &[("query", query), ("timeout", &timeout)]).await?;
+            let answer = get(ctx, slot, &base, path, &[("query", query), ("timeout", &timeout)]).await?;
             let samples = query_samples(&api_data(&endpoint(&self.url, path), &answer, cap)?)?;
             let mut report = Report::default().with("query", decide_query(&samples, self.min, self.max));
             let labelled = |family, value| Sample::new(family, value).label("target", &self.url).label("query", query);
@@ -269,7 +256,7 @@ impl Check for PrometheusCheck {
         // `type=alert` leaves out recording rules; the decision filters again for servers
         // older than 2.24 that ignore the parameter.
         let path = "/api/v1/rules";
-        let answer = get(&client, &base, path, &[("type", "alert")]).await?;
+        let answer = get(ctx, slot, &base, path, &[("type", "alert")]).await?;
         let data = api_data(&endpoint(&self.url, path), &answer, cap)?;
         Ok(Report::default().with("alert_rule", decide_alert_rule(&data, alert)?))
     }
@@ -461,24 +448,15 @@ fn edit_distance(a: &[char], b: &[char]) -> usize {
 // ------------------------------------------------------------------------------------------
 // kind = "alertmanager"
 
-/// `kind = "alertmanager"`: Alertmanager is ready, and a receiver has a given integration.
-#[derive(Clone, Debug, PartialEq, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct AlertmanagerCheck {
-    /// The server's base URL, like `http://127.0.0.1:9093`.
-    pub url: String,
-    #[serde(default)]
-    pub ca_files: Vec<PathBuf>,
-    #[serde(default = "super::yes")]
-    pub system_roots: bool,
-    #[serde(default = "default_request_timeout")]
-    pub request_timeout: HumanDuration,
-    #[serde(default = "default_max_body")]
-    pub max_body_bytes: ByteSize,
-    /// One of [`INTEGRATIONS`] (aspect `integration`).
-    pub integration: Option<String>,
+http_kind! {
+    /// `kind = "alertmanager"`: Alertmanager is ready, and a receiver has a given integration.
+    /// `url` is the server's base URL, like `http://127.0.0.1:9093`.
+    #[request(max_body_bytes = "default_max_body")]
+    pub struct AlertmanagerCheck {
+        /// One of [`INTEGRATIONS`] (aspect `integration`).
+        pub integration: Option<String>,
+    }
 }
-request_fields!(AlertmanagerCheck);
 
 /// What `/api/v2/status` says that the decisions need. The configuration text is dropped once
 /// the receivers are read from it.
@@ -498,7 +476,7 @@ impl Check for AlertmanagerCheck {
     type State = ClientSlot;
 
     fn validate(&self, aspect: &str) -> Result<(), KeyError> {
-        validate_common(&self.spec_with(None, Vec::new()), &["http", "https"])?;
+        self.validate_request(&["http", "https"])?;
         validate_base_url(&self.url)?;
         if let Some(integration) = &self.integration {
             if !INTEGRATIONS.contains(&integration.as_str()) {
@@ -523,13 +501,12 @@ impl Check for AlertmanagerCheck {
     }
 
     async fn run(&self, ctx: &CheckContext, slot: &mut Self::State) -> CheckResult {
-        let base = self.spec_with(None, Vec::new());
-        let client = http_client(ctx, slot, &base).await?;
+        let base = self.spec();
         let path = "/api/v2/status";
-        let answer = get(&client, &base, path, &[]).await?;
+        let answer = get(ctx, slot, &base, path, &[]).await?;
         let status = parse_status(&endpoint(&self.url, path), &answer, base.max_body_bytes)?;
         // Only `ready` needs this answer, so its failure stays with `ready`.
-        let ready = get(&client, &base, "/-/ready", &[]).await.map(|answer| answer.status);
+        let ready = get(ctx, slot, &base, "/-/ready", &[]).await.map(|answer| answer.status);
         let mut report = Report::default().with("ready", decide_ready(&self.url, ready, &status));
         if let Some(integration) = &self.integration {
             report = report.with("integration", decide_integration(&status, integration));
@@ -628,6 +605,7 @@ pub fn decide_ready(url: &str, ready: Result<u16, ProbeFailure>, status: &Alertm
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::checks::http::default_request_timeout;
     use crate::model::Verdict;
 
     fn answer(status: u16, body: &str) -> Answer {
