@@ -4,7 +4,7 @@
 //! from what the server sent: whether the chain is trusted and valid now, whether the server sends
 //! its intermediates itself, whether the leaf covers every wanted name, whether expiry is far
 //! enough, and key and signature strength. Two more connections send hand-built TLS 1.0 and 1.1
-//! ClientHellos ([`super::tls_hello`]) to see whether the server still accepts them.
+//! ClientHellos ([`hello`]) to see whether the server still accepts them.
 //!
 //! The handshake accepts any certificate so that an expired or untrusted one still yields its
 //! dates (exported as gauges); trust is decided afterwards with webpki over the captured chain.
@@ -13,6 +13,8 @@
 //! validity, expiry, names, key match, key file permissions and readability by a service user.
 //!
 //! Every decision is a pure function of parsed facts ([`CertFacts`]), tested below.
+
+pub mod hello;
 
 use std::collections::{HashMap, HashSet};
 use std::net::IpAddr;
@@ -30,7 +32,7 @@ use serde::Deserialize;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use super::tls_hello::{self, HelloAnswer, LegacyVersion};
+use self::hello::{HelloAnswer, LegacyVersion};
 use super::{check_ratio, Check, CheckContext, KeyError};
 use crate::model::{Cause, CheckResult, MetricFamily, MetricKind, Outcome, ProbeFailure, Report, Sample};
 use crate::support::tls::{ServerPolicy, Verifier};
@@ -841,7 +843,7 @@ impl TlsCheck {
     async fn probe_legacy(&self, version: LegacyVersion, name: &str) -> LegacyResult {
         let mut stream = self.connect().await.map_err(|failure| failure.reason)?;
         let sni = if name.parse::<IpAddr>().is_ok() { None } else { Some(name) };
-        let hello = tls_hello::client_hello(version, sni, rand::random());
+        let hello = hello::client_hello(version, sni, rand::random());
         let limit = self.io_timeout.0;
         tokio::time::timeout(limit, stream.write_all(&hello))
             .await
@@ -863,7 +865,7 @@ impl TlsCheck {
                 Ok(Err(err)) if err.kind() == std::io::ErrorKind::ConnectionReset => true,
                 Ok(Err(err)) => return Err(err.to_string()),
             };
-            match tls_hello::classify(version, &answer, closed || answer.len() >= MAX_HELLO_ANSWER_BYTES) {
+            match hello::classify(version, &answer, closed || answer.len() >= MAX_HELLO_ANSWER_BYTES) {
                 HelloAnswer::Incomplete if !closed && answer.len() < MAX_HELLO_ANSWER_BYTES => continue,
                 decided => return Ok(decided),
             }
