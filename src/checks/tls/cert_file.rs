@@ -17,6 +17,7 @@ use super::trust::{provider, read_pem_certs};
 use super::{TLS_CERT_NOT_AFTER, TLS_CERT_NOT_BEFORE};
 use crate::checks::{Check, CheckContext, KeyError};
 use crate::model::{Cause, CheckResult, MetricFamily, Outcome, ProbeFailure, Report, Sample};
+use crate::support::accounts::{self, Access, Account, AccountError, Credentials, Ownership};
 use crate::support::units::HumanDuration;
 
 /// `kind = "tls_cert_file"`: a PEM certificate bundle on disk, optionally with its key.
@@ -37,32 +38,16 @@ pub struct TlsCertFileCheck {
     pub min_ec_bits: u32,
 }
 
-/// File ownership and mode, as `stat` gives them.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct FileMode {
-    pub mode: u32,
-    pub uid: u32,
-    pub gid: u32,
-}
-
-/// A user as the account database knows it.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Account {
-    pub name: String,
-    pub uid: u32,
-    pub gids: Vec<u32>,
-}
-
 /// What one run of a certificate-file check read.
 #[derive(Debug)]
 pub struct CertFileObservation {
     pub chain: Vec<CertFacts>,
     /// Whether the key's public half equals the leaf's, or why that could not be told.
     pub key_matches: Option<Result<bool, (Cause, String)>>,
-    pub key_mode: Option<Result<FileMode, (Cause, String)>>,
+    pub key_mode: Option<Result<Ownership, (Cause, String)>>,
     /// The certificate file and each parent directory, file first.
-    pub access_path: Vec<(PathBuf, FileMode)>,
-    pub account: Option<Result<Account, String>>,
+    pub access_path: Vec<(PathBuf, Ownership)>,
+    pub account: Option<Result<Account, AccountError>>,
 }
 
 impl Check for TlsCertFileCheck {
@@ -137,7 +122,7 @@ impl TlsCertFileCheck {
                 let mode = stat(ancestor).map_err(|(cause, why)| ProbeFailure::new(cause, why))?;
                 access_path.push((ancestor.to_path_buf(), mode));
             }
-            account = Some(lookup_account(user));
+            account = Some(accounts::by_name(user));
         }
         Ok(CertFileObservation { chain, key_matches, key_mode, access_path, account })
     }
@@ -186,7 +171,10 @@ impl TlsCertFileCheck {
         if let (Some(account), Some(user)) = (&seen.account, &self.readable_by) {
             let outcome = match account {
                 Ok(account) => decide_readable_by(account, &seen.access_path),
-                Err(why) => Outcome::error(Cause::NotFound, format!("user {user}: {why}")),
+                Err(why @ (AccountError::NotFound | AccountError::NulInName)) => {
+                    Outcome::error(Cause::NotFound, format!("user {user}: {why}"))
+                }
+                Err(why) => Outcome::error(Cause::Io, format!("user {user}: {why}")),
             };
             report = report.with("readable_by", outcome);
         }
@@ -195,7 +183,7 @@ impl TlsCertFileCheck {
 }
 
 /// Decides `key_private`: no permission bits for group or others.
-pub fn decide_key_private(mode: FileMode) -> Outcome {
+pub fn decide_key_private(mode: Ownership) -> Outcome {
     let bits = mode.mode & 0o777;
     Outcome::decide(
         bits & 0o077 == 0,
@@ -204,30 +192,15 @@ pub fn decide_key_private(mode: FileMode) -> Outcome {
     )
 }
 
-/// Whether `account` may use `mode` for `want` (4 read, 1 search), by the classic Unix rules.
-fn permits(account: &Account, mode: FileMode, want: u32) -> bool {
-    if account.uid == 0 {
-        // root reads anything; searching a directory needs no x bit either.
-        return true;
-    }
-    let bits = if account.uid == mode.uid {
-        mode.mode >> 6
-    } else if account.gids.contains(&mode.gid) {
-        mode.mode >> 3
-    } else {
-        mode.mode
-    };
-    bits & want == want
-}
-
 /// Decides `readable_by`: the user can search every parent directory and read the file.
 /// `path` lists the file first, then its parents up to `/`.
-pub fn decide_readable_by(account: &Account, path: &[(PathBuf, FileMode)]) -> Outcome {
+pub fn decide_readable_by(account: &Account, path: &[(PathBuf, Ownership)]) -> Outcome {
     let Some(((file, file_mode), parents)) = path.split_first() else {
         return Outcome::error(Cause::Io, "no path to judge");
     };
-    for (dir, mode) in parents.iter().rev() {
-        if !permits(account, *mode, 1) {
+    let readable = match accounts::reach(&Credentials::from(account), parents.iter().rev(), *file_mode, Access::Read) {
+        Ok(readable) => readable,
+        Err((dir, mode)) => {
             return Outcome::fail(
                 Cause::Permission,
                 format!(
@@ -238,14 +211,14 @@ pub fn decide_readable_by(account: &Account, path: &[(PathBuf, FileMode)]) -> Ou
                     mode.uid,
                     mode.gid
                 ),
-            );
+            )
         }
-    }
+    };
     let detail = format!("mode {:04o}, owner {}, group {}", file_mode.mode & 0o7777, file_mode.uid, file_mode.gid);
     Outcome::decide(
-        permits(account, *file_mode, 4),
+        readable,
         Cause::Permission,
-        if permits(account, *file_mode, 4) {
+        if readable {
             format!("{} can read {} ({detail})", account.name, file.display())
         } else {
             format!("{} cannot read {} ({detail})", account.name, file.display())
@@ -253,10 +226,9 @@ pub fn decide_readable_by(account: &Account, path: &[(PathBuf, FileMode)]) -> Ou
     )
 }
 
-fn stat(path: &Path) -> Result<FileMode, (Cause, String)> {
-    use std::os::unix::fs::MetadataExt;
+fn stat(path: &Path) -> Result<Ownership, (Cause, String)> {
     std::fs::metadata(path)
-        .map(|m| FileMode { mode: m.mode(), uid: m.uid(), gid: m.gid() })
+        .map(|m| Ownership::of(&m))
         .map_err(|err| (Cause::from_io(&err), format!("cannot stat {}: {err}", path.display())))
 }
 
@@ -278,26 +250,6 @@ fn read_key_matches(key_path: &Path, leaf: &CertFacts) -> Result<bool, (Cause, S
     Ok(public.as_ref() == leaf.spki.as_slice())
 }
 
-/// Looks a user up in the account database (getpwnam_r / getgrouplist).
-fn lookup_account(user: &str) -> Result<Account, String> {
-    let name = std::ffi::CString::new(user).map_err(|_| "the name holds a NUL byte".to_string())?;
-    let mut passwd: libc::passwd = unsafe { std::mem::zeroed() };
-    let mut buffer = vec![0 as libc::c_char; 16 * 1024];
-    let mut found: *mut libc::passwd = std::ptr::null_mut();
-    // SAFETY: every pointer refers to a live, correctly sized buffer owned by this frame.
-    let rc = unsafe { libc::getpwnam_r(name.as_ptr(), &mut passwd, buffer.as_mut_ptr(), buffer.len(), &mut found) };
-    if rc != 0 || found.is_null() {
-        return Err("no such user".to_string());
-    }
-    let (uid, gid) = (passwd.pw_uid, passwd.pw_gid);
-    let mut groups = vec![0 as libc::gid_t; 256];
-    let mut count = groups.len() as libc::c_int;
-    // SAFETY: `groups` has room for `count` entries; getgrouplist writes at most that many.
-    let rc = unsafe { libc::getgrouplist(name.as_ptr(), gid, groups.as_mut_ptr(), &mut count) };
-    let gids = if rc < 0 { vec![gid] } else { groups[..count.max(0) as usize].to_vec() };
-    Ok(Account { name: user.to_string(), uid, gids })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -305,8 +257,8 @@ mod tests {
 
     #[test]
     fn key_files_must_be_private() {
-        assert_eq!(decide_key_private(FileMode { mode: 0o100600, uid: 0, gid: 0 }).verdict, Verdict::Pass);
-        let open = decide_key_private(FileMode { mode: 0o100640, uid: 0, gid: 0 });
+        assert_eq!(decide_key_private(Ownership { mode: 0o100600, uid: 0, gid: 0 }).verdict, Verdict::Pass);
+        let open = decide_key_private(Ownership { mode: 0o100640, uid: 0, gid: 0 });
         assert_eq!(open.cause, Some(Cause::Insecure));
         assert_eq!(open.reason, "the key file has mode 0640; want no access for group or others (like 0600)");
     }
@@ -314,9 +266,9 @@ mod tests {
     #[test]
     fn readability_follows_owner_group_other_and_parent_directories() {
         let nginx = Account { name: "www-data".into(), uid: 33, gids: vec![33] };
-        let dir = |mode| (PathBuf::from("/etc/ssl"), FileMode { mode, uid: 0, gid: 0 });
-        let root = (PathBuf::from("/"), FileMode { mode: 0o40755, uid: 0, gid: 0 });
-        let file = |mode, gid| (PathBuf::from("/etc/ssl/app.pem"), FileMode { mode, uid: 0, gid });
+        let dir = |mode| (PathBuf::from("/etc/ssl"), Ownership { mode, uid: 0, gid: 0 });
+        let root = (PathBuf::from("/"), Ownership { mode: 0o40755, uid: 0, gid: 0 });
+        let file = |mode, gid| (PathBuf::from("/etc/ssl/app.pem"), Ownership { mode, uid: 0, gid });
         assert_eq!(decide_readable_by(&nginx, &[file(0o100644, 0), dir(0o40755), root.clone()]).verdict, Verdict::Pass);
         assert_eq!(
             decide_readable_by(&nginx, &[file(0o100640, 33), dir(0o40755), root.clone()]).verdict,
