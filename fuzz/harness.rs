@@ -13,11 +13,11 @@ use checklist_exporter::checks::http::{
     decide_content_type_options, decide_csp, decide_frame_options, decide_hsts, decide_referrer, decide_xss, Answer,
     REFERRER_POLICIES,
 };
-use checklist_exporter::checks::tls::{
-    decide_chain_complete, decide_covers_names, decide_expiry, decide_strength, format_timestamp, parse_cert,
-    pem_certs, ExpiryRule,
+use checklist_exporter::checks::tls::cert::{
+    decide_covers_names, decide_expiry, decide_strength, format_timestamp, parse_cert, pem_certs, ExpiryRule,
 };
-use checklist_exporter::checks::tls_hello::{classify, client_hello, HelloAnswer, LegacyVersion};
+use checklist_exporter::checks::tls::decide_chain_complete;
+use checklist_exporter::checks::tls::hello::{classify, client_hello, HelloAnswer, LegacyVersion};
 use checklist_exporter::config;
 use checklist_exporter::model::{Outcome, Verdict};
 use checklist_exporter::support::dotenv;

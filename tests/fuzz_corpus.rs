@@ -17,8 +17,8 @@ use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use checklist_exporter::checks::tls::parse_cert;
-use checklist_exporter::checks::tls_hello::{classify, client_hello, HelloAnswer, LegacyVersion};
+use checklist_exporter::checks::tls::cert::parse_cert;
+use checklist_exporter::checks::tls::hello::{classify, client_hello, HelloAnswer, LegacyVersion};
 use common::nginx::Nginx;
 use common::pki::{write, Leaf, Pki, DAY};
 use rand::rngs::StdRng;

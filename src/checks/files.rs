@@ -2,12 +2,12 @@
 //! would decide them, temp cleanup and log rotation (ages and sizes under a directory), and
 //! structured logs (the last lines of a log file parse as JSON objects).
 //!
-//! Permission decisions are pure functions of owner, group, mode bits and the user's groups,
-//! so "writable by uid 1000" is decided without switching to uid 1000 or touching the file.
+//! Permission decisions are pure functions of owner, group, mode bits and the user's groups
+//! (the arithmetic and the account lookup are in [`crate::support::accounts`]), so "writable by
+//! uid 1000" is decided without switching to uid 1000 or touching the file.
 
 use std::collections::BTreeSet;
 use std::io::{Read, Seek, SeekFrom};
-use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
@@ -16,6 +16,7 @@ use serde::Deserialize;
 use super::backup::format_age;
 use super::{require, Check, CheckContext, KeyError};
 use crate::model::{Cause, CheckResult, MetricFamily, MetricKind, Outcome, ProbeFailure, Report, Sample};
+use crate::support::accounts::{self, Access, AccountError, Credentials, Ownership};
 use crate::support::units::{ByteSize, HumanDuration};
 
 pub static FILES_COUNT: MetricFamily = MetricFamily {
@@ -161,8 +162,8 @@ pub struct PermissionsCheck {
     pub path: PathBuf,
     /// The uid for `writable` and `readable` (1000 for the app's Docker user, nginx's uid).
     pub uid: Option<u32>,
-    /// The uid's groups, when the uid is not in this host's /etc/passwd and /etc/group (a
-    /// container user); otherwise they are read from there.
+    /// The uid's groups, when the uid is not in this host's account database (a container
+    /// user); otherwise they are looked up there (through NSS: /etc/passwd and /etc/group, LDAP).
     pub gids: Option<Vec<u32>>,
     /// For `private` on a directory: which files in it must be private (`*.key`).
     #[serde(default = "default_private_pattern")]
@@ -171,57 +172,6 @@ pub struct PermissionsCheck {
 
 fn default_private_pattern() -> String {
     "*.key".to_string()
-}
-
-/// Owner, group and mode of one path.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Ownership {
-    pub uid: u32,
-    pub gid: u32,
-    pub mode: u32,
-}
-
-impl Ownership {
-    fn of(metadata: &std::fs::Metadata) -> Ownership {
-        Ownership { uid: metadata.uid(), gid: metadata.gid(), mode: metadata.mode() & 0o7777 }
-    }
-}
-
-/// A user as the kernel sees it for permission checks.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Credentials {
-    pub uid: u32,
-    pub gids: BTreeSet<u32>,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Access {
-    Read,
-    Write,
-    Search,
-}
-
-/// What the kernel's `generic_permission` decides for one inode: root passes (CAP_DAC_OVERRIDE;
-/// search only when some execute bit is set on a non-directory, which never matters here), else
-/// the owner class, else the group class, else other. The classes do not fall through: an owner
-/// without the bit is refused even if "other" has it.
-pub fn allowed(who: &Credentials, file: Ownership, access: Access) -> bool {
-    if who.uid == 0 {
-        return true;
-    }
-    let bit = match access {
-        Access::Read => 4,
-        Access::Write => 2,
-        Access::Search => 1,
-    };
-    let class = if file.uid == who.uid {
-        (file.mode >> 6) & 7
-    } else if who.gids.contains(&file.gid) {
-        (file.mode >> 3) & 7
-    } else {
-        file.mode & 7
-    };
-    class & bit != 0
 }
 
 /// One path and its ancestors, root first, with their ownership.
@@ -238,8 +188,9 @@ pub fn decide_access(who: &Credentials, chain: &PathChain, access: Access) -> Ou
     let Some(((target, ownership), ancestors)) = chain.split_last() else {
         return Outcome::error(Cause::Io, "no path to decide on");
     };
-    for (dir, dir_ownership) in ancestors {
-        if !allowed(who, *dir_ownership, Access::Search) {
+    let ok = match accounts::reach(who, ancestors, *ownership, access) {
+        Ok(ok) => ok,
+        Err((dir, dir_ownership)) => {
             return Outcome::fail(
                 Cause::Permission,
                 format!(
@@ -251,10 +202,9 @@ pub fn decide_access(who: &Credentials, chain: &PathChain, access: Access) -> Ou
                     dir_ownership.gid,
                     dir_ownership.mode
                 ),
-            );
+            )
         }
-    }
-    let ok = allowed(who, *ownership, access);
+    };
     let can = if ok { "can" } else { "cannot" };
     let reason = format!(
         "uid {} {can} {verb} {} (owner {}:{} mode {:04o})",
@@ -327,8 +277,11 @@ impl PermissionsCheck {
         }
         let mut report = Report::default();
         if let Some(uid) = self.uid {
-            let who =
-                Credentials { uid, gids: self.gids.clone().map(BTreeSet::from_iter).unwrap_or_else(|| groups_of(uid)) };
+            let gids = match &self.gids {
+                Some(gids) => gids.iter().copied().collect(),
+                None => groups_of(uid)?,
+            };
+            let who = Credentials { uid, gids };
             report = report
                 .with("writable", decide_access(&who, &chain, Access::Write))
                 .with("readable", decide_access(&who, &chain, Access::Read));
@@ -357,39 +310,14 @@ impl PermissionsCheck {
     }
 }
 
-/// The primary group from /etc/passwd and the supplementary groups from /etc/group, as login
-/// would set them; a uid unknown here has no groups.
-fn groups_of(uid: u32) -> BTreeSet<u32> {
-    let passwd = std::fs::read_to_string("/etc/passwd").unwrap_or_default();
-    let group = std::fs::read_to_string("/etc/group").unwrap_or_default();
-    parse_groups(uid, &passwd, &group)
-}
-
-/// The groups of `uid` from the text of /etc/passwd and /etc/group.
-pub fn parse_groups(uid: u32, passwd: &str, group: &str) -> BTreeSet<u32> {
-    let mut gids = BTreeSet::new();
-    let mut name = None;
-    for line in passwd.lines() {
-        let fields: Vec<&str> = line.split(':').collect();
-        if fields.len() >= 4 && fields[2].parse() == Ok(uid) {
-            name = Some(fields[0].to_string());
-            if let Ok(gid) = fields[3].parse() {
-                gids.insert(gid);
-            }
-            break;
-        }
+/// The groups of `uid` as login would set them (the primary group and the supplementary groups
+/// that list the user), from the account database; a uid unknown there has no groups.
+fn groups_of(uid: u32) -> Result<BTreeSet<u32>, ProbeFailure> {
+    match accounts::by_uid(uid) {
+        Ok(account) => Ok(account.gids.into_iter().collect()),
+        Err(AccountError::NotFound) => Ok(BTreeSet::new()),
+        Err(err) => Err(ProbeFailure::new(Cause::Io, format!("cannot look up the groups of uid {uid}: {err}"))),
     }
-    if let Some(name) = name {
-        for line in group.lines() {
-            let fields: Vec<&str> = line.split(':').collect();
-            if fields.len() >= 4 && fields[3].split(',').any(|member| member == name) {
-                if let Ok(gid) = fields[2].parse() {
-                    gids.insert(gid);
-                }
-            }
-        }
-    }
-    gids
 }
 
 /// `kind = "dir_usage"`: ages and sizes of the files under a directory (temp cleanup, log
@@ -680,24 +608,7 @@ fn json_type(value: &serde_json::Value) -> &'static str {
 mod tests {
     use super::*;
     use crate::model::Verdict;
-
-    fn user(uid: u32, gids: &[u32]) -> Credentials {
-        Credentials { uid, gids: gids.iter().copied().collect() }
-    }
-
-    fn own(uid: u32, gid: u32, mode: u32) -> Ownership {
-        Ownership { uid, gid, mode }
-    }
-
-    #[test]
-    fn permission_classes_do_not_fall_through() {
-        // Owner without write, others with write: the owner is still refused.
-        assert!(!allowed(&user(1000, &[1000]), own(1000, 1000, 0o557), Access::Write));
-        assert!(allowed(&user(1001, &[]), own(1000, 1000, 0o557), Access::Write));
-        assert!(allowed(&user(1000, &[50]), own(0, 50, 0o770), Access::Write));
-        assert!(!allowed(&user(1000, &[1000]), own(0, 50, 0o775), Access::Write));
-        assert!(allowed(&user(0, &[]), own(1000, 1000, 0o000), Access::Write));
-    }
+    use crate::support::accounts::tests::{own, user};
 
     #[test]
     fn access_needs_search_on_every_ancestor() {
@@ -713,14 +624,6 @@ mod tests {
         open[1].1.mode = 0o711;
         let outcome = decide_access(&user(1000, &[1000]), &open, Access::Write);
         assert_eq!(outcome, Outcome::pass("uid 1000 can write /opt/app (owner 1000:1000 mode 0755)"));
-    }
-
-    #[test]
-    fn groups_come_from_passwd_and_group() {
-        let passwd = "root:x:0:0:root:/root:/bin/bash\napp:x:1000:1000::/home/app:/bin/sh\n";
-        let group = "root:x:0:\napp:x:1000:\ndocker:x:998:app,ops\nadm:x:4:ops\n";
-        assert_eq!(parse_groups(1000, passwd, group), BTreeSet::from([1000, 998]));
-        assert!(parse_groups(4242, passwd, group).is_empty());
     }
 
     #[test]

@@ -23,7 +23,6 @@ pub mod postgres;
 pub mod prometheus;
 pub mod system;
 pub mod tls;
-pub mod tls_hello;
 
 use std::fmt;
 use std::future::Future;

@@ -1,6 +1,7 @@
 //! The lowest layer: small pieces that know nothing of checklists, items or checks, used by every
 //! layer above. Nothing here imports another folder of the crate.
 
+pub mod accounts;
 pub mod decode;
 pub mod dotenv;
 pub mod memory;

@@ -1,6 +1,6 @@
 //! Legacy protocol probing without a legacy TLS library: rustls cannot speak TLS 1.0 or 1.1, so
 //! the TLS check sends a hand-built ClientHello for the old version and classifies the first
-//! record the server answers with. Pure functions over bytes; the socket work is in `tls.rs`.
+//! record the server answers with. Pure functions over bytes; the socket work is in `probe.rs`.
 //!
 //! Only the first record matters: a server that accepts the version answers with a ServerHello
 //! for that version; one that refuses sends an alert or closes the connection. Anything else

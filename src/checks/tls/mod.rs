@@ -1,0 +1,463 @@
+//! TLS endpoints and certificate files: the two kinds and where each part of them lives.
+//!
+//! `kind = "tls"` (this file) makes one TLS handshake with rustls (TLS 1.2/1.3) and decides
+//! several aspects from what the server sent: whether the chain is trusted and valid now, whether
+//! the server sends its intermediates itself, whether the leaf covers every wanted name, whether
+//! expiry is far enough, and key and signature strength. Two more connections send hand-built
+//! TLS 1.0 and 1.1 ClientHellos ([`hello`]) to see whether the server still accepts them.
+//!
+//! The handshake accepts any certificate so that an expired or untrusted one still yields its
+//! dates (exported as gauges); trust is decided afterwards with webpki over the captured chain.
+//!
+//! `kind = "tls_cert_file"` ([`cert_file`]) reads a PEM bundle (and optionally its key) from disk
+//! and decides validity, expiry, names, key match, key file permissions and readability by a
+//! service user.
+//!
+//! - [`cert`]: what is read from one certificate ([`CertFacts`]), date math, and the decisions
+//!   both kinds make on a certificate alone (names, expiry, key strength).
+//! - [`trust`]: trust material: the crypto provider, roots, CA files and their cache.
+//! - [`probe`]: the handshake and the legacy probes, and what they observe.
+//! - [`hello`]: the hand-built legacy ClientHello and the classification of its answer.
+//! - [`cert_file`]: `kind = "tls_cert_file"`.
+//!
+//! Every decision is a pure function of parsed facts ([`CertFacts`]), tested beside it.
+
+pub mod cert;
+pub mod cert_file;
+pub mod hello;
+pub mod probe;
+pub mod trust;
+
+use std::collections::HashSet;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use rustls::pki_types::ServerName;
+use serde::Deserialize;
+
+use self::cert::{
+    decide_covers_names, decide_expiry, decide_strength, default_min_ec_bits, default_min_rsa_bits, format_days,
+    format_timestamp, list_names, now_unix, validate_expiry, CertFacts, ExpiryRule,
+};
+// The registry names both kinds as `tls::…`.
+pub use self::cert_file::TlsCertFileCheck;
+use self::hello::{HelloAnswer, LegacyVersion};
+use self::probe::{LegacyResult, TlsObservation, Unobserved, Verification};
+// The HTTP checks build their clients from the same provider and trust material.
+pub(crate) use self::trust::{provider, trust_for};
+use super::{Check, CheckContext, KeyError};
+use crate::model::{Cause, CheckResult, MetricFamily, MetricKind, Outcome, ProbeFailure, Report, Sample};
+use crate::support::units::HumanDuration;
+
+pub static TLS_VERSION_INFO: MetricFamily = MetricFamily {
+    name: "checklist_tls_version_info",
+    help: "The TLS version the last handshake negotiated (1 for the version in the label).",
+    kind: MetricKind::Gauge,
+};
+
+pub static TLS_CERT_NOT_BEFORE: MetricFamily = MetricFamily {
+    name: "checklist_tls_cert_not_before_timestamp_seconds",
+    help: "NotBefore of the leaf certificate, as a Unix timestamp; exported even when verification fails.",
+    kind: MetricKind::Gauge,
+};
+
+pub static TLS_CERT_NOT_AFTER: MetricFamily = MetricFamily {
+    name: "checklist_tls_cert_not_after_timestamp_seconds",
+    help: "NotAfter of the leaf certificate, as a Unix timestamp; exported even when verification fails.",
+    kind: MetricKind::Gauge,
+};
+
+pub static TLS_CHAIN_EARLIEST_NOT_AFTER: MetricFamily = MetricFamily {
+    name: "checklist_tls_chain_earliest_not_after_timestamp_seconds",
+    help: "The earliest NotAfter of every certificate in the chain, as a Unix timestamp.",
+    kind: MetricKind::Gauge,
+};
+
+// ------------------------------------------------------------------------------------------
+// The check
+
+/// `kind = "tls"`: one handshake with `address`, SNI `server_name`, judged on six aspects.
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsCheck {
+    /// `host:port` to connect to (a load balancer address, say).
+    pub address: String,
+    /// The name sent as SNI and verified; defaults to the host of `address`.
+    pub server_name: Option<String>,
+    /// Extra PEM files: self-signed certificates become roots, others extra intermediates.
+    #[serde(default)]
+    pub ca_files: Vec<PathBuf>,
+    #[serde(default = "super::yes")]
+    pub system_roots: bool,
+    /// Names the certificate must cover; defaults to the server name.
+    #[serde(default)]
+    pub names: Vec<String>,
+    pub min_remaining: Option<HumanDuration>,
+    pub min_remaining_ratio: Option<f64>,
+    #[serde(default = "default_min_rsa_bits")]
+    pub min_rsa_bits: u32,
+    #[serde(default = "default_min_ec_bits")]
+    pub min_ec_bits: u32,
+    /// Bound on each network step (connect, handshake, one read).
+    #[serde(default = "default_io_timeout")]
+    pub io_timeout: HumanDuration,
+}
+
+fn default_io_timeout() -> HumanDuration {
+    HumanDuration(Duration::from_secs(5))
+}
+
+fn split_host(address: &str) -> Option<(&str, u16)> {
+    let (host, port) = address.rsplit_once(':')?;
+    let port = port.parse::<u16>().ok().filter(|p| *p != 0)?;
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    if host.is_empty() {
+        None
+    } else {
+        Some((host, port))
+    }
+}
+
+impl Check for TlsCheck {
+    const KIND: &'static str = "tls";
+    const ASPECTS: &'static [&'static str] =
+        &["trusted", "chain_complete", "covers_names", "expiry", "legacy_refused", "strength"];
+    const FAMILIES: &'static [&'static MetricFamily] =
+        &[&TLS_VERSION_INFO, &TLS_CERT_NOT_BEFORE, &TLS_CERT_NOT_AFTER, &TLS_CHAIN_EARLIEST_NOT_AFTER];
+    type State = ();
+
+    fn validate(&self, aspect: &str) -> Result<(), KeyError> {
+        if split_host(&self.address).is_none() {
+            return Err(KeyError::new(
+                "address",
+                format!("`{}` is not host:port (like `127.0.0.1:443` or `[::1]:8443`)", self.address),
+            ));
+        }
+        if ServerName::try_from(self.server_name()).is_err() {
+            return Err(KeyError::new(
+                "server_name",
+                format!("`{}` is not a DNS name or IP address", self.server_name()),
+            ));
+        }
+        if !self.system_roots && self.ca_files.is_empty() {
+            return Err(KeyError::new("system_roots", "`system_roots = false` needs `ca_files`"));
+        }
+        if let Some(relative) = self.ca_files.iter().find(|p| !p.is_absolute()) {
+            return Err(KeyError::new("ca_files", format!("`{}` must be an absolute path", relative.display())));
+        }
+        validate_expiry(aspect, self.min_remaining, self.min_remaining_ratio)?;
+        if self.io_timeout.0.is_zero() {
+            return Err(KeyError::new("io_timeout", "must be longer than 0s"));
+        }
+        Ok(())
+    }
+
+    /// `address`, or `server_name@address` when the SNI name differs from the host, so that one
+    /// load balancer address serving several names gives distinct series.
+    fn target(&self) -> String {
+        match (&self.server_name, split_host(&self.address)) {
+            (Some(name), Some((host, _))) if name != host => format!("{name}@{}", self.address),
+            _ => self.address.clone(),
+        }
+    }
+
+    async fn run(&self, ctx: &CheckContext, _state: &mut Self::State) -> CheckResult {
+        let (system, files) = (self.system_roots, self.ca_files.clone());
+        let trust = ctx.blocking.run(move || trust_for(system, &files)).await??;
+        match self.observe(&trust).await {
+            Ok(observation) => Ok(self.decide(&observation, now_unix())),
+            Err(Unobserved::Handshake(failure)) => {
+                // A server that speaks only TLS 1.0/1.1 fails the modern handshake: that is a
+                // `legacy_refused` fail, not only an error.
+                let name = self.server_name();
+                let mut legacy = Vec::with_capacity(2);
+                for version in LegacyVersion::ALL {
+                    legacy.push((version, self.probe_legacy(version, &name).await));
+                }
+                decide_handshake_failure(&failure, &legacy).ok_or(failure)
+            }
+            Err(Unobserved::Other(failure)) => Err(failure),
+        }
+    }
+}
+
+impl TlsCheck {
+    pub fn server_name(&self) -> String {
+        self.server_name
+            .clone()
+            .unwrap_or_else(|| split_host(&self.address).map(|(h, _)| h.to_string()).unwrap_or_default())
+    }
+
+    fn wanted_names(&self) -> Vec<String> {
+        if self.names.is_empty() {
+            vec![self.server_name()]
+        } else {
+            self.names.clone()
+        }
+    }
+
+    pub fn decide(&self, seen: &TlsObservation, now: i64) -> Report {
+        let target = self.target();
+        let mut report = Report::default()
+            .sample(Sample::new(&TLS_VERSION_INFO, 1.0).label("target", &target).label("version", &seen.version));
+        let Some(leaf) = seen.chain.first() else {
+            let missing = || Outcome::error(Cause::Missing, "the server sent no certificate");
+            for aspect in Self::ASPECTS {
+                report = report.with(aspect, missing());
+            }
+            return report;
+        };
+        let earliest = seen.chain.iter().map(|c| c.not_after).min().unwrap_or(leaf.not_after);
+        report = report
+            .sample(Sample::new(&TLS_CERT_NOT_BEFORE, leaf.not_before as f64).label("target", &target))
+            .sample(Sample::new(&TLS_CERT_NOT_AFTER, leaf.not_after as f64).label("target", &target))
+            .sample(Sample::new(&TLS_CHAIN_EARLIEST_NOT_AFTER, earliest as f64).label("target", &target));
+        let rule = ExpiryRule {
+            min_remaining: self.min_remaining.map(|d| d.0),
+            min_remaining_ratio: self.min_remaining_ratio,
+        };
+        report
+            .with("trusted", decide_trusted(&seen.verification, leaf, &self.server_name(), now))
+            .with("chain_complete", decide_chain_complete(&seen.chain, &seen.root_subjects))
+            .with("covers_names", decide_covers_names(leaf, &self.wanted_names()))
+            .with("expiry", decide_expiry(leaf, rule, now))
+            .with("legacy_refused", decide_legacy(&seen.version, &seen.legacy))
+            .with("strength", decide_strength(&seen.chain, self.min_rsa_bits, self.min_ec_bits))
+    }
+}
+
+// ------------------------------------------------------------------------------------------
+// Decisions of the tls kind (the certificate-only ones are in `cert`)
+
+/// Decides `trusted`: the chain verifies to a trusted root for the server name, and every
+/// certificate is within its dates.
+pub fn decide_trusted(verification: &Verification, leaf: &CertFacts, server_name: &str, now: i64) -> Outcome {
+    let dates = format!("valid {} to {}", format_timestamp(leaf.not_before), format_timestamp(leaf.not_after));
+    match verification {
+        Verification::Trusted => {
+            Outcome::pass(format!("the chain for {server_name} verifies to a trusted root; {dates}"))
+        }
+        Verification::Expired if now > leaf.not_after => Outcome::fail(
+            Cause::Expired,
+            format!("the certificate expired {} ago; {dates}", format_days(now - leaf.not_after)),
+        ),
+        Verification::Expired => {
+            Outcome::fail(Cause::Expired, format!("a certificate of the chain has expired; the leaf is {dates}"))
+        }
+        Verification::NotYetValid if now < leaf.not_before => Outcome::fail(
+            Cause::NotYetValid,
+            format!("the certificate is not valid for another {}; {dates}", format_days(leaf.not_before - now)),
+        ),
+        Verification::NotYetValid => Outcome::fail(
+            Cause::NotYetValid,
+            format!("a certificate of the chain is not valid yet; the leaf is {dates}"),
+        ),
+        Verification::NameMismatch => Outcome::fail(
+            Cause::Mismatch,
+            format!("the certificate is not valid for {server_name}; it names {}", list_names(leaf)),
+        ),
+        Verification::Untrusted(why) => Outcome::fail(Cause::Untrusted, format!("the chain is not trusted: {why}")),
+    }
+}
+
+/// Decides `chain_complete`: following issuers through the certificates the server sent reaches
+/// a root (a self-signed certificate, or the subject of a trust anchor). Intermediates a client
+/// could fetch elsewhere do not count: many clients cannot.
+pub fn decide_chain_complete(chain: &[CertFacts], root_subjects: &HashSet<Vec<u8>>) -> Outcome {
+    let Some(leaf) = chain.first() else {
+        return Outcome::error(Cause::Missing, "the server sent no certificate");
+    };
+    let mut current = leaf;
+    let mut used = vec![false; chain.len()];
+    used[0] = true;
+    let sent = chain.len();
+    loop {
+        if current.self_signed() {
+            return Outcome::pass(format!(
+                "the server sends {sent} certificate(s), up to self-signed {}",
+                current.subject
+            ));
+        }
+        if root_subjects.contains(&current.issuer_raw) {
+            return Outcome::pass(format!(
+                "the server sends {sent} certificate(s); {} is issued by a trusted root",
+                current.subject
+            ));
+        }
+        let next =
+            chain.iter().enumerate().find(|(index, cert)| !used[*index] && cert.subject_raw == current.issuer_raw);
+        match next {
+            Some((index, cert)) => {
+                used[index] = true;
+                current = cert;
+            }
+            None => {
+                return Outcome::fail(
+                    Cause::IncompleteChain,
+                    format!(
+                        "the server sends {sent} certificate(s); the issuer of {} is neither sent nor a trusted root: an intermediate is missing",
+                        current.subject
+                    ),
+                )
+            }
+        }
+    }
+}
+
+/// Decides `legacy_refused`: TLS 1.0 and 1.1 refused, and the main handshake on 1.2 or 1.3.
+pub fn decide_legacy(modern: &str, legacy: &[(LegacyVersion, LegacyResult)]) -> Outcome {
+    let mut accepted = Vec::new();
+    let mut refused = Vec::new();
+    for (version, result) in legacy {
+        match result {
+            Ok(HelloAnswer::Accepted) => accepted.push(version.name()),
+            Ok(HelloAnswer::Refused(why)) => refused.push(format!("{} ({why})", version.name())),
+            Ok(HelloAnswer::NotTls(why)) => {
+                return Outcome::error(Cause::Invalid, format!("the {} probe got no TLS answer: {why}", version.name()))
+            }
+            Ok(HelloAnswer::Incomplete) => {
+                return Outcome::error(Cause::Io, format!("the {} probe got a truncated answer", version.name()))
+            }
+            Err(why) => return Outcome::error(Cause::Io, format!("the {} probe failed: {why}", version.name())),
+        }
+    }
+    if accepted.is_empty() {
+        Outcome::pass(format!("the server refuses {}; it negotiated {modern}", refused.join(", ")))
+    } else {
+        Outcome::fail(
+            Cause::Insecure,
+            format!(
+                "the server accepts {}; want only TLS 1.2 and 1.3 (it negotiated {modern})",
+                accepted.join(" and ")
+            ),
+        )
+    }
+}
+
+/// After a failed TLS 1.2/1.3 handshake: if the server accepts TLS 1.0 or 1.1, `legacy_refused`
+/// fails and every other aspect is an error with the handshake's reason; otherwise `None` (the
+/// whole probe failed).
+pub fn decide_handshake_failure(failure: &ProbeFailure, legacy: &[(LegacyVersion, LegacyResult)]) -> Option<Report> {
+    let accepted: Vec<&str> = legacy
+        .iter()
+        .filter(|(_, result)| matches!(result, Ok(HelloAnswer::Accepted)))
+        .map(|(version, _)| version.name())
+        .collect();
+    if accepted.is_empty() {
+        return None;
+    }
+    let mut report = Report::default();
+    for aspect in TlsCheck::ASPECTS {
+        let outcome = if *aspect == "legacy_refused" {
+            Outcome::fail(
+                Cause::Insecure,
+                format!("the server accepts {} but not TLS 1.2 or 1.3 ({})", accepted.join(" and "), failure.reason),
+            )
+        } else {
+            Outcome::error(failure.cause, failure.reason.clone())
+        };
+        report = report.with(aspect, outcome);
+    }
+    Some(report)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::cert::tests::{cert, DAY, NOW};
+    use super::*;
+    use crate::model::Verdict;
+
+    #[test]
+    fn trust_failures_name_the_dates() {
+        let mut leaf = cert("leaf", "ca");
+        leaf.not_after = NOW - 2 * DAY;
+        let outcome = decide_trusted(&Verification::Expired, &leaf, "app.example.test", NOW);
+        assert_eq!(outcome.cause, Some(Cause::Expired));
+        assert_eq!(
+            outcome.reason,
+            "the certificate expired 2.0 days ago; valid 2026-12-16 08:00:00 UTC to 2027-01-13 08:00:00 UTC"
+        );
+        let mut future = cert("leaf", "ca");
+        future.not_before = NOW + 3 * DAY;
+        let outcome = decide_trusted(&Verification::NotYetValid, &future, "x", NOW);
+        assert_eq!(outcome.cause, Some(Cause::NotYetValid));
+        assert!(outcome.reason.starts_with("the certificate is not valid for another 3.0 days"), "{}", outcome.reason);
+        let outcome = decide_trusted(&Verification::NameMismatch, &cert("l", "c"), "other.test", NOW);
+        assert_eq!(outcome.cause, Some(Cause::Mismatch));
+        assert_eq!(decide_trusted(&Verification::Trusted, &cert("l", "c"), "x", NOW).verdict, Verdict::Pass);
+    }
+
+    #[test]
+    fn a_chain_is_complete_only_when_the_server_sends_every_intermediate() {
+        let roots: HashSet<Vec<u8>> = [b"root".to_vec()].into_iter().collect();
+        let leaf = cert("leaf", "intermediate");
+        let intermediate = cert("intermediate", "root");
+        assert_eq!(decide_chain_complete(&[leaf.clone(), intermediate.clone()], &roots).verdict, Verdict::Pass);
+        let outcome = decide_chain_complete(std::slice::from_ref(&leaf), &roots);
+        assert_eq!(outcome.cause, Some(Cause::IncompleteChain));
+        assert!(outcome.reason.contains("the issuer of leaf is neither sent nor a trusted root"), "{}", outcome.reason);
+        // Order does not matter, and a sent root is fine.
+        let root = cert("root", "root");
+        assert_eq!(decide_chain_complete(&[leaf, root, intermediate], &HashSet::new()).verdict, Verdict::Pass);
+        assert_eq!(decide_chain_complete(&[cert("self", "self")], &HashSet::new()).verdict, Verdict::Pass);
+    }
+
+    #[test]
+    fn legacy_versions_must_be_refused() {
+        let refused = |why: &str| Ok(HelloAnswer::Refused(why.into()));
+        let outcome = decide_legacy(
+            "TLS 1.3",
+            &[(LegacyVersion::Tls10, refused("alert protocol_version")), (LegacyVersion::Tls11, refused("closed"))],
+        );
+        assert_eq!(outcome.verdict, Verdict::Pass);
+        assert_eq!(
+            outcome.reason,
+            "the server refuses TLS 1.0 (alert protocol_version), TLS 1.1 (closed); it negotiated TLS 1.3"
+        );
+        let outcome = decide_legacy(
+            "TLS 1.2",
+            &[(LegacyVersion::Tls10, Ok(HelloAnswer::Accepted)), (LegacyVersion::Tls11, Ok(HelloAnswer::Accepted))],
+        );
+        assert_eq!(outcome.cause, Some(Cause::Insecure));
+        assert_eq!(
+            outcome.reason,
+            "the server accepts TLS 1.0 and TLS 1.1; want only TLS 1.2 and 1.3 (it negotiated TLS 1.2)"
+        );
+        let outcome = decide_legacy("TLS 1.3", &[(LegacyVersion::Tls10, Err("no answer within 5s".into()))]);
+        assert_eq!(outcome.verdict, Verdict::Error);
+    }
+
+    #[test]
+    fn a_server_speaking_only_legacy_tls_fails_legacy_refused() {
+        let failure = ProbeFailure::new(
+            Cause::Io,
+            "TLS handshake with h:443 failed: the server refused with alert ProtocolVersion",
+        );
+        let legacy = [
+            (LegacyVersion::Tls10, Ok(HelloAnswer::Accepted)),
+            (LegacyVersion::Tls11, Ok(HelloAnswer::Refused("x".into()))),
+        ];
+        let report = decide_handshake_failure(&failure, &legacy).unwrap();
+        let outcome = report.outcome("legacy_refused").unwrap();
+        assert_eq!(outcome.cause, Some(Cause::Insecure));
+        assert_eq!(
+            outcome.reason,
+            "the server accepts TLS 1.0 but not TLS 1.2 or 1.3 (TLS handshake with h:443 failed: the server refused with alert ProtocolVersion)"
+        );
+        assert_eq!(report.outcome("trusted").unwrap().verdict, Verdict::Error);
+        let refused = [(LegacyVersion::Tls10, Ok(HelloAnswer::Refused("x".into())))];
+        assert!(decide_handshake_failure(&failure, &refused).is_none());
+    }
+
+    #[test]
+    fn targets_distinguish_names_served_by_one_address() {
+        let check: TlsCheck = serde_json::from_str(r#"{"address":"10.0.0.1:443","server_name":"app.example.com"}"#)
+            .unwrap_or_else(|err| panic!("{err}"));
+        assert_eq!(check.target(), "app.example.com@10.0.0.1:443");
+        let plain: TlsCheck = serde_json::from_str(r#"{"address":"localhost:443"}"#).unwrap();
+        assert_eq!(plain.target(), "localhost:443");
+        assert_eq!(plain.server_name(), "localhost");
+        assert!(plain.validate("trusted").is_ok());
+        assert_eq!(plain.validate("expiry").unwrap_err().key, "min_remaining");
+    }
+}

@@ -1,0 +1,252 @@
+//! The network side of `kind = "tls"`: one rustls handshake that accepts any certificate (the
+//! capturing verifier policy) so that an expired or untrusted chain is still seen, webpki
+//! verification of the captured chain afterwards, and the legacy TLS 1.0/1.1 probes that send a
+//! [`super::hello`] ClientHello. What they see is a [`TlsObservation`], judged by
+//! [`TlsCheck::decide`].
+
+use std::collections::HashSet;
+use std::net::IpAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+use rustls::CertificateError;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+use super::cert::{parse_cert, CertFacts};
+use super::hello::{self, HelloAnswer, LegacyVersion};
+use super::trust::{provider, Trust};
+use super::TlsCheck;
+use crate::model::{Cause, ProbeFailure};
+use crate::support::tls::{ServerPolicy, Verifier};
+use crate::support::units::format_duration;
+
+/// A legacy-probe answer is decided within the first record header; never read more than this.
+const MAX_HELLO_ANSWER_BYTES: usize = 64;
+
+/// What one run of a TLS check saw.
+#[derive(Clone, Debug)]
+pub struct TlsObservation {
+    pub version: String,
+    pub chain: Vec<CertFacts>,
+    pub verification: Verification,
+    pub root_subjects: HashSet<Vec<u8>>,
+    pub legacy: Vec<(LegacyVersion, LegacyResult)>,
+}
+
+/// The result of verifying the chain with webpki.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Verification {
+    Trusted,
+    Expired,
+    NotYetValid,
+    NameMismatch,
+    Untrusted(String),
+}
+
+impl Verification {
+    pub fn from_error(err: &rustls::Error) -> Verification {
+        match err {
+            rustls::Error::InvalidCertificate(cert_err) => match cert_err {
+                CertificateError::Expired | CertificateError::ExpiredContext { .. } => Verification::Expired,
+                CertificateError::NotValidYet | CertificateError::NotValidYetContext { .. } => {
+                    Verification::NotYetValid
+                }
+                CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. } => {
+                    Verification::NameMismatch
+                }
+                CertificateError::UnknownIssuer => {
+                    Verification::Untrusted("no chain to a trusted root (unknown issuer)".into())
+                }
+                CertificateError::UnsupportedSignatureAlgorithmContext { .. }
+                | CertificateError::UnsupportedSignatureAlgorithmForPublicKeyContext { .. } => {
+                    Verification::Untrusted("a signature in the chain uses an algorithm that is not accepted".into())
+                }
+                CertificateError::BadSignature => Verification::Untrusted("a signature in the chain is invalid".into()),
+                other => Verification::Untrusted(format!("{other:?}")),
+            },
+            other => Verification::Untrusted(other.to_string()),
+        }
+    }
+}
+
+/// One legacy-version probe: the classified answer, or why it could not be made.
+pub type LegacyResult = Result<HelloAnswer, String>;
+
+/// Why a TLS check saw no certificate: the handshake itself failed (the server answered, but
+/// not with TLS 1.2/1.3), or anything else.
+pub(super) enum Unobserved {
+    Handshake(ProbeFailure),
+    Other(ProbeFailure),
+}
+
+impl From<ProbeFailure> for Unobserved {
+    fn from(failure: ProbeFailure) -> Self {
+        Unobserved::Other(failure)
+    }
+}
+
+impl TlsCheck {
+    async fn connect(&self) -> Result<TcpStream, ProbeFailure> {
+        let address = &self.address;
+        match tokio::time::timeout(self.io_timeout.0, TcpStream::connect(address)).await {
+            Ok(Ok(stream)) => Ok(stream),
+            Ok(Err(err)) => Err(ProbeFailure::new(Cause::from_io(&err), format!("cannot connect to {address}: {err}"))),
+            Err(_) => Err(ProbeFailure::new(
+                Cause::Timeout,
+                format!("no TCP connection to {address} within {}", format_duration(self.io_timeout.0)),
+            )),
+        }
+    }
+
+    pub(super) async fn observe(&self, trust: &Trust) -> Result<TlsObservation, Unobserved> {
+        let name = self.server_name();
+        let server_name = ServerName::try_from(name.clone())
+            .map_err(|_| ProbeFailure::new(Cause::Invalid, format!("`{name}` is not a server name")))?;
+        let verifier = Verifier::new(CapturingVerifier { signature_error: Mutex::new(None) }, &provider());
+        let config = rustls::ClientConfig::builder_with_provider(provider())
+            .with_safe_default_protocol_versions()
+            .map_err(|err| ProbeFailure::new(Cause::Io, format!("cannot configure TLS: {err}")))?
+            .dangerous()
+            .with_custom_certificate_verifier(verifier.clone())
+            .with_no_client_auth();
+        let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
+        let stream = self.connect().await?;
+        let address = &self.address;
+        let mut tls =
+            match tokio::time::timeout(self.io_timeout.0, connector.connect(server_name.clone(), stream)).await {
+                Ok(Ok(tls)) => tls,
+                Ok(Err(err)) => {
+                    return Err(Unobserved::Handshake(ProbeFailure::new(
+                        Cause::Io,
+                        format!("TLS handshake with {address} failed: {}", describe_handshake_error(&err)),
+                    )))
+                }
+                Err(_) => {
+                    return Err(ProbeFailure::new(
+                        Cause::Timeout,
+                        format!("no TLS handshake with {address} within {}", format_duration(self.io_timeout.0)),
+                    )
+                    .into())
+                }
+            };
+        let (_, connection) = tls.get_ref();
+        let version = match connection.protocol_version() {
+            Some(rustls::ProtocolVersion::TLSv1_3) => "TLS 1.3".to_string(),
+            Some(rustls::ProtocolVersion::TLSv1_2) => "TLS 1.2".to_string(),
+            Some(other) => format!("{other:?}"),
+            None => "unknown".to_string(),
+        };
+        let ders: Vec<CertificateDer<'static>> = connection.peer_certificates().map(<[_]>::to_vec).unwrap_or_default();
+        // Closing politely is a courtesy; the verdicts do not depend on it.
+        let _ = tokio::time::timeout(Duration::from_millis(200), tls.shutdown()).await;
+        drop(tls);
+        let Some((leaf_der, sent_intermediates)) = ders.split_first() else {
+            return Err(ProbeFailure::new(Cause::Missing, format!("{address} sent no certificate")).into());
+        };
+        let mut chain = Vec::with_capacity(ders.len());
+        for (position, der) in ders.iter().enumerate() {
+            let facts = parse_cert(der).map_err(|why| {
+                ProbeFailure::new(Cause::Invalid, format!("certificate {position} sent by {address}: {why}"))
+            })?;
+            chain.push(facts);
+        }
+        let mut intermediates = sent_intermediates.to_vec();
+        intermediates.extend(trust.extra_intermediates.iter().cloned());
+        let signature_error = verifier.policy().signature_error.lock().ok().and_then(|slot| slot.clone());
+        let verification =
+            match trust.verifier.verify_server_cert(leaf_der, &intermediates, &server_name, &[], UnixTime::now()) {
+                Ok(_) => match signature_error {
+                    None => Verification::Trusted,
+                    Some(why) => Verification::Untrusted(format!("the handshake signature does not verify: {why}")),
+                },
+                Err(err) => Verification::from_error(&err),
+            };
+        let mut legacy = Vec::with_capacity(2);
+        for version in LegacyVersion::ALL {
+            legacy.push((version, self.probe_legacy(version, &name).await));
+        }
+        Ok(TlsObservation { version, chain, verification, root_subjects: trust.root_subjects.clone(), legacy })
+    }
+
+    /// Sends a ClientHello for an old version and reads just enough of the answer to classify it.
+    pub(super) async fn probe_legacy(&self, version: LegacyVersion, name: &str) -> LegacyResult {
+        let mut stream = self.connect().await.map_err(|failure| failure.reason)?;
+        let sni = if name.parse::<IpAddr>().is_ok() { None } else { Some(name) };
+        let hello = hello::client_hello(version, sni, rand::random());
+        let limit = self.io_timeout.0;
+        tokio::time::timeout(limit, stream.write_all(&hello))
+            .await
+            .map_err(|_| format!("could not send the hello within {}", format_duration(limit)))?
+            .map_err(|err| format!("could not send the hello: {err}"))?;
+        let mut answer = Vec::with_capacity(MAX_HELLO_ANSWER_BYTES);
+        let mut buffer = [0u8; MAX_HELLO_ANSWER_BYTES];
+        loop {
+            let room = MAX_HELLO_ANSWER_BYTES - answer.len();
+            let read = tokio::time::timeout(limit, stream.read(&mut buffer[..room])).await;
+            let closed = match read {
+                Err(_) => return Err(format!("no answer within {}", format_duration(limit))),
+                Ok(Ok(0)) => true,
+                Ok(Ok(n)) => {
+                    answer.extend_from_slice(&buffer[..n]);
+                    false
+                }
+                // A reset right after the hello is how some servers refuse.
+                Ok(Err(err)) if err.kind() == std::io::ErrorKind::ConnectionReset => true,
+                Ok(Err(err)) => return Err(err.to_string()),
+            };
+            match hello::classify(version, &answer, closed || answer.len() >= MAX_HELLO_ANSWER_BYTES) {
+                HelloAnswer::Incomplete if !closed && answer.len() < MAX_HELLO_ANSWER_BYTES => continue,
+                decided => return Ok(decided),
+            }
+        }
+    }
+}
+
+/// Accepts any certificate during the handshake so that its facts can be judged afterwards, but
+/// still checks the handshake signature (recording a failure rather than aborting, so that a
+/// weak key gets its `strength` verdict).
+#[derive(Debug)]
+struct CapturingVerifier {
+    signature_error: Mutex<Option<String>>,
+}
+
+impl ServerPolicy for CapturingVerifier {
+    fn verify_server_cert(
+        &self,
+        _end_entity: &CertificateDer<'_>,
+        _intermediates: &[CertificateDer<'_>],
+        _server_name: &ServerName<'_>,
+        _ocsp_response: &[u8],
+        _now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        Ok(ServerCertVerified::assertion())
+    }
+
+    fn signature_checked(
+        &self,
+        result: Result<HandshakeSignatureValid, rustls::Error>,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        if let Err(err) = result {
+            if let Ok(mut slot) = self.signature_error.lock() {
+                *slot = Some(err.to_string());
+            }
+        }
+        Ok(HandshakeSignatureValid::assertion())
+    }
+}
+
+/// A handshake error in words: the common ones say what the server probably is.
+fn describe_handshake_error(err: &std::io::Error) -> String {
+    let inner = err.get_ref().and_then(|e| e.downcast_ref::<rustls::Error>());
+    match inner {
+        Some(rustls::Error::InvalidMessage(_)) => {
+            format!("the server does not speak TLS on this port ({err})")
+        }
+        Some(rustls::Error::AlertReceived(alert)) => format!("the server refused with alert {alert:?}"),
+        _ if err.kind() == std::io::ErrorKind::UnexpectedEof => "the server closed the connection".to_string(),
+        _ => err.to_string(),
+    }
+}
