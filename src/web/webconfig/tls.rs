@@ -4,7 +4,6 @@
 
 use std::sync::Arc;
 
-use rustls::crypto::CryptoProvider;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use rustls::server::danger::ClientCertVerifier;
@@ -12,19 +11,9 @@ use rustls::server::WebPkiClientVerifier;
 use rustls::SupportedProtocolVersion;
 
 use super::client_auth::{AllowedSans, ClientAuth, UnverifiedClientCert};
-use super::tls_spec::{refuse, Pem, TlsSpec};
+use super::tls_spec::{provider, refuse, Pem, TlsSpec};
 use super::{io_reason, Refusal};
 use crate::support::tls::Verifier;
-
-/// The crypto provider of the server's TLS; validation names the suites it offers.
-pub(super) fn provider() -> CryptoProvider {
-    rustls::crypto::aws_lc_rs::default_provider()
-}
-
-/// The TLS 1.2 suites rustls offers, by their IANA (and Go) names.
-pub(super) fn tls12_suite_names() -> Vec<String> {
-    provider().cipher_suites.iter().filter(|s| s.tls13().is_none()).map(|s| format!("{:?}", s.suite())).collect()
-}
 
 fn read_pem(source: &Pem, key: &str) -> Result<Vec<u8>, Refusal> {
     match source {

@@ -6,12 +6,22 @@
 use std::fmt;
 use std::path::{Path, PathBuf};
 
+use rustls::crypto::CryptoProvider;
 use rustls::NamedGroup;
 
 use super::client_auth::{ClientAuth, CLIENT_AUTH_TYPES};
-use super::tls::tls12_suite_names;
 use super::yaml::RawTls;
 use super::Refusal;
+
+/// The crypto provider of the server's TLS; validation names the suites it offers.
+pub(super) fn provider() -> CryptoProvider {
+    rustls::crypto::aws_lc_rs::default_provider()
+}
+
+/// The TLS 1.2 suites rustls offers, by their IANA (and Go) names.
+pub(super) fn tls12_suite_names() -> Vec<String> {
+    provider().cipher_suites.iter().filter(|s| s.tls13().is_none()).map(|s| format!("{:?}", s.suite())).collect()
+}
 
 /// Where a PEM document comes from: a file (resolved against the web config's directory) or the
 /// text written inline.
