@@ -1,5 +1,5 @@
 //! Check families and their registry. Each family is one file (or one folder, when it grows past
-//! one job) that implements [`Check`] for its kinds; the [`registry!`] line at the bottom of this
+//! one job) that implements [`Check`] for its kinds; the `registry!` line at the bottom of this
 //! file is the one place a kind is registered. From that list the macro generates the
 //! [`CheckKind`] enum a config decodes into, [`KIND_NAMES`], [`all_families`], the per-check
 //! [`CheckState`], and the dispatch of every [`Check`] method, so adding a family is one file

@@ -1,5 +1,5 @@
 //! The verdict of a group item, derived from its members' last verdicts. The store calls
-//! [`derive`] whenever a member's verdict changes, in member-first order
+//! [`derive()`] whenever a member's verdict changes, in member-first order
 //! (`config::groups` resolves the members and the order).
 
 use crate::model::{Cause, Outcome, Verdict};

@@ -1,5 +1,5 @@
 //! The JSON view of the checklist: `/api/v1/items` and `check --format json` print the same
-//! document, built from the [`Store`].
+//! document, built from the [`crate::state::Store`].
 
 use std::time::{SystemTime, UNIX_EPOCH};
 

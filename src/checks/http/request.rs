@@ -17,7 +17,7 @@ const DEFAULT_MAX_BODY: u64 = 1 << 20;
 const DEFAULT_MAX_REDIRECTS: usize = 5;
 
 /// The request one check makes, built from its request fields by the `spec` method that
-/// [`http_kind!`] gives the kind.
+/// `http_kind!` gives the kind.
 #[derive(Clone, Debug)]
 pub struct RequestSpec {
     pub url: String,

@@ -12,9 +12,9 @@
 //! Keys rustls cannot honour exactly are refused with the reason (TLS 1.0/1.1, cipher suites and
 //! curves it does not implement); nothing security-relevant is ignored silently.
 //!
-//! One file per job: [`yaml`] decodes the file as written; [`tls_spec`], [`headers`] and
-//! [`rate_limit`] validate their sections (basic auth users are checked here); [`tls`] makes the
-//! rustls server config from a [`TlsSpec`], with the [`client_auth`] policies for client
+//! One file per job: `yaml` decodes the file as written; `tls_spec`, `headers` and
+//! `rate_limit` validate their sections (basic auth users are checked here); `tls` makes the
+//! rustls server config from a [`TlsSpec`], with the `client_auth` policies for client
 //! certificates.
 
 mod client_auth;
