@@ -1,6 +1,6 @@
 //! The verdicts of a `postgres` check: pure functions of what was read ([`Snapshot`]), the
 //! configured limits and the host's RAM, unit-tested below on plain values. A part of the snapshot
-//! that could not be read makes only the aspects that need it errors ([`cannot_read`]).
+//! that could not be read makes only the aspects that need it errors (`cannot_read`).
 
 use std::time::Duration;
 

@@ -6,7 +6,7 @@
 //! This file holds the kind itself: its parameters, their validation, its metric families and the
 //! run that ties the parts together. The parts, lowest first:
 //! - [`url`]: the connection URL (`sslmode`, `sslrootcert`) and where the password comes from;
-//! - [`tls`]: the TLS connector for the URL's `sslmode`;
+//! - `tls`: the TLS connector for the URL's `sslmode`;
 //! - [`sql`]: the statements, the reused session, and the [`sql::Snapshot`] they read;
 //! - [`decide`]: the verdicts, pure functions of a snapshot, tested on plain values. When the
 //!   combined read is refused for lack of a privilege (a catalog view revoked from the role), each

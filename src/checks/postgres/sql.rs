@@ -2,7 +2,7 @@
 //!
 //! One combined catalog read (identity, role attributes, settings, connections in use, size,
 //! expected tables) is prepared once per connection; when the server refuses it for a privilege,
-//! each [`Part`] is read alone, so a [`Snapshot`] holds per part either what was read or why it
+//! each `Part` is read alone, so a [`Snapshot`] holds per part either what was read or why it
 //! could not be. The connection is kept in [`PostgresState`] between evaluations and replaced when
 //! it has died. [`describe_error`] turns a driver error into the cause and reason of a verdict.
 
