@@ -8,3 +8,4 @@ pub mod secret;
 pub mod text;
 pub mod tls;
 pub mod units;
+pub mod url;

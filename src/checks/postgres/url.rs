@@ -5,7 +5,7 @@
 //! `Config` that connects; [`PgUrl::parse`] takes out first what it does not know (libpq's
 //! `verify-ca`/`verify-full` and `sslrootcert`) and refuses a password whose unencoded `@` would
 //! make part of it the host. The password may instead come from `password_env` (the environment
-//! or an env file) or `password_file`: [`PostgresCheck::password`] reads whichever is configured.
+//! or an env file) or `password_file`: `PostgresCheck::password` reads whichever is configured.
 
 use std::net::IpAddr;
 use std::path::PathBuf;
@@ -83,8 +83,10 @@ impl PgUrl {
         if config.get_hosts().is_empty() {
             return Err("names no host".to_string());
         }
-        // tokio-postgres ends the user-info at the first `@`. With an unencoded `@` in the
-        // password, the rest of the password would become the host, and be shown as the server.
+        // tokio-postgres ends the user-info at the first `@` (`support::url::Reading::Libpq`).
+        // With an unencoded `@` in the password, the rest of the password would become the host,
+        // and be shown as the server. The hosts it made are checked, not the URL's text, so a
+        // `%40` or a `host=` parameter that yields such a host is refused as well.
         if config.get_hosts().iter().any(|host| matches!(host, Host::Tcp(name) if name.contains('@'))) {
             return Err("holds more than one `@` before the host; write an `@` in the password as %40".to_string());
         }
@@ -195,5 +197,14 @@ mod tests {
             "holds more than one `@` before the host; write an `@` in the password as %40"
         );
         assert_eq!(two_ats.target(), "postgres://app:****@127.0.0.1/x");
+    }
+
+    #[test]
+    fn a_host_holding_an_at_is_refused_however_it_is_written() {
+        let refused = "holds more than one `@` before the host; write an `@` in the password as %40";
+        for url in ["postgres://app:pw@x@db/y", "postgres://app@db%40x/y", "postgres://app@db/y?host=a@b"] {
+            assert_eq!(PgUrl::parse(url).err().as_deref(), Some(refused), "{url}");
+        }
+        assert_eq!(PgUrl::parse("postgres://app:p%40ss@db/y").unwrap().server(), "db:5432");
     }
 }
