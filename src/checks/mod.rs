@@ -19,6 +19,7 @@ pub mod files;
 pub mod http;
 pub mod latency;
 pub mod network;
+pub mod pgbouncer;
 pub mod postgres;
 pub mod prometheus;
 pub mod system;
@@ -279,7 +280,7 @@ registry! {
     TcpPort(network::TcpPortCheck),
     Dns(network::DnsCheck),
     Postgres(Box<postgres::PostgresCheck>),
-    Pgbouncer(postgres::PgbouncerCheck),
+    Pgbouncer(pgbouncer::PgbouncerCheck),
     Tls(tls::TlsCheck),
     TlsCertFile(tls::TlsCertFileCheck),
     Http(http::HttpCheck),

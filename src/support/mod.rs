@@ -9,3 +9,4 @@ pub mod secret;
 pub mod text;
 pub mod tls;
 pub mod units;
+pub mod url;

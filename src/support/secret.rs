@@ -6,6 +6,8 @@ use std::fmt;
 
 use serde::{Deserialize, Deserializer};
 
+use crate::support::url::{Authority, Reading};
+
 #[derive(Clone, Default, PartialEq, Eq)]
 pub struct Secret(String);
 
@@ -51,23 +53,19 @@ impl<'de> Deserialize<'de> for Secret {
 /// `postgres://app:hunter2@db:5432/x` becomes `postgres://app:****@db:5432/x`. A `password=`
 /// parameter (`?password=…`, or libpq's `host=db password=…` form) is masked too.
 pub fn mask_url(url: &str) -> String {
-    let (scheme, rest) = match url.find("://") {
-        Some(i) => url.split_at(i + 3),
-        None => ("", url),
+    // Where the user-info ends depends on who reads the URL (`Reading`). A postgres URL is read
+    // both by URL parsers and by tokio-postgres, so whatever either would take as the password
+    // is masked.
+    let rfc = Authority::parse(url, Reading::Rfc3986);
+    let authority = match rfc.scheme {
+        Some(scheme) if scheme.starts_with("postgres") => Authority::parse(url, Reading::Widest),
+        _ => rfc,
     };
-    // Where the user-info ends depends on who reads the URL. A URL parser ends the authority at
-    // the first `/`, `?` or `#` and takes the last `@` in it; tokio-postgres, like libpq, takes
-    // everything up to the first `@` anywhere, so a password may hold an unencoded `/`, `?` or
-    // `#`. Whatever either reader would take as the password is masked.
-    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-    let mut user_info_end = rest[..authority_end].rfind('@');
-    if scheme.starts_with("postgres") {
-        if let Some(first) = rest.find('@') {
-            user_info_end = Some(user_info_end.map_or(first, |end| end.max(first)));
+    let masked = match authority.user.filter(|_| authority.has_password()) {
+        Some(user) => {
+            let scheme = authority.scheme.map(|scheme| format!("{scheme}://")).unwrap_or_default();
+            format!("{scheme}{user}:****{}", authority.after_user_info)
         }
-    }
-    let masked = match user_info_end.and_then(|at| rest[..at].split_once(':').map(|(user, _)| (user, at))) {
-        Some((user, at)) => format!("{scheme}{user}:****{}", &rest[at..]),
         None => url.to_string(),
     };
     mask_password_parameters(&masked)
