@@ -14,6 +14,7 @@ use super::{Check, CheckContext, KeyError};
 use crate::model::{Cause, CheckResult, MetricFamily, MetricKind, Outcome, ProbeFailure, Report, Sample};
 use crate::support::dotenv::{self, EnvFile};
 use crate::support::secret::Secret;
+use crate::support::url::{Authority, Reading};
 
 pub static ENV_ENTRIES: MetricFamily = MetricFamily {
     name: "checklist_env_entries",
@@ -515,36 +516,15 @@ pub fn decide_secret_key(value: &Secret, min_chars: usize, min_bits: f64) -> Out
 
 /// The password of a database URL, percent-decoded.
 fn url_password(url: &str) -> Result<Option<Secret>, &'static str> {
-    let Some((scheme, rest)) = url.split_once("://") else { return Err("has no scheme://") };
+    let Some((scheme, _)) = url.split_once("://") else { return Err("has no scheme://") };
     if scheme.is_empty() || !scheme.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.')) {
         return Err("has no valid scheme");
     }
-    let authority = &rest[..rest.find(['/', '?', '#']).unwrap_or(rest.len())];
-    let host = authority.rsplit_once('@').map_or(authority, |(_, host)| host);
-    if host.is_empty() {
+    let authority = Authority::parse(url, Reading::Rfc3986);
+    if authority.host.is_empty() && authority.port.is_none() {
         return Err("has no host");
     }
-    let Some((user_info, _)) = authority.rsplit_once('@') else { return Ok(None) };
-    let Some((_, password)) = user_info.split_once(':') else { return Ok(None) };
-    let bytes = password.as_bytes();
-    let mut decoded = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' {
-            let hex = bytes.get(i + 1..i + 3).and_then(|h| std::str::from_utf8(h).ok());
-            match hex.and_then(|h| u8::from_str_radix(h, 16).ok()) {
-                Some(byte) => {
-                    decoded.push(byte);
-                    i += 3;
-                    continue;
-                }
-                None => return Err("has a bad %-escape in its password"),
-            }
-        }
-        decoded.push(bytes[i]);
-        i += 1;
-    }
-    Ok(Some(Secret::new(String::from_utf8_lossy(&decoded).into_owned())))
+    authority.password().map_err(|_| "has a bad %-escape in its password")
 }
 
 pub fn decide_database_url(value: &Secret, min_chars: usize) -> Outcome {
