@@ -11,8 +11,9 @@ use super::postgres::url::PgUrl;
 use super::postgres::{default_connect_timeout, quote};
 use super::{Check, CheckContext, KeyError};
 use crate::model::{Cause, CheckResult, MetricFamily, MetricKind, Outcome, ProbeFailure, Report, Sample};
-use crate::support::secret::{mask_url, Secret};
+use crate::support::secret::Secret;
 use crate::support::units::{format_duration, HumanDuration};
+use crate::support::url::mask_url;
 
 pub static PGBOUNCER_POOLS: MetricFamily = MetricFamily {
     name: "checklist_pgbouncer_pools",

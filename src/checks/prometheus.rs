@@ -20,9 +20,9 @@ use serde_json::Value;
 use super::http::{default_max_body, http_kind, Answer, ClientSlot, RequestSpec};
 use super::{Check, CheckContext, KeyError};
 use crate::model::{Cause, CheckResult, MetricFamily, MetricKind, Outcome, ProbeFailure, Report, Sample};
-use crate::support::secret::mask_url;
 use crate::support::text::excerpt;
 use crate::support::units::format_bytes;
+use crate::support::url::mask_url;
 
 pub static PROMETHEUS_QUERY_SAMPLES: MetricFamily = MetricFamily {
     name: "checklist_prometheus_query_samples",

@@ -1,6 +1,6 @@
 //! The authority of a URL (`scheme://user:password@host:port/…`) split into its parts, in one
-//! place for the crate: [`crate::support::secret::mask_url`] hides the password found here, and a
-//! check that judges the password of a URL reads it here.
+//! place for the crate: [`mask_url`] hides the password found here, and a check that judges the
+//! password of a URL reads it here.
 //!
 //! Readers disagree on where the user-info ends when a password holds an unencoded `@`, `/`, `?`
 //! or `#`, so a caller says whose reading it needs ([`Reading`]). Every part is kept as written;
@@ -122,6 +122,62 @@ fn percent_decode(text: &str) -> Result<Vec<u8>, BadEscape> {
     Ok(decoded)
 }
 
+/// A URL with any password in its user-info replaced by `****`, for logs and reasons:
+/// `postgres://app:hunter2@db:5432/x` becomes `postgres://app:****@db:5432/x`. A `password=`
+/// parameter (`?password=…`, or libpq's `host=db password=…` form) is masked too.
+pub fn mask_url(url: &str) -> String {
+    // Where the user-info ends depends on who reads the URL (`Reading`). A postgres URL is read
+    // both by URL parsers and by tokio-postgres, so whatever either would take as the password
+    // is masked.
+    let rfc = Authority::parse(url, Reading::Rfc3986);
+    let authority = match rfc.scheme {
+        Some(scheme) if scheme.starts_with("postgres") => Authority::parse(url, Reading::Widest),
+        _ => rfc,
+    };
+    let masked = match authority.user.filter(|_| authority.has_password()) {
+        Some(user) => {
+            let scheme = authority.scheme.map(|scheme| format!("{scheme}://")).unwrap_or_default();
+            format!("{scheme}{user}:****{}", authority.after_user_info)
+        }
+        None => url.to_string(),
+    };
+    mask_password_parameters(&masked)
+}
+
+/// Replaces the value of every `password=` parameter: in a query (`?password=x&…`) it ends at
+/// `&`, `#` or a space; in libpq's key=value form it may be quoted (`password='a b'`).
+fn mask_password_parameters(text: &str) -> String {
+    const KEY: &str = "password";
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(position) = rest.to_ascii_lowercase().find(KEY) {
+        let after_key = &rest[position + KEY.len()..];
+        let Some(value) = after_key.trim_start().strip_prefix('=') else {
+            out.push_str(&rest[..position + KEY.len()]);
+            rest = after_key;
+            continue;
+        };
+        let value = value.trim_start();
+        let end = match value.strip_prefix('\'') {
+            Some(quoted) => {
+                let mut escaped = false;
+                let close = quoted.char_indices().find(|&(_, c)| {
+                    let closes = c == '\'' && !escaped;
+                    escaped = c == '\\' && !escaped;
+                    closes
+                });
+                close.map_or(value.len(), |(i, _)| i + 2)
+            }
+            None => value.find(|c: char| c == '&' || c == '#' || c.is_whitespace()).unwrap_or(value.len()),
+        };
+        out.push_str(&rest[..position]);
+        out.push_str("password=****");
+        rest = &value[end..];
+    }
+    out.push_str(rest);
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use std::str::FromStr;
@@ -206,5 +262,36 @@ mod tests {
         for bad in ["postgres://app:100%@db/x", "postgres://app:%zz@db/x", "postgres://app:%4@db/x"] {
             assert_eq!(Authority::parse(bad, Reading::Libpq).password(), Err(BadEscape), "{bad}");
         }
+    }
+
+    #[test]
+    fn urls_lose_their_password() {
+        assert_eq!(mask_url("postgres://app:hunter2@db:5432/x"), "postgres://app:****@db:5432/x");
+        assert_eq!(
+            mask_url("postgresql://app:p%40ss@db/x?sslmode=require"),
+            "postgresql://app:****@db/x?sslmode=require"
+        );
+        assert_eq!(mask_url("postgres://app@db/x"), "postgres://app@db/x");
+        assert_eq!(mask_url("postgres://db/x?user=a@b"), "postgres://db/x?user=a@b");
+        assert_eq!(mask_url("not a url"), "not a url");
+    }
+
+    #[test]
+    fn passwords_with_unencoded_delimiters_or_in_parameters_are_masked_whole() {
+        for password in ["hunter2@canary", "hunter2/canary", "hunter2#canary", "hunter2?canary", "hun:ter2"] {
+            let masked = mask_url(&format!("postgres://app:{password}@127.0.0.1:5432/x"));
+            assert_eq!(masked, "postgres://app:****@127.0.0.1:5432/x", "{password}");
+        }
+        assert_eq!(mask_url("https://u:hunter2@example.org/a?b=c@d"), "https://u:****@example.org/a?b=c@d");
+        assert_eq!(
+            mask_url("postgres://app@db/x?sslmode=disable&password=hunter2&application_name=y"),
+            "postgres://app@db/x?sslmode=disable&password=****&application_name=y"
+        );
+        assert_eq!(
+            mask_url("host=db user=app password = 'hunter2 \\' canary' dbname=x"),
+            "host=db user=app password=**** dbname=x"
+        );
+        assert_eq!(mask_url("host=db PASSWORD=hunter2"), "host=db password=****");
+        assert_eq!(mask_url("password_file is not set"), "password_file is not set");
     }
 }

@@ -78,7 +78,7 @@ impl Check for HttpHeadersCheck {
     }
 
     fn target(&self) -> String {
-        crate::support::secret::mask_url(&self.url)
+        crate::support::url::mask_url(&self.url)
     }
 
     async fn run(&self, ctx: &CheckContext, slot: &mut Self::State) -> CheckResult {

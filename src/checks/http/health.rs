@@ -81,7 +81,7 @@ impl Check for HttpCheck {
     }
 
     fn target(&self) -> String {
-        crate::support::secret::mask_url(&self.url)
+        crate::support::url::mask_url(&self.url)
     }
 
     async fn run(&self, ctx: &CheckContext, state: &mut Self::State) -> CheckResult {

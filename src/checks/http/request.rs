@@ -133,7 +133,7 @@ macro_rules! http_kind {
 pub(in crate::checks) use http_kind;
 
 fn validate_url(url: &str, schemes: &[&str]) -> Result<reqwest::Url, KeyError> {
-    let shown = crate::support::secret::mask_url(url);
+    let shown = crate::support::url::mask_url(url);
     let parsed =
         reqwest::Url::parse(url).map_err(|err| KeyError::new("url", format!("`{shown}` is not a URL: {err}")))?;
     if !schemes.contains(&parsed.scheme()) {

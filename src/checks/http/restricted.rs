@@ -23,7 +23,7 @@ impl Check for HttpRestrictedCheck {
     }
 
     fn target(&self) -> String {
-        crate::support::secret::mask_url(&self.url)
+        crate::support::url::mask_url(&self.url)
     }
 
     async fn run(&self, ctx: &CheckContext, slot: &mut Self::State) -> CheckResult {

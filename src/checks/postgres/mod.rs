@@ -27,9 +27,10 @@ use serde::Deserialize;
 
 use super::{check_ratio, require, Check, CheckContext, KeyError};
 use crate::model::{Cause, CheckResult, MetricFamily, MetricKind, ProbeFailure};
-use crate::support::secret::{mask_url, Secret};
+use crate::support::secret::Secret;
 use crate::support::text::excerpt;
 use crate::support::units::{format_duration, ByteSize, HumanDuration};
+use crate::support::url::mask_url;
 use sql::PostgresState;
 use url::PgUrl;
 

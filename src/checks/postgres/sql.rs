@@ -17,8 +17,9 @@ use super::{io_reason, PostgresCheck};
 use crate::checks::latency::LatencyTracker;
 use crate::checks::CheckContext;
 use crate::model::{Cause, ProbeFailure};
-use crate::support::secret::{mask_url, Secret};
+use crate::support::secret::Secret;
 use crate::support::units::format_duration;
+use crate::support::url::mask_url;
 
 /// Rows of `alembic_version` read at most; a real one has one row per branch head.
 const MAX_ALEMBIC_ROWS: usize = 100;
