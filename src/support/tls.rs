@@ -13,16 +13,39 @@ use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::server::danger::{ClientCertVerified, ClientCertVerifier};
 use rustls::{DigitallySignedStruct, DistinguishedName, Error, SignatureScheme};
 
+/// What a server presented, as rustls hands it to a verifier.
+pub struct ServerCert<'a> {
+    pub end_entity: &'a CertificateDer<'a>,
+    pub intermediates: &'a [CertificateDer<'a>],
+    pub server_name: &'a ServerName<'a>,
+    pub ocsp_response: &'a [u8],
+    pub now: UnixTime,
+}
+
+impl ServerCert<'_> {
+    /// What `verifier` (a webpki verifier, say) decides about it.
+    pub fn verify_with(&self, verifier: &dyn ServerCertVerifier) -> Result<ServerCertVerified, Error> {
+        verifier.verify_server_cert(self.end_entity, self.intermediates, self.server_name, self.ocsp_response, self.now)
+    }
+}
+
+/// What a client presented, as rustls hands it to a verifier.
+pub struct ClientCert<'a> {
+    pub end_entity: &'a CertificateDer<'a>,
+    pub intermediates: &'a [CertificateDer<'a>],
+    pub now: UnixTime,
+}
+
+impl ClientCert<'_> {
+    /// What `verifier` (a webpki client verifier, say) decides about it.
+    pub fn verify_with(&self, verifier: &dyn ClientCertVerifier) -> Result<ClientCertVerified, Error> {
+        verifier.verify_client_cert(self.end_entity, self.intermediates, self.now)
+    }
+}
+
 /// What a server-certificate verifier decides; the handshake signatures are checked for it.
 pub trait ServerPolicy: fmt::Debug + Send + Sync {
-    fn verify_server_cert(
-        &self,
-        end_entity: &CertificateDer<'_>,
-        intermediates: &[CertificateDer<'_>],
-        server_name: &ServerName<'_>,
-        ocsp_response: &[u8],
-        now: UnixTime,
-    ) -> Result<ServerCertVerified, Error>;
+    fn verify(&self, presented: &ServerCert<'_>) -> Result<ServerCertVerified, Error>;
 
     /// Sees the result of each handshake-signature check and says what rustls gets; a policy
     /// that only observes a handshake may note a bad signature and let it complete.
@@ -44,12 +67,7 @@ pub trait ClientPolicy: fmt::Debug + Send + Sync {
 
     fn root_hint_subjects(&self) -> &[DistinguishedName];
 
-    fn verify_client_cert(
-        &self,
-        end_entity: &CertificateDer<'_>,
-        intermediates: &[CertificateDer<'_>],
-        now: UnixTime,
-    ) -> Result<ClientCertVerified, Error>;
+    fn verify(&self, presented: &ClientCert<'_>) -> Result<ClientCertVerified, Error>;
 }
 
 /// A rustls verifier made of a policy and the provider's signature algorithms.
@@ -88,7 +106,7 @@ impl<P: ServerPolicy> ServerCertVerifier for Verifier<P> {
         ocsp_response: &[u8],
         now: UnixTime,
     ) -> Result<ServerCertVerified, Error> {
-        self.policy.verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now)
+        self.policy.verify(&ServerCert { end_entity, intermediates, server_name, ocsp_response, now })
     }
 
     fn verify_tls12_signature(
@@ -133,7 +151,7 @@ impl<P: ClientPolicy> ClientCertVerifier for Verifier<P> {
         intermediates: &[CertificateDer<'_>],
         now: UnixTime,
     ) -> Result<ClientCertVerified, Error> {
-        self.policy.verify_client_cert(end_entity, intermediates, now)
+        self.policy.verify(&ClientCert { end_entity, intermediates, now })
     }
 
     fn verify_tls12_signature(

@@ -5,16 +5,16 @@
 
 use std::sync::Arc;
 
-use rustls::client::danger::{ServerCertVerified, ServerCertVerifier};
+use rustls::client::danger::ServerCertVerified;
 use rustls::client::WebPkiServerVerifier;
-use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+use rustls::pki_types::CertificateDer;
 use rustls::{CertificateError, Error, RootCertStore};
 
 use super::io_reason;
 use super::url::{PgUrl, TlsMode};
 use crate::checks::CheckContext;
 use crate::model::{Cause, ProbeFailure};
-use crate::support::tls::{ServerPolicy, Verifier};
+use crate::support::tls::{ServerCert, ServerPolicy, Verifier};
 
 /// The TLS connector for the URL's `sslmode`. One crypto provider is named explicitly, so no
 /// process-wide default is needed.
@@ -56,14 +56,7 @@ pub(super) async fn tls_connector(
 pub struct AcceptAnyCertificate;
 
 impl ServerPolicy for AcceptAnyCertificate {
-    fn verify_server_cert(
-        &self,
-        _end_entity: &CertificateDer<'_>,
-        _intermediates: &[CertificateDer<'_>],
-        _server_name: &ServerName<'_>,
-        _ocsp_response: &[u8],
-        _now: UnixTime,
-    ) -> Result<ServerCertVerified, Error> {
+    fn verify(&self, _presented: &ServerCert<'_>) -> Result<ServerCertVerified, Error> {
         Ok(ServerCertVerified::assertion())
     }
 }
@@ -73,15 +66,8 @@ impl ServerPolicy for AcceptAnyCertificate {
 pub struct ChainOnly(pub Arc<WebPkiServerVerifier>);
 
 impl ServerPolicy for ChainOnly {
-    fn verify_server_cert(
-        &self,
-        end_entity: &CertificateDer<'_>,
-        intermediates: &[CertificateDer<'_>],
-        server_name: &ServerName<'_>,
-        ocsp_response: &[u8],
-        now: UnixTime,
-    ) -> Result<ServerCertVerified, Error> {
-        match self.0.verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now) {
+    fn verify(&self, presented: &ServerCert<'_>) -> Result<ServerCertVerified, Error> {
+        match presented.verify_with(self.0.as_ref()) {
             Err(Error::InvalidCertificate(
                 CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. },
             )) => Ok(ServerCertVerified::assertion()),

@@ -20,7 +20,7 @@ use super::hello::{self, HelloAnswer, LegacyVersion};
 use super::trust::{provider, Trust};
 use super::TlsCheck;
 use crate::model::{Cause, ProbeFailure};
-use crate::support::tls::{ServerPolicy, Verifier};
+use crate::support::tls::{ServerCert, ServerPolicy, Verifier};
 use crate::support::units::format_duration;
 
 /// A legacy-probe answer is decided within the first record header; never read more than this.
@@ -214,14 +214,7 @@ struct CapturingVerifier {
 }
 
 impl ServerPolicy for CapturingVerifier {
-    fn verify_server_cert(
-        &self,
-        _end_entity: &CertificateDer<'_>,
-        _intermediates: &[CertificateDer<'_>],
-        _server_name: &ServerName<'_>,
-        _ocsp_response: &[u8],
-        _now: UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error> {
+    fn verify(&self, _presented: &ServerCert<'_>) -> Result<ServerCertVerified, rustls::Error> {
         Ok(ServerCertVerified::assertion())
     }
 

@@ -4,11 +4,11 @@
 
 use std::sync::Arc;
 
-use rustls::pki_types::{CertificateDer, UnixTime};
+use rustls::pki_types::CertificateDer;
 use rustls::server::danger::{ClientCertVerified, ClientCertVerifier};
 use rustls::DistinguishedName;
 
-use crate::support::tls::ClientPolicy;
+use crate::support::tls::{ClientCert, ClientPolicy};
 
 /// `client_auth_type` values, as Go's crypto/tls names them.
 pub const CLIENT_AUTH_TYPES: [&str; 5] = [
@@ -66,12 +66,7 @@ impl ClientPolicy for UnverifiedClientCert {
         &[]
     }
 
-    fn verify_client_cert(
-        &self,
-        _end_entity: &CertificateDer<'_>,
-        _intermediates: &[CertificateDer<'_>],
-        _now: UnixTime,
-    ) -> Result<ClientCertVerified, rustls::Error> {
+    fn verify(&self, _presented: &ClientCert<'_>) -> Result<ClientCertVerified, rustls::Error> {
         Ok(ClientCertVerified::assertion())
     }
 }
@@ -97,14 +92,9 @@ impl ClientPolicy for AllowedSans {
         self.inner.root_hint_subjects()
     }
 
-    fn verify_client_cert(
-        &self,
-        end_entity: &CertificateDer<'_>,
-        intermediates: &[CertificateDer<'_>],
-        now: UnixTime,
-    ) -> Result<ClientCertVerified, rustls::Error> {
-        let verified = self.inner.verify_client_cert(end_entity, intermediates, now)?;
-        if subject_alt_names(end_entity).iter().any(|name| self.allowed.contains(name)) {
+    fn verify(&self, presented: &ClientCert<'_>) -> Result<ClientCertVerified, rustls::Error> {
+        let verified = presented.verify_with(self.inner.as_ref())?;
+        if subject_alt_names(presented.end_entity).iter().any(|name| self.allowed.contains(name)) {
             Ok(verified)
         } else {
             tracing::debug!("client certificate refused: none of its SANs is in client_allowed_sans");
