@@ -68,6 +68,14 @@ pub trait ClientPolicy: fmt::Debug + Send + Sync {
     fn root_hint_subjects(&self) -> &[DistinguishedName];
 
     fn verify(&self, presented: &ClientCert<'_>) -> Result<ClientCertVerified, Error>;
+
+    /// As [`ServerPolicy::signature_checked`].
+    fn signature_checked(
+        &self,
+        result: Result<HandshakeSignatureValid, Error>,
+    ) -> Result<HandshakeSignatureValid, Error> {
+        result
+    }
 }
 
 /// A rustls verifier made of a policy and the provider's signature algorithms.
@@ -85,17 +93,39 @@ impl<P> Verifier<P> {
     pub fn policy(&self) -> &P {
         &self.policy
     }
-
-    fn tls12(&self, message: &[u8], cert: &CertificateDer<'_>, dss: &DigitallySignedStruct) -> SignatureResult {
-        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.algorithms)
-    }
-
-    fn tls13(&self, message: &[u8], cert: &CertificateDer<'_>, dss: &DigitallySignedStruct) -> SignatureResult {
-        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.algorithms)
-    }
 }
 
 type SignatureResult = Result<HandshakeSignatureValid, Error>;
+
+/// The handshake-signature methods both verifier traits ask for, written once: checked with the
+/// provider's algorithms, and the result passed through the policy's `signature_checked`.
+macro_rules! signature_methods {
+    () => {
+        fn verify_tls12_signature(
+            &self,
+            message: &[u8],
+            cert: &CertificateDer<'_>,
+            dss: &DigitallySignedStruct,
+        ) -> SignatureResult {
+            let result = rustls::crypto::verify_tls12_signature(message, cert, dss, &self.algorithms);
+            self.policy.signature_checked(result)
+        }
+
+        fn verify_tls13_signature(
+            &self,
+            message: &[u8],
+            cert: &CertificateDer<'_>,
+            dss: &DigitallySignedStruct,
+        ) -> SignatureResult {
+            let result = rustls::crypto::verify_tls13_signature(message, cert, dss, &self.algorithms);
+            self.policy.signature_checked(result)
+        }
+
+        fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+            self.algorithms.supported_schemes()
+        }
+    };
+}
 
 impl<P: ServerPolicy> ServerCertVerifier for Verifier<P> {
     fn verify_server_cert(
@@ -109,27 +139,7 @@ impl<P: ServerPolicy> ServerCertVerifier for Verifier<P> {
         self.policy.verify(&ServerCert { end_entity, intermediates, server_name, ocsp_response, now })
     }
 
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> SignatureResult {
-        self.policy.signature_checked(self.tls12(message, cert, dss))
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> SignatureResult {
-        self.policy.signature_checked(self.tls13(message, cert, dss))
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.algorithms.supported_schemes()
-    }
+    signature_methods!();
 }
 
 impl<P: ClientPolicy> ClientCertVerifier for Verifier<P> {
@@ -154,25 +164,5 @@ impl<P: ClientPolicy> ClientCertVerifier for Verifier<P> {
         self.policy.verify(&ClientCert { end_entity, intermediates, now })
     }
 
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> SignatureResult {
-        self.tls12(message, cert, dss)
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> SignatureResult {
-        self.tls13(message, cert, dss)
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.algorithms.supported_schemes()
-    }
+    signature_methods!();
 }
