@@ -3,8 +3,8 @@
 //!
 //! The folders are layers; each may use the ones above it in this list and none below
 //! (`docs/development.md`, guarded by `tests/layers.rs`):
-//! - [`support`]: small pieces with no knowledge of checklists: units, secrets, env files,
-//!   account lookups, rustls helpers, TOML decoding, atomic files.
+//! - [`support`]: small pieces with no knowledge of checklists: units, secrets and URLs, env
+//!   files, account lookups, the rustls verifier helper, text from targets, TOML decoding.
 //! - [`model`]: the verdict model every layer stands on: [`model::Verdict`], [`model::Cause`],
 //!   [`model::Outcome`], the [`model::Report`] of one run and the value [`model::Sample`]s.
 //! - [`persist`]: what the daemon keeps on disk: the go-live baseline and the attestations.
