@@ -161,3 +161,21 @@ pub(super) fn resolve(deciders: &mut [Decider]) -> Result<Vec<Arc<GroupSpec>>, (
     }
     Ok(resolved)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn members_must_be_named_once() {
+        let group = GroupParams { members: vec!["a".into(), "a".into()] };
+        assert_eq!(group.validate().unwrap_err().message, "`a` is named twice");
+        assert_eq!(GroupParams { members: vec![] }.validate().unwrap_err().key, "members");
+    }
+
+    #[test]
+    fn a_group_is_described_by_its_member_count() {
+        assert_eq!(describe(1), "group of 1 item");
+        assert_eq!(describe(3), "group of 3 items");
+    }
+}
