@@ -1,7 +1,7 @@
 //! checklist-exporter re-evaluates a production deployment checklist on a schedule and exposes
 //! every item as a Prometheus gauge.
 //!
-//! The folders are layers; each may use the ones above it in this list and none below
+//! The folders are layers; each may use the lower ones (earlier in this list) and none higher
 //! (`docs/development.md`, guarded by `tests/layers.rs`):
 //! - [`support`]: small pieces with no knowledge of checklists: units, secrets and URLs, env
 //!   files, account lookups, the rustls verifier helper, text from targets, TOML decoding.

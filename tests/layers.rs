@@ -1,8 +1,9 @@
-//! The folders of `src/` are layers (`docs/development.md`): a module may use its own layer and
-//! the layers below it, never one above; outside `src/checks/` nothing names a check family
-//! module, only the registry in `checks/mod.rs`; and no two modules use each other, directly or
-//! round a longer circle (a module and the modules inside it count as one). Read from the
-//! `crate::` and `super::` paths in the source, tests included.
+//! The folders of `src/` are layers, lowest first in `LAYERS` (`docs/development.md`): a module
+//! may use its own layer and lower ones, never a higher one; outside `src/checks/` nothing names
+//! a check family module, and only the config, the scheduler and the commands use the registry;
+//! no two modules use each other, directly or round a longer circle (a module and the modules
+//! inside it count as one). Read from the `crate::` and `super::` paths in the source (whole
+//! `use` lists), tests included.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -31,54 +32,132 @@ fn module_of(src: &Path, file: &Path) -> String {
     parts.join("::")
 }
 
+/// The statements of a file with comment lines dropped and every `use` joined onto one line, so
+/// that a brace list rustfmt spreads over lines is read whole.
+fn statements(text: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut open_use: Option<String> = None;
+    for line in text.lines().map(str::trim).filter(|l| !l.starts_with("//")) {
+        if let Some(mut statement) = open_use.take() {
+            statement.push_str(line);
+            if line.ends_with(';') {
+                out.push(statement);
+            } else {
+                open_use = Some(statement);
+            }
+            continue;
+        }
+        let is_use = ["use ", "pub use ", "pub(crate) use ", "pub(super) use "].iter().any(|p| line.starts_with(p));
+        if is_use && !line.ends_with(';') {
+            open_use = Some(line.to_string());
+        } else {
+            out.push(line.to_string());
+        }
+    }
+    out.extend(open_use);
+    out
+}
+
+/// Reads a use tree (`a::b::{c, d::e}` or a plain path `a::b::f`) at the start of `text` and
+/// returns every full path it names, as segments.
+fn use_tree(text: &str) -> (Vec<Vec<String>>, usize) {
+    let mut segments = Vec::new();
+    let mut at = 0;
+    loop {
+        let name: String =
+            text[at..].chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '_' || *c == '*').collect();
+        if name.is_empty() {
+            break;
+        }
+        at += name.len();
+        segments.push(name);
+        match text[at..].strip_prefix("::") {
+            Some(_) => at += 2,
+            None => return (vec![segments], at),
+        }
+    }
+    if !text[at..].starts_with('{') {
+        return (vec![segments], at);
+    }
+    at += 1;
+    let mut paths = Vec::new();
+    loop {
+        at += text[at..].len() - text[at..].trim_start().len();
+        if text[at..].starts_with('}') {
+            at += 1;
+            break;
+        }
+        let (subpaths, used) = use_tree(&text[at..]);
+        if used == 0 {
+            break;
+        }
+        at += used;
+        for sub in subpaths {
+            paths.push(segments.iter().cloned().chain(sub).collect());
+        }
+        at += text[at..].len() - text[at..].trim_start().len();
+        if text[at..].starts_with(',') {
+            at += 1;
+        }
+    }
+    (paths, at)
+}
+
 /// The module paths a file of `module` names with `crate::` or `super::`, longest known module
-/// first: `crate::web::api::x` names `web::api`. Comment lines are skipped.
+/// first: `crate::web::api::x` names `web::api`. Comment lines are skipped; `use` lists are read
+/// whole, across lines and nested braces; each `super::` is one step up, and inside an inline
+/// module (`mod tests { ... }`) the first step is to the file's own module.
 fn named_modules(module: &str, text: &str, modules: &BTreeSet<String>) -> BTreeSet<String> {
     let mut named = BTreeSet::new();
-    let parent = module.rsplit_once("::").map_or("", |(parent, _)| parent);
-    // Inside an inline `mod tests { ... }` (or any inline module), `super::` is the file's own
-    // module rather than its parent.
-    let mut inline_module = false;
-    for line in text.lines().filter(|l| !l.trim_start().starts_with("//")) {
-        let trimmed = line.trim_start();
-        if (trimmed.starts_with("mod ") || trimmed.starts_with("pub mod ")) && trimmed.ends_with('{') {
-            inline_module = true;
+    let own: Vec<&str> = if module.is_empty() { Vec::new() } else { module.split("::").collect() };
+    // Brace depth at which the inline module opened, while inside one.
+    let mut inline_at: Option<i64> = None;
+    let mut depth: i64 = 0;
+    for statement in statements(text) {
+        let code: String = statement.split('"').step_by(2).collect(); // string contents dropped
+        if inline_at.is_none() && (code.starts_with("mod ") || code.starts_with("pub mod ")) && code.ends_with('{') {
+            inline_at = Some(depth);
         }
-        let base = if inline_module { module } else { parent };
-        let line =
-            &line.replace("super::", &if base.is_empty() { "crate::".to_string() } else { format!("crate::{base}::") });
-        for (at, _) in line.match_indices("crate::") {
-            let path: String = line[at + "crate::".len()..]
-                .chars()
-                .take_while(|c| c.is_ascii_alphanumeric() || *c == '_' || *c == ':')
-                .collect();
-            let mut segments: Vec<&str> = path.split("::").filter(|s| !s.is_empty()).collect();
-            // `use crate::checks::{tls, CheckKind}` names `checks::tls` too.
-            let rest = &line[at + "crate::".len() + path.len()..];
-            let braced: Vec<String> = match rest.strip_prefix('{') {
-                Some(inner) => inner
-                    .split('}')
-                    .next()
-                    .unwrap_or_default()
-                    .split(',')
-                    .map(|name| name.trim().split("::").next().unwrap_or_default().to_string())
-                    .collect(),
-                None => Vec::new(),
+        let bytes = code.as_bytes();
+        let mut index = 0;
+        while index < code.len() {
+            let rest = &code[index..];
+            let starts_path = index == 0
+                || !(bytes[index - 1].is_ascii_alphanumeric() || bytes[index - 1] == b'_' || bytes[index - 1] == b':');
+            let base: Option<(Vec<&str>, usize)> = if !starts_path {
+                None
+            } else if rest.starts_with("crate::") {
+                Some((Vec::new(), "crate::".len()))
+            } else if rest.starts_with("super::") {
+                let steps = rest.split("super::").take_while(|piece| piece.is_empty()).count();
+                // One step up from the file's module, or none from an inline module's.
+                let up = steps - usize::from(inline_at.is_some());
+                let base = own[..own.len().saturating_sub(up.min(own.len()))].to_vec();
+                Some((base, steps * "super::".len()))
+            } else {
+                None
             };
-            while !segments.is_empty() {
-                let candidate = segments.join("::");
-                if modules.contains(&candidate) {
-                    for name in &braced {
-                        let inner = format!("{candidate}::{name}");
-                        if modules.contains(&inner) {
-                            named.insert(inner);
-                        }
+            let Some((base, skip)) = base else {
+                index += rest.chars().next().map_or(1, char::len_utf8);
+                continue;
+            };
+            let (paths, used) = use_tree(&rest[skip..]);
+            for path in paths {
+                let mut segments: Vec<String> = base.iter().map(|s| s.to_string()).chain(path).collect();
+                while !segments.is_empty() {
+                    let candidate = segments.join("::");
+                    if modules.contains(&candidate) {
+                        named.insert(candidate);
+                        break;
                     }
-                    named.insert(candidate);
-                    break;
+                    segments.pop();
                 }
-                segments.pop();
             }
+            index += skip + used.max(1);
+        }
+        depth += code.matches('{').count() as i64 - code.matches('}').count() as i64;
+        if inline_at.is_some_and(|opened| depth <= opened) {
+            inline_at = None;
         }
     }
     named
@@ -117,14 +196,19 @@ fn graph() -> BTreeMap<String, BTreeSet<String>> {
 }
 
 #[test]
-fn no_module_uses_a_layer_above_its_own() {
+fn no_module_uses_a_higher_layer_than_its_own() {
     let mut wrong = Vec::new();
     for (module, named) in graph() {
         for other in named.iter().filter(|other| layer(other) > layer(&module)) {
             wrong.push(format!("{module} uses {other}"));
         }
     }
-    assert!(wrong.is_empty(), "layers used from below (order: {}):\n{}", LAYERS.join(" < "), wrong.join("\n"));
+    assert!(
+        wrong.is_empty(),
+        "higher layers used by lower ones (lowest first: {}):\n{}",
+        LAYERS.join(" < "),
+        wrong.join("\n")
+    );
 }
 
 #[test]
@@ -136,6 +220,21 @@ fn only_the_checks_folder_names_a_check_family() {
         }
         for family in named.iter().filter(|other| other.starts_with("checks::")) {
             wrong.push(format!("{module} names {family}; use the registry (crate::checks) instead"));
+        }
+    }
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+}
+
+#[test]
+fn only_the_config_the_scheduler_and_the_commands_use_the_check_registry() {
+    let mut wrong = Vec::new();
+    for (module, named) in graph() {
+        let top = module.split("::").next().unwrap_or_default();
+        if ["checks", "config", "scheduler", "cli"].contains(&top) {
+            continue;
+        }
+        if named.iter().any(|other| other == "checks" || other.starts_with("checks::")) {
+            wrong.push(format!("{module} uses the checks; it should read the config and the store instead"));
         }
     }
     assert!(wrong.is_empty(), "{}", wrong.join("\n"));
@@ -178,14 +277,28 @@ fn no_two_modules_use_each_other_even_round_a_circle() {
 }
 
 #[test]
-fn the_reader_sees_a_cycle_and_a_family_named_in_braces() {
+fn the_reader_sees_paths_in_braces_across_lines_and_up_several_supers() {
     let modules: BTreeSet<String> =
-        ["checks", "checks::tls", "web", "web::api"].iter().map(|m| m.to_string()).collect();
-    let named =
-        named_modules("web::page", "use crate::checks::{tls, CheckKind};\n// crate::web::api in a comment\n", &modules);
-    assert_eq!(named.into_iter().collect::<Vec<_>>(), ["checks", "checks::tls"]);
-    let named = named_modules("web::page", "    let x = crate::web::api::items_document(&inner);", &modules);
-    assert_eq!(named.into_iter().collect::<Vec<_>>(), ["web::api"]);
-    let named = named_modules("checks::http", "use super::tls::{provider, trust_for};", &modules);
-    assert_eq!(named.into_iter().collect::<Vec<_>>(), ["checks::tls"]);
+        ["checks", "checks::tls", "checks::http", "web", "web::api", "cli", "cli::args", "support", "support::text"]
+            .iter()
+            .map(|m| m.to_string())
+            .collect();
+    let read = |module: &str, text: &str| named_modules(module, text, &modules).into_iter().collect::<Vec<_>>();
+    assert_eq!(
+        read("web::api", "use crate::checks::{tls, CheckKind};\n// crate::cli::args in a comment\n"),
+        ["checks", "checks::tls"]
+    );
+    assert_eq!(read("web::api", "    let x = crate::web::api::items_document(&inner);"), ["web::api"]);
+    assert_eq!(read("checks::http", "use super::tls::{provider, trust_for};"), ["checks::tls"]);
+    assert_eq!(read("web::api", "use crate::{checks::tls::TlsCheck};"), ["checks::tls"]);
+    assert_eq!(
+        read("web::api", "use crate::checks::{\n    http::HttpCheck,\n    CheckKind,\n};"),
+        ["checks", "checks::http"]
+    );
+    assert_eq!(read("support::text", "use super::super::cli::args::Cli;"), ["cli::args"]);
+    assert_eq!(
+        read("support::text", "#[cfg(test)]\nmod tests {\n    use super::*;\n}\nuse super::super::web::api;"),
+        ["support::text", "web::api"]
+    );
+    assert_eq!(read("web::api", "let s = \"crate::cli::args\";"), Vec::<String>::new(), "text in a string is no path");
 }

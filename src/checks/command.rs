@@ -75,7 +75,7 @@ impl Check for CommandCheck {
         }
         for (key, pattern) in [("stdout_matches", &self.stdout_matches), ("stderr_matches", &self.stderr_matches)] {
             if let Some(pattern) = pattern {
-                super::env::compile_regex(key, pattern)?;
+                super::compile_regex(key, pattern)?;
             }
         }
         if self.command_timeout.0.is_zero() {

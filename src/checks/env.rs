@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-use super::{Check, CheckContext, KeyError};
+use super::{compile_regex, Check, CheckContext, KeyError};
 use crate::model::{Cause, CheckResult, MetricFamily, MetricKind, Outcome, ProbeFailure, Report, Sample};
 use crate::support::dotenv::{self, EnvFile};
 use crate::support::secret::Secret;
@@ -621,16 +621,6 @@ pub struct EnvRuleCheck {
     /// Whether the value may be shown in reasons; by default it is treated as a secret.
     #[serde(default = "default_true")]
     pub secret: bool,
-}
-
-/// Compiles a regex from the config, with the parser's complaint on one line (regex prints a
-/// multi-line diagram).
-pub(crate) fn compile_regex(key: &'static str, pattern: &str) -> Result<regex::Regex, KeyError> {
-    regex::Regex::new(pattern).map_err(|err| {
-        let text = err.to_string();
-        let why = text.lines().last().unwrap_or_default().trim_start_matches("error: ").to_string();
-        KeyError::new(key, format!("`{pattern}` is not a regular expression ({why})"))
-    })
 }
 
 fn default_true() -> bool {

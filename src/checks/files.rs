@@ -13,11 +13,10 @@ use std::time::{Duration, SystemTime};
 
 use serde::Deserialize;
 
-use super::backup::format_age;
 use super::{require, Check, CheckContext, KeyError};
 use crate::model::{Cause, CheckResult, MetricFamily, MetricKind, Outcome, ProbeFailure, Report, Sample};
 use crate::support::accounts::{self, Access, AccountError, Credentials, Ownership};
-use crate::support::units::{ByteSize, HumanDuration};
+use crate::support::units::{format_age, ByteSize, HumanDuration};
 
 pub static FILES_COUNT: MetricFamily = MetricFamily {
     name: "checklist_files_count",

@@ -261,6 +261,16 @@ macro_rules! registry {
 }
 
 impl CheckKind {
+    /// Where an `attested` check keeps its attestations and how long one counts; `None` for
+    /// every other kind. The `attest` command records through this, so that nothing outside
+    /// `checks/` reads a family's parameters.
+    pub fn attestation(&self) -> Option<(&std::path::Path, Duration)> {
+        match self {
+            CheckKind::Attested(check) => Some((&check.file, check.validity.0)),
+            _ => None,
+        }
+    }
+
     /// `disk /`, `tcp_port 127.0.0.1:5432`, or just `cpu` for checks of this host.
     pub fn describe(&self) -> String {
         let target = self.target();
@@ -331,6 +341,16 @@ where
     choices.iter().find(|(name, _)| *name == text).map(|(_, value)| *value).ok_or_else(|| {
         let names: Vec<&str> = choices.iter().map(|(name, _)| *name).collect();
         serde::de::Error::custom(format!("`{text}` is not one of {}", names.join(", ")))
+    })
+}
+
+/// Compiles a regex from the config, with the parser's complaint on one line (regex prints a
+/// multi-line diagram).
+pub(crate) fn compile_regex(key: &'static str, pattern: &str) -> Result<regex::Regex, KeyError> {
+    regex::Regex::new(pattern).map_err(|err| {
+        let text = err.to_string();
+        let why = text.lines().last().unwrap_or_default().trim_start_matches("error: ").to_string();
+        KeyError::new(key, format!("`{pattern}` is not a regular expression ({why})"))
     })
 }
 

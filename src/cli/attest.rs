@@ -3,7 +3,6 @@
 
 use std::path::Path;
 
-use crate::checks::CheckKind;
 use crate::config::Decider;
 use crate::persist::attestations::{expires, format_date, now, record};
 
@@ -23,17 +22,16 @@ pub fn command(config_file: &Path, item_id: &str, by: &str, note: Option<String>
         return super::EXIT_NOT_READY;
     };
     let Decider::Check(check) = decider else { return not_attested(item_id, decider.kind_name()) };
-    let CheckKind::Attested(attested) = &check.kind else { return not_attested(item_id, check.kind.name()) };
+    let Some((file, validity)) = check.kind.attestation() else { return not_attested(item_id, check.kind.name()) };
     let attestation = now(by, note);
-    match record(&attested.file, item_id, attestation.clone()) {
+    match record(file, item_id, attestation.clone()) {
         Ok(()) => {
-            let expires =
-                attestation.time().map(|at| format_date(expires(at, attested.validity.0))).unwrap_or_default();
+            let expires = attestation.time().map(|at| format_date(expires(at, validity))).unwrap_or_default();
             println!(
                 "recorded: {item_id} attested by {} at {}; valid until {expires} ({})",
                 attestation.by,
                 attestation.at,
-                attested.file.display()
+                file.display()
             );
             0
         }

@@ -379,15 +379,11 @@ fn location_of_raw(index: usize, described: &str, ids: &[&str]) -> String {
 }
 
 /// The kinds a config may name: the check kinds and `group`, listed beside `attested` (the two
-/// kinds whose items no probe decides).
+/// kinds whose items no probe decides), or last should `attested` ever go.
 fn kind_names() -> String {
-    let mut names: Vec<&str> = Vec::with_capacity(KIND_NAMES.len() + 1);
-    for name in KIND_NAMES {
-        names.push(name);
-        if *name == "attested" {
-            names.push(GROUP_KIND);
-        }
-    }
+    let mut names: Vec<&str> = KIND_NAMES.to_vec();
+    let beside = names.iter().position(|name| *name == "attested").map_or(names.len(), |at| at + 1);
+    names.insert(beside, GROUP_KIND);
     names.join(", ")
 }
 

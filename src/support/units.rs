@@ -191,6 +191,20 @@ impl<'de> Deserialize<'de> for HumanDuration {
     }
 }
 
+/// Prints an age or a policy period in days and hours (`40d`, `1d 2h`, `3h 5m`): humantime
+/// would say `1month9days13h`, which nobody reads at a glance.
+pub fn format_age(duration: Duration) -> String {
+    let seconds = duration.as_secs();
+    let (days, hours, minutes) = (seconds / 86400, seconds % 86400 / 3600, seconds % 3600 / 60);
+    match (days, hours, minutes) {
+        (0, 0, _) => format_duration(Duration::from_secs(seconds)),
+        (0, h, 0) => format!("{h}h"),
+        (0, h, m) => format!("{h}h {m}m"),
+        (d, 0, _) => format!("{d}d"),
+        (d, h, _) => format!("{d}d {h}h"),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -14,15 +14,15 @@ use super::io_reason;
 use super::url::{PgUrl, TlsMode};
 use crate::checks::CheckContext;
 use crate::model::{Cause, ProbeFailure};
-use crate::support::tls::{ServerCert, ServerPolicy, Verifier};
+use crate::support::tls::{client_provider, ServerCert, ServerPolicy, Verifier};
 
-/// The TLS connector for the URL's `sslmode`. One crypto provider is named explicitly, so no
+/// The TLS connector for the URL's `sslmode`. The crypto provider is named explicitly, so no
 /// process-wide default is needed.
 pub(super) async fn tls_connector(
     ctx: &CheckContext,
     url: &PgUrl,
 ) -> Result<tokio_postgres_rustls::MakeRustlsConnect, ProbeFailure> {
-    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let provider = client_provider();
     let builder = rustls::ClientConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()
         .map_err(|err| ProbeFailure::new(Cause::Io, format!("TLS setup: {err}")))?;
@@ -85,7 +85,7 @@ pub fn load_roots(path: Option<&std::path::Path>) -> Result<RootCertStore, Probe
                 ProbeFailure::new(Cause::from_io(&err), format!("sslrootcert {}: {}", path.display(), io_reason(&err)))
             })?;
             let mut reader = std::io::Cursor::new(pem);
-            for cert in rustls_pemfile_certs(&mut reader) {
+            for cert in parsable_certificates(&mut reader) {
                 roots.add(cert).map_err(|err| {
                     ProbeFailure::new(Cause::Invalid, format!("sslrootcert {}: {err}", path.display()))
                 })?;
@@ -102,7 +102,8 @@ pub fn load_roots(path: Option<&std::path::Path>) -> Result<RootCertStore, Probe
     Ok(roots)
 }
 
-fn rustls_pemfile_certs(reader: &mut std::io::Cursor<Vec<u8>>) -> Vec<CertificateDer<'static>> {
+/// The certificates of a PEM file; blocks that do not parse are passed over.
+fn parsable_certificates(reader: &mut std::io::Cursor<Vec<u8>>) -> Vec<CertificateDer<'static>> {
     use rustls::pki_types::pem::PemObject;
     CertificateDer::pem_reader_iter(reader).filter_map(Result::ok).collect()
 }

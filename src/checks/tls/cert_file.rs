@@ -43,8 +43,8 @@ pub struct TlsCertFileCheck {
 pub struct CertFileObservation {
     pub chain: Vec<CertFacts>,
     /// Whether the key's public half equals the leaf's, or why that could not be told.
-    pub key_matches: Option<Result<bool, (Cause, String)>>,
-    pub key_mode: Option<Result<Ownership, (Cause, String)>>,
+    pub key_matches: Option<Result<bool, ProbeFailure>>,
+    pub key_mode: Option<Result<Ownership, ProbeFailure>>,
     /// The certificate file and each parent directory, file first.
     pub access_path: Vec<(PathBuf, Ownership)>,
     pub account: Option<Result<Account, AccountError>>,
@@ -119,7 +119,7 @@ impl TlsCertFileCheck {
                 if ancestor.as_os_str().is_empty() {
                     continue;
                 }
-                let mode = stat(ancestor).map_err(|(cause, why)| ProbeFailure::new(cause, why))?;
+                let mode = stat(ancestor)?;
                 access_path.push((ancestor.to_path_buf(), mode));
             }
             account = Some(accounts::by_name(user));
@@ -157,14 +157,14 @@ impl TlsCertFileCheck {
             let outcome = match matches {
                 Ok(true) => Outcome::pass("the private key belongs to the certificate"),
                 Ok(false) => Outcome::fail(Cause::Mismatch, "the private key does not belong to the certificate"),
-                Err((cause, why)) => Outcome::error(*cause, why.clone()),
+                Err(failure) => Outcome::error(failure.cause, failure.reason.clone()),
             };
             report = report.with("key_matches", outcome);
         }
         if let Some(mode) = &seen.key_mode {
             let outcome = match mode {
                 Ok(mode) => decide_key_private(*mode),
-                Err((cause, why)) => Outcome::error(*cause, why.clone()),
+                Err(failure) => Outcome::error(failure.cause, failure.reason.clone()),
             };
             report = report.with("key_private", outcome);
         }
@@ -226,27 +226,27 @@ pub fn decide_readable_by(account: &Account, path: &[(PathBuf, Ownership)]) -> O
     )
 }
 
-fn stat(path: &Path) -> Result<Ownership, (Cause, String)> {
+fn stat(path: &Path) -> Result<Ownership, ProbeFailure> {
     std::fs::metadata(path)
         .map(|m| Ownership::of(&m))
-        .map_err(|err| (Cause::from_io(&err), format!("cannot stat {}: {err}", path.display())))
+        .map_err(|err| ProbeFailure::new(Cause::from_io(&err), format!("cannot stat {}: {err}", path.display())))
 }
 
 /// Compares the public half of the private key in `key_path` with the leaf's. The key's bytes
 /// never leave this function, and errors speak only of the file.
-fn read_key_matches(key_path: &Path, leaf: &CertFacts) -> Result<bool, (Cause, String)> {
+fn read_key_matches(key_path: &Path, leaf: &CertFacts) -> Result<bool, ProbeFailure> {
     let bytes = std::fs::read(key_path).map_err(|err| {
-        (Cause::from_io(&err), format!("cannot read key file {}: {}", key_path.display(), err.kind()))
+        ProbeFailure::new(Cause::from_io(&err), format!("cannot read key file {}: {}", key_path.display(), err.kind()))
     })?;
-    let key = PrivateKeyDer::from_pem_slice(&bytes)
-        .map_err(|_| (Cause::Invalid, format!("key file {} holds no PEM private key", key_path.display())))?;
-    let signing = provider()
-        .key_provider
-        .load_private_key(key)
-        .map_err(|_| (Cause::Invalid, format!("key file {} holds a key of an unsupported kind", key_path.display())))?;
-    let public = signing
-        .public_key()
-        .ok_or_else(|| (Cause::Invalid, format!("cannot derive the public key of {}", key_path.display())))?;
+    let key = PrivateKeyDer::from_pem_slice(&bytes).map_err(|_| {
+        ProbeFailure::new(Cause::Invalid, format!("key file {} holds no PEM private key", key_path.display()))
+    })?;
+    let signing = provider().key_provider.load_private_key(key).map_err(|_| {
+        ProbeFailure::new(Cause::Invalid, format!("key file {} holds a key of an unsupported kind", key_path.display()))
+    })?;
+    let public = signing.public_key().ok_or_else(|| {
+        ProbeFailure::new(Cause::Invalid, format!("cannot derive the public key of {}", key_path.display()))
+    })?;
     Ok(public.as_ref() == leaf.spki.as_slice())
 }
 

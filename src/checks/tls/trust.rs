@@ -1,25 +1,20 @@
-//! Trust material: the one crypto provider of the process, the roots (the system store and the
-//! self-signed certificates of CA files), the other certificates of CA files as extra
-//! intermediates, and a cache so that every check naming the same files shares one parse. The
-//! HTTP checks build their clients from the same material.
+//! Trust material: the roots (the system store and the self-signed certificates of CA files),
+//! the other certificates of CA files as extra intermediates, and a cache so that every check
+//! naming the same files shares one parse. The HTTP checks build their clients from the same
+//! material, so a CA file means the same to a `tls` and an `http` check.
 
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock};
 
+pub(crate) use crate::support::tls::client_provider as provider;
+
 use rustls::client::WebPkiServerVerifier;
-use rustls::crypto::CryptoProvider;
 use rustls::pki_types::CertificateDer;
 use rustls::RootCertStore;
 
 use super::cert::{parse_cert, pem_certs};
 use crate::model::{Cause, ProbeFailure};
-
-/// The one crypto provider of the process (aws-lc-rs, as reqwest's rustls feature brings).
-pub(crate) fn provider() -> Arc<CryptoProvider> {
-    static PROVIDER: OnceLock<Arc<CryptoProvider>> = OnceLock::new();
-    PROVIDER.get_or_init(|| Arc::new(rustls::crypto::aws_lc_rs::default_provider())).clone()
-}
 
 /// Roots and extra intermediates for one set of CA files, shared by every check that names the
 /// same files (the system roots alone are some 150 certificates: parse them once).
