@@ -11,6 +11,7 @@ use tokio::io::{AsyncRead, AsyncReadExt};
 
 use super::{Check, CheckContext, KeyError};
 use crate::model::{Cause, CheckResult, MetricFamily, MetricKind, Outcome, ProbeFailure, Report, Sample};
+use crate::support::text::excerpt;
 use crate::support::units::{format_duration, ByteSize, HumanDuration};
 
 pub static COMMAND_EXIT_CODE: MetricFamily = MetricFamily {
@@ -184,10 +185,7 @@ impl CommandCheck {
 fn last_line(stderr: &[u8]) -> String {
     let text = String::from_utf8_lossy(stderr);
     match text.lines().rev().map(str::trim).find(|l| !l.is_empty()) {
-        Some(line) => {
-            let short: String = line.chars().filter(|c| !c.is_control()).take(200).collect();
-            format!(": {short}")
-        }
+        Some(line) => format!(": {}", excerpt(line, 200)),
         None => String::new(),
     }
 }

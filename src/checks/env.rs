@@ -14,6 +14,7 @@ use super::{compile_regex, Check, CheckContext, KeyError};
 use crate::model::{Cause, CheckResult, MetricFamily, MetricKind, Outcome, ProbeFailure, Report, Sample};
 use crate::support::dotenv::{self, EnvFile};
 use crate::support::secret::Secret;
+use crate::support::text::excerpt;
 use crate::support::url::{Authority, Reading};
 
 pub static ENV_ENTRIES: MetricFamily = MetricFamily {
@@ -151,12 +152,7 @@ fn source_samples(source: &str, env: &EnvFile) -> Vec<Sample> {
 
 /// A value of a non-secret setting, shortened and quoted for a reason.
 fn shown(value: &Secret) -> String {
-    let text: String = value.expose().chars().filter(|c| !c.is_control()).take(80).collect();
-    if value.char_len() > 80 {
-        format!("`{text}…`")
-    } else {
-        format!("`{text}`")
-    }
+    format!("`{}`", excerpt(value.expose(), 80))
 }
 
 fn missing(key: &str) -> Outcome {

@@ -5,6 +5,7 @@ use super::request::http_kind;
 use super::{status_sample, ClientSlot, HTTP_STATUS_CODE};
 use crate::checks::{Check, CheckContext, KeyError};
 use crate::model::{Cause, CheckResult, MetricFamily, Outcome, Report};
+use crate::support::text::excerpt;
 use crate::support::units::{format_bytes, ByteSize};
 
 http_kind! {
@@ -138,7 +139,7 @@ pub fn check_exposition(text: &str) -> Result<ExpositionSummary, String> {
         let name_end = line.find(['{', ' ']).ok_or_else(|| at("a sample without a value".into()))?;
         let name = &line[..name_end];
         if !valid_metric_name(name) {
-            return Err(at(format!("bad metric name `{}`", name.chars().take(60).collect::<String>())));
+            return Err(at(format!("bad metric name `{}`", excerpt(name, 60))));
         }
         let rest = &line[name_end..];
         let rest = match rest.strip_prefix('{') {
@@ -148,10 +149,7 @@ pub fn check_exposition(text: &str) -> Result<ExpositionSummary, String> {
         let mut fields = rest.split_whitespace();
         let value = fields.next().ok_or_else(|| at(format!("{name} has no value")))?;
         if !valid_value(value) {
-            return Err(at(format!(
-                "{name} has the value `{}`, not a number",
-                value.chars().take(30).collect::<String>()
-            )));
+            return Err(at(format!("{name} has the value `{}`, not a number", excerpt(value, 30))));
         }
         if let Some(timestamp) = fields.next() {
             if timestamp.parse::<f64>().is_err() && !timestamp.starts_with('#') {

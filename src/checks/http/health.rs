@@ -9,6 +9,7 @@ use super::{status_sample, Answer, ClientSlot, HTTP_STATUS_CODE};
 use crate::checks::latency::LatencyTracker;
 use crate::checks::{Check, CheckContext, KeyError};
 use crate::model::{Cause, CheckResult, MetricFamily, MetricKind, Outcome, Report, Sample};
+use crate::support::text::excerpt;
 use crate::support::units::{format_bytes, format_duration, HumanDuration};
 
 pub static HTTP_REQUEST_DURATION: MetricFamily = MetricFamily {
@@ -162,7 +163,7 @@ pub fn decide_json(answer: &Answer, path: &str, wanted: &str) -> Outcome {
                 serde_json::Value::String(s) => s.clone(),
                 other => other.to_string(),
             };
-            let shown: String = text.chars().take(80).collect();
+            let shown = excerpt(&text, 80);
             Outcome::decide(text == wanted, Cause::Mismatch, format!("`{path}` is {shown:?}; want {wanted:?}"))
         }
     }
