@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use serde::Deserialize;
 use tokio::io::{AsyncRead, AsyncReadExt};
 
-use super::{Check, CheckContext, KeyError};
+use super::{shorter_than_timeout, Check, CheckContext, KeyError};
 use crate::model::{Cause, CheckResult, MetricFamily, MetricKind, Outcome, ProbeFailure, Report, Sample};
 use crate::support::text::excerpt;
 use crate::support::units::{format_duration, ByteSize, HumanDuration};
@@ -90,17 +90,12 @@ impl Check for CommandCheck {
     }
 
     fn validate_timeout(&self, timeout: Duration) -> Result<(), KeyError> {
-        if self.command_timeout.0 >= timeout {
-            return Err(KeyError::new(
-                "command_timeout",
-                format!(
-                    "{} is not shorter than the timeout {}; the command's process group must be killed before the check times out",
-                    format_duration(self.command_timeout.0),
-                    format_duration(timeout)
-                ),
-            ));
-        }
-        Ok(())
+        shorter_than_timeout(
+            "command_timeout",
+            self.command_timeout.0,
+            timeout,
+            "the command's process group must be killed",
+        )
     }
 
     async fn run(&self, _ctx: &CheckContext, _state: &mut Self::State) -> CheckResult {

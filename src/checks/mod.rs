@@ -354,6 +354,27 @@ pub(crate) fn compile_regex(key: &'static str, pattern: &str) -> Result<regex::R
     })
 }
 
+/// Refuses a probe's own time limit (`key`) that does not end before the check's timeout: the
+/// probe must give up first, so that `why` happens before the scheduler's generic timeout.
+pub(crate) fn shorter_than_timeout(
+    key: &'static str,
+    limit: Duration,
+    timeout: Duration,
+    why: &str,
+) -> Result<(), KeyError> {
+    if limit >= timeout {
+        return Err(KeyError::new(
+            key,
+            format!(
+                "{} is not shorter than the timeout {}; {why} before the check times out",
+                crate::support::units::format_duration(limit),
+                crate::support::units::format_duration(timeout)
+            ),
+        ));
+    }
+    Ok(())
+}
+
 /// Refuses an aspect whose threshold parameter was not given.
 pub(crate) fn require<T>(value: &Option<T>, aspect: &str, key: &'static str) -> Result<(), KeyError> {
     if value.is_none() {

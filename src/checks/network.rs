@@ -10,7 +10,7 @@ use hickory_resolver::proto::rr::RecordType;
 use hickory_resolver::TokioResolver;
 use serde::Deserialize;
 
-use super::{Check, CheckContext, KeyError};
+use super::{shorter_than_timeout, Check, CheckContext, KeyError};
 use crate::model::{Cause, CheckResult, MetricFamily, MetricKind, Outcome, ProbeFailure, Report, Sample};
 use crate::support::units::{format_duration, HumanDuration};
 
@@ -84,17 +84,12 @@ impl Check for TcpPortCheck {
     }
 
     fn validate_timeout(&self, timeout: Duration) -> Result<(), KeyError> {
-        if self.connect_timeout.0 >= timeout {
-            return Err(KeyError::new(
-                "connect_timeout",
-                format!(
-                    "{} is not shorter than the timeout {}; a silent port must be seen as filtered before the check times out",
-                    format_duration(self.connect_timeout.0),
-                    format_duration(timeout)
-                ),
-            ));
-        }
-        Ok(())
+        shorter_than_timeout(
+            "connect_timeout",
+            self.connect_timeout.0,
+            timeout,
+            "a silent port must be seen as filtered",
+        )
     }
 
     async fn run(&self, _ctx: &CheckContext, _state: &mut Self::State) -> CheckResult {

@@ -25,11 +25,11 @@ use std::time::{Duration, Instant};
 
 use serde::Deserialize;
 
-use super::{check_ratio, require, Check, CheckContext, KeyError};
+use super::{check_ratio, require, shorter_than_timeout, Check, CheckContext, KeyError};
 use crate::model::{Cause, CheckResult, MetricFamily, MetricKind, ProbeFailure};
 use crate::support::secret::Secret;
 use crate::support::text::excerpt;
-use crate::support::units::{format_duration, ByteSize, HumanDuration};
+use crate::support::units::{ByteSize, HumanDuration};
 use crate::support::url::mask_url;
 use sql::PostgresState;
 use url::PgUrl;
@@ -280,17 +280,12 @@ impl Check for PostgresCheck {
     }
 
     fn validate_timeout(&self, timeout: Duration) -> Result<(), KeyError> {
-        if self.connect_timeout.0 >= timeout {
-            return Err(KeyError::new(
-                "connect_timeout",
-                format!(
-                    "{} is not shorter than the timeout {}; a server that accepts and never answers must be reported as such before the check times out",
-                    format_duration(self.connect_timeout.0),
-                    format_duration(timeout)
-                ),
-            ));
-        }
-        Ok(())
+        shorter_than_timeout(
+            "connect_timeout",
+            self.connect_timeout.0,
+            timeout,
+            "a server that accepts and never answers must be reported as such",
+        )
     }
 
     async fn run(&self, ctx: &CheckContext, state: &mut Self::State) -> CheckResult {
