@@ -7,9 +7,10 @@
 use std::time::{Duration, Instant};
 
 use super::request::RequestSpec;
-use crate::checks::tls::{provider, trust_for};
+use crate::checks::tls::trust_for;
 use crate::checks::CheckContext;
 use crate::model::{Cause, ProbeFailure};
+use crate::support::tls::client_provider;
 use crate::support::units::format_duration;
 
 /// What came back, with the body cut at the cap.
@@ -66,7 +67,7 @@ async fn client(
     }
     let (system, files) = (spec.system_roots, spec.ca_files.clone());
     let trust = ctx.blocking.run(move || trust_for(system, &files)).await??;
-    let mut tls = rustls::ClientConfig::builder_with_provider(provider())
+    let mut tls = rustls::ClientConfig::builder_with_provider(client_provider())
         .with_safe_default_protocol_versions()
         .map_err(|err| ProbeFailure::new(Cause::Io, format!("cannot configure TLS: {err}")))?
         .with_root_certificates(trust.roots.clone())

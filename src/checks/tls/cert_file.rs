@@ -13,11 +13,12 @@ use super::cert::{
     decide_covers_names, decide_expiry, decide_strength, default_min_ec_bits, default_min_rsa_bits, format_timestamp,
     now_unix, parse_cert, validate_expiry, CertFacts, ExpiryRule,
 };
-use super::trust::{provider, read_pem_certs};
+use super::trust::read_pem_certs;
 use super::{TLS_CERT_NOT_AFTER, TLS_CERT_NOT_BEFORE};
 use crate::checks::{Check, CheckContext, KeyError};
 use crate::model::{Cause, CheckResult, MetricFamily, Outcome, ProbeFailure, Report, Sample};
 use crate::support::accounts::{self, Access, Account, AccountError, Credentials, Ownership};
+use crate::support::tls::client_provider;
 use crate::support::units::HumanDuration;
 
 /// `kind = "tls_cert_file"`: a PEM certificate bundle on disk, optionally with its key.
@@ -241,7 +242,7 @@ fn read_key_matches(key_path: &Path, leaf: &CertFacts) -> Result<bool, ProbeFail
     let key = PrivateKeyDer::from_pem_slice(&bytes).map_err(|_| {
         ProbeFailure::new(Cause::Invalid, format!("key file {} holds no PEM private key", key_path.display()))
     })?;
-    let signing = provider().key_provider.load_private_key(key).map_err(|_| {
+    let signing = client_provider().key_provider.load_private_key(key).map_err(|_| {
         ProbeFailure::new(Cause::Invalid, format!("key file {} holds a key of an unsupported kind", key_path.display()))
     })?;
     let public = signing.public_key().ok_or_else(|| {

@@ -44,7 +44,7 @@ pub use self::cert_file::TlsCertFileCheck;
 use self::hello::{HelloAnswer, LegacyVersion};
 use self::probe::{LegacyResult, TlsObservation, Unobserved, Verification};
 // The HTTP checks build their clients from the same provider and trust material.
-pub(crate) use self::trust::{provider, trust_for};
+pub(crate) use self::trust::trust_for;
 use super::{Check, CheckContext, KeyError};
 use crate::model::{Cause, CheckResult, MetricFamily, MetricKind, Outcome, ProbeFailure, Report, Sample};
 use crate::support::units::HumanDuration;

@@ -17,10 +17,10 @@ use tokio::net::TcpStream;
 
 use super::cert::{parse_cert, CertFacts};
 use super::hello::{self, HelloAnswer, LegacyVersion};
-use super::trust::{provider, Trust};
+use super::trust::Trust;
 use super::TlsCheck;
 use crate::model::{Cause, ProbeFailure};
-use crate::support::tls::{ServerCert, ServerPolicy, Verifier};
+use crate::support::tls::{client_provider, ServerCert, ServerPolicy, Verifier};
 use crate::support::units::format_duration;
 
 /// A legacy-probe answer is decided within the first record header; never read more than this.
@@ -105,8 +105,8 @@ impl TlsCheck {
         let name = self.server_name();
         let server_name = ServerName::try_from(name.clone())
             .map_err(|_| ProbeFailure::new(Cause::Invalid, format!("`{name}` is not a server name")))?;
-        let verifier = Verifier::new(CapturingVerifier { signature_error: Mutex::new(None) }, &provider());
-        let config = rustls::ClientConfig::builder_with_provider(provider())
+        let verifier = Verifier::new(CapturingVerifier { signature_error: Mutex::new(None) }, &client_provider());
+        let config = rustls::ClientConfig::builder_with_provider(client_provider())
             .with_safe_default_protocol_versions()
             .map_err(|err| ProbeFailure::new(Cause::Io, format!("cannot configure TLS: {err}")))?
             .dangerous()

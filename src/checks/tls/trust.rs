@@ -7,14 +7,13 @@ use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock};
 
-pub(crate) use crate::support::tls::client_provider as provider;
-
 use rustls::client::WebPkiServerVerifier;
 use rustls::pki_types::CertificateDer;
 use rustls::RootCertStore;
 
 use super::cert::{parse_cert, pem_certs};
 use crate::model::{Cause, ProbeFailure};
+use crate::support::tls::client_provider;
 
 /// Roots and extra intermediates for one set of CA files, shared by every check that names the
 /// same files (the system roots alone are some 150 certificates: parse them once).
@@ -89,7 +88,7 @@ pub(crate) fn trust_for(system: bool, ca_files: &[PathBuf]) -> Result<Arc<Trust>
         ));
     }
     let roots = Arc::new(roots);
-    let verifier = WebPkiServerVerifier::builder_with_provider(roots.clone(), provider())
+    let verifier = WebPkiServerVerifier::builder_with_provider(roots.clone(), client_provider())
         .build()
         .map_err(|err| ProbeFailure::new(Cause::Io, format!("cannot build a certificate verifier: {err}")))?;
     let trust = Arc::new(Trust { roots, verifier, root_subjects, extra_intermediates });
