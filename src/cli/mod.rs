@@ -28,8 +28,14 @@ pub fn run(cli: Cli) -> ExitCode {
     if cli.config_check {
         let valid = match config::load(&cli.config_file) {
             Ok(config) => {
+                // The warnings themselves were logged by the load.
+                let warnings = match config.warnings.len() {
+                    0 => String::new(),
+                    1 => ", 1 warning".to_string(),
+                    n => format!(", {n} warnings"),
+                };
                 println!(
-                    "{}: valid ({} checks, {} items)",
+                    "{}: valid ({} checks, {} items{warnings})",
                     cli.config_file.display(),
                     config.deciders.len(),
                     config.item_count()
