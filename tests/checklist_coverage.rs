@@ -12,6 +12,9 @@ use std::fmt::Write as _;
 use std::path::Path;
 
 use checklist_exporter::checks::CheckKind;
+// Strips what is decoration rather than words: emoji, `**`, `✅`, surrounding space; `init`
+// reads titles the same way.
+use checklist_exporter::cli::init::plain;
 use checklist_exporter::config::{self, Config, Decider, Item};
 use checklist_exporter::support::units::format_duration;
 
@@ -32,16 +35,6 @@ struct Line {
     bold: bool,
     /// Texts of the indented checkbox lines right under a bold parent.
     children: Vec<String>,
-}
-
-/// Strips what is decoration rather than words: emoji, `**`, `✅`, surrounding space.
-fn plain(text: &str) -> String {
-    let without: String = text.replace("**", "").replace('✅', "");
-    without
-        .trim_matches(|c: char| c.is_whitespace() || (!c.is_ascii() && !c.is_alphanumeric() && c != '`'))
-        .trim_end_matches(':')
-        .trim()
-        .to_string()
 }
 
 fn parse_checklist(document: &str) -> Vec<Line> {

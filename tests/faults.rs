@@ -354,7 +354,7 @@ fn state_files_on_a_full_or_read_only_filesystem_fail_clearly_and_stay_intact() 
         let logged = daemon.logs().into_iter().filter(|l| l.contains("baseline file") && l.contains(reason)).count();
         assert!(logged >= 1, "{fault}: the failed write is logged: {:?}", daemon.logs());
 
-        let (code, stderr) = run(&["baseline", "--baseline.file", &baseline_arg], &config_file);
+        let (code, stderr) = run(&["baseline", "--force", "--baseline.file", &baseline_arg], &config_file);
         assert_eq!(code, Some(1), "{fault}: {stderr}");
         assert!(stderr.contains(&format!("baseline file {}: cannot write", baseline.display())), "{stderr}");
         assert!(stderr.contains(reason), "{fault}: {stderr}");

@@ -63,11 +63,14 @@ pub enum Command {
         /// Output format.
         #[arg(long, value_enum, default_value = "text")]
         format: OutputFormat,
+        /// Show only these items (text format); the summary and the exit code still count all.
+        #[arg(long, value_enum, value_name = "ITEMS")]
+        only: Option<OnlyItems>,
     },
     /// Evaluate every item once and record which pass as the go-live baseline; from then on an
     /// item that passed at the baseline and fails is reported as regressed.
     Baseline {
-        /// Replace a baseline file that exists but cannot be read (it is never replaced silently).
+        /// Replace an existing baseline file, readable or not (it is never replaced silently).
         #[arg(long)]
         force: bool,
     },
@@ -83,6 +86,17 @@ pub enum Command {
         #[arg(long)]
         note: Option<String>,
     },
+    /// Make a config from a Markdown checklist: every checkbox line an attested item under its
+    /// heading, indented lines grouped under their parent, and a commented-out check for lines a
+    /// program can decide. Exit 0 when written, 2 when the checklist cannot be read or the output exists.
+    Init {
+        /// The Markdown checklist.
+        #[arg(long, value_name = "CHECKLIST.md")]
+        from: PathBuf,
+        /// Write the config here (never over an existing file) instead of to standard output.
+        #[arg(long, value_name = "FILE")]
+        output: Option<PathBuf>,
+    },
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -95,4 +109,10 @@ pub enum OutputFormat {
     Junit,
     /// The Deployment Certification sheet in Markdown, for a ticket.
     Markdown,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum OnlyItems {
+    /// Failing, undecidable and stale items: what needs a person.
+    Attention,
 }

@@ -5,16 +5,35 @@ use std::path::Path;
 
 use super::check::evaluate_once;
 use super::{EXIT_NOT_READY, EXIT_READY};
+use crate::web::view::rfc3339;
 
 /// `checklist-exporter baseline`: evaluates every item once and records which pass. An
-/// existing baseline file that cannot be read is only replaced with `--force`.
+/// existing baseline file, readable or not, is only replaced with `--force`: regressions are
+/// measured against it, and a second run after go-live would silently move the goalposts.
 pub async fn record_baseline(config_file: &Path, baseline_file: &Path, force: bool) -> i32 {
-    if let Err(err) = crate::persist::baseline::load(baseline_file) {
-        if !force {
+    match crate::persist::baseline::load(baseline_file) {
+        Ok(None) => {}
+        Ok(Some(existing)) if !force => {
+            eprintln!(
+                "{} already holds the go-live baseline taken {} ({} of {} items passing); refusing to \
+                 replace it. Run again with --force to record a new one.",
+                baseline_file.display(),
+                rfc3339(existing.taken_at()),
+                existing.passing_count(),
+                existing.items.len()
+            );
+            return EXIT_NOT_READY;
+        }
+        Ok(Some(existing)) => eprintln!(
+            "replacing the baseline taken {} in {} (--force)",
+            rfc3339(existing.taken_at()),
+            baseline_file.display()
+        ),
+        Err(err) if !force => {
             eprintln!("{err}\nrefusing to replace it; look at it, then run again with --force");
             return EXIT_NOT_READY;
         }
-        eprintln!("{err}\nreplacing it (--force)");
+        Err(err) => eprintln!("{err}\nreplacing it (--force)"),
     }
     let store = match evaluate_once(config_file).await {
         Ok(store) => store,

@@ -1,5 +1,6 @@
 //! `checklist-exporter check`: evaluate every item once and print a table or JSON, for CI
 //! go-live gates. Exit 0 when every critical item passes, 1 otherwise, 2 for a bad config.
+//! `--only attention` lists only the items that need a person (failing, undecidable, stale).
 
 use std::io::Write;
 use std::path::Path;
@@ -9,16 +10,21 @@ use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
 use crate::checks::CheckContext;
-use crate::cli::args::OutputFormat;
+use crate::cli::args::{OnlyItems, OutputFormat};
 use crate::config;
 use crate::scheduler::evaluate;
 use crate::state::Store;
 use crate::web::report::ReportFormat;
-use crate::web::view::{reason_of, state_name, summarize};
+use crate::web::view::{reason_of, state_name, summarize, DisplayState, NOT_APPLICABLE};
 
 use super::{EXIT_BAD_CONFIG, EXIT_NOT_READY, EXIT_READY};
 
-pub async fn run(config_file: &Path, format: OutputFormat, out: &mut impl Write) -> i32 {
+pub async fn run(config_file: &Path, format: OutputFormat, only: Option<OnlyItems>, out: &mut impl Write) -> i32 {
+    if only.is_some() && format != OutputFormat::Text {
+        // The reports are whole documents (a certification sheet, a CI test list): never partial.
+        eprintln!("--only applies to --format text; the other formats always list every item");
+        return EXIT_BAD_CONFIG;
+    }
     let store = match evaluate_once(config_file).await {
         Ok(store) => store,
         Err(code) => return code,
@@ -34,7 +40,7 @@ pub async fn run(config_file: &Path, format: OutputFormat, out: &mut impl Write)
         Some(report_format) => {
             out.write_all(crate::web::report::render(&inner, report_format, std::time::SystemTime::now()).as_bytes())
         }
-        None => write_table(&inner.items, out),
+        None => write_table(&inner.items, only, out),
     };
     if let Err(err) = written {
         eprintln!("cannot write the results: {err}");
@@ -88,14 +94,30 @@ pub(crate) async fn evaluate_once(config_file: &Path) -> Result<Arc<Store>, i32>
     Ok(store)
 }
 
-fn write_table(items: &[crate::state::ItemRecord], out: &mut impl Write) -> std::io::Result<()> {
-    let id_width = items.iter().map(|r| r.item().id.len()).max().unwrap_or(2).max(2);
-    writeln!(out, "{:<7}  {:<8}  {:<id_width$}  REASON", "VERDICT", "SEVERITY", "ID")?;
-    for record in items {
+fn write_table(
+    items: &[crate::state::ItemRecord],
+    only: Option<OnlyItems>,
+    out: &mut impl Write,
+) -> std::io::Result<()> {
+    let now = std::time::SystemTime::now();
+    let shown: Vec<&crate::state::ItemRecord> = items
+        .iter()
+        .filter(|record| match only {
+            None => true,
+            Some(OnlyItems::Attention) => DisplayState::of(record, now).needs_attention(),
+        })
+        .collect();
+    // Wide enough for every state name, `not_applicable` included, so the columns stay straight.
+    let state_width = NOT_APPLICABLE.len();
+    let id_width = shown.iter().map(|r| r.item().id.len()).max().unwrap_or(2).max(2);
+    if !shown.is_empty() {
+        writeln!(out, "{:<state_width$}  {:<8}  {:<id_width$}  REASON", "VERDICT", "SEVERITY", "ID")?;
+    }
+    for record in &shown {
         let reason = reason_of(record).unwrap_or("");
         writeln!(
             out,
-            "{:<7}  {:<8}  {:<id_width$}  {}",
+            "{:<state_width$}  {:<8}  {:<id_width$}  {}",
             state_name(record),
             record.item().severity.as_str(),
             record.item().id,
@@ -103,14 +125,29 @@ fn write_table(items: &[crate::state::ItemRecord], out: &mut impl Write) -> std:
         )?;
     }
     let summary = summarize(items);
+    if only == Some(OnlyItems::Attention) {
+        if shown.is_empty() {
+            writeln!(out, "No item needs attention.")?;
+        } else {
+            writeln!(
+                out,
+                "\n{} of {} items need attention (failing, undecidable or stale).",
+                shown.len(),
+                summary.items
+            )?;
+        }
+    }
     writeln!(out)?;
+    let applicable = summary.items - summary.not_applicable;
     writeln!(
         out,
-        "{} items: {} pass, {} fail, {} error{}. Critical items passing: {} of {}. Ready: {}.",
+        "{} items, {} applicable: {} pass, {} fail, {} error{}{}. Critical items passing: {} of {} applicable. Ready: {}.",
         summary.items,
+        applicable,
         summary.pass,
         summary.fail,
         summary.error,
+        if summary.pending > 0 { format!(", {} not evaluated", summary.pending) } else { String::new() },
         if summary.not_applicable > 0 { format!(", {} not applicable", summary.not_applicable) } else { String::new() },
         summary.critical_pass,
         summary.critical_items,

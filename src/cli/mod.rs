@@ -1,6 +1,6 @@
 //! The commands: [`daemon`] (the long-running exporter with its signals and reloads),
-//! [`check`] (evaluate once for a CI gate), [`baseline`] (record the go-live baseline) and
-//! [`attest`] (record a person's confirmation); their flags in [`args`] and the log formats in
+//! [`check`] (evaluate once for a CI gate), [`baseline`] (record the go-live baseline),
+//! [`attest`] (record a person's confirmation) and [`init`] (a config from a Markdown checklist); their flags in [`args`] and the log formats in
 //! [`logging`]. This is the top layer: it may use every other one.
 
 pub mod args;
@@ -8,6 +8,7 @@ pub mod attest;
 pub mod baseline;
 pub mod check;
 pub mod daemon;
+pub mod init;
 pub mod logging;
 
 use std::process::ExitCode;
@@ -28,8 +29,14 @@ pub fn run(cli: Cli) -> ExitCode {
     if cli.config_check {
         let valid = match config::load(&cli.config_file) {
             Ok(config) => {
+                // The warnings themselves were logged by the load.
+                let warnings = match config.warnings.len() {
+                    0 => String::new(),
+                    1 => ", 1 warning".to_string(),
+                    n => format!(", {n} warnings"),
+                };
                 println!(
-                    "{}: valid ({} checks, {} items)",
+                    "{}: valid ({} checks, {} items{warnings})",
                     cli.config_file.display(),
                     config.deciders.len(),
                     config.item_count()
@@ -60,6 +67,10 @@ pub fn run(cli: Cli) -> ExitCode {
         return if valid && web_valid { ExitCode::SUCCESS } else { ExitCode::from(EXIT_BAD_CONFIG as u8) };
     }
 
+    if let Some(Command::Init { from, output }) = &cli.command {
+        return ExitCode::from(init::command(from, output.as_deref()) as u8);
+    }
+
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(runtime) => runtime,
         Err(err) => {
@@ -68,8 +79,8 @@ pub fn run(cli: Cli) -> ExitCode {
         }
     };
     match cli.command {
-        Some(Command::Check { format }) => {
-            let code = runtime.block_on(check::run(&cli.config_file, format, &mut std::io::stdout().lock()));
+        Some(Command::Check { format, only }) => {
+            let code = runtime.block_on(check::run(&cli.config_file, format, only, &mut std::io::stdout().lock()));
             ExitCode::from(code as u8)
         }
         Some(Command::Baseline { force }) => {
@@ -79,6 +90,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Some(Command::Attest { item_id, by, note }) => {
             ExitCode::from(attest::command(&cli.config_file, &item_id, &by, note) as u8)
         }
+        Some(Command::Init { .. }) => unreachable!("init returned above, without a runtime"),
         None => {
             let options = DaemonOptions {
                 config_file: cli.config_file,
@@ -89,6 +101,11 @@ pub fn run(cli: Cli) -> ExitCode {
             };
             match runtime.block_on(daemon::run(options)) {
                 Ok(()) => ExitCode::SUCCESS,
+                // A config that cannot be loaded exits as `check` and `--config.check` do.
+                Err(err @ daemon::DaemonError::Config(_)) => {
+                    tracing::error!(error = %err, "exiting");
+                    ExitCode::from(EXIT_BAD_CONFIG as u8)
+                }
                 Err(err) => {
                     tracing::error!(error = %err, "exiting");
                     ExitCode::FAILURE

@@ -191,6 +191,9 @@ pub struct Config {
     pub checks: Vec<Arc<CheckSpec>>,
     /// The groups among them, members before the groups that contain them.
     pub groups: Vec<Arc<GroupSpec>>,
+    /// What the load noticed but did not refuse (an undeclared `CHECKLIST__VARS__*`); logged by
+    /// [`load`].
+    pub warnings: Vec<String>,
 }
 
 impl Config {
@@ -252,7 +255,11 @@ pub fn load(path: &Path) -> Result<Config, ConfigError> {
             _ => err.to_string(),
         },
     })?;
-    parse(&file, &text, std::env::vars())
+    let config = parse(&file, &text, std::env::vars())?;
+    for warning in &config.warnings {
+        tracing::warn!(file = %file, "{warning}");
+    }
+    Ok(config)
 }
 
 /// Decodes and validates config text; `env` supplies the override variables (tests pass their own).
@@ -279,6 +286,7 @@ pub fn parse(file: &str, text: &str, env: impl IntoIterator<Item = (String, Stri
         .filter(|(key, _)| key.starts_with(&format!("{ENV_PREFIX}__")))
         .partition(|(key, _)| key.starts_with(crate::config::vars::ENV_VAR_PREFIX));
     vars.override_from_env(var_overrides).map_err(|(location, reason)| invalid(location, reason))?;
+    vars.resolve().map_err(|(location, reason)| invalid(location, reason))?;
     let rest = toml::to_string(&document).map_err(|err| syntax(err.to_string()))?;
     let tree = config::Config::builder()
         .add_source(config::File::from_str(&rest, config::FileFormat::Toml))
@@ -303,9 +311,11 @@ pub fn parse(file: &str, text: &str, env: impl IntoIterator<Item = (String, Stri
         // Remembered before expansion, so that a switched-off item can say which variable did it.
         let enabled_by = value.get("enabled").and_then(toml::Value::as_str).and_then(Vars::sole_reference);
         let enabled_by = enabled_by.map(str::to_string);
+        // The keys written with variables, so a refused path can say where its value came from.
+        let written = written_with_vars(&value);
         vars.expand(&mut value).map_err(|reason| invalid(format!("checks[{index}]"), reason))?;
         let decider = decode_table(index, value, &settings, enabled_by.as_deref())
-            .map_err(|(location, reason)| invalid(location, reason))?;
+            .map_err(|(location, reason)| invalid(location, explain_path(&vars, &written, reason)))?;
         for item in decider.items() {
             if let Some(earlier) = first_use.insert(item.id.clone(), index) {
                 return Err(invalid(
@@ -344,7 +354,28 @@ pub fn parse(file: &str, text: &str, env: impl IntoIterator<Item = (String, Stri
             Decider::Group(_) => None,
         })
         .collect();
-    Ok(Config { source: PathBuf::from(file), settings, deciders, checks, groups })
+    let warnings = vars.warnings().to_vec();
+    Ok(Config { source: PathBuf::from(file), settings, deciders, checks, groups, warnings })
+}
+
+/// A check's top-level keys whose text uses a variable, as written.
+fn written_with_vars(value: &toml::Value) -> Vec<(String, String)> {
+    let Some(table) = value.as_table() else { return Vec::new() };
+    table
+        .iter()
+        .filter_map(|(key, value)| Some((key.clone(), value.as_str().filter(|text| text.contains("${"))?.to_string())))
+        .collect()
+}
+
+/// "file: `opt/x` is not an absolute path" gains where `opt/x` came from, when variables made it.
+fn explain_path(vars: &Vars, written: &[(String, String)], reason: String) -> String {
+    if !reason.ends_with("is not an absolute path") {
+        return reason;
+    }
+    match written.iter().find(|(key, _)| reason.starts_with(&format!("{key}:"))) {
+        Some((_, text)) => format!("{reason}{}", vars.explain(text)),
+        None => reason,
+    }
 }
 
 fn validate_settings(raw: &RawSettings) -> Result<Settings, (&'static str, String)> {

@@ -2,11 +2,17 @@
 //! environment variables (`CHECKLIST__VARS__DOMAIN=...`), and used in any check as `${domain}`.
 //!
 //! A site adapts a long checklist by changing a handful of values instead of editing every check
-//! that names its domain, paths or database. Every variable must be declared in `[vars]`, so a
-//! typo in a `${...}` reference or in an environment variable's name is an error at load, not a
-//! check quietly pointed at the wrong target.
+//! that names its domain, paths or database. Every variable a check uses must be declared in
+//! `[vars]`, so a typo in a `${...}` reference is an error at load, not a check quietly pointed at
+//! the wrong target. An environment variable naming no declared variable is only a warning: one
+//! environment often serves several configs, and a variable one of them declares must not stop
+//! the others from loading.
+//!
+//! A variable may use others (`env_file = "${app_root}/config/.env"`); they are resolved after
+//! the environment's overrides, so overriding `app_root` moves every path built on it. A cycle is
+//! refused with its chain (`a -> b -> a`).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// Environment variables with this prefix override a declared variable.
 pub const ENV_VAR_PREFIX: &str = "CHECKLIST__VARS__";
@@ -15,6 +21,11 @@ pub const ENV_VAR_PREFIX: &str = "CHECKLIST__VARS__";
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Vars {
     values: BTreeMap<String, toml::Value>,
+    /// How a variable that uses others was written (`${app_root}/config/.env`), to explain where
+    /// a value a check refuses came from.
+    written: BTreeMap<String, String>,
+    /// Environment variables with the prefix that name no declared variable.
+    warnings: Vec<String>,
 }
 
 /// A problem with a variable: where (`vars.domain`, or the environment variable's name) and why.
@@ -38,17 +49,24 @@ impl Vars {
                 }
             }
         }
-        Ok(Vars { values })
+        Ok(Vars { values, ..Vars::default() })
     }
 
     /// Applies `CHECKLIST__VARS__NAME=value` overrides. The value is read as the declared type,
     /// so `CHECKLIST__VARS__ENABLE_AWS=yes` for a boolean is refused rather than taken as text.
+    /// A name no variable is declared under is kept as a warning (see [`Vars::warnings`]).
     pub fn override_from_env(&mut self, env: impl IntoIterator<Item = (String, String)>) -> Result<(), VarError> {
+        let mut env: Vec<(String, String)> = env.into_iter().collect();
+        // Sorted, so the warnings come in the same order on every load.
+        env.sort_unstable_by(|a, b| a.0.cmp(&b.0));
         for (key, text) in env {
             let Some(suffix) = key.strip_prefix(ENV_VAR_PREFIX) else { continue };
             let name = suffix.to_ascii_lowercase();
             let Some(declared) = self.values.get_mut(&name) else {
-                return Err((key, format!("no variable `{name}` is declared in [vars]; {}", self.declared())));
+                let warning =
+                    format!("{key} is ignored: no variable `{name}` is declared in [vars]; {}", self.declared());
+                self.warnings.push(warning);
+                continue;
             };
             *declared = match declared {
                 toml::Value::String(_) => toml::Value::String(text),
@@ -68,6 +86,89 @@ impl Vars {
             };
         }
         Ok(())
+    }
+
+    /// What the load noticed but did not refuse: environment variables naming no declared variable.
+    pub fn warnings(&self) -> &[String] {
+        &self.warnings
+    }
+
+    /// Resolves the variables that use others, each after those it uses, so a value never keeps a
+    /// `${...}` for a check to trip on. Call it after [`Vars::override_from_env`].
+    pub fn resolve(&mut self) -> Result<(), VarError> {
+        let names: Vec<String> = self.values.keys().cloned().collect();
+        let mut done = BTreeSet::new();
+        for name in names {
+            self.resolve_one(&name, &mut Vec::new(), &mut done)?;
+        }
+        Ok(())
+    }
+
+    fn resolve_one(
+        &mut self,
+        name: &str,
+        chain: &mut Vec<String>,
+        done: &mut BTreeSet<String>,
+    ) -> Result<(), VarError> {
+        if done.contains(name) {
+            return Ok(());
+        }
+        if let Some(start) = chain.iter().position(|earlier| earlier == name) {
+            let mut cycle: Vec<&str> = chain[start..].iter().map(String::as_str).collect();
+            cycle.push(name);
+            return Err((
+                format!("vars.{}", chain[start]),
+                format!("variables refer to each other in a circle: {}", cycle.join(" -> ")),
+            ));
+        }
+        let text = match &self.values[name] {
+            toml::Value::String(text) if text.contains('$') => text.clone(),
+            _ => {
+                done.insert(name.to_string());
+                return Ok(());
+            }
+        };
+        chain.push(name.to_string());
+        for used in references(&text) {
+            if !self.values.contains_key(used) {
+                let reason = self.lookup(used).err().unwrap_or_default();
+                return Err((format!("vars.{name}"), reason));
+            }
+            self.resolve_one(used, chain, done)?;
+        }
+        chain.pop();
+        let value = self.expand_text(&text).map_err(|reason| (format!("vars.{name}"), reason))?;
+        self.values.insert(name.to_string(), value);
+        self.written.insert(name.to_string(), text);
+        done.insert(name.to_string());
+        Ok(())
+    }
+
+    /// Where a check's value came from, for a message that refuses it: `written` is the value as
+    /// the config wrote it (`${env_file}`). Empty when it uses no variable. It shows values, so
+    /// call it only for a refusal that quotes the value anyway (a path that is not absolute).
+    pub fn explain(&self, written: &str) -> String {
+        let mut steps = Vec::new();
+        let mut seen = BTreeSet::new();
+        let mut pending: Vec<&str> = references(written);
+        while let Some(name) = pending.pop() {
+            if !seen.insert(name) {
+                continue;
+            }
+            let Some(toml::Value::String(value)) = self.values.get(name) else { continue };
+            match self.written.get(name) {
+                Some(text) => {
+                    steps.push(format!("vars.{name} = \"{text}\" = \"{value}\""));
+                    pending.extend(references(text).into_iter().rev());
+                }
+                None => steps.push(format!("vars.{name} = \"{value}\"")),
+            }
+        }
+        if steps.is_empty() {
+            String::new()
+        } else {
+            format!(" (written \"{written}\"; {})", steps.join(", "))
+        }
     }
 
     /// Replaces every `${name}` in the strings of `value`, recursively; `$${` is a literal `${`.
@@ -149,6 +250,25 @@ impl Vars {
             format!("declared: {}", names.join(", "))
         }
     }
+}
+
+/// The names `text` refers to with `${name}`, in order (`$${` is a literal, not a reference).
+fn references(text: &str) -> Vec<&str> {
+    let mut names = Vec::new();
+    let mut rest = text;
+    while let Some(start) = rest.find('$') {
+        let after = &rest[start..];
+        if let Some(tail) = after.strip_prefix("$${") {
+            rest = tail;
+        } else if let Some(tail) = after.strip_prefix("${") {
+            let Some(end) = tail.find('}') else { break };
+            names.push(&tail[..end]);
+            rest = &tail[end + 1..];
+        } else {
+            rest = &after[1..];
+        }
+    }
+    names
 }
 
 fn valid_name(name: &str) -> bool {
@@ -234,10 +354,52 @@ mod tests {
                 "`enable_aws` is a boolean in [vars]; set it to true or false".to_string()
             )
         );
+        vars.override_from_env(env("CHECKLIST__VARS__DOMIAN", "x")).unwrap();
         assert_eq!(
-            vars.override_from_env(env("CHECKLIST__VARS__DOMIAN", "x")).unwrap_err().1,
-            "no variable `domian` is declared in [vars]; declared: cores, domain, enable_aws"
+            vars.warnings(),
+            ["CHECKLIST__VARS__DOMIAN is ignored: no variable `domian` is declared in [vars]; declared: cores, domain, enable_aws"]
         );
+        assert_eq!(expanded(&vars, "${domain}").unwrap().as_str(), Some("dnd.example.com"));
+    }
+
+    #[test]
+    fn variables_use_others_in_dependency_order_after_overrides() {
+        // Declared in an order where a user comes before what it uses.
+        let mut vars = vars(
+            "a_env = \"${app_root}/config/.env\"\napp_root = \"${base}/dndstory\"\nbase = \"/opt\"\nport = 8443\ntls_port = \"${port}\"\nliteral = \"$${base}\"",
+        );
+        vars.override_from_env(vec![("CHECKLIST__VARS__BASE".to_string(), "/srv".to_string())]).unwrap();
+        vars.resolve().unwrap();
+        assert_eq!(expanded(&vars, "${a_env}").unwrap().as_str(), Some("/srv/dndstory/config/.env"));
+        assert_eq!(expanded(&vars, "${tls_port}").unwrap(), toml::Value::Integer(8443));
+        assert_eq!(expanded(&vars, "${literal}").unwrap().as_str(), Some("${base}"));
+    }
+
+    #[test]
+    fn a_circle_of_variables_is_refused_with_its_chain() {
+        let mut vars = vars("a = \"${b}/x\"\nb = \"${c}\"\nc = \"/y/${a}\"\nd = \"${d}\"");
+        assert_eq!(
+            vars.resolve().unwrap_err(),
+            ("vars.a".to_string(), "variables refer to each other in a circle: a -> b -> c -> a".to_string())
+        );
+        let mut selfish = Vars::from_table("d = \"${d}\"".parse().unwrap()).unwrap();
+        assert_eq!(selfish.resolve().unwrap_err().1, "variables refer to each other in a circle: d -> d");
+        let mut unknown = Vars::from_table("a = \"${nope}/x\"".parse().unwrap()).unwrap();
+        assert_eq!(
+            unknown.resolve().unwrap_err(),
+            ("vars.a".to_string(), "`${nope}` names no variable; declared: a".to_string())
+        );
+    }
+
+    #[test]
+    fn a_value_is_explained_by_the_variables_it_came_from() {
+        let mut vars = vars("app_root = \"opt/dnd\"\nenv_file = \"${app_root}/config/.env\"");
+        vars.resolve().unwrap();
+        assert_eq!(
+            vars.explain("${env_file}"),
+            " (written \"${env_file}\"; vars.env_file = \"${app_root}/config/.env\" = \"opt/dnd/config/.env\", vars.app_root = \"opt/dnd\")"
+        );
+        assert_eq!(vars.explain("/plain"), "");
     }
 
     #[test]
