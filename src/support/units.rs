@@ -17,21 +17,107 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
         .map_err(|err| format!("`{trimmed}` is not a duration ({err}); write it like `30s`, `5m` or `6h`"))
 }
 
-/// Prints a duration the short way (`1m30s`, `250ms`), for reasons and logs.
+/// Prints a duration the short way, in days at most (`90d`, `1d12h`, `1m30s`, `2.504s`,
+/// `250ms`), for reasons and logs. Milliseconds are kept, so a measured 2.504 s is not "2s";
+/// what was written in a config prints back as it was written (`90d`, not `2months29days…`).
 pub fn format_duration(duration: Duration) -> String {
+    format_duration_to(duration, 3)
+}
+
+/// `duration` with its fraction of the smallest unit cut to `decimals` digits (trailing zeros
+/// dropped): seconds and up in `d`, `h`, `m`, `s`; below a second in `ms`, below a
+/// millisecond in `µs`.
+fn format_duration_to(duration: Duration, decimals: u32) -> String {
     if duration.is_zero() {
         return "0s".to_string();
     }
-    if duration < Duration::from_secs(1) {
-        let millis = duration.as_secs_f64() * 1000.0;
-        return if millis >= 1.0 {
-            format!("{}ms", millis.round() as u64)
-        } else {
-            format!("{}µs", (millis * 1000.0).round() as u64)
-        };
+    let nanos = duration.as_nanos();
+    if duration < Duration::from_millis(1) {
+        return format!("{}µs", decimal(nanos, 1_000, decimals));
     }
-    let rounded = Duration::from_secs(duration.as_secs());
-    humantime::format_duration(rounded).to_string().replace(' ', "")
+    if duration < Duration::from_secs(1) {
+        return format!("{}ms", decimal(nanos, 1_000_000, decimals));
+    }
+    let seconds = duration.as_secs();
+    let (days, hours, minutes) = (seconds / 86400, seconds % 86400 / 3600, seconds % 3600 / 60);
+    let rest = nanos % 60_000_000_000;
+    let mut text = String::new();
+    for (value, unit) in [(days, "d"), (hours, "h"), (minutes, "m")] {
+        if value > 0 {
+            text.push_str(&format!("{value}{unit}"));
+        }
+    }
+    let rest_text = decimal(rest, 1_000_000_000, decimals);
+    if rest_text != "0" {
+        text.push_str(&format!("{rest_text}s"));
+    }
+    if text.is_empty() {
+        // Less than the printed precision above a whole number of minutes: say so, never "".
+        text = "0s".to_string();
+    }
+    text
+}
+
+/// `value / unit` with at most `decimals` digits after the point, rounded to the nearest,
+/// trailing zeros dropped.
+fn decimal(value: u128, unit: u128, decimals: u32) -> String {
+    decimal_of(value * 10u128.pow(decimals) + unit / 2, unit, decimals)
+}
+
+/// `value / unit` with at most `decimals` digits after the point, cut, trailing zeros dropped.
+fn decimal_cut(value: u128, unit: u128, decimals: u32) -> String {
+    decimal_of(value * 10u128.pow(decimals), unit, decimals)
+}
+
+fn decimal_of(scaled_value: u128, unit: u128, decimals: u32) -> String {
+    let scale = 10u128.pow(decimals);
+    let scaled = scaled_value / unit;
+    let (whole, fraction) = (scaled / scale, scaled % scale);
+    if fraction == 0 {
+        return whole.to_string();
+    }
+    let digits = format!("{fraction:0width$}", width = decimals as usize);
+    format!("{whole}.{}", digits.trim_end_matches('0'))
+}
+
+/// A seen and a wanted duration for one reason, each with enough digits that they print
+/// differently whenever they differ: `2.0004s` against `2s`, not `2s` against `2s`.
+pub fn format_durations_apart(seen: Duration, wanted: Duration) -> (String, String) {
+    apart(seen, wanted, |value, precision| format_duration_to(value, 3 + precision))
+}
+
+/// Like [`format_age`] for a seen and a wanted age, with as many more units as it takes for
+/// two different ages to print differently (`1d 2h 30m` against `1d 2h`).
+pub fn format_ages_apart(seen: Duration, wanted: Duration) -> (String, String) {
+    apart(seen, wanted, |value, precision| format_age_to(value, 2 + precision))
+}
+
+/// A seen and a wanted byte count, in the wanted size's kind of units, with as many decimals
+/// as it takes for two different counts to print differently; plain bytes at the last.
+pub fn format_bytes_apart(seen: u64, wanted: u64, decimal_units: bool) -> (String, String) {
+    let (step, names) = if decimal_units { (1000.0, DECIMAL_NAMES) } else { (1024.0, BINARY_NAMES) };
+    // Both in the unit of the larger, so that `0.999 TiB` stands against `1 TiB`, not `1024 GiB`.
+    let unit = unit_of(seen.max(wanted), step, names.len());
+    apart(seen, wanted, |value, precision| {
+        if precision >= 6 {
+            format!("{value} B")
+        } else {
+            format_in_unit(value, step, names, unit, 1 + precision)
+        }
+    })
+}
+
+/// Prints `seen` and `wanted` with `print(value, extra precision)`, raising the precision
+/// until they differ; equal values print at the usual precision.
+fn apart<T: PartialEq + Copy>(seen: T, wanted: T, print: impl Fn(T, u32) -> String) -> (String, String) {
+    let mut precision = 0;
+    loop {
+        let (seen_text, wanted_text) = (print(seen, precision), print(wanted, precision));
+        if seen == wanted || seen_text != wanted_text || precision >= 6 {
+            return (seen_text, wanted_text);
+        }
+        precision += 1;
+    }
 }
 
 const BYTE_UNITS: &[(&str, u64)] = &[
@@ -82,28 +168,48 @@ pub fn parse_bytes(text: &str) -> Result<u64, String> {
 
 /// Prints a byte count in binary units with one decimal: `3.1 GiB`, `512 B`.
 pub fn format_bytes(bytes: u64) -> String {
-    format_scaled(bytes, 1024.0, ["B", "KiB", "MiB", "GiB", "TiB", "PiB"])
+    format_scaled(bytes, 1024.0, BINARY_NAMES)
 }
 
 /// Prints a byte count in decimal units with one decimal: `83.3 GB`, for thresholds written in GB.
 pub fn format_bytes_decimal(bytes: u64) -> String {
-    format_scaled(bytes, 1000.0, ["B", "kB", "MB", "GB", "TB", "PB"])
+    format_scaled(bytes, 1000.0, DECIMAL_NAMES)
 }
 
+const BINARY_NAMES: [&str; 6] = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"];
+const DECIMAL_NAMES: [&str; 6] = ["B", "kB", "MB", "GB", "TB", "PB"];
+
 fn format_scaled(bytes: u64, step: f64, names: [&str; 6]) -> String {
+    format_in_unit(bytes, step, names, unit_of(bytes, step, names.len()), 1)
+}
+
+/// The index of the largest unit not above `bytes`.
+fn unit_of(bytes: u64, step: f64, units: usize) -> usize {
     let mut value = bytes as f64;
     let mut unit = 0;
-    while value >= step && unit < names.len() - 1 {
+    while value >= step && unit < units - 1 {
         value /= step;
         unit += 1;
     }
+    unit
+}
+
+/// `bytes` in unit number `unit` with at most `decimals` decimals (trailing zeros dropped);
+/// whole numbers from 100 up at the usual one decimal.
+fn format_in_unit(bytes: u64, step: f64, names: [&str; 6], unit: usize, decimals: u32) -> String {
     if unit == 0 {
-        format!("{bytes} B")
-    } else if value >= 100.0 || (value - value.round()).abs() < 0.05 {
-        format!("{} {}", value.round(), names[unit])
-    } else {
-        format!("{value:.1} {}", names[unit])
+        return format!("{bytes} B");
     }
+    let size = (step as u128).pow(unit as u32);
+    let value = bytes as f64 / size as f64;
+    let decimals = if decimals == 1 && value >= 100.0 { 0 } else { decimals };
+    let text = if decimals <= 1 {
+        decimal(bytes as u128, size, decimals)
+    } else {
+        // Cut, not rounded, beyond one decimal: 19.9995 GiB must not print as 20 GiB.
+        decimal_cut(bytes as u128, size, decimals)
+    };
+    format!("{text} {}", names[unit])
 }
 
 /// Prints a ratio as a percentage with at most one decimal: `0.031` is `3.1%`.
@@ -194,15 +300,28 @@ impl<'de> Deserialize<'de> for HumanDuration {
 /// Prints an age or a policy period in days and hours (`40d`, `1d 2h`, `3h 5m`): humantime
 /// would say `1month9days13h`, which nobody reads at a glance.
 pub fn format_age(duration: Duration) -> String {
+    format_age_to(duration, 2)
+}
+
+/// An age in at most `units` units from the largest (days, hours, minutes, seconds, then the
+/// fraction of a second), the smaller ones dropped; days alone when the rest is nothing.
+fn format_age_to(duration: Duration, units: u32) -> String {
     let seconds = duration.as_secs();
-    let (days, hours, minutes) = (seconds / 86400, seconds % 86400 / 3600, seconds % 3600 / 60);
-    match (days, hours, minutes) {
-        (0, 0, _) => format_duration(Duration::from_secs(seconds)),
-        (0, h, 0) => format!("{h}h"),
-        (0, h, m) => format!("{h}h {m}m"),
-        (d, 0, _) => format!("{d}d"),
-        (d, h, _) => format!("{d}d {h}h"),
+    if seconds < 3600 && units <= 2 {
+        return format_duration(Duration::from_secs(seconds));
     }
+    if seconds < 3600 {
+        return format_duration_to(duration, units.saturating_sub(2) * 3);
+    }
+    let parts =
+        [(seconds / 86400, "d"), (seconds % 86400 / 3600, "h"), (seconds % 3600 / 60, "m"), (seconds % 60, "s")];
+    let first = parts.iter().position(|(value, _)| *value > 0).unwrap_or(parts.len() - 1);
+    let mut shown: Vec<&(u64, &str)> = parts[first..].iter().take(units as usize).collect();
+    // `40d`, not `40d 0h`; but `1d 2h`, and `40d 0h 0m 5s` when the seconds decide.
+    while shown.len() > 1 && shown.last().is_some_and(|(value, _)| *value == 0) {
+        shown.pop();
+    }
+    shown.iter().map(|(value, unit)| format!("{value}{unit}")).collect::<Vec<_>>().join(" ")
 }
 
 #[cfg(test)]
@@ -233,6 +352,72 @@ mod tests {
         assert_eq!(format_duration(Duration::from_millis(250)), "250ms");
         assert_eq!(format_duration(Duration::from_micros(20)), "20µs");
         assert_eq!(format_duration(Duration::ZERO), "0s");
+    }
+
+    #[test]
+    fn durations_keep_the_sub_second_precision_they_have() {
+        assert_eq!(format_duration(Duration::from_millis(2504)), "2.504s");
+        assert_eq!(format_duration(Duration::from_millis(1500)), "1.5s");
+        assert_eq!(format_duration(Duration::from_millis(90_250)), "1m30.25s");
+        assert_eq!(format_duration(Duration::from_micros(1500)), "1.5ms");
+        assert_eq!(format_duration(Duration::from_nanos(123_456_789)), "123.457ms");
+    }
+
+    #[test]
+    fn periods_print_as_written_in_days_not_months() {
+        assert_eq!(format_duration(Duration::from_secs(90 * 86400)), "90d");
+        assert_eq!(format_duration(Duration::from_secs(36 * 3600)), "1d12h");
+        assert_eq!(format_duration(Duration::from_secs(5400)), "1h30m");
+        assert_eq!(format_duration(Duration::from_secs(7 * 86400)), "7d");
+        assert_eq!(format!("{:?}", HumanDuration(Duration::from_secs(90 * 86400))), "90d");
+        for written in ["90d", "6h", "1h30m", "30s", "250ms", "1500ms", "2d3h4m5s"] {
+            let parsed = parse_duration(written).unwrap();
+            assert_eq!(parse_duration(&format_duration(parsed)), Ok(parsed), "{written}");
+        }
+    }
+
+    #[test]
+    fn a_seen_and_a_wanted_duration_that_differ_print_differently() {
+        let wanted = Duration::from_secs(2);
+        assert_eq!(format_durations_apart(Duration::from_millis(2504), wanted), ("2.504s".into(), "2s".into()));
+        assert_eq!(format_durations_apart(Duration::from_micros(2_000_400), wanted), ("2.0004s".into(), "2s".into()));
+        assert_eq!(
+            format_durations_apart(Duration::from_nanos(2_000_000_001), wanted),
+            ("2.000000001s".into(), "2s".into())
+        );
+        assert_eq!(format_durations_apart(wanted, wanted), ("2s".into(), "2s".into()));
+        let (seen, want) = format_durations_apart(Duration::from_secs(86400 + 30), Duration::from_secs(86400));
+        assert_ne!(seen, want);
+    }
+
+    #[test]
+    fn ages_that_differ_print_differently() {
+        let day = 86400;
+        assert_eq!(format_age(Duration::from_secs(day + 2 * 3600)), "1d 2h", "an age alone stays short");
+        let (seen, want) =
+            format_ages_apart(Duration::from_secs(day + 2 * 3600 + 1800), Duration::from_secs(day + 2 * 3600));
+        assert_eq!((seen.as_str(), want.as_str()), ("1d 2h 30m", "1d 2h"));
+        let (seen, want) = format_ages_apart(Duration::from_secs(40 * day + 5), Duration::from_secs(40 * day));
+        assert_eq!((seen.as_str(), want.as_str()), ("40d 0h 0m 5s", "40d"));
+        let (seen, want) = format_ages_apart(Duration::from_secs(41 * day), Duration::from_secs(40 * day));
+        assert_eq!((seen.as_str(), want.as_str()), ("41d", "40d"));
+    }
+
+    #[test]
+    fn a_seen_and_a_wanted_size_that_differ_print_differently() {
+        let wanted = 20u64 << 30;
+        assert_eq!(format_bytes(wanted - (1 << 20)), "20 GiB", "alone, one decimal");
+        let (seen, want) = format_bytes_apart(wanted - (1 << 20), wanted, false);
+        assert_eq!((seen.as_str(), want.as_str()), ("19.99 GiB", "20 GiB"));
+        let (seen, want) = format_bytes_apart(wanted - 1, wanted, false);
+        assert_eq!((seen.as_str(), want.as_str()), ("19.99 GiB", "20 GiB"), "cut, never rounded up to the wanted");
+        let (seen, want) = format_bytes_apart((1 << 40) - 1, 1 << 40, false);
+        assert_eq!((seen.as_str(), want.as_str()), ("0.99 TiB", "1 TiB"));
+        let (seen, want) = format_bytes_apart(wanted + 1, wanted, false);
+        assert_eq!((seen.as_str(), want.as_str()), ("21474836481 B", "21474836480 B"));
+        let (seen, want) = format_bytes_apart(19_990_000_000, 20_000_000_000, true);
+        assert_eq!((seen.as_str(), want.as_str()), ("19.99 GB", "20 GB"));
+        assert_eq!(format_bytes_apart(3 << 30, 20 << 30, false), ("3 GiB".into(), "20 GiB".into()));
     }
 
     #[test]
