@@ -214,11 +214,29 @@ fn format_in_unit(bytes: u64, step: f64, names: [&str; 6], unit: usize, decimals
 
 /// Prints a ratio as a percentage with at most one decimal: `0.031` is `3.1%`.
 pub fn format_percent(ratio: f64) -> String {
+    format_percent_to(ratio, 1)
+}
+
+/// A seen and a wanted ratio as percentages, with as many decimals as it takes for two
+/// different ratios to print differently (`9.99%` against `10%`, not `10%` against `10%`).
+pub fn format_percents_apart(seen: f64, wanted: f64) -> (String, String) {
+    apart(seen, wanted, |value, precision| format_percent_to(value, 1 + precision as usize))
+}
+
+/// Beyond one decimal the digits are cut, not rounded, so a share below the wanted one never
+/// prints as the wanted one.
+fn format_percent_to(ratio: f64, decimals: usize) -> String {
     let percent = ratio * 100.0;
-    if (percent - percent.round()).abs() < 0.05 {
-        format!("{}%", percent.round())
+    let text = if decimals <= 1 {
+        format!("{percent:.decimals$}")
     } else {
-        format!("{percent:.1}%")
+        let scale = 10f64.powi(decimals as i32);
+        format!("{:.decimals$}", (percent * scale).floor() / scale)
+    };
+    if text.contains('.') {
+        format!("{}%", text.trim_end_matches('0').trim_end_matches('.'))
+    } else {
+        format!("{text}%")
     }
 }
 
@@ -230,6 +248,12 @@ pub struct ByteSize(pub u64, pub bool);
 impl ByteSize {
     pub fn bytes(self) -> u64 {
         self.0
+    }
+
+    /// A seen count and this size, in this size's kind of units, printed apart when they differ
+    /// (see [`format_bytes_apart`]).
+    pub fn format_against(self, seen: u64) -> (String, String) {
+        format_bytes_apart(seen, self.0, self.1)
     }
 
     /// Prints `value` in the same kind of units this size was written in.
@@ -454,6 +478,13 @@ mod tests {
         assert_eq!(binary.to_string(), "20 GiB");
         let plain: ByteSize = serde_json::from_str("1048576").unwrap();
         assert_eq!(plain.to_string(), "1 MiB");
+    }
+
+    #[test]
+    fn a_seen_and_a_wanted_share_that_differ_print_differently() {
+        assert_eq!(format_percents_apart(0.0999, 0.1), ("9.99%".into(), "10%".into()));
+        assert_eq!(format_percents_apart(0.875, 0.8), ("87.5%".into(), "80%".into()));
+        assert_eq!(format_percents_apart(0.1, 0.1), ("10%".into(), "10%".into()));
     }
 
     #[test]
