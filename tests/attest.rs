@@ -42,6 +42,7 @@ fn attesting_makes_an_item_pass_until_it_expires() {
     let (state, cause, reason) = verdict(&items, "ops.rollback_tested");
     assert_eq!((state.as_str(), cause.as_str()), ("fail", "missing"));
     assert!(reason.contains("checklist-exporter attest ops.rollback_tested --by NAME"), "{reason}");
+    assert!(reason.contains(" --config.file /"), "`check` names the config file in use, absolute: {reason}");
 
     let (code, stdout, stderr) = attest(
         &config_file,
