@@ -38,7 +38,10 @@ fn format_duration_to(duration: Duration, decimals: u32) -> String {
     if duration < Duration::from_secs(1) {
         return format!("{}ms", decimal(nanos, 1_000_000, decimals));
     }
-    let seconds = duration.as_secs();
+    // Rounded as a whole first, so that 1m59.9996s prints as `2m`, never as `1m60s`.
+    let step = 10u128.pow(9 - decimals.min(9));
+    let nanos = (nanos + step / 2) / step * step;
+    let seconds = (nanos / 1_000_000_000) as u64;
     let (days, hours, minutes) = (seconds / 86400, seconds % 86400 / 3600, seconds % 3600 / 60);
     let rest = nanos % 60_000_000_000;
     let mut text = String::new();
@@ -47,7 +50,7 @@ fn format_duration_to(duration: Duration, decimals: u32) -> String {
             text.push_str(&format!("{value}{unit}"));
         }
     }
-    let rest_text = decimal(rest, 1_000_000_000, decimals);
+    let rest_text = decimal_cut(rest, 1_000_000_000, decimals);
     if rest_text != "0" {
         text.push_str(&format!("{rest_text}s"));
     }
@@ -385,6 +388,8 @@ mod tests {
         assert_eq!(format_duration(Duration::from_millis(90_250)), "1m30.25s");
         assert_eq!(format_duration(Duration::from_micros(1500)), "1.5ms");
         assert_eq!(format_duration(Duration::from_nanos(123_456_789)), "123.457ms");
+        assert_eq!(format_duration(Duration::from_nanos(119_999_600_000)), "2m", "rounded whole, not 1m60s");
+        assert_eq!(format_duration(Duration::from_nanos(86_399_999_900_000)), "1d");
     }
 
     #[test]
