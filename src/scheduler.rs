@@ -8,7 +8,6 @@ use std::collections::{BinaryHeap, HashMap};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
-use rand::Rng;
 use tokio::sync::{mpsc, Semaphore};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
@@ -19,11 +18,10 @@ use crate::model::{Cause, CheckResult, Outcome, ProbeFailure, Sample};
 use crate::state::Store;
 use crate::support::units::format_duration;
 
-/// The first evaluations of a fresh config are spread over at most this long, so that a
-/// thousand checks do not start in the same millisecond yet `/-/ready` comes quickly.
+/// A new check (at start, or added or changed by a reload) runs first within this long, so
+/// that `/-/ready` and the page come quickly and a thousand checks do not start in the same
+/// millisecond. After that first run it moves to its own place in its interval.
 const STARTUP_SPREAD: Duration = Duration::from_secs(1);
-/// Later runs drift by up to this share of the interval, so checks that started together part.
-const JITTER_SHARE: f64 = 0.05;
 
 /// The result of one run of one check, ready for the store.
 #[derive(Debug)]
@@ -132,6 +130,8 @@ struct Scheduled {
     spec: Arc<CheckSpec>,
     ctx: CheckContext,
     next_due: Instant,
+    /// Its place in each interval, from its identity ([`spread_offset`]).
+    offset: Duration,
     /// The evaluation in flight, if any: a check never overlaps itself, and a removed check's
     /// evaluation is cancelled.
     running: Option<JoinHandle<()>>,
@@ -200,6 +200,8 @@ impl Drop for ScheduledChecks {
 
 /// The driver: sleeps until the earliest due check, starts it, and applies new configs.
 async fn drive(mut commands: mpsc::UnboundedReceiver<Command>, store: Arc<Store>, limiter: Arc<Semaphore>) {
+    // Intervals are counted from here: a check's runs fall at `anchor + offset + k × interval`.
+    let anchor = Instant::now();
     let mut checks = ScheduledChecks::default();
     let checks = &mut checks.0;
     // Due times; an entry whose time no longer matches its check's `next_due` is stale.
@@ -222,8 +224,7 @@ async fn drive(mut commands: mpsc::UnboundedReceiver<Command>, store: Arc<Store>
                     if scheduled.next_due != due {
                         continue;
                     }
-                    let pause = random_fraction(scheduled.spec.interval, 1.0 - JITTER_SHARE, 1.0 + JITTER_SHARE);
-                    scheduled.next_due = due + pause;
+                    scheduled.next_due = after_run(anchor, due, scheduled.spec.interval, scheduled.offset);
                     queue.push(Reverse((scheduled.next_due, fingerprint)));
                     if scheduled.running.as_ref().is_some_and(|task| !task.is_finished()) {
                         // Still waiting for a slot or running: skip this round rather than queue up.
@@ -242,7 +243,8 @@ async fn drive(mut commands: mpsc::UnboundedReceiver<Command>, store: Arc<Store>
     }
 }
 
-/// Installs a new set of checks: unchanged ones keep their state and due time.
+/// Installs a new set of checks: unchanged ones keep their state, due time and offset; new and
+/// changed ones run within [`STARTUP_SPREAD`], then at their offset.
 fn replace_checks(
     checks: &mut HashMap<u64, Scheduled>,
     queue: &mut BinaryHeap<Reverse<(Instant, u64)>>,
@@ -253,10 +255,22 @@ fn replace_checks(
     // Groups are derived by the store and switched-off checks do not apply: neither runs.
     for spec in specs.into_iter().filter(|spec| spec.runs()) {
         let fingerprint = spec.fingerprint();
-        let scheduled = previous.remove(&fingerprint).unwrap_or_else(|| {
-            let next_due = now + random_fraction(spec.interval.min(STARTUP_SPREAD), 0.0, 1.0);
+        let kept = previous.remove(&fingerprint).map(|mut scheduled| {
+            // A reload is how a person says "look again" after an `attest`: an attested item
+            // shows the new attestation at once, not at its next turn up to an interval later.
+            if scheduled.spec.kind.reads_attestations() {
+                scheduled.next_due = now;
+                queue.push(Reverse((now, fingerprint)));
+            }
+            scheduled
+        });
+        let scheduled = kept.unwrap_or_else(|| {
+            let identity = spec.identity();
+            let offset = spread_offset(&identity, spec.interval);
+            // The first run's place in the start-up second comes from the identity too.
+            let next_due = now + spread_offset(&identity, spec.interval.min(STARTUP_SPREAD));
             queue.push(Reverse((next_due, fingerprint)));
-            Scheduled { spec, ctx: CheckContext::default(), next_due, running: None }
+            Scheduled { spec, ctx: CheckContext::default(), next_due, offset, running: None }
         });
         checks.insert(fingerprint, scheduled);
     }
@@ -269,6 +283,44 @@ fn replace_checks(
     if queue.len() > 2 * checks.len() + 16 {
         queue.retain(|Reverse((due, fingerprint))| checks.get(fingerprint).is_some_and(|s| s.next_due == *due));
     }
+}
+
+/// A check's place in its interval, from a stable hash of its identity (kind and target), as
+/// Prometheus places each scrape target in its scrape interval: checks with one interval
+/// spread evenly over it instead of all running in the same second, and a check keeps its
+/// place across reloads and restarts. The hash is FNV-1a, finished with the SplitMix64 mixer
+/// so that ids differing in one character land far apart; spelled out rather than taken from
+/// the standard library, whose hasher may change between Rust releases.
+fn spread_offset(identity: &str, interval: Duration) -> Duration {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for byte in identity.bytes() {
+        hash ^= u64::from(byte);
+        hash = hash.wrapping_mul(0x0100_0000_01b3);
+    }
+    hash = (hash ^ (hash >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    hash = (hash ^ (hash >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    hash ^= hash >> 31;
+    // The hash as a fraction of 2^64, times the interval, in nanoseconds without overflow.
+    let nanos = (u128::from(hash) * interval.as_nanos()) >> 64;
+    Duration::from_nanos(nanos as u64)
+}
+
+/// The first time at or after `after` that falls on `offset` in an interval counted from `anchor`.
+fn next_slot(anchor: Instant, after: Instant, interval: Duration, offset: Duration) -> Instant {
+    let first = anchor + offset;
+    if after <= first || interval.is_zero() {
+        return first.max(after);
+    }
+    let since = (after - first).as_nanos();
+    let period = interval.as_nanos();
+    let rounds = since.div_ceil(period);
+    first + Duration::from_nanos((rounds * period) as u64)
+}
+
+/// When a check that ran at `due` runs next: on its slot, at least half an interval later, so
+/// that a prompt first run off its slot is not followed by a second one moments later.
+fn after_run(anchor: Instant, due: Instant, interval: Duration, offset: Duration) -> Instant {
+    next_slot(anchor, due + interval / 2, interval, offset)
 }
 
 async fn sleep_until_or_forever(deadline: Option<Instant>) {
@@ -293,14 +345,6 @@ async fn evaluate_and_record(
     drop(permit);
     tracing::debug!(check = %spec.describe(), took = %format_duration(evaluation.duration), "evaluated");
     store.record(&spec, fingerprint, evaluation.outcomes, evaluation.samples, evaluation.at, evaluation.duration);
-}
-
-/// A random duration between `low` and `high` times `base`.
-fn random_fraction(base: Duration, low: f64, high: f64) -> Duration {
-    if base.is_zero() || low >= high {
-        return base.mul_f64(low.max(0.0));
-    }
-    base.mul_f64(rand::rng().random_range(low..high))
 }
 
 #[cfg(test)]
@@ -395,11 +439,70 @@ min_cores = 1
     }
 
     #[test]
-    fn jitter_stays_within_its_band() {
-        for _ in 0..100 {
-            let d = random_fraction(Duration::from_secs(100), 0.95, 1.05);
-            assert!(d >= Duration::from_secs(95) && d <= Duration::from_secs(105));
+    fn offsets_of_10000_checks_fill_every_second_of_a_minute_within_twice_the_mean() {
+        let interval = Duration::from_secs(60);
+        let mut per_second = [0usize; 60];
+        for n in 0..10_000 {
+            let offset = spread_offset(&format!("tls app-{n}.example.com:443"), interval);
+            assert!(offset < interval);
+            per_second[offset.as_secs() as usize] += 1;
         }
-        assert_eq!(random_fraction(Duration::ZERO, 0.0, 1.0), Duration::ZERO);
+        let mean = 10_000 / 60;
+        let busiest = *per_second.iter().max().unwrap();
+        let idlest = *per_second.iter().min().unwrap();
+        assert!(busiest <= 2 * mean, "busiest second holds {busiest}; mean {mean}: {per_second:?}");
+        assert!(idlest >= mean / 2, "idlest second holds {idlest}; mean {mean}: {per_second:?}");
+    }
+
+    #[test]
+    fn an_offset_depends_only_on_the_identity_and_the_interval() {
+        let interval = Duration::from_secs(60);
+        let offset = spread_offset("tcp_port 127.0.0.1:5432", interval);
+        assert_eq!(offset, spread_offset("tcp_port 127.0.0.1:5432", interval), "stable");
+        // A fixed value: a new hash function would move every check of every running daemon.
+        assert_eq!(offset, Duration::from_nanos(58_946_101_327));
+        assert_ne!(offset, spread_offset("tcp_port 127.0.0.1:5433", interval));
+    }
+
+    #[test]
+    fn runs_land_on_the_checks_offset_in_every_interval() {
+        let anchor = Instant::now();
+        let interval = Duration::from_secs(60);
+        let offset = Duration::from_secs(17);
+        assert_eq!(next_slot(anchor, anchor, interval, offset), anchor + offset);
+        assert_eq!(next_slot(anchor, anchor + offset, interval, offset), anchor + offset, "a slot at `after` counts");
+        assert_eq!(
+            next_slot(anchor, anchor + Duration::from_secs(18), interval, offset),
+            anchor + Duration::from_secs(77)
+        );
+        assert_eq!(
+            next_slot(anchor, anchor + Duration::from_secs(3600 + 20), interval, offset),
+            anchor + Duration::from_secs(3600 + 77)
+        );
+        // After a run on its slot the next is one interval later; after a prompt first run off
+        // its slot, the next slot at least half an interval away.
+        let due = anchor + Duration::from_secs(77);
+        assert_eq!(after_run(anchor, due, interval, offset), due + interval);
+        let first = anchor + Duration::from_millis(300);
+        assert_eq!(after_run(anchor, first, interval, offset), anchor + Duration::from_secs(77));
+        let early = anchor + Duration::from_secs(5);
+        assert_eq!(after_run(anchor, early, interval, offset), anchor + Duration::from_secs(77), "not 12s after");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_reload_keeps_the_due_time_of_an_unchanged_check_and_the_offset_of_a_changed_one() {
+        let text = "[[checks]]\nkind = \"cpu\"\nmin_cores = 1\n  [[checks.items]]\n  id = \"cpu\"\n  decides = \"minimum\"\n  section = \"S\"\n  title = \"t\"\n  severity = \"critical\"\n";
+        let mut checks = HashMap::new();
+        let mut queue = BinaryHeap::new();
+        replace_checks(&mut checks, &mut queue, vec![spec(text)]);
+        let (&fingerprint, first) = checks.iter().next().unwrap();
+        let (first_due, first_offset) = (first.next_due, first.offset);
+        tokio::time::advance(Duration::from_secs(7)).await;
+        replace_checks(&mut checks, &mut queue, vec![spec(text)]);
+        assert_eq!(checks[&fingerprint].next_due, first_due, "unchanged: same due time");
+        let changed = spec(&text.replace("min_cores = 1", "min_cores = 2"));
+        replace_checks(&mut checks, &mut queue, vec![changed]);
+        let scheduled = checks.values().next().unwrap();
+        assert_eq!(scheduled.offset, first_offset, "same check identity: same offset");
     }
 }

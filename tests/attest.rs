@@ -6,7 +6,8 @@ mod common;
 use std::path::Path;
 use std::process::Command;
 
-use common::{check_once, item, verdict, Daemon};
+use common::{check_once, item, verdict, wait_for, Daemon};
+use std::time::Duration;
 
 fn config(file: &Path) -> String {
     format!(
@@ -41,6 +42,7 @@ fn attesting_makes_an_item_pass_until_it_expires() {
     let (state, cause, reason) = verdict(&items, "ops.rollback_tested");
     assert_eq!((state.as_str(), cause.as_str()), ("fail", "missing"));
     assert!(reason.contains("checklist-exporter attest ops.rollback_tested --by NAME"), "{reason}");
+    assert!(reason.contains(" --config.file /"), "`check` names the config file in use, absolute: {reason}");
 
     let (code, stdout, stderr) = attest(
         &config_file,
@@ -145,4 +147,66 @@ fn only_attested_items_of_the_config_can_be_attested() {
     let (code, _, stderr) = attest(&config_file, &["ops.rollback_tested", "--by", " "]);
     assert_eq!((code, stderr.trim()), (Some(1), "--by must name who attests"));
     assert!(!store.exists());
+}
+
+#[test]
+fn attest_creates_the_directory_of_its_file_on_a_fresh_machine() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("var/lib/checklist-exporter/attestations.json");
+    let config_file = dir.path().join("checklist.toml");
+    std::fs::write(&config_file, config(&store)).unwrap();
+    let (code, stdout, stderr) = attest(&config_file, &["ops.rollback_tested", "--by", "alice"]);
+    assert_eq!(code, Some(0), "{stdout}{stderr}");
+    let stored: serde_json::Value = serde_json::from_slice(&std::fs::read(&store).unwrap()).unwrap();
+    assert_eq!(stored["attestations"]["ops.rollback_tested"]["by"], "alice");
+}
+
+/// The hint of a missing attestation, the command in its backquotes.
+fn hinted_command(reason: &str) -> String {
+    let start = reason.find("`checklist-exporter attest").unwrap_or_else(|| panic!("no hint in {reason}"));
+    let rest = &reason[start + 1..];
+    rest[..rest.find('`').unwrap()].to_string()
+}
+
+#[test]
+fn the_hint_is_a_command_that_works_when_copied_and_a_reload_shows_its_attestation_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("attestations.json");
+    // A config file outside the default path, with a space: the hint must name and quote it.
+    let config_file = dir.path().join("site config.toml");
+    // An hour between runs: only the reload can explain a verdict that changes within the test.
+    let text = config(&store).replace("validity = \"90d\"\n", "validity = \"90d\"\ninterval = \"1h\"\n");
+    std::fs::write(&config_file, &text).unwrap();
+    let daemon = Daemon::start_with(&config_file, &[]);
+    daemon.wait_ready();
+    let before = daemon.item("ops.rollback_tested");
+    assert_eq!((before["state"].as_str(), before["cause"].as_str()), (Some("fail"), Some("missing")), "{before}");
+    let hint = hinted_command(before["reason"].as_str().unwrap());
+    assert!(hint.contains("--config.file '"), "the config file in use, quoted: {hint}");
+
+    // Run as a person would paste it, from another directory, with the binary on the PATH.
+    let elsewhere = tempfile::tempdir().unwrap();
+    let binary_dir = Path::new(common::BINARY).parent().unwrap();
+    let path = format!("{}:{}", binary_dir.display(), std::env::var("PATH").unwrap_or_default());
+    let output = Command::new("sh")
+        .arg("-c")
+        .arg(hint.replace("NAME", "alice"))
+        .current_dir(elsewhere.path())
+        .env("PATH", path)
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{hint}: {}", String::from_utf8_lossy(&output.stderr));
+
+    daemon.signal("HUP");
+    wait_for("the attestation to show after the reload", Duration::from_secs(10), || {
+        daemon.item("ops.rollback_tested")["state"] == "pass"
+    });
+
+    // The same through /-/reload, for the other item.
+    let (code, _, stderr) = attest(&config_file, &["ops.support_trained", "--by", "bob"]);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert_eq!(daemon.client.post(daemon.url("/-/reload")).send().unwrap().status(), 200);
+    wait_for("the second attestation to show after /-/reload", Duration::from_secs(10), || {
+        daemon.item("ops.support_trained")["state"] == "pass"
+    });
 }

@@ -52,6 +52,8 @@ const CASES: &[(&str, &str)] = &[
     ),
     ("zero_concurrency", "settings.max_concurrent_checks: must be at least 1"),
     ("no_items", "checks[0]: has no items; add at least one [[checks.items]]"),
+    ("empty_file", "checks: the file declares no items, and a checklist with nothing to check would pass every gate (an empty or cut-short file?); add at least one [[checks]] with its [[checks.items]]"),
+    ("settings_only", "checks: the file declares no items, and a checklist with nothing to check would pass every gate (an empty or cut-short file?); add at least one [[checks]] with its [[checks.items]]"),
     (
         "unknown_item_key",
         "checks[0], item infra.cpu: unknown field `colour`, expected one of `id`, `section`, `title`, `severity`, `decides`",
@@ -268,6 +270,18 @@ fn config_check_exits_2_and_names_the_problem_on_stderr() {
     assert_eq!(output.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("unknown kind `cpus`"), "{stderr}");
+}
+
+#[test]
+fn config_check_refuses_a_config_without_items_naming_the_file() {
+    for name in ["empty_file", "settings_only"] {
+        let path = fixture(name);
+        let output = Command::new(common::BINARY).args(["--config.check", "--config.file", &path]).output().unwrap();
+        let (stdout, stderr) = (String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
+        assert_eq!(output.status.code(), Some(2), "{name}: {stdout}{stderr}");
+        assert!(!stdout.contains("valid ("), "{name}: {stdout}");
+        assert!(stderr.starts_with(&format!("{path}: checks: the file declares no items")), "{name}: {stderr}");
+    }
 }
 
 #[test]

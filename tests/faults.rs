@@ -92,6 +92,31 @@ fn postgres_stopped_mid_run_is_refused_and_passes_again_after_its_restart() {
     assert!(daemon_is_running(&mut daemon) && daemon.child.id() == pid, "found again without a daemon restart");
 }
 
+#[test]
+fn a_reload_applies_a_rotated_password_of_the_same_length() {
+    // The TCP lines of this cluster ask for a SCRAM password, so a wrong password is refused.
+    let cluster = Cluster::start(&[], true);
+    cluster.sql("CREATE ROLE rotated LOGIN PASSWORD 'right-pass-1'");
+    let config = |password: &str| {
+        format!(
+            "[[checks]]\nkind = \"postgres\"\n\
+             url = \"postgres://rotated:{password}@127.0.0.1:{}/postgres?sslmode=disable\"\n\
+             interval = \"1s\"\ntimeout = \"1s\"\nconnect_timeout = \"900ms\"\n{}",
+            cluster.port,
+            item("db.running", "critical", Some("running")),
+        )
+    };
+    let daemon = Daemon::start(&config("wrong-pass-1"));
+    wait_for("the first verdict", LIMIT, || daemon.item("db.running")["state"] != "pending");
+    let (state, _) = state_of(&daemon, "db.running");
+    assert_ne!(state, "pass", "the wrong password is refused: {}", daemon.item("db.running"));
+
+    // The same length: a fingerprint that hashed only the masked URL and its length missed it.
+    daemon.rewrite_config(&config("right-pass-1"));
+    daemon.signal("HUP");
+    wait_state(&daemon, "db.running", "pass", "");
+}
+
 /// Writes a certificate chain and its key where nginx and the `tls_cert_file` check read them,
 /// each by rename so that no reader sees half a file.
 fn install_chain(dir: &Path, chain_pem: &str, key_pem: &str) {
@@ -243,21 +268,21 @@ struct Tmpfs {
 }
 
 impl Tmpfs {
-    /// `None` when this machine cannot mount one (not root, or no mount permission in a
-    /// container); the caller then skips with a message.
-    fn mount() -> Option<Tmpfs> {
+    /// Mounts one, or fails the test with the reason: whether this machine may mount (root, and
+    /// a container that allows it, as CI's is) cannot be known before trying, and a test that
+    /// passed without mounting would claim what it never tested.
+    fn mount() -> Tmpfs {
         let dir = tempfile::tempdir().unwrap();
         let output =
             Command::new("mount").args(["-t", "tmpfs", "-o", "size=64k,mode=0755", "tmpfs"]).arg(dir.path()).output();
         match output {
-            Ok(output) if output.status.success() => Some(Tmpfs { dir }),
-            Ok(output) => {
-                eprintln!("SKIPPED: cannot mount a tmpfs here: {}", String::from_utf8_lossy(&output.stderr).trim());
-                None
-            }
+            Ok(output) if output.status.success() => Tmpfs { dir },
+            Ok(output) => panic!(
+                "this test needs to mount a tmpfs (run it as root, as CI does); mount said: {}",
+                String::from_utf8_lossy(&output.stderr).trim()
+            ),
             Err(err) => {
-                eprintln!("SKIPPED: cannot run mount: {err}");
-                None
+                panic!("this test needs to mount a tmpfs (run it as root, as CI does); cannot run mount: {err}")
             }
         }
     }
@@ -311,7 +336,7 @@ fn run(args: &[&str], config: &Path) -> (Option<i32>, String) {
 
 #[test]
 fn state_files_on_a_full_or_read_only_filesystem_fail_clearly_and_stay_intact() {
-    let Some(tmpfs) = Tmpfs::mount() else { return };
+    let tmpfs = Tmpfs::mount();
     let baseline = tmpfs.path().join("baseline.json");
     let attestations = tmpfs.path().join("attestations.json");
     let config = format!(

@@ -81,6 +81,16 @@ fn a_bad_config_exits_2_naming_the_problem() {
 }
 
 #[test]
+fn a_config_without_items_is_refused_as_a_bad_config_not_passed_as_ready() {
+    for text in ["", "[settings]\ndefault_interval = \"30s\"\n"] {
+        let (code, stdout, stderr) = run_check(text, "text");
+        assert_eq!(code, Some(2), "{text:?}: {stdout}{stderr}");
+        assert!(!stdout.contains("Ready: yes"), "{text:?}: {stdout}");
+        assert!(stderr.contains("checklist.toml: checks: the file declares no items"), "{text:?}: {stderr}");
+    }
+}
+
+#[test]
 fn the_default_config_evaluates_on_this_machine() {
     let path = format!("{}/config/checklist.toml", env!("CARGO_MANIFEST_DIR"));
     let output =

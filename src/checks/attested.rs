@@ -28,6 +28,10 @@ pub struct AttestedCheck {
     /// attestation is recorded under it.
     #[serde(skip)]
     pub item_id: String,
+    /// The config file this check came from, filled in by the config loader: the hint of a
+    /// missing attestation names it, so that the printed command works when copied.
+    #[serde(skip)]
+    pub config_file: PathBuf,
 }
 
 impl Check for AttestedCheck {
@@ -72,6 +76,16 @@ impl Check for AttestedCheck {
 }
 
 impl AttestedCheck {
+    /// The command that records this item's attestation, with the config file in use (quoted
+    /// for a POSIX shell), ready to paste: `checklist-exporter attest ID --by NAME --config.file …`.
+    pub fn attest_command(&self) -> String {
+        let mut command = format!("checklist-exporter attest {} --by NAME", self.item_id);
+        if !self.config_file.as_os_str().is_empty() {
+            command.push_str(&format!(" --config.file {}", shell_quoted(&self.config_file.to_string_lossy())));
+        }
+        command
+    }
+
     pub fn decide(&self, store: &AttestationFile, now: SystemTime) -> Report {
         let id = &self.item_id;
         let Some(attestation) = store.attestations.get(id) else {
@@ -79,9 +93,7 @@ impl AttestedCheck {
                 "attested",
                 Outcome::fail(
                     Cause::Missing,
-                    format!(
-                        "no attestation recorded for {id}; record one with `checklist-exporter attest {id} --by NAME`"
-                    ),
+                    format!("no attestation recorded for {id}; record one with `{}`", self.attest_command()),
                 ),
             );
         };
@@ -97,6 +109,17 @@ impl AttestedCheck {
                 report.sample(Sample::new(&ATTESTATION_TIMESTAMP, since_epoch.as_secs_f64()).label("id", id.as_str()));
         }
         report.with("attested", decide_attestation(attestation, at, self.validity.0, now))
+    }
+}
+
+/// `text` as one word for a POSIX shell: as it is when it holds only safe characters, else in
+/// single quotes (a quote inside written `'\''`).
+fn shell_quoted(text: &str) -> String {
+    let safe = |c: char| c.is_ascii_alphanumeric() || "/._-+:,@=%".contains(c);
+    if !text.is_empty() && text.chars().all(safe) {
+        text.to_string()
+    } else {
+        format!("'{}'", text.replace('\'', "'\\''"))
     }
 }
 
@@ -164,12 +187,20 @@ mod tests {
 
     #[test]
     fn a_missing_attestation_says_how_to_record_one() {
-        let check =
-            AttestedCheck { file: "/x.json".into(), validity: HumanDuration(DAY), item_id: "ops.rollback".into() };
+        let check = AttestedCheck {
+            file: "/x.json".into(),
+            validity: HumanDuration(DAY),
+            item_id: "ops.rollback".into(),
+            config_file: "/etc/checklist exporter/it's.toml".into(),
+        };
         let report = check.decide(&AttestationFile::default(), SystemTime::now());
         let outcome = report.outcome("attested").unwrap();
         assert_eq!(outcome.cause, Some(Cause::Missing));
-        assert!(outcome.reason.contains("checklist-exporter attest ops.rollback --by NAME"));
+        assert_eq!(
+            outcome.reason,
+            "no attestation recorded for ops.rollback; record one with `checklist-exporter attest ops.rollback --by NAME --config.file '/etc/checklist exporter/it'\\''s.toml'`"
+        );
+        assert_eq!(shell_quoted("/etc/checklist-exporter/checklist.toml"), "/etc/checklist-exporter/checklist.toml");
     }
 
     #[test]

@@ -271,6 +271,20 @@ impl CheckKind {
         }
     }
 
+    /// Tells the check which config file it came from; only an `attested` check keeps it, for
+    /// the command its hint prints.
+    pub fn bind_config_file(&mut self, config_file: &std::path::Path) {
+        if let CheckKind::Attested(check) = self {
+            check.config_file = config_file.to_path_buf();
+        }
+    }
+
+    /// Whether a person's action outside the config (an `attest`) decides the check, so that a
+    /// reload runs it again at once rather than at its next turn.
+    pub fn reads_attestations(&self) -> bool {
+        self.attestation().is_some()
+    }
+
     /// `disk /`, `tcp_port 127.0.0.1:5432`, or just `cpu` for checks of this host.
     pub fn describe(&self) -> String {
         let target = self.target();

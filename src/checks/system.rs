@@ -8,7 +8,7 @@ use serde::Deserialize;
 
 use super::{check_ratio, require, Check, CheckContext, KeyError};
 use crate::model::{Cause, CheckResult, MetricFamily, MetricKind, Outcome, ProbeFailure, Report, Sample};
-use crate::support::units::{format_bytes, format_percent, ByteSize};
+use crate::support::units::{format_bytes, format_percents_apart, ByteSize};
 
 pub static HOST_CPU_CORES: MetricFamily = MetricFamily {
     name: "checklist_host_cpu_cores",
@@ -75,8 +75,12 @@ impl Check for CpuCheck {
         String::new()
     }
 
-    async fn run(&self, _ctx: &CheckContext, _state: &mut Self::State) -> CheckResult {
-        let cores = std::thread::available_parallelism()
+    async fn run(&self, ctx: &CheckContext, _state: &mut Self::State) -> CheckResult {
+        // The count reads the cgroup's CPU quota from /sys: a file read, off the async workers.
+        let cores = ctx
+            .blocking
+            .run(std::thread::available_parallelism)
+            .await?
             .map_err(|err| ProbeFailure::new(Cause::Io, format!("cannot count CPU cores: {err}")))?
             .get() as u64;
         Ok(self.decide(cores))
@@ -177,20 +181,21 @@ impl MemoryCheck {
             _ => String::new(),
         };
         if let Some(min) = self.min_total_bytes {
-            let reason = format!("{} of memory; want at least {min}{recommended_note}", min.format(total));
+            let (seen, wanted) = min.format_against(total);
+            let reason = format!("{seen} of memory; want at least {wanted}{recommended_note}");
             report = report.with("minimum", Outcome::decide(total >= min.0, Cause::BelowMinimum, reason));
         }
         if let Some(rec) = self.recommended_total_bytes {
-            let reason = format!("{} of memory; {rec} or more recommended", rec.format(total));
+            let (seen, wanted) = rec.format_against(total);
+            let reason = format!("{seen} of memory; {wanted} or more recommended");
             report = report.with("recommended", Outcome::decide(total >= rec.0, Cause::BelowMinimum, reason));
         }
         if let Some(max) = self.max_used_ratio {
+            let (seen, wanted) = format_percents_apart(used_ratio, max);
             let reason = format!(
-                "memory {} used ({} of {}); want at most {}",
-                format_percent(used_ratio),
+                "memory {seen} used ({} of {}); want at most {wanted}",
                 format_bytes(used),
                 format_bytes(total),
-                format_percent(max)
             );
             report = report.with("used_ratio", Outcome::decide(used_ratio <= max, Cause::AboveMaximum, reason));
         }
@@ -276,20 +281,21 @@ impl DiskCheck {
             _ => String::new(),
         };
         if let Some(min) = self.min_free_bytes {
-            let reason = format!("disk {path} has {} free; want at least {min}{recommended_note}", min.format(free));
+            let (seen, wanted) = min.format_against(free);
+            let reason = format!("disk {path} has {seen} free; want at least {wanted}{recommended_note}");
             report = report.with("minimum", Outcome::decide(free >= min.0, Cause::BelowMinimum, reason));
         }
         if let Some(rec) = self.recommended_free_bytes {
-            let reason = format!("disk {path} has {} free; {rec} or more recommended", rec.format(free));
+            let (seen, wanted) = rec.format_against(free);
+            let reason = format!("disk {path} has {seen} free; {wanted} or more recommended");
             report = report.with("recommended", Outcome::decide(free >= rec.0, Cause::BelowMinimum, reason));
         }
         if let Some(min) = self.min_free_ratio {
+            let (seen, wanted) = format_percents_apart(ratio, min);
             let reason = format!(
-                "disk {path} has {} free ({} of {}); want at least {}",
-                format_percent(ratio),
+                "disk {path} has {seen} free ({} of {}); want at least {wanted}",
                 format_bytes(free),
                 format_bytes(reading.size_bytes),
-                format_percent(min)
             );
             report = report.with("free_ratio", Outcome::decide(ratio >= min, Cause::BelowMinimum, reason));
         }
@@ -384,6 +390,25 @@ mod tests {
         assert_eq!(report.outcome("minimum").unwrap().verdict, Verdict::Pass);
         assert_eq!(report.outcome("recommended").unwrap().verdict, Verdict::Fail);
         assert!(report.outcome("used_ratio").is_none());
+    }
+
+    #[test]
+    fn a_shortfall_smaller_than_a_decimal_still_shows_in_the_reason() {
+        let check = MemoryCheck {
+            min_total_bytes: Some(ByteSize(4 * GIB, false)),
+            recommended_total_bytes: None,
+            max_used_ratio: None,
+        };
+        let report = check.decide(MemoryReading { total_bytes: 4 * GIB - 4096, available_bytes: GIB });
+        let outcome = report.outcome("minimum").unwrap();
+        assert_eq!(outcome.verdict, Verdict::Fail);
+        assert_eq!(outcome.reason, "3.99 GiB of memory; want at least 4 GiB");
+        let report =
+            disk(None, Some(0.1)).decide(DiskReading { size_bytes: 1000 * GIB, free_bytes: 99_999 * GIB / 1000 });
+        let outcome = report.outcome("free_ratio").unwrap();
+        assert_eq!(outcome.verdict, Verdict::Fail);
+        assert!(outcome.reason.starts_with("disk / has 9.99% free ("), "{}", outcome.reason);
+        assert!(outcome.reason.ends_with("want at least 10%"), "{}", outcome.reason);
     }
 
     #[test]

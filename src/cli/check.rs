@@ -55,7 +55,18 @@ pub async fn run(config_file: &Path, format: OutputFormat, only: Option<OnlyItem
 /// Loads the config and evaluates every check once; a bad config is reported and gives its
 /// exit code.
 pub(crate) async fn evaluate_once(config_file: &Path) -> Result<Arc<Store>, i32> {
-    let config = match config::load(config_file) {
+    // Reading and decoding the file blocks: off the async workers, as the daemon's reload does.
+    let path = config_file.to_path_buf();
+    let loaded = tokio::task::spawn_blocking(move || config::load(&path)).await;
+    let loaded = match loaded {
+        Ok(loaded) => loaded,
+        Err(err) if err.is_panic() => std::panic::resume_unwind(err.into_panic()),
+        Err(err) => {
+            eprintln!("{}: the config was not read: {err}", config_file.display());
+            return Err(EXIT_BAD_CONFIG);
+        }
+    };
+    let config = match loaded {
         Ok(config) => config,
         Err(err) => {
             eprintln!("{err}");

@@ -93,6 +93,37 @@ pub struct CheckSpec {
     /// Why the check is switched off for this site (`enabled = false`, usually from a variable
     /// such as `${enable_aws}`); its items are shown as not applicable and never run.
     pub not_applicable: Option<String>,
+    /// The hash of the whole definition as written, secrets included: see [`CheckSpec::fingerprint`].
+    definition: DefinitionHash,
+}
+
+/// A hash of a check's definition. Its `Debug` prints nothing: the hash covers secrets, and a
+/// printed hash of a short password is a guess away from the password.
+#[derive(Clone, Copy, PartialEq, Eq)]
+struct DefinitionHash(u64);
+
+impl fmt::Debug for DefinitionHash {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("…")
+    }
+}
+
+impl DefinitionHash {
+    /// Hashes the check's table after variables are filled in (every key, secrets and
+    /// sub-second durations as written), the schedule it ends up with (a changed default
+    /// interval changes it) and the decoded check (what the loader filled in, such as an
+    /// attested check's item id). The `Debug` text alone would not do: it masks secrets and
+    /// durations may print rounded.
+    fn of(table: &toml::Table, interval: Duration, timeout: Duration, decoded: &str) -> DefinitionHash {
+        use std::hash::{Hash, Hasher};
+        let mut hasher = std::collections::hash_map::DefaultHasher::new();
+        // A table's text is canonical: keys sorted, values in one notation.
+        toml::to_string(table).unwrap_or_else(|_| format!("{table:?}")).hash(&mut hasher);
+        interval.hash(&mut hasher);
+        timeout.hash(&mut hasher);
+        decoded.hash(&mut hasher);
+        DefinitionHash(hasher.finish())
+    }
 }
 
 impl CheckSpec {
@@ -106,14 +137,25 @@ impl CheckSpec {
         self.not_applicable.is_none()
     }
 
-    /// Identifies the check across reloads: an unchanged check keeps running undisturbed.
+    /// Identifies the check across reloads: an unchanged check keeps running undisturbed, and
+    /// any change (a rotated password of the same length, 1500ms to 1900ms) starts it afresh.
     /// A 64-bit hash of the whole definition rather than the definition's text, because the
     /// store and the scheduler keep one per check (10,000 checks would keep megabytes of text).
     pub fn fingerprint(&self) -> u64 {
         use std::hash::{Hash, Hasher};
         let mut hasher = std::collections::hash_map::DefaultHasher::new();
-        format!("{self:?}").hash(&mut hasher);
+        self.definition.0.hash(&mut hasher);
+        // Items are part of the definition too (their titles are in the table), and the
+        // switch: hashed again from the decoded form so that the two can never disagree.
+        format!("{:?}{:?}", self.items, self.not_applicable).hash(&mut hasher);
         hasher.finish()
+    }
+
+    /// What the check is, whatever its thresholds: its kind and target, unique in a config.
+    /// The scheduler derives a check's place in its interval from it, so that a reload that
+    /// changes a threshold does not move the check in time.
+    pub fn identity(&self) -> String {
+        format!("{} {}", self.kind.name(), self.kind.target())
     }
 }
 
@@ -303,6 +345,8 @@ pub fn parse(file: &str, text: &str, env: impl IntoIterator<Item = (String, Stri
     let settings =
         validate_settings(&raw.settings).map_err(|(key, reason)| invalid(format!("settings.{key}"), reason))?;
 
+    // Absolute, for the hints that print a command naming the file (run from anywhere).
+    let source = std::path::absolute(file).unwrap_or_else(|_| PathBuf::from(file));
     let mut deciders = Vec::with_capacity(raw_checks.len());
     let mut first_use: HashMap<String, usize> = HashMap::new();
     let mut targets: HashMap<(&'static str, String), usize> = HashMap::new();
@@ -314,7 +358,7 @@ pub fn parse(file: &str, text: &str, env: impl IntoIterator<Item = (String, Stri
         // The keys written with variables, so a refused path can say where its value came from.
         let written = written_with_vars(&value);
         vars.expand(&mut value).map_err(|reason| invalid(format!("checks[{index}]"), reason))?;
-        let decider = decode_table(index, value, &settings, enabled_by.as_deref())
+        let decider = decode_table(index, value, &settings, enabled_by.as_deref(), &source)
             .map_err(|(location, reason)| invalid(location, explain_path(&vars, &written, reason)))?;
         for item in decider.items() {
             if let Some(earlier) = first_use.insert(item.id.clone(), index) {
@@ -343,6 +387,14 @@ pub fn parse(file: &str, text: &str, env: impl IntoIterator<Item = (String, Stri
         deciders.push(decider);
     }
     let item_count: usize = deciders.iter().map(|d| d.items().len()).sum();
+    if item_count == 0 {
+        // A gate that checks nothing says "ready": an empty, truncated or mis-generated file
+        // must not pass CI.
+        return Err(invalid(
+            "checks".into(),
+            "the file declares no items, and a checklist with nothing to check would pass every gate (an empty or cut-short file?); add at least one [[checks]] with its [[checks.items]]".into(),
+        ));
+    }
     if item_count > MAX_ITEMS {
         return Err(invalid("checks".into(), format!("{item_count} items; at most {MAX_ITEMS} are allowed")));
     }
@@ -424,9 +476,12 @@ fn decode_table(
     value: toml::Value,
     settings: &Settings,
     enabled_by: Option<&str>,
+    source: &Path,
 ) -> Result<Decider, (String, String)> {
     let here = format!("checks[{index}]");
     let toml::Value::Table(mut table) = value else { return Err((here, "must be a table".to_string())) };
+    // Kept for the fingerprint only, before the keys are taken apart; dropped once hashed.
+    let written = table.clone();
     let interval = table.remove("interval");
     let timeout = table.remove("timeout");
     let raw_items = table.remove("items");
@@ -522,6 +577,7 @@ fn decode_table(
     if let Decoded::Check(kind) = &mut decoded {
         kind.validate_timeout(timeout).map_err(|err| (location(), format!("{}: {}", err.key, err.message)))?;
         kind.bind_items(&ids).map_err(|reason| (location(), reason))?;
+        kind.bind_config_file(source);
     }
     // Said again: binding may have completed the target (an attested check's item id).
     let location = location_of_raw(index, &decoded.describe(), &ids);
@@ -530,7 +586,10 @@ fn decode_table(
         items.push(decode_item(raw, &decoded).map_err(|reason| (location.clone(), reason))?);
     }
     Ok(match decoded {
-        Decoded::Check(kind) => Decider::Check(Arc::new(CheckSpec { kind, interval, timeout, items, not_applicable })),
+        Decoded::Check(kind) => {
+            let definition = DefinitionHash::of(&written, interval, timeout, &format!("{kind:?}"));
+            Decider::Check(Arc::new(CheckSpec { kind, interval, timeout, items, not_applicable, definition }))
+        }
         Decoded::Group(params) => Decider::Group(Arc::new(GroupSpec {
             members: params.members,
             item: items.remove(0),
@@ -842,7 +901,48 @@ members = ["aws.alb"]
     }
 
     #[test]
-    fn an_empty_file_is_a_valid_empty_checklist() {
-        assert_eq!(parse_text("").unwrap().item_count(), 0);
+    fn a_file_without_items_is_refused_rather_than_passed_as_an_empty_checklist() {
+        for text in ["", "\n# cut short\n", "[settings]\ndefault_interval = \"30s\"\n", "[vars]\nroot = \"/srv\"\n"] {
+            let err = parse_text(text).unwrap_err().to_string();
+            assert!(err.starts_with("test.toml: checks: the file declares no items"), "{text:?}: {err}");
+        }
+    }
+
+    const POSTGRES: &str = r#"
+[[checks]]
+kind = "postgres"
+url = "postgres://app:first-secret@127.0.0.1:5432/app?sslmode=disable"
+connect_timeout = "1500ms"
+  [[checks.items]]
+  id = "db.running"
+  decides = "running"
+  section = "Database"
+  title = "PostgreSQL running"
+  severity = "critical"
+"#;
+
+    #[test]
+    fn fingerprints_see_a_rotated_password_of_the_same_length() {
+        let before = parse_text(POSTGRES).unwrap();
+        let after = parse_text(&POSTGRES.replace("first-secret", "other-secret")).unwrap();
+        assert_eq!("first-secret".len(), "other-secret".len());
+        assert_ne!(before.checks[0].fingerprint(), after.checks[0].fingerprint());
+        assert_eq!(before.checks[0].fingerprint(), parse_text(POSTGRES).unwrap().checks[0].fingerprint(), "stable");
+        let debug = format!("{:?}", after.checks[0]);
+        assert!(!debug.contains("other-secret"), "{debug}");
+    }
+
+    #[test]
+    fn fingerprints_see_a_sub_second_change_of_a_duration() {
+        let before = parse_text(POSTGRES).unwrap();
+        let after = parse_text(&POSTGRES.replace("1500ms", "1900ms")).unwrap();
+        assert_ne!(before.checks[0].fingerprint(), after.checks[0].fingerprint());
+    }
+
+    #[test]
+    fn fingerprints_see_a_changed_default_interval_the_check_inherits() {
+        let before = parse_text(POSTGRES).unwrap();
+        let after = parse_text(&format!("[settings]\ndefault_interval = \"90s\"\n{POSTGRES}")).unwrap();
+        assert_ne!(before.checks[0].fingerprint(), after.checks[0].fingerprint());
     }
 }

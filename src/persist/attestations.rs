@@ -89,6 +89,13 @@ pub fn record(path: &Path, id: &str, attestation: Attestation) -> Result<(), Att
     if attestation.by.trim().is_empty() {
         return Err(AttestError::Invalid("--by must name who attests".to_string()));
     }
+    // On a fresh machine the directory is not there yet (`baseline` creates its own too).
+    if let Some(directory) = path.parent().filter(|dir| !dir.as_os_str().is_empty()) {
+        std::fs::create_dir_all(directory).map_err(|err| AttestError::Write {
+            path: path.display().to_string(),
+            reason: format!("cannot create the directory {}: {err}", directory.display()),
+        })?;
+    }
     // Two people attesting at once must not lose one update between read and rename.
     let _lock = lock(path)?;
     let mut file = load(path)?;
