@@ -186,6 +186,8 @@ impl Check for PostgresCheck {
         "checkpoint_completion_target",
         "connections",
         "latency",
+        "password_encryption",
+        "hba_auth",
     ];
     const FAMILIES: &'static [&'static MetricFamily] = &[
         &PG_INFO,
@@ -292,6 +294,9 @@ impl Check for PostgresCheck {
         let url =
             PgUrl::parse(self.url.expose()).map_err(|why| ProbeFailure::new(Cause::Invalid, format!("url {why}")))?;
         let password = self.password(ctx, &url).await;
+        if let Err(problem) = &password {
+            return Ok(self.decide_without_password(&url.server(), problem));
+        }
         let ram = match self.ram_bytes {
             Some(ram) => Some(ram.0),
             None if url.is_local() => host_ram(ctx).await,
