@@ -466,13 +466,29 @@ fn tls_require_works_on_a_tls_server_and_is_refused_clearly_by_a_plain_one() {
     }
 }
 
-#[test]
-fn pgbouncer_admin_console_lists_the_pool() {
+/// A real pgbouncer on a free loopback port serving `database` from the shared cluster, with
+/// `extra` lines in its `[pgbouncer]` section; killed when dropped.
+struct Pgbouncer {
+    child: std::process::Child,
+    port: u16,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for Pgbouncer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn start_pgbouncer(database: &str, extra: &str, files: &[(&str, &str)]) -> Pgbouncer {
     let Ok(pgbouncer) = which("pgbouncer") else { panic!("pgbouncer is installed (tests/run.sh installs it)") };
     let dir = tempfile::tempdir().unwrap();
-    Command::new("chown").args(["postgres:postgres"]).arg(dir.path()).status().unwrap();
+    for (name, text) in files {
+        std::fs::write(dir.path().join(name), text).unwrap();
+    }
+    let extra = extra.replace("{dir}", &dir.path().display().to_string());
     let port = closed_port();
-    let database = unique("cl_pool");
     let ini = dir.path().join("pgbouncer.ini");
     let users = dir.path().join("users.txt");
     std::fs::write(&users, "\"pgbouncer\" \"\"\n").unwrap();
@@ -481,7 +497,7 @@ fn pgbouncer_admin_console_lists_the_pool() {
         format!(
             "[databases]\n{database} = host=127.0.0.1 port={SHARED_PORT} dbname=postgres\n\
              [pgbouncer]\nlisten_addr = 127.0.0.1\nlisten_port = {port}\nunix_socket_dir =\n\
-             auth_type = trust\nauth_file = {}\nadmin_users = pgbouncer\nlogfile = {}\npidfile = {}\n",
+             auth_type = trust\nauth_file = {}\nadmin_users = pgbouncer\nlogfile = {}\npidfile = {}\n{extra}\n",
             users.display(),
             dir.path().join("pgbouncer.log").display(),
             dir.path().join("pgbouncer.pid").display()
@@ -491,7 +507,7 @@ fn pgbouncer_admin_console_lists_the_pool() {
     Command::new("chown").args(["-R", "postgres:postgres"]).arg(dir.path()).status().unwrap();
     // pgbouncer refuses to run as root; `-u` drops to postgres itself, so the child we kill is
     // pgbouncer and not a wrapper that would leave it running.
-    let mut child = Command::new(&pgbouncer)
+    let child = Command::new(&pgbouncer)
         .args(["-u", "postgres"])
         .arg(&ini)
         .stdout(std::process::Stdio::null())
@@ -501,6 +517,14 @@ fn pgbouncer_admin_console_lists_the_pool() {
     wait_for("pgbouncer listens", Duration::from_secs(20), || {
         std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
     });
+    Pgbouncer { child, port, _dir: dir }
+}
+
+#[test]
+fn pgbouncer_admin_console_lists_the_pool() {
+    let database = unique("cl_pool");
+    let pgbouncer = start_pgbouncer(&database, "", &[]);
+    let port = pgbouncer.port;
     let url = format!("postgres://pgbouncer@127.0.0.1:{port}/pgbouncer");
     let config = format!(
         "[[checks]]\nkind = \"pgbouncer\"\nurl = \"{url}\"\nexpect_database = \"{database}\"\n{}\
@@ -510,8 +534,7 @@ fn pgbouncer_admin_console_lists_the_pool() {
         item("db.pooling_down", "critical", None)
     );
     let items = check_once(&config);
-    let _ = child.kill();
-    let _ = child.wait();
+    drop(pgbouncer);
     assert_eq!(
         state(&items, "db.pooling"),
         (
@@ -522,6 +545,38 @@ fn pgbouncer_admin_console_lists_the_pool() {
     );
     let (verdict, cause, _) = state(&items, "db.pooling_down");
     assert_eq!((verdict.as_str(), cause.as_str()), ("error", "refused"));
+}
+
+#[test]
+fn pgbouncer_honours_sslmode_as_the_postgres_kind_does() {
+    let pki = common::pki::Pki::new();
+    let chain = pki.chain(&common::pki::Leaf::valid(&["pgbouncer.test"]), true);
+    let certs = format!("{}{}", chain.leaf_pem, pki.intermediate_pem);
+    let database = unique("cl_tlspool");
+    // The console demands TLS of every client.
+    let pgbouncer = start_pgbouncer(
+        &database,
+        "client_tls_sslmode = require\nclient_tls_cert_file = {dir}/server.pem\nclient_tls_key_file = {dir}/server.key",
+        &[("server.pem", &certs), ("server.key", &chain.key_pem)],
+    );
+    let other_pki = common::pki::Pki::new();
+    let console = |query: &str| {
+        let url = format!("postgres://pgbouncer@127.0.0.1:{}/pgbouncer?{query}", pgbouncer.port);
+        let config = format!(
+            "[[checks]]\nkind = \"pgbouncer\"\nurl = \"{url}\"\nexpect_database = \"{database}\"\n{}",
+            item("db.pooling", "critical", None)
+        );
+        state(&check_once(&config), "db.pooling")
+    };
+    let required = console("sslmode=require");
+    assert_eq!(required.0, "pass", "{required:?}");
+    let verified = console(&format!("sslmode=verify-ca&sslrootcert={}", pki.root_file().display()));
+    assert_eq!(verified.0, "pass", "{verified:?}");
+    let (verdict, cause, reason) =
+        console(&format!("sslmode=verify-ca&sslrootcert={}", other_pki.root_file().display()));
+    assert_eq!((verdict.as_str(), cause.as_str()), ("error", "untrusted"), "{reason}");
+    let (verdict, _, reason) = console("sslmode=disable");
+    assert_eq!(verdict, "error", "a console that demands TLS refuses a plain client: {reason}");
 }
 
 fn which(program: &str) -> Result<String, ()> {

@@ -6,18 +6,18 @@
 //! This file holds the kind itself: its parameters, their validation, its metric families and the
 //! run that ties the parts together. The parts, lowest first:
 //! - [`url`]: the connection URL (`sslmode`, `sslrootcert`) and where the password comes from;
-//! - `tls`: the TLS connector for the URL's `sslmode`;
+//! - `tls`: the TLS connector for the URL's `sslmode` (the `pgbouncer` kind uses it too);
 //! - [`sql`]: the statements, the reused session, and the [`sql::Snapshot`] they read;
 //! - [`decide`]: the verdicts, pure functions of a snapshot, tested on plain values. When the
 //!   combined read is refused for lack of a privilege (a catalog view revoked from the role), each
 //!   part is read on its own, so only the aspects that need the unreadable part become errors.
 //!
 //! The `pgbouncer` kind (`checks::pgbouncer`) reads its console URL with [`url::PgUrl`] and
-//! describes driver errors with [`sql::describe_error`].
+//! describes driver errors with [`sql::describe_error`] and connects with the same TLS.
 
 pub mod decide;
 pub mod sql;
-mod tls;
+pub(super) mod tls;
 pub mod url;
 
 use std::path::PathBuf;
