@@ -8,7 +8,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::time::{Duration, SystemTime};
 
-use common::{check_once, check_once_as, item, verdict};
+use common::{check_once, check_once_as, item, promtool_complaints, verdict, Daemon};
 
 fn chown(path: &Path, uid: u32, gid: u32) {
     std::os::unix::fs::chown(path, Some(uid), Some(gid)).unwrap();
@@ -190,6 +190,26 @@ fn temp_cleanup_and_log_rotation_from_real_ages_and_sizes() {
     std::fs::remove_file(&stale).unwrap();
     let items = check_once(&usage(&temp, "max_file_age = \"1d\"", "temp", &["max_file_age"]));
     assert_eq!(verdict(&items, "temp.max_file_age").0, "pass");
+}
+
+#[test]
+fn dir_usage_series_pass_promtool_and_count_files_as_checklist_dir_files() {
+    let root = tempfile::tempdir().unwrap();
+    std::fs::write(root.path().join("a.log"), "a").unwrap();
+    std::fs::write(root.path().join("b.log"), "b").unwrap();
+    let config = format!(
+        "[[checks]]\nkind = \"dir_usage\"\npath = \"{}\"\nmax_total_size = \"1MiB\"\n{}\n",
+        root.path().display(),
+        item("logs.total", "warning", Some("max_total_size"))
+    );
+    let daemon = Daemon::start(&config);
+    daemon.wait_ready();
+    let text = daemon.metrics_text();
+    // A gauge named `..._count` reads as a summary's count to promtool.
+    assert_eq!(promtool_complaints(&text), None, "{text}");
+    let metrics = common::Metrics::parse(&text);
+    let path = root.path().display().to_string();
+    assert_eq!(metrics.value("checklist_dir_files", &[("path", path.as_str())]), Some(2.0), "{text}");
 }
 
 #[test]

@@ -492,11 +492,15 @@ impl DirUsageCheck {
             report = report.with("max_file_size", outcome);
         }
         if let Some(max) = self.max_total_size {
-            let reason = format!(
-                "{} files under {dir} hold {}; want at most {max}{caveat}",
-                usage.files,
-                max.format(usage.total_bytes)
-            );
+            let reason = if usage.single_file {
+                format!("file {dir} has {}; want at most {max}", max.format(usage.total_bytes))
+            } else {
+                format!(
+                    "{} files under {dir} hold {}; want at most {max}{caveat}",
+                    usage.files,
+                    max.format(usage.total_bytes)
+                )
+            };
             report = report
                 .with("max_total_size", pass_or_undecided(usage.total_bytes <= max.0, Cause::AboveMaximum, reason));
         }
