@@ -1,7 +1,8 @@
 //! PostgreSQL: one `postgres` check connects once, keeps the connection for the next evaluations,
-//! and decides every database line of the checklist from at most three statements: one combined
-//! catalog read (identity, role attributes, settings, connections in use, size, expected tables),
-//! the `alembic_version` rows when migrations are checked, and the timed probe query.
+//! and decides every database line of the checklist from at most four statements: one combined
+//! catalog read (identity, role attributes, settings, connections in use, size, expected tables,
+//! `password_encryption`), the `alembic_version` rows when migrations are checked, the lines of
+//! `pg_hba_file_rules` (where the role may read them), and the timed probe query.
 //!
 //! This file holds the kind itself: its parameters, their validation, its metric families and the
 //! run that ties the parts together. The parts, lowest first:
