@@ -42,13 +42,17 @@ fn exit_codes_regexes_and_missing_programs() {
     let (state, _, reason) = verdict(&items, "cmd.version");
     assert_eq!(state, "pass", "{reason}");
     assert!(
-        reason.starts_with("`gzip` exited 0 in ") && reason.ends_with("; stdout matches /^gzip \\d+\\.\\d+/"),
+        reason.starts_with("`gzip --version` exited 0 in ") && reason.ends_with("; stdout matches /^gzip \\d+\\.\\d+/"),
         "{reason}"
     );
-    assert_eq!(verdict(&items, "cmd.wrong_tool").2, "`gzip` exited 0 but its stdout does not match /^pigz/");
+    let (state, cause, reason) = verdict(&items, "cmd.wrong_tool");
+    assert_eq!((state.as_str(), cause.as_str()), ("fail", "mismatch"), "{reason}");
+    // What was seen (the first line of the output) next to what was wanted.
+    assert!(reason.starts_with("`gzip -V` exited 0 but its stdout `gzip 1."), "{reason}");
+    assert!(reason.ends_with("does not match /^pigz/"), "{reason}");
     let (state, cause, reason) = verdict(&items, "cmd.exit");
     assert_eq!((state.as_str(), cause.as_str()), ("fail", "unexpected_status"));
-    assert!(reason.starts_with("`ls` exited 2; want 0: ls: cannot access"), "{reason}");
+    assert!(reason.starts_with("`ls /nonexistent/checklist` exited 2; want 0: ls: cannot access"), "{reason}");
     assert_eq!(verdict(&items, "cmd.expected_exit").0, "pass");
     assert_eq!(
         verdict(&items, "cmd.missing"),
@@ -65,6 +69,27 @@ fn exit_codes_regexes_and_missing_programs() {
 }
 
 #[test]
+fn reasons_name_the_pattern_and_file_and_the_telling_stderr_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let sshd = dir.path().join("sshd_config");
+    std::fs::write(&sshd, "PermitRootLogin yes\nPasswordAuthentication yes\n").unwrap();
+    let config = [
+        command(&["grep", "-q", "^PasswordAuthentication no", sshd.to_str().unwrap()], "", "cmd.grep"),
+        // Like `docker compose` with a bad flag: the real error first, then a hint to run --help.
+        command(&["ls", "--no-such-flag"], "", "cmd.hint"),
+    ]
+    .concat();
+    let items = check_once(&config);
+    let (state, cause, reason) = verdict(&items, "cmd.grep");
+    assert_eq!((state.as_str(), cause.as_str()), ("fail", "unexpected_status"), "{reason}");
+    assert_eq!(reason, format!("`grep -q ^PasswordAuthentication no {}` exited 1; want 0", sshd.display()));
+    let (state, _, reason) = verdict(&items, "cmd.hint");
+    assert_eq!(state, "fail");
+    assert!(reason.contains("unrecognized option"), "{reason}");
+    assert!(!reason.contains("--help"), "the hint line hides the cause: {reason}");
+}
+
+#[test]
 fn a_hanging_command_has_its_whole_process_group_killed() {
     let dir = tempfile::tempdir().unwrap();
     let pid_file = dir.path().join("grandchild.pid");
@@ -74,7 +99,11 @@ fn a_hanging_command_has_its_whole_process_group_killed() {
     let items = check_once(&config);
     assert_eq!(
         verdict(&items, "cmd.hang"),
-        ("fail".into(), "timeout".into(), "`sh` did not finish within 1s; its process group was killed".into())
+        (
+            "fail".into(),
+            "timeout".into(),
+            format!("`sh -c {script}` did not finish within 1s; its process group was killed")
+        )
     );
     let grandchild: u32 = std::fs::read_to_string(&pid_file).unwrap().trim().parse().unwrap();
     wait_for("the grandchild to be killed", Duration::from_secs(10), || !process_alive(grandchild));

@@ -360,7 +360,7 @@ fn a_good_env_file_passes_and_bad_settings_fail_with_reasons() {
         ("log_level", "mismatch", "LOG_LEVEL is `DEBUG`; want one of INFO, WARNING"),
         ("workers", "mismatch", "WORKERS is 1; want 4"),
         ("upload_max_size", "above_maximum", "UPLOAD_MAX_SIZE is 104857600 bytes; want at most 52428800"),
-        ("ssl_redirect", "missing", "SECURE_SSL_REDIRECT is `false`; want true"),
+        ("ssl_redirect", "insecure", "SECURE_SSL_REDIRECT is `false`; want true"),
         ("cors_origins", "insecure", "CORS_ORIGINS contains a wildcard (`*`); want only production origins"),
     ];
     for (aspect, cause, reason) in expect {
@@ -369,6 +369,35 @@ fn a_good_env_file_passes_and_bad_settings_fail_with_reasons() {
     }
     // The canary key is 43 characters of letters, digits and `-` after `sk-`: well formed.
     assert_eq!(verdict(&items, "bad.openai_api_key").0, "pass");
+    // The pasted token without a key is a syntax fault of its own, named by line number only.
+    let (state, cause, reason) = verdict(&items, "bad.syntax");
+    assert_eq!((state.as_str(), cause.as_str()), ("fail", "invalid"), "{reason}");
+    assert_eq!(reason, format!("{}: line 5: no `=`; expected KEY=VALUE", bad.display()));
+    assert_eq!(
+        verdict(&items, "good.syntax").2,
+        format!("{}: 11 entries; every line is an entry, a comment or blank", good.display())
+    );
+}
+
+#[test]
+fn env_file_syntax_faults_are_named_by_line_number_never_by_value() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("quoting.env");
+    std::fs::write(&path, "SECRET_KEY=CANARY1-fine\nAPI_TOKEN='CANARY5-unclosed\nDEBUG=false\nCANARY4 pasted alone\n")
+        .unwrap();
+    let config = format!(
+        "[[checks]]\nkind = \"app_env\"\nfile = \"{}\"\n{}\n",
+        path.display(),
+        item("env.syntax", "critical", Some("syntax"))
+    );
+    let items = check_once(&config);
+    let (state, cause, reason) = verdict(&items, "env.syntax");
+    assert_eq!((state.as_str(), cause.as_str()), ("fail", "invalid"), "{reason}");
+    assert_eq!(
+        reason,
+        format!("{}: line 2: a single quote is not closed; line 4: no `=`; expected KEY=VALUE", path.display())
+    );
+    assert_no_canary("the syntax reason", &reason);
 }
 
 #[test]

@@ -8,7 +8,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::time::{Duration, SystemTime};
 
-use common::{check_once, check_once_as, item, verdict};
+use common::{check_once, check_once_as, item, promtool_complaints, verdict, Daemon};
 
 fn chown(path: &Path, uid: u32, gid: u32) {
     std::os::unix::fs::chown(path, Some(uid), Some(gid)).unwrap();
@@ -95,9 +95,10 @@ fn directory_layout_and_permissions_as_the_kernel_decides() {
         format!("{} is 0644; want no group or other permissions (0600 or 0400)", ssl.join("leaky.key").display())
     );
     assert_eq!(verdict(&items, "goodkey.private").0, "pass");
+    // A directory that is not there is not writable: a failure naming it, not an error.
     let (state, cause, reason) = verdict(&items, "nope.writable");
-    assert_eq!((state.as_str(), cause.as_str()), ("error", "not_found"));
-    assert!(reason.ends_with("nope: does not exist"), "{reason}");
+    assert_eq!((state.as_str(), cause.as_str()), ("fail", "missing"), "{reason}");
+    assert_eq!(reason, format!("{} does not exist; want it writable by uid 1000", app.join("nope").display()));
 
     // The decision matches what the kernel does when uid 1000 really tries.
     for (dir, expect_ok) in [(&uploads, true), (&logs, true), (&temp, false)] {
@@ -109,6 +110,21 @@ fn directory_layout_and_permissions_as_the_kernel_decides() {
             .unwrap();
         assert_eq!(status.success(), expect_ok, "{}", dir.display());
     }
+}
+
+#[test]
+fn a_missing_directories_root_names_the_full_path_and_what_was_wanted() {
+    let root = tempfile::tempdir().unwrap();
+    let absent = root.path().join("dndstory");
+    let config = format!(
+        "[[checks]]\nkind = \"directories\"\nroot = \"{}\"\nrequired = [\"a\", \"logs\"]\n{}\n",
+        absent.display(),
+        item("fs.layout", "critical", None)
+    );
+    let items = check_once(&config);
+    let (state, cause, reason) = verdict(&items, "fs.layout");
+    assert_eq!((state.as_str(), cause.as_str()), ("fail", "missing"), "{reason}");
+    assert_eq!(reason, format!("root {} does not exist; want directories a, logs under it", absent.display()));
 }
 
 #[test]
@@ -142,7 +158,13 @@ fn temp_cleanup_and_log_rotation_from_real_ages_and_sizes() {
             &["max_file_size", "max_total_size"],
         ),
         usage(&root.path().join("absent"), "max_file_age = \"1d\"", "absent", &["max_file_age"]),
-        usage(&logs.join("app.log"), "max_file_age = \"1d\"", "file", &["max_file_age"]),
+        usage(
+            &logs.join("app.log"),
+            "max_file_age = \"1d\"\nmax_file_size = \"2MiB\"",
+            "file",
+            &["max_file_age", "max_file_size"],
+        ),
+        usage(&logs.join("app.log.1.gz"), "max_file_size = \"2MiB\"", "small", &["max_file_size"]),
     ]
     .concat();
     let items = check_once(&config);
@@ -156,14 +178,38 @@ fn temp_cleanup_and_log_rotation_from_real_ages_and_sizes() {
     assert_eq!(state, "pass", "{reason}");
     assert_eq!(reason, format!("2 files under {} hold 4 MiB; want at most 10 MiB", logs.display()));
     assert_eq!(verdict(&items, "absent.max_file_age").1, "not_found");
-    let (state, cause, reason) = verdict(&items, "file.max_file_age");
-    assert_eq!((state.as_str(), cause.as_str()), ("error", "invalid"));
-    assert!(reason.ends_with("app.log is not a directory"), "{reason}");
+    // One file (a log that is not rotated) is judged on its own size and age.
+    let (state, _, reason) = verdict(&items, "file.max_file_age");
+    assert_eq!(state, "pass", "{reason}");
+    let (state, cause, reason) = verdict(&items, "file.max_file_size");
+    assert_eq!((state.as_str(), cause.as_str()), ("fail", "above_maximum"), "{reason}");
+    assert_eq!(reason, format!("file {} has 3 MiB; want at most 2 MiB", logs.join("app.log").display()));
+    assert_eq!(verdict(&items, "small.max_file_size").0, "pass");
 
     // Cleaned up: passes.
     std::fs::remove_file(&stale).unwrap();
     let items = check_once(&usage(&temp, "max_file_age = \"1d\"", "temp", &["max_file_age"]));
     assert_eq!(verdict(&items, "temp.max_file_age").0, "pass");
+}
+
+#[test]
+fn dir_usage_series_pass_promtool_and_count_files_as_checklist_dir_files() {
+    let root = tempfile::tempdir().unwrap();
+    std::fs::write(root.path().join("a.log"), "a").unwrap();
+    std::fs::write(root.path().join("b.log"), "b").unwrap();
+    let config = format!(
+        "[[checks]]\nkind = \"dir_usage\"\npath = \"{}\"\nmax_total_size = \"1MiB\"\n{}\n",
+        root.path().display(),
+        item("logs.total", "warning", Some("max_total_size"))
+    );
+    let daemon = Daemon::start(&config);
+    daemon.wait_ready();
+    let text = daemon.metrics_text();
+    // A gauge named `..._count` reads as a summary's count to promtool.
+    assert_eq!(promtool_complaints(&text), None, "{text}");
+    let metrics = common::Metrics::parse(&text);
+    let path = root.path().display().to_string();
+    assert_eq!(metrics.value("checklist_dir_files", &[("path", path.as_str())]), Some(2.0), "{text}");
 }
 
 #[test]

@@ -466,13 +466,29 @@ fn tls_require_works_on_a_tls_server_and_is_refused_clearly_by_a_plain_one() {
     }
 }
 
-#[test]
-fn pgbouncer_admin_console_lists_the_pool() {
+/// A real pgbouncer on a free loopback port serving `database` from the shared cluster, with
+/// `extra` lines in its `[pgbouncer]` section; killed when dropped.
+struct Pgbouncer {
+    child: std::process::Child,
+    port: u16,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for Pgbouncer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn start_pgbouncer(database: &str, extra: &str, files: &[(&str, &str)]) -> Pgbouncer {
     let Ok(pgbouncer) = which("pgbouncer") else { panic!("pgbouncer is installed (tests/run.sh installs it)") };
     let dir = tempfile::tempdir().unwrap();
-    Command::new("chown").args(["postgres:postgres"]).arg(dir.path()).status().unwrap();
+    for (name, text) in files {
+        std::fs::write(dir.path().join(name), text).unwrap();
+    }
+    let extra = extra.replace("{dir}", &dir.path().display().to_string());
     let port = closed_port();
-    let database = unique("cl_pool");
     let ini = dir.path().join("pgbouncer.ini");
     let users = dir.path().join("users.txt");
     std::fs::write(&users, "\"pgbouncer\" \"\"\n").unwrap();
@@ -481,7 +497,7 @@ fn pgbouncer_admin_console_lists_the_pool() {
         format!(
             "[databases]\n{database} = host=127.0.0.1 port={SHARED_PORT} dbname=postgres\n\
              [pgbouncer]\nlisten_addr = 127.0.0.1\nlisten_port = {port}\nunix_socket_dir =\n\
-             auth_type = trust\nauth_file = {}\nadmin_users = pgbouncer\nlogfile = {}\npidfile = {}\n",
+             auth_type = trust\nauth_file = {}\nadmin_users = pgbouncer\nlogfile = {}\npidfile = {}\n{extra}\n",
             users.display(),
             dir.path().join("pgbouncer.log").display(),
             dir.path().join("pgbouncer.pid").display()
@@ -491,7 +507,7 @@ fn pgbouncer_admin_console_lists_the_pool() {
     Command::new("chown").args(["-R", "postgres:postgres"]).arg(dir.path()).status().unwrap();
     // pgbouncer refuses to run as root; `-u` drops to postgres itself, so the child we kill is
     // pgbouncer and not a wrapper that would leave it running.
-    let mut child = Command::new(&pgbouncer)
+    let child = Command::new(&pgbouncer)
         .args(["-u", "postgres"])
         .arg(&ini)
         .stdout(std::process::Stdio::null())
@@ -501,6 +517,14 @@ fn pgbouncer_admin_console_lists_the_pool() {
     wait_for("pgbouncer listens", Duration::from_secs(20), || {
         std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
     });
+    Pgbouncer { child, port, _dir: dir }
+}
+
+#[test]
+fn pgbouncer_admin_console_lists_the_pool() {
+    let database = unique("cl_pool");
+    let pgbouncer = start_pgbouncer(&database, "", &[]);
+    let port = pgbouncer.port;
     let url = format!("postgres://pgbouncer@127.0.0.1:{port}/pgbouncer");
     let config = format!(
         "[[checks]]\nkind = \"pgbouncer\"\nurl = \"{url}\"\nexpect_database = \"{database}\"\n{}\
@@ -510,8 +534,7 @@ fn pgbouncer_admin_console_lists_the_pool() {
         item("db.pooling_down", "critical", None)
     );
     let items = check_once(&config);
-    let _ = child.kill();
-    let _ = child.wait();
+    drop(pgbouncer);
     assert_eq!(
         state(&items, "db.pooling"),
         (
@@ -522,6 +545,38 @@ fn pgbouncer_admin_console_lists_the_pool() {
     );
     let (verdict, cause, _) = state(&items, "db.pooling_down");
     assert_eq!((verdict.as_str(), cause.as_str()), ("error", "refused"));
+}
+
+#[test]
+fn pgbouncer_honours_sslmode_as_the_postgres_kind_does() {
+    let pki = common::pki::Pki::new();
+    let chain = pki.chain(&common::pki::Leaf::valid(&["pgbouncer.test"]), true);
+    let certs = format!("{}{}", chain.leaf_pem, pki.intermediate_pem);
+    let database = unique("cl_tlspool");
+    // The console demands TLS of every client.
+    let pgbouncer = start_pgbouncer(
+        &database,
+        "client_tls_sslmode = require\nclient_tls_cert_file = {dir}/server.pem\nclient_tls_key_file = {dir}/server.key",
+        &[("server.pem", &certs), ("server.key", &chain.key_pem)],
+    );
+    let other_pki = common::pki::Pki::new();
+    let console = |query: &str| {
+        let url = format!("postgres://pgbouncer@127.0.0.1:{}/pgbouncer?{query}", pgbouncer.port);
+        let config = format!(
+            "[[checks]]\nkind = \"pgbouncer\"\nurl = \"{url}\"\nexpect_database = \"{database}\"\n{}",
+            item("db.pooling", "critical", None)
+        );
+        state(&check_once(&config), "db.pooling")
+    };
+    let required = console("sslmode=require");
+    assert_eq!(required.0, "pass", "{required:?}");
+    let verified = console(&format!("sslmode=verify-ca&sslrootcert={}", pki.root_file().display()));
+    assert_eq!(verified.0, "pass", "{verified:?}");
+    let (verdict, cause, reason) =
+        console(&format!("sslmode=verify-ca&sslrootcert={}", other_pki.root_file().display()));
+    assert_eq!((verdict.as_str(), cause.as_str()), ("error", "untrusted"), "{reason}");
+    let (verdict, _, reason) = console("sslmode=disable");
+    assert_eq!(verdict, "error", "a console that demands TLS refuses a plain client: {reason}");
 }
 
 fn which(program: &str) -> Result<String, ()> {
@@ -557,13 +612,14 @@ fn an_unreadable_password_source_is_named_and_errors_the_items() {
     ]
     .concat();
     let items = check_once(&config);
+    // The fault is the missing file, not the server: say so, with the path.
     assert_eq!(
         state(&items, "file.running"),
         (
             "error".into(),
-            "not_found".into(),
+            "missing".into(),
             format!(
-                "cannot reach PostgreSQL at 127.0.0.1:5432: password_file {}: does not exist",
+                "the password file {} is missing (password_file); cannot log in to PostgreSQL at 127.0.0.1:5432 without it",
                 missing_file.display()
             )
         )
@@ -575,9 +631,98 @@ fn an_unreadable_password_source_is_named_and_errors_the_items() {
             "error".into(),
             "missing".into(),
             format!(
-                "cannot reach PostgreSQL at 127.0.0.1:5432: env_file {} does not set POSTGRES_PASSWORD",
+                "env_file {} does not set POSTGRES_PASSWORD; cannot log in to PostgreSQL at 127.0.0.1:5432 without it",
                 env_file.display()
             )
         )
     );
+}
+
+#[test]
+fn password_encryption_is_read_as_the_role_sees_it() {
+    let mut db = TestDatabase::create(SHARED_PORT, "cl_pwenc");
+    let scram = db.role("cl_scram", "LOGIN");
+    let md5 = db.role("cl_md5", "LOGIN");
+    // A per-role setting: what new passwords of this role's sessions would be stored as.
+    psql(SHARED_PORT, "postgres", &format!("ALTER ROLE {md5} SET password_encryption = 'md5'"));
+    let other = TestDatabase::create(SHARED_PORT, "cl_pwenc2");
+    psql(SHARED_PORT, "postgres", &format!("GRANT CONNECT ON DATABASE {} TO {md5}", other.name));
+    let config = [
+        pg_check(&shared_url(&scram, &db.name), "", &["password_encryption"]).replace("db.", "scram."),
+        pg_check(&shared_url(&md5, &other.name), "", &["password_encryption"]).replace("db.", "md5."),
+    ]
+    .concat();
+    let items = check_once(&config);
+    assert_eq!(psql(SHARED_PORT, "postgres", "SHOW password_encryption"), "scram-sha-256");
+    assert_eq!(
+        state(&items, "scram.password_encryption"),
+        ("pass".into(), "".into(), "password_encryption is scram-sha-256; want scram-sha-256".into())
+    );
+    assert_eq!(
+        state(&items, "md5.password_encryption"),
+        ("fail".into(), "insecure".into(), "password_encryption is md5; want scram-sha-256".into())
+    );
+}
+
+#[test]
+fn pg_hba_lines_with_weak_methods_are_named_when_the_role_may_read_them() {
+    // The shared cluster's pg_hba.conf trusts everything on loopback, as psql reports it.
+    let weak = psql(
+        SHARED_PORT,
+        "postgres",
+        "SELECT string_agg(line_number::text, ',' ORDER BY line_number) FROM pg_hba_file_rules \
+         WHERE auth_method IN ('trust', 'md5', 'password')",
+    );
+    assert!(!weak.is_empty(), "the machine's cluster is expected to use trust");
+    let mut db = TestDatabase::create(SHARED_PORT, "cl_hba");
+    let plain = db.role("cl_hba_plain", "LOGIN");
+    let mut granted_db = TestDatabase::create(SHARED_PORT, "cl_hba2");
+    let granted = granted_db.role("cl_hba_granted", "LOGIN");
+    // pg_catalog's views are per database: the grant is made where the check connects.
+    granted_db.sql(&format!("GRANT SELECT ON pg_hba_file_rules TO {granted}"));
+    granted_db.sql(&format!("GRANT EXECUTE ON FUNCTION pg_hba_file_rules() TO {granted}"));
+    let config = [
+        pg_check(&shared_url(&plain, &db.name), "", &["hba_auth"]).replace("db.", "plain."),
+        pg_check(&shared_url(&granted, &granted_db.name), "", &["hba_auth"]).replace("db.", "granted."),
+    ]
+    .concat();
+    let items = check_once(&config);
+    granted_db.sql(&format!("REVOKE SELECT ON pg_hba_file_rules FROM {granted}"));
+    granted_db.sql(&format!("REVOKE EXECUTE ON FUNCTION pg_hba_file_rules() FROM {granted}"));
+
+    let (verdict, cause, reason) = state(&items, "plain.hba_auth");
+    assert_eq!((verdict.as_str(), cause.as_str()), ("error", "permission"), "{reason}");
+    assert!(reason.starts_with(&format!("role {plain} may not read pg_hba_file_rules")), "{reason}");
+    assert!(reason.contains(&format!("GRANT SELECT ON pg_hba_file_rules TO {plain}")), "{reason}");
+    assert!(reason.ends_with(&format!("in database {})", db.name)), "{reason}");
+
+    let (verdict, cause, reason) = state(&items, "granted.hba_auth");
+    assert_eq!((verdict.as_str(), cause.as_str()), ("fail", "insecure"), "{reason}");
+    for line in weak.split(',') {
+        assert!(reason.contains(&format!("line {line} (")), "line {line} not named: {reason}");
+    }
+    assert!(reason.contains("uses trust"), "{reason}");
+    assert!(reason.ends_with("want scram-sha-256 (or cert, peer), not md5, password or trust"), "{reason}");
+}
+
+#[test]
+fn pg_hba_without_weak_methods_passes() {
+    let cluster = Cluster::start(&[], true);
+    cluster.sql("ALTER ROLE postgres PASSWORD 'only-for-this-cluster-Zx8kP2vL'");
+    std::fs::write(
+        cluster.dir.join("pg_hba.conf"),
+        "local all postgres peer\nhost all all 127.0.0.1/32 scram-sha-256\n",
+    )
+    .unwrap();
+    cluster.sql("SELECT pg_reload_conf()");
+    let url = format!(
+        "postgres://postgres:only-for-this-cluster-Zx8kP2vL@127.0.0.1:{}/postgres?sslmode=disable",
+        cluster.port
+    );
+    let items = check_once(&pg_check(&url, "", &["hba_auth", "password_encryption"]));
+    assert_eq!(
+        state(&items, "db.hba_auth"),
+        ("pass".into(), "".into(), "no pg_hba.conf line uses md5, password or trust (2 lines)".into())
+    );
+    assert_eq!(state(&items, "db.password_encryption").0, "pass");
 }

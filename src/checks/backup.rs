@@ -4,7 +4,10 @@
 //! file, plus the first bytes of the newest file) and decides freshness, size, encryption and
 //! retention. `backup_integrity` reads the newest file end to end, decompressing gzip and zstd
 //! with their checksums verified, and recognises a PostgreSQL dump in what comes out; it is
-//! expensive, so it has its own (longer) interval and a family-wide concurrency limit.
+//! expensive, so it has its own (longer) interval and a family-wide concurrency limit. An
+//! encrypted file (gpg, age) is decrypted by the real tool with the configured key, its output
+//! streamed through the same path: memory stays constant, and the key never passes through
+//! this process (the tool reads the passphrase or identity file itself).
 
 use std::fs::File;
 use std::io::{BufRead, BufReader, Read};
@@ -112,6 +115,39 @@ pub struct BackupIntegrityCheck {
     pub directory: PathBuf,
     #[serde(default = "default_pattern")]
     pub pattern: String,
+    /// For OpenPGP-encrypted backups (`gpg --symmetric`): a file holding the passphrase.
+    pub gpg_passphrase_file: Option<PathBuf>,
+    /// For OpenPGP-encrypted backups: a GnuPG home directory whose keyring holds the secret key
+    /// (`gpg --encrypt -r ...`).
+    pub gpg_homedir: Option<PathBuf>,
+    /// For age-encrypted backups: an identity file (`age-keygen -o`).
+    pub age_identity_file: Option<PathBuf>,
+}
+
+/// The keys an integrity check may decrypt with.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct DecryptionKeys {
+    pub gpg_passphrase_file: Option<PathBuf>,
+    pub gpg_homedir: Option<PathBuf>,
+    pub age_identity_file: Option<PathBuf>,
+}
+
+impl DecryptionKeys {
+    fn has_gpg(&self) -> bool {
+        self.gpg_passphrase_file.is_some() || self.gpg_homedir.is_some()
+    }
+}
+
+/// Which encrypted containers a file-name pattern names, by its extension.
+fn named_encryption(pattern: &str) -> Option<Container> {
+    let lower = pattern.to_ascii_lowercase();
+    if [".gpg", ".pgp", ".asc"].iter().any(|e| lower.ends_with(e)) {
+        Some(Container::OpenPgp)
+    } else if lower.ends_with(".age") {
+        Some(Container::Age)
+    } else {
+        None
+    }
 }
 
 /// One file of a backup set.
@@ -393,6 +429,8 @@ pub struct Verified {
     /// Whether the data carried checksums that were verified: always for gzip; for zstd only
     /// when the first frame has its content-checksum flag (`zstd` writes one by default).
     pub checksummed: bool,
+    /// The tool that decrypted the file first (`gpg`, `age`), when it was encrypted.
+    pub decrypted_with: Option<&'static str>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -417,6 +455,12 @@ pub enum IntegrityError {
     Read { offset: u64, detail: String },
     #[error("is {0}; its content cannot be verified without the key")]
     Encrypted(&'static str),
+    #[error("{tool} cannot decrypt it with the configured key: {detail}")]
+    WrongKey { tool: &'static str, detail: String },
+    #[error("the encrypted file is damaged or cut short ({tool}: {detail})")]
+    DecryptionFailed { tool: &'static str, detail: String },
+    #[error("cannot run {tool} to decrypt it: {detail}")]
+    Decryptor { tool: &'static str, detail: String },
     #[error("the check was cancelled")]
     Cancelled,
 }
@@ -499,7 +543,152 @@ pub fn verify<R: Read>(source: R, cancel: &AtomicBool) -> Result<Verified, Integ
         uncompressed_bytes: scanned.total,
         dump: recognise(&scanned.head, &scanned.tail),
         checksummed,
+        decrypted_with: None,
     })
+}
+
+/// Verifies the backup at `path`: as it is, or, when it is encrypted and a key for it is
+/// configured, through the decrypting tool. The outer error is the file itself unreadable.
+fn verify_file(
+    path: &Path,
+    keys: &DecryptionKeys,
+    cancel: &AtomicBool,
+) -> Result<Result<Verified, IntegrityError>, std::io::Error> {
+    let mut file = File::open(path)?;
+    let mut head = Vec::with_capacity(64);
+    (&mut file).take(64).read_to_end(&mut head)?;
+    std::io::Seek::rewind(&mut file)?;
+    let container = Container::sniff(&head);
+    let tool = match container {
+        Container::OpenPgp if keys.has_gpg() => "gpg",
+        Container::Age if keys.age_identity_file.is_some() => "age",
+        _ => return Ok(verify(file, cancel)),
+    };
+    Ok(decrypt_and_verify(tool, keys, file, cancel))
+}
+
+/// A GnuPG home directory of our own for one decryption, when none is configured: gpg wants
+/// one, and the daemon's user may have no home. Removed when dropped.
+struct ScratchHome(PathBuf);
+
+impl ScratchHome {
+    fn create() -> std::io::Result<ScratchHome> {
+        use std::os::unix::fs::DirBuilderExt;
+        static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let name = format!("checklist-exporter-gnupg-{}-{}", std::process::id(), NEXT.fetch_add(1, Ordering::Relaxed));
+        let path = std::env::temp_dir().join(name);
+        std::fs::DirBuilder::new().mode(0o700).create(&path)?;
+        Ok(ScratchHome(path))
+    }
+}
+
+impl Drop for ScratchHome {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// Runs `tool` on `file` and verifies what it writes. The key files are named to the tool,
+/// never read here, so no secret passes through this process.
+fn decrypt_and_verify(
+    tool: &'static str,
+    keys: &DecryptionKeys,
+    file: File,
+    cancel: &AtomicBool,
+) -> Result<Verified, IntegrityError> {
+    let failed = |detail: String| IntegrityError::Decryptor { tool, detail };
+    for (key, path) in [
+        ("gpg_passphrase_file", &keys.gpg_passphrase_file),
+        ("gpg_homedir", &keys.gpg_homedir),
+        ("age_identity_file", &keys.age_identity_file),
+    ] {
+        if let Some(path) = path {
+            if let Err(err) = std::fs::metadata(path) {
+                return Err(failed(format!("{key} {}: {err}", path.display())));
+            }
+        }
+    }
+    let mut scratch = None;
+    let mut command = std::process::Command::new(tool);
+    if tool == "gpg" {
+        let home = match &keys.gpg_homedir {
+            Some(home) => home.clone(),
+            None => {
+                let created = ScratchHome::create().map_err(|err| failed(format!("a GnuPG home: {err}")))?;
+                let path = created.0.clone();
+                scratch = Some(created);
+                path
+            }
+        };
+        command.args(["--batch", "--quiet", "--no-tty", "--pinentry-mode", "loopback", "--homedir"]).arg(home);
+        if let Some(passphrase_file) = &keys.gpg_passphrase_file {
+            command.arg("--passphrase-file").arg(passphrase_file);
+        }
+        command.arg("--decrypt");
+    } else {
+        command.arg("--decrypt");
+        if let Some(identity) = &keys.age_identity_file {
+            command.arg("-i").arg(identity);
+        }
+    }
+    let mut child = command
+        .stdin(std::process::Stdio::from(file))
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .map_err(|err| failed(err.to_string()))?;
+    // stderr is read on its own thread, so a chatty tool cannot block on a full pipe.
+    let stderr = child.stderr.take().map(|stderr| {
+        std::thread::spawn(move || {
+            let mut kept = Vec::new();
+            let _ = stderr.take(16 * 1024).read_to_end(&mut kept);
+            kept
+        })
+    });
+    let result = match child.stdout.take() {
+        // Dropping stdout when verify returns makes a tool still writing stop (EPIPE).
+        Some(stdout) => verify(stdout, cancel),
+        None => Err(IntegrityError::Read { offset: 0, detail: "no output from the decryptor".into() }),
+    };
+    if matches!(result, Err(IntegrityError::Cancelled)) {
+        let _ = child.kill();
+    }
+    let status = child.wait().map_err(|err| failed(err.to_string()))?;
+    let stderr = stderr.and_then(|reader| reader.join().ok()).unwrap_or_default();
+    drop(scratch);
+    if result == Err(IntegrityError::Cancelled) {
+        return result;
+    }
+    if !status.success() {
+        let detail = decryptor_message(&stderr);
+        return Err(if is_wrong_key(&detail) {
+            IntegrityError::WrongKey { tool, detail }
+        } else {
+            IntegrityError::DecryptionFailed { tool, detail }
+        });
+    }
+    result.map(|verified| Verified { decrypted_with: Some(tool), ..verified })
+}
+
+/// The line of the tool's stderr that says what went wrong: gpg's `decryption failed: ...` or
+/// age's `age: error: ...`, else the first line.
+fn decryptor_message(stderr: &[u8]) -> String {
+    let text = String::from_utf8_lossy(stderr);
+    let lines: Vec<&str> = text.lines().map(str::trim).filter(|l| !l.is_empty()).collect();
+    let line = lines
+        .iter()
+        .find(|l| l.contains("decryption failed") || l.contains("error:"))
+        .or(lines.first())
+        .copied()
+        .unwrap_or("exited with an error and said nothing");
+    crate::support::text::excerpt(line, 200)
+}
+
+/// Whether the tool's complaint is about the key rather than the file.
+fn is_wrong_key(message: &str) -> bool {
+    ["Bad session key", "No secret key", "bad passphrase", "no identity matched", "incorrect passphrase"]
+        .iter()
+        .any(|needle| message.contains(needle))
 }
 
 /// flate2 and zstd word their errors for programmers; say what they mean for a backup.
@@ -589,6 +778,10 @@ pub fn decide_integrity(name: &str, result: &Result<Verified, IntegrityError>) -
                 ),
                 _ => format!("{} read", format_bytes(v.uncompressed_bytes)),
             };
+            let what = match v.decrypted_with {
+                Some(tool) => format!("decrypted with {tool}; {what}"),
+                None => what,
+            };
             match v.dump {
                 DumpKind::PlainComplete => Outcome::pass(format!("{name} ({what}) is a complete PostgreSQL plain SQL dump")),
                 DumpKind::Custom => Outcome::pass(format!("{name} ({what}) is a PostgreSQL custom-format dump")),
@@ -606,8 +799,20 @@ pub fn decide_integrity(name: &str, result: &Result<Verified, IntegrityError>) -
             Outcome::error(Cause::Invalid, format!("{name} {}", IntegrityError::Encrypted(what)))
         }
         Err(err @ IntegrityError::Read { .. }) => Outcome::error(Cause::Io, format!("{name}: {err}")),
+        Err(err @ IntegrityError::WrongKey { .. }) => Outcome::fail(Cause::Invalid, format!("{name}: {err}")),
+        Err(err @ IntegrityError::Decryptor { .. }) => Outcome::error(Cause::Io, format!("{name}: {err}")),
         Err(IntegrityError::Cancelled) => Outcome::error(Cause::Timeout, format!("{name}: the check was cancelled")),
         Err(err) => Outcome::fail(Cause::Corrupt, format!("{name}: {err}")),
+    }
+}
+
+impl BackupIntegrityCheck {
+    pub fn keys(&self) -> DecryptionKeys {
+        DecryptionKeys {
+            gpg_passphrase_file: self.gpg_passphrase_file.clone(),
+            gpg_homedir: self.gpg_homedir.clone(),
+            age_identity_file: self.age_identity_file.clone(),
+        }
     }
 }
 
@@ -618,7 +823,40 @@ impl Check for BackupIntegrityCheck {
     type State = ();
 
     fn validate(&self, _aspect: &str) -> Result<(), KeyError> {
-        validate_set(&self.set, &self.directory, &self.pattern)
+        validate_set(&self.set, &self.directory, &self.pattern)?;
+        for (key, path) in [
+            ("gpg_passphrase_file", &self.gpg_passphrase_file),
+            ("gpg_homedir", &self.gpg_homedir),
+            ("age_identity_file", &self.age_identity_file),
+        ] {
+            if let Some(path) = path {
+                if !path.is_absolute() {
+                    return Err(KeyError::new(key, format!("`{}` is not an absolute path", path.display())));
+                }
+            }
+        }
+        // Said once here rather than as an error at every run: without the key the content of
+        // an encrypted backup cannot be verified.
+        let keys = self.keys();
+        match named_encryption(&self.pattern) {
+            Some(Container::OpenPgp) if !keys.has_gpg() => Err(KeyError::new(
+                "pattern",
+                format!(
+                    "`{}` names encrypted files (OpenPGP), whose content cannot be verified without the key; \
+                     give `gpg_passphrase_file` (gpg --symmetric) or `gpg_homedir` (a keyring with the secret key)",
+                    self.pattern
+                ),
+            )),
+            Some(Container::Age) if keys.age_identity_file.is_none() => Err(KeyError::new(
+                "pattern",
+                format!(
+                    "`{}` names encrypted files (age), whose content cannot be verified without the key; \
+                     give `age_identity_file`",
+                    self.pattern
+                ),
+            )),
+            _ => Ok(()),
+        }
     }
 
     fn target(&self) -> String {
@@ -650,11 +888,11 @@ impl Check for BackupIntegrityCheck {
         }
         let _guard = CancelOnDrop(cancel.clone());
         let path = newest.path.clone();
+        let keys = self.keys();
         let result = ctx
             .blocking
             .run(move || -> Result<Result<Verified, IntegrityError>, std::io::Error> {
-                let file = File::open(&path)?;
-                Ok(verify(file, &cancel))
+                verify_file(&path, &keys, &cancel)
             })
             .await?
             .map_err(|err| io_failure("backup file", &newest.path, &err))?;
@@ -780,6 +1018,19 @@ mod tests {
     }
 
     #[test]
+    fn the_decryptors_telling_line_and_a_wrong_key_are_recognised() {
+        let gpg = b"gpg: AES256.CFB encrypted data\ngpg: encrypted with 1 passphrase\ngpg: decryption failed: Bad session key\n";
+        assert_eq!(decryptor_message(gpg), "gpg: decryption failed: Bad session key");
+        assert!(is_wrong_key(&decryptor_message(gpg)));
+        let age = b"age: error: failed to decrypt and authenticate payload chunk\nage: report unexpected or unhelpful errors at https://filippo.io/age/report\n";
+        assert_eq!(decryptor_message(age), "age: error: failed to decrypt and authenticate payload chunk");
+        assert!(!is_wrong_key(&decryptor_message(age)));
+        assert_eq!(named_encryption("db-*.sql.gz.GPG"), Some(Container::OpenPgp));
+        assert_eq!(named_encryption("*.age"), Some(Container::Age));
+        assert_eq!(named_encryption("*.sql.gz"), None);
+    }
+
+    #[test]
     fn a_cancelled_read_stops() {
         let cancel = AtomicBool::new(true);
         assert_eq!(verify(&gzip(PLAIN)[..], &cancel).unwrap_err(), IntegrityError::Cancelled);
@@ -794,8 +1045,14 @@ mod tests {
         }
         dump.extend_from_slice(&PLAIN[PLAIN.len() - 45..]);
         std::fs::write(dir.path().join("db.sql.gz"), gzip(&dump)).unwrap();
-        let check =
-            BackupIntegrityCheck { set: "db".into(), directory: dir.path().to_path_buf(), pattern: "*.sql.gz".into() };
+        let check = BackupIntegrityCheck {
+            set: "db".into(),
+            directory: dir.path().to_path_buf(),
+            pattern: "*.sql.gz".into(),
+            gpg_passphrase_file: None,
+            gpg_homedir: None,
+            age_identity_file: None,
+        };
         let ctx = CheckContext::default();
         let mut state = ();
         let run = check.run(&ctx, &mut state);

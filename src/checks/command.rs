@@ -115,7 +115,8 @@ impl CommandCheck {
         let report = Report::default()
             .sample(Sample::new(&COMMAND_EXIT_CODE, run.exit_code.map_or(-1.0, f64::from)).label("command", &label))
             .sample(Sample::new(&COMMAND_DURATION, run.took.as_secs_f64()).label("command", &label));
-        let program = self.argv.first().map(String::as_str).unwrap_or_default();
+        // The whole argv: for `grep -q PATTERN FILE` the pattern and the file are what was looked at.
+        let program = excerpt(&label, 200);
         if run.timed_out {
             return report.with(
                 "result",
@@ -131,7 +132,7 @@ impl CommandCheck {
         let Some(code) = run.exit_code else {
             return report.with(
                 "result",
-                Outcome::fail(Cause::Io, format!("`{program}` was killed by a signal{}", last_line(&run.stderr))),
+                Outcome::fail(Cause::Io, format!("`{program}` was killed by a signal{}", telling_line(&run.stderr))),
             );
         };
         if code != self.expect_exit_code {
@@ -139,7 +140,7 @@ impl CommandCheck {
                 "result",
                 Outcome::fail(
                     Cause::UnexpectedStatus,
-                    format!("`{program}` exited {code}; want {}{}", self.expect_exit_code, last_line(&run.stderr)),
+                    format!("`{program}` exited {code}; want {}{}", self.expect_exit_code, telling_line(&run.stderr)),
                 ),
             );
         }
@@ -156,7 +157,10 @@ impl CommandCheck {
                         "result",
                         Outcome::fail(
                             Cause::Mismatch,
-                            format!("`{program}` exited {code} but its {stream} does not match /{pattern}/{capped}"),
+                            format!(
+                                "`{program}` exited {code} but its {stream} {} does not match /{pattern}/{capped}",
+                                seen(output)
+                            ),
                         ),
                     );
                 }
@@ -176,10 +180,42 @@ impl CommandCheck {
     }
 }
 
-/// `: <last non-empty line of stderr>`, shortened, for failure reasons.
-fn last_line(stderr: &[u8]) -> String {
+/// What a stream showed, for a reason: its first non-empty line, shortened, with a count of
+/// the lines after it.
+fn seen(output: &[u8]) -> String {
+    let text = String::from_utf8_lossy(output);
+    let mut lines = text.lines().map(str::trim).filter(|l| !l.is_empty());
+    match lines.next() {
+        None => "(empty)".to_string(),
+        Some(first) => {
+            let more = lines.count();
+            let more = if more > 0 { format!(" (+{more} more lines)") } else { String::new() };
+            format!("`{}`{more}", excerpt(first, 120))
+        }
+    }
+}
+
+/// Lines that point to help rather than say what went wrong (`See 'docker --help'.`,
+/// `Try 'ls --help' for more information.`, `Usage: ...`).
+fn is_hint(line: &str) -> bool {
+    let lower = line.to_ascii_lowercase();
+    ["see '", "try '", "run '", "usage:", "for more information"].iter().any(|h| lower.starts_with(h))
+        || lower.contains("--help")
+}
+
+/// `: <the most telling line of stderr>`, shortened, for failure reasons: the first line that
+/// reads as an error, else the first that is not a hint, else the last.
+fn telling_line(stderr: &[u8]) -> String {
+    const ERROR_WORDS: [&str; 9] =
+        ["error", "unknown", "unrecognized", "invalid", "no such", "not found", "cannot", "denied", "failed"];
     let text = String::from_utf8_lossy(stderr);
-    match text.lines().rev().map(str::trim).find(|l| !l.is_empty()) {
+    let lines: Vec<&str> = text.lines().map(str::trim).filter(|l| !l.is_empty()).collect();
+    let erroneous = |l: &&&str| {
+        let lower = l.to_ascii_lowercase();
+        !is_hint(l) && ERROR_WORDS.iter().any(|w| lower.contains(w))
+    };
+    let line = lines.iter().find(erroneous).or_else(|| lines.iter().find(|l| !is_hint(l))).or_else(|| lines.last());
+    match line {
         Some(line) => format!(": {}", excerpt(line, 200)),
         None => String::new(),
     }
@@ -331,15 +367,32 @@ mod tests {
         let pass = c.decide(&run(Some(0), "Docker Compose version v2.29.1\n", ""));
         assert_eq!(
             pass.outcome("result").unwrap(),
-            &Outcome::pass("`docker` exited 0 in 20ms; stdout matches /v2\\.\\d+/")
+            &Outcome::pass("`docker compose version` exited 0 in 20ms; stdout matches /v2\\.\\d+/")
         );
         let old = c.decide(&run(Some(0), "docker-compose version 1.29.2\n", ""));
-        assert_eq!(old.outcome("result").unwrap().cause, Some(Cause::Mismatch));
+        assert_eq!(
+            old.outcome("result").unwrap(),
+            &Outcome::fail(
+                Cause::Mismatch,
+                "`docker compose version` exited 0 but its stdout `docker-compose version 1.29.2` does not match /v2\\.\\d+/"
+            )
+        );
         let failed = c.decide(&run(Some(1), "", "warning\nunknown command: compose\n"));
         assert_eq!(
             failed.outcome("result").unwrap(),
-            &Outcome::fail(Cause::UnexpectedStatus, "`docker` exited 1; want 0: unknown command: compose")
+            &Outcome::fail(
+                Cause::UnexpectedStatus,
+                "`docker compose version` exited 1; want 0: unknown command: compose"
+            )
         );
+        // The real error, not the hint printed after it.
+        let hinted = c.decide(&run(Some(1), "", "docker: 'compose' is not a docker command.\nSee 'docker --help'\n"));
+        assert_eq!(
+            hinted.outcome("result").unwrap().reason,
+            "`docker compose version` exited 1; want 0: docker: 'compose' is not a docker command."
+        );
+        let flag = c.decide(&run(Some(125), "", "unknown flag: --detach-keys\nSee 'docker compose up --help'.\n"));
+        assert!(flag.outcome("result").unwrap().reason.ends_with(": unknown flag: --detach-keys"));
         assert_eq!(failed.samples[0].gauge_value(), Some(1.0));
     }
 
@@ -351,7 +404,7 @@ mod tests {
         let outcome = c.decide(&timed_out).outcome("result").cloned().unwrap();
         assert_eq!(
             outcome,
-            Outcome::fail(Cause::Timeout, "`sleep` did not finish within 5s; its process group was killed")
+            Outcome::fail(Cause::Timeout, "`sleep 60` did not finish within 5s; its process group was killed")
         );
     }
 

@@ -237,6 +237,7 @@ impl Check for AppEnvCheck {
         "upload_max_size",
         "ssl_redirect",
         "openai_api_key",
+        "syntax",
     ];
     const FAMILIES: &'static [&'static MetricFamily] = &[&ENV_ENTRIES, &ENV_PROBLEM_LINES];
     type State = ();
@@ -356,6 +357,7 @@ impl AppEnvCheck {
         );
         report
             .with("openai_api_key", get("OPENAI_API_KEY").map_or_else(|| missing("OPENAI_API_KEY"), decide_openai_key))
+            .with("syntax", decide_syntax(&self.source().describe(), env))
     }
 
     fn cors_domains(&self) -> Vec<String> {
@@ -439,11 +441,23 @@ pub fn parse_flag(text: &str) -> Option<bool> {
 fn decide_flag(key: &str, value: &Secret, want: bool) -> Outcome {
     match parse_flag(value.expose()) {
         None => Outcome::fail(Cause::Invalid, format!("{key} is {}; want {want}", shown(value))),
-        Some(is) => {
-            let cause = if want { Cause::Missing } else { Cause::Insecure };
-            Outcome::decide(is == want, cause, format!("{key} is {}; want {want}", shown(value)))
-        }
+        // Both flags (DEBUG off, SECURE_SSL_REDIRECT on) are about security: a flag set the
+        // wrong way is insecure, not missing.
+        Some(is) => Outcome::decide(is == want, Cause::Insecure, format!("{key} is {}; want {want}", shown(value))),
     }
+}
+
+/// Pass when every line of the env file is an entry, a comment or blank. A fault is named by
+/// its line number and what is wrong, never by the line's text (it may be a pasted secret).
+pub fn decide_syntax(source: &str, env: &EnvFile) -> Outcome {
+    if env.problems.is_empty() {
+        return Outcome::pass(format!(
+            "{source}: {} entries; every line is an entry, a comment or blank",
+            env.entries.len()
+        ));
+    }
+    let lines: Vec<String> = env.problems.iter().map(|p| format!("line {}: {}", p.line, p.message)).collect();
+    Outcome::fail(Cause::Invalid, format!("{source}: {}", lines.join("; ")))
 }
 
 /// Shannon entropy of the character distribution times the length: a rough estimate of the

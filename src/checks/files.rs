@@ -18,9 +18,9 @@ use crate::model::{Cause, CheckResult, MetricFamily, MetricKind, Outcome, ProbeF
 use crate::support::accounts::{self, Access, AccountError, Credentials, Ownership};
 use crate::support::units::{format_age, ByteSize, HumanDuration};
 
-pub static FILES_COUNT: MetricFamily = MetricFamily {
-    name: "checklist_files_count",
-    help: "Regular files under the directory (recursively, symbolic links not followed).",
+pub static DIR_FILES: MetricFamily = MetricFamily {
+    name: "checklist_dir_files",
+    help: "Regular files under the directory (recursively, symbolic links not followed); 1 for a single file.",
     kind: MetricKind::Gauge,
 };
 pub static FILES_TOTAL_BYTES: MetricFamily = MetricFamily {
@@ -81,16 +81,38 @@ impl Check for DirectoriesCheck {
     async fn run(&self, ctx: &CheckContext, _state: &mut Self::State) -> CheckResult {
         let root = self.root.clone();
         let required = self.required.clone();
-        let found = ctx
+        let (root_found, found) = ctx
             .blocking
             .run(move || {
-                required
+                let root_found = std::fs::metadata(&root).map(|m| m.is_dir());
+                let found = required
                     .iter()
                     .map(|name| (name.clone(), std::fs::metadata(root.join(name)).map(|m| m.is_dir())))
-                    .collect::<Vec<_>>()
+                    .collect::<Vec<_>>();
+                (root_found, found)
             })
             .await?;
-        Ok(Report::default().with("present", decide_directories(&self.root, &found)))
+        let outcome = match decide_root(&self.root, &self.required, &root_found) {
+            Some(outcome) => outcome,
+            None => decide_directories(&self.root, &found),
+        };
+        Ok(Report::default().with("present", outcome))
+    }
+}
+
+/// A root that is missing or not a directory decides the item by itself: listing every required
+/// name as missing would hide that the whole tree is absent.
+pub fn decide_root(root: &Path, required: &[String], found: &std::io::Result<bool>) -> Option<Outcome> {
+    let wanted = format!("want directories {} under it", required.join(", "));
+    let root = root.display();
+    match found {
+        Ok(true) => None,
+        Ok(false) => Some(Outcome::fail(Cause::Invalid, format!("root {root} is not a directory; {wanted}"))),
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
+            Some(Outcome::fail(Cause::Missing, format!("root {root} does not exist; {wanted}")))
+        }
+        // Unreadable ancestors: the per-name results say more.
+        Err(_) => None,
     }
 }
 
@@ -268,7 +290,11 @@ impl Check for PermissionsCheck {
 
 impl PermissionsCheck {
     fn measure(&self) -> CheckResult {
-        let metadata = std::fs::metadata(&self.path).map_err(|err| io_failure(&self.path, &err))?;
+        let metadata = match std::fs::metadata(&self.path) {
+            Ok(metadata) => metadata,
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(self.decide_absent()),
+            Err(err) => return Err(io_failure(&self.path, &err)),
+        };
         let mut chain = Vec::new();
         for ancestor in self.path.ancestors().collect::<Vec<_>>().into_iter().rev() {
             let m = std::fs::metadata(ancestor).map_err(|err| io_failure(ancestor, &err))?;
@@ -309,6 +335,22 @@ impl PermissionsCheck {
     }
 }
 
+impl PermissionsCheck {
+    /// A path that does not exist is neither writable nor readable, and holds no private key:
+    /// every aspect fails, naming the path and what was wanted of it.
+    pub fn decide_absent(&self) -> Report {
+        let path = self.path.display();
+        let who = self.uid.map_or_else(String::new, |uid| format!(" by uid {uid}"));
+        Report::default()
+            .with("writable", Outcome::fail(Cause::Missing, format!("{path} does not exist; want it writable{who}")))
+            .with("readable", Outcome::fail(Cause::Missing, format!("{path} does not exist; want it readable{who}")))
+            .with(
+                "private",
+                Outcome::fail(Cause::Missing, format!("{path} does not exist; want a private key file there")),
+            )
+    }
+}
+
 /// The groups of `uid` as login would set them (the primary group and the supplementary groups
 /// that list the user), from the account database; a uid unknown there has no groups.
 fn groups_of(uid: u32) -> Result<BTreeSet<u32>, ProbeFailure> {
@@ -344,13 +386,15 @@ pub struct Usage {
     pub unreadable: Vec<PathBuf>,
     /// The walk stopped at its entry limit.
     pub truncated: bool,
+    /// `path` is one regular file, not a directory.
+    pub single_file: bool,
 }
 
 impl Check for DirUsageCheck {
     const KIND: &'static str = "dir_usage";
     const ASPECTS: &'static [&'static str] = &["max_file_age", "max_file_size", "max_total_size"];
     const FAMILIES: &'static [&'static MetricFamily] =
-        &[&FILES_COUNT, &FILES_TOTAL_BYTES, &FILES_LARGEST_BYTES, &FILES_OLDEST_TIMESTAMP];
+        &[&DIR_FILES, &FILES_TOTAL_BYTES, &FILES_LARGEST_BYTES, &FILES_OLDEST_TIMESTAMP];
     type State = ();
 
     fn validate(&self, aspect: &str) -> Result<(), KeyError> {
@@ -377,7 +421,7 @@ impl DirUsageCheck {
     pub fn decide(&self, usage: &Usage, now: SystemTime) -> Report {
         let label = self.path.display().to_string();
         let mut report = Report::default()
-            .sample(Sample::new(&FILES_COUNT, usage.files as f64).label("path", &label))
+            .sample(Sample::new(&DIR_FILES, usage.files as f64).label("path", &label))
             .sample(Sample::new(&FILES_TOTAL_BYTES, usage.total_bytes as f64).label("path", &label))
             .sample(
                 Sample::new(&FILES_LARGEST_BYTES, usage.largest.as_ref().map_or(0, |l| l.1) as f64)
@@ -420,7 +464,8 @@ impl DirUsageCheck {
                         age <= max.0,
                         Cause::AboveMaximum,
                         format!(
-                            "oldest file {} is {} old; want at most {}{caveat}",
+                            "{} {} is {} old; want at most {}{caveat}",
+                            if usage.single_file { "file" } else { "oldest file" },
                             path.display(),
                             format_age(age),
                             format_age(max.0)
@@ -436,17 +481,26 @@ impl DirUsageCheck {
                 Some((path, size)) => pass_or_undecided(
                     *size <= max.0,
                     Cause::AboveMaximum,
-                    format!("largest file {} has {}; want at most {max}{caveat}", path.display(), max.format(*size)),
+                    format!(
+                        "{} {} has {}; want at most {max}{caveat}",
+                        if usage.single_file { "file" } else { "largest file" },
+                        path.display(),
+                        max.format(*size)
+                    ),
                 ),
             };
             report = report.with("max_file_size", outcome);
         }
         if let Some(max) = self.max_total_size {
-            let reason = format!(
-                "{} files under {dir} hold {}; want at most {max}{caveat}",
-                usage.files,
-                max.format(usage.total_bytes)
-            );
+            let reason = if usage.single_file {
+                format!("file {dir} has {}; want at most {max}", max.format(usage.total_bytes))
+            } else {
+                format!(
+                    "{} files under {dir} hold {}; want at most {max}{caveat}",
+                    usage.files,
+                    max.format(usage.total_bytes)
+                )
+            };
             report = report
                 .with("max_total_size", pass_or_undecided(usage.total_bytes <= max.0, Cause::AboveMaximum, reason));
         }
@@ -458,8 +512,23 @@ impl DirUsageCheck {
 /// regular files.
 fn walk(root: &Path) -> Result<Usage, ProbeFailure> {
     let metadata = std::fs::metadata(root).map_err(|err| io_failure(root, &err))?;
+    if metadata.is_file() {
+        // One file (a log that is not rotated): the set of one.
+        let modified = metadata.modified().ok().map(|t| (root.to_path_buf(), t));
+        return Ok(Usage {
+            files: 1,
+            total_bytes: metadata.len(),
+            largest: Some((root.to_path_buf(), metadata.len())),
+            oldest: modified,
+            single_file: true,
+            ..Usage::default()
+        });
+    }
     if !metadata.is_dir() {
-        return Err(ProbeFailure::new(Cause::Invalid, format!("{} is not a directory", root.display())));
+        return Err(ProbeFailure::new(
+            Cause::Invalid,
+            format!("{} is neither a directory nor a regular file", root.display()),
+        ));
     }
     // The top directory unreadable is a probe failure; unreadable subdirectories only make
     // the walk partial (see `Usage::unreadable`).

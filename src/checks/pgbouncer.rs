@@ -3,10 +3,10 @@
 //! `postgres` kind reads its own ([`PgUrl`]).
 
 use serde::Deserialize;
-use tokio_postgres::config::SslMode;
 use tokio_postgres::SimpleQueryMessage;
 
 use super::postgres::sql::describe_error;
+use super::postgres::tls::tls_connector;
 use super::postgres::url::PgUrl;
 use super::postgres::{default_connect_timeout, quote};
 use super::{Check, CheckContext, KeyError};
@@ -69,17 +69,18 @@ impl Check for PgbouncerCheck {
         }
     }
 
-    async fn run(&self, _ctx: &CheckContext, _state: &mut Self::State) -> CheckResult {
+    async fn run(&self, ctx: &CheckContext, _state: &mut Self::State) -> CheckResult {
         let url =
             PgUrl::parse(self.url.expose()).map_err(|why| ProbeFailure::new(Cause::Invalid, format!("url {why}")))?;
         let server = url.server();
         let mut config = url.config.clone();
-        // The admin console speaks only the simple protocol and offers no TLS by default.
-        config.ssl_mode(SslMode::Disable);
+        // `sslmode` is honoured as the postgres kind honours it (the default `prefer` falls back
+        // to plain text on a console that offers no TLS, pgbouncer's default).
         config.connect_timeout(self.connect_timeout.0);
+        let tls = tls_connector(ctx, &url).await?;
         let limit = self.connect_timeout.0;
         let pools = tokio::time::timeout(limit, async {
-            let (client, connection) = config.connect(tokio_postgres::NoTls).await?;
+            let (client, connection) = config.connect(tls).await?;
             let task = tokio::spawn(connection);
             // SHOW POOLS proves the admin console answers; it lists a pool only once a client
             // has used it, so the configured databases come from SHOW DATABASES.

@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use super::sql::{RoleAttributes, Snapshot};
+use super::sql::{HbaLine, RoleAttributes, Snapshot};
 use super::{quote, PostgresCheck, PG_CONNECTIONS_IN_USE, PG_CONNECTIONS_USED_RATIO, PG_DATABASE_SIZE_BYTES};
 use super::{PG_INFO, PG_PROBE_QUERY_DURATION, PG_SETTING, TUNING_SETTINGS};
 use crate::checks::latency::LatencyTracker;
@@ -41,6 +41,15 @@ impl PostgresCheck {
             report = report.with(aspect, outcome);
         }
         report
+    }
+
+    /// Every aspect when the password source cannot be read: the fault is the source (named in
+    /// `problem`), not the server, which was not tried.
+    pub fn decide_without_password(&self, server: &str, problem: &ProbeFailure) -> Report {
+        let reason = format!("{}; cannot log in to PostgreSQL at {server} without it", problem.reason);
+        Self::ASPECTS.iter().fold(Report::default(), |report, aspect| {
+            report.with(aspect, Outcome::error(problem.cause, reason.clone()))
+        })
     }
 
     pub fn decide_password(&self, password: Option<&Secret>) -> Outcome {
@@ -188,12 +197,64 @@ impl PostgresCheck {
             );
         }
 
+        report = report.with(
+            "password_encryption",
+            match &snapshot.password_encryption {
+                Ok(method) => decide_password_encryption(method),
+                Err(problem) => cannot_read(problem, "password_encryption"),
+            },
+        );
+        report = report.with(
+            "hba_auth",
+            match &snapshot.hba {
+                Ok(lines) => decide_hba(lines),
+                Err(problem) if problem.cause == Cause::Permission => {
+                    Outcome::error(problem.cause, problem.reason.clone())
+                }
+                Err(problem) => cannot_read(problem, "pg_hba_file_rules"),
+            },
+        );
+
         let latency_outcome = match &snapshot.probe {
             Some(Err(problem)) => Outcome::error(problem.cause, format!("the probe query failed: {}", problem.reason)),
             _ => decide_latency(latency, self.max_query_latency.0, self.latency_window.0),
         };
         report.with("latency", latency_outcome)
     }
+}
+
+/// The method new passwords are stored with: only SCRAM resists a stolen pg_authid.
+pub fn decide_password_encryption(method: &str) -> Outcome {
+    Outcome::decide(
+        method == "scram-sha-256",
+        Cause::Insecure,
+        format!("password_encryption is {}; want scram-sha-256", quote(method)),
+    )
+}
+
+/// Authentication methods that send or accept a password weaker than SCRAM, or none at all.
+const WEAK_HBA_METHODS: [&str; 3] = ["md5", "password", "trust"];
+
+/// Fails when a line of pg_hba.conf uses md5, password or trust, naming each such line.
+pub fn decide_hba(lines: &[HbaLine]) -> Outcome {
+    let weak: Vec<String> = lines
+        .iter()
+        .filter_map(|line| {
+            let method = line.method.as_deref()?;
+            WEAK_HBA_METHODS.contains(&method).then(|| {
+                let mut what = vec![line.connection.clone(), line.databases.join(","), line.users.join(",")];
+                what.extend(line.address.clone());
+                format!("line {} ({}) uses {method}", line.line, quote(&what.join(" ")))
+            })
+        })
+        .collect();
+    if weak.is_empty() {
+        return Outcome::pass(format!("no pg_hba.conf line uses md5, password or trust ({} lines)", lines.len()));
+    }
+    Outcome::fail(
+        Cause::Insecure,
+        format!("pg_hba.conf {}; want scram-sha-256 (or cert, peer), not md5, password or trust", weak.join("; ")),
+    )
 }
 
 /// The verdict of an aspect whose part of the snapshot could not be read.
@@ -378,7 +439,32 @@ mod tests {
             tables: Ok((vec![], true)),
             alembic: Some(Ok(vec!["abc123".into()])),
             probe: Some(Ok(Duration::from_millis(2))),
+            password_encryption: Ok("scram-sha-256".into()),
+            hba: Ok(vec![]),
         }
+    }
+
+    #[test]
+    fn weak_hba_lines_are_named_and_scram_passes() {
+        let line = |n: i32, kind: &str, method: &str| HbaLine {
+            line: n,
+            connection: kind.into(),
+            databases: vec!["all".into()],
+            users: vec!["all".into()],
+            address: (kind != "local").then(|| "10.0.0.0".to_string()),
+            method: Some(method.into()),
+            error: None,
+        };
+        let good = [line(1, "local", "peer"), line(2, "hostssl", "scram-sha-256")];
+        assert_eq!(decide_hba(&good).verdict, Verdict::Pass);
+        let outcome = decide_hba(&[line(1, "local", "peer"), line(3, "host", "md5")]);
+        assert_eq!(outcome.cause, Some(Cause::Insecure));
+        assert_eq!(
+            outcome.reason,
+            "pg_hba.conf line 3 (host all all 10.0.0.0) uses md5; want scram-sha-256 (or cert, peer), not md5, password or trust"
+        );
+        assert_eq!(decide_password_encryption("md5").cause, Some(Cause::Insecure));
+        assert_eq!(decide_password_encryption("scram-sha-256").verdict, Verdict::Pass);
     }
 
     #[test]

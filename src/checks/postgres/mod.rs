@@ -1,23 +1,24 @@
 //! PostgreSQL: one `postgres` check connects once, keeps the connection for the next evaluations,
-//! and decides every database line of the checklist from at most three statements: one combined
-//! catalog read (identity, role attributes, settings, connections in use, size, expected tables),
-//! the `alembic_version` rows when migrations are checked, and the timed probe query.
+//! and decides every database line of the checklist from at most four statements: one combined
+//! catalog read (identity, role attributes, settings, connections in use, size, expected tables,
+//! `password_encryption`), the `alembic_version` rows when migrations are checked, the lines of
+//! `pg_hba_file_rules` (where the role may read them), and the timed probe query.
 //!
 //! This file holds the kind itself: its parameters, their validation, its metric families and the
 //! run that ties the parts together. The parts, lowest first:
 //! - [`url`]: the connection URL (`sslmode`, `sslrootcert`) and where the password comes from;
-//! - `tls`: the TLS connector for the URL's `sslmode`;
+//! - `tls`: the TLS connector for the URL's `sslmode` (the `pgbouncer` kind uses it too);
 //! - [`sql`]: the statements, the reused session, and the [`sql::Snapshot`] they read;
 //! - [`decide`]: the verdicts, pure functions of a snapshot, tested on plain values. When the
 //!   combined read is refused for lack of a privilege (a catalog view revoked from the role), each
 //!   part is read on its own, so only the aspects that need the unreadable part become errors.
 //!
 //! The `pgbouncer` kind (`checks::pgbouncer`) reads its console URL with [`url::PgUrl`] and
-//! describes driver errors with [`sql::describe_error`].
+//! describes driver errors with [`sql::describe_error`] and connects with the same TLS.
 
 pub mod decide;
 pub mod sql;
-mod tls;
+pub(super) mod tls;
 pub mod url;
 
 use std::path::PathBuf;
@@ -186,6 +187,8 @@ impl Check for PostgresCheck {
         "checkpoint_completion_target",
         "connections",
         "latency",
+        "password_encryption",
+        "hba_auth",
     ];
     const FAMILIES: &'static [&'static MetricFamily] = &[
         &PG_INFO,
@@ -292,6 +295,9 @@ impl Check for PostgresCheck {
         let url =
             PgUrl::parse(self.url.expose()).map_err(|why| ProbeFailure::new(Cause::Invalid, format!("url {why}")))?;
         let password = self.password(ctx, &url).await;
+        if let Err(problem) = &password {
+            return Ok(self.decide_without_password(&url.server(), problem));
+        }
         let ram = match self.ram_bytes {
             Some(ram) => Some(ram.0),
             None if url.is_local() => host_ram(ctx).await,

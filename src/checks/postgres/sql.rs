@@ -38,6 +38,25 @@ pub struct Snapshot {
     /// The rows of `alembic_version`, when it exists and migrations are checked.
     pub alembic: Option<Result<Vec<String>, ProbeFailure>>,
     pub probe: Option<Result<Duration, ProbeFailure>>,
+    /// `password_encryption` as the role's sessions see it (a role may override the server's).
+    pub password_encryption: Result<String, ProbeFailure>,
+    /// The lines of pg_hba.conf as `pg_hba_file_rules` shows them; an error when the role may
+    /// not read the view (only superusers may, unless granted).
+    pub hba: Result<Vec<HbaLine>, ProbeFailure>,
+}
+
+/// One line of pg_hba.conf, as `pg_hba_file_rules` parses it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct HbaLine {
+    pub line: i32,
+    /// `local`, `host`, `hostssl`, `hostnossl`, ...
+    pub connection: String,
+    pub databases: Vec<String>,
+    pub users: Vec<String>,
+    pub address: Option<String>,
+    pub method: Option<String>,
+    /// The server's complaint about a line it cannot use.
+    pub error: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -95,7 +114,15 @@ const TABLES: Part = Part {
               to_regclass('alembic_version') IS NOT NULL",
     needs_tables_param: true,
 };
-const PARTS: [&Part; 6] = [&IDENTITY, &ROLE, &SETTINGS, &CONNECTIONS, &SIZE, &TABLES];
+const PASSWORD_ENCRYPTION: Part = Part { columns: "current_setting('password_encryption')", needs_tables_param: false };
+const PARTS: [&Part; 7] = [&IDENTITY, &ROLE, &SETTINGS, &CONNECTIONS, &SIZE, &TABLES, &PASSWORD_ENCRYPTION];
+
+/// pg_hba.conf lines read at most; a real file has a few dozen.
+const MAX_HBA_LINES: usize = 1000;
+/// Read on its own, not in the combined read: most application roles may not read it, and that
+/// must not make the other parts fall back to one statement each.
+const HBA_SQL: &str = "SELECT line_number, type, database, user_name, address, auth_method, error \
+                       FROM pg_catalog.pg_hba_file_rules ORDER BY line_number";
 
 fn combined_sql() -> String {
     let columns: Vec<&str> = PARTS.iter().map(|p| p.columns).collect();
@@ -116,6 +143,9 @@ struct Session {
     /// The combined read was refused for a privilege on this connection: read part by part
     /// until the next connection, instead of being refused again at every evaluation.
     parts_only: bool,
+    /// Reading pg_hba_file_rules was refused on this connection: not asked again until the
+    /// next one (a grant takes effect on a new session anyway).
+    hba_refused: Option<ProbeFailure>,
 }
 
 impl PostgresCheck {
@@ -184,9 +214,56 @@ impl PostgresCheck {
                     .collect()
             }));
         }
+        snapshot.hba = match session.hba_refused.clone() {
+            Some(refused) => Err(refused),
+            None => self.read_hba(client, &snapshot.identity).await,
+        };
+        if let (Err(problem), Some(session)) = (&snapshot.hba, state.session.as_mut()) {
+            if problem.cause == Cause::Permission {
+                session.hba_refused = Some(problem.clone());
+            }
+        }
+        let Some(session) = state.session.as_ref() else {
+            return Err(ProbeFailure::new(Cause::Io, "no connection"));
+        };
+        let client = &session.client;
         let started = Instant::now();
         snapshot.probe = Some(self.bounded(client.simple_query(&self.probe_query)).await.map(|_| started.elapsed()));
         Ok(snapshot)
+    }
+
+    async fn read_hba(&self, client: &Client, identity: &Identity) -> Result<Vec<HbaLine>, ProbeFailure> {
+        let rows = match self.bounded(client.query(HBA_SQL, &[])).await {
+            Ok(rows) => rows,
+            Err(problem) if problem.cause == Cause::Permission => {
+                return Err(ProbeFailure::new(
+                    Cause::Permission,
+                    format!(
+                        "role {0} may not read pg_hba_file_rules (superusers only unless granted: \
+                         GRANT SELECT ON pg_hba_file_rules TO {0}; GRANT EXECUTE ON FUNCTION pg_hba_file_rules() TO {0}; \
+                         in database {1})",
+                        super::quote(&identity.user),
+                        super::quote(&identity.database)
+                    ),
+                ))
+            }
+            Err(problem) => return Err(problem),
+        };
+        rows.iter()
+            .take(MAX_HBA_LINES)
+            .map(|row| {
+                let invalid = |e: tokio_postgres::Error| ProbeFailure::new(Cause::Invalid, e.to_string());
+                Ok(HbaLine {
+                    line: row.try_get::<_, Option<i32>>(0).map_err(invalid)?.unwrap_or(0),
+                    connection: row.try_get::<_, Option<String>>(1).map_err(invalid)?.unwrap_or_default(),
+                    databases: row.try_get::<_, Option<Vec<String>>>(2).map_err(invalid)?.unwrap_or_default(),
+                    users: row.try_get::<_, Option<Vec<String>>>(3).map_err(invalid)?.unwrap_or_default(),
+                    address: row.try_get(4).map_err(invalid)?,
+                    method: row.try_get(5).map_err(invalid)?,
+                    error: row.try_get(6).map_err(invalid)?,
+                })
+            })
+            .collect()
     }
 
     /// The combined read was refused for a privilege: read each part alone.
@@ -216,6 +293,8 @@ impl PostgresCheck {
             tables: next().and_then(|row| tables_from_row(&row, 0).map_err(invalid)),
             alembic: None,
             probe: None,
+            password_encryption: next().and_then(|row| row.try_get::<_, String>(0).map_err(|e| invalid(e.to_string()))),
+            hba: Err(ProbeFailure::new(Cause::Io, "not read yet")),
         })
     }
 
@@ -270,7 +349,7 @@ impl PostgresCheck {
             }
         });
         let combined = self.bounded(client.prepare(&combined_sql())).await?;
-        Ok(Session { client, combined, parts_only: false })
+        Ok(Session { client, combined, parts_only: false, hba_refused: None })
     }
 }
 
@@ -285,6 +364,8 @@ fn snapshot_from_row(row: &tokio_postgres::Row, start: usize) -> Result<Snapshot
         tables: Ok(tables_from_row(row, start + 11)?),
         alembic: None,
         probe: None,
+        password_encryption: Ok(row.try_get::<_, String>(start + 13).map_err(|e| e.to_string())?),
+        hba: Err(ProbeFailure::new(Cause::Io, "not read yet")),
     })
 }
 

@@ -18,7 +18,7 @@ use crate::support::tls::{client_provider, ServerCert, ServerPolicy, Verifier};
 
 /// The TLS connector for the URL's `sslmode`. The crypto provider is named explicitly, so no
 /// process-wide default is needed.
-pub(super) async fn tls_connector(
+pub(in crate::checks) async fn tls_connector(
     ctx: &CheckContext,
     url: &PgUrl,
 ) -> Result<tokio_postgres_rustls::MakeRustlsConnect, ProbeFailure> {

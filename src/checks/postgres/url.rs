@@ -140,9 +140,14 @@ impl PostgresCheck {
             let read = ctx.blocking.run(move || std::fs::read_to_string(&path)).await?;
             return match read {
                 Ok(text) => Ok(Some(Secret::new(text.trim_end_matches(['\n', '\r'])))),
-                Err(err) => {
-                    Err(ProbeFailure::new(Cause::from_io(&err), format!("password_file {shown}: {}", io_reason(&err))))
-                }
+                Err(err) if err.kind() == std::io::ErrorKind::NotFound => Err(ProbeFailure::new(
+                    Cause::Missing,
+                    format!("the password file {shown} is missing (password_file)"),
+                )),
+                Err(err) => Err(ProbeFailure::new(
+                    Cause::from_io(&err),
+                    format!("the password file {shown} cannot be read (password_file): {}", io_reason(&err)),
+                )),
             };
         }
         let Some(key) = &self.password_env else { return Ok(None) };
