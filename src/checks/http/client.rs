@@ -167,7 +167,7 @@ fn error_chain<'a>(err: &'a (dyn StdError + 'static)) -> Vec<&'a (dyn StdError +
     chain
 }
 
-fn connect_fault(err: &reqwest::Error) -> ConnectFault {
+fn connect_fault(err: &(dyn StdError + 'static)) -> ConnectFault {
     let chain = error_chain(err);
     if let Some(tls) = chain.iter().find_map(|e| e.downcast_ref::<rustls::Error>()) {
         return match tls {
@@ -225,7 +225,7 @@ async fn send(client: &reqwest::Client, spec: &RequestSpec) -> Result<Answer, Pr
             // reqwest reports everything before the first byte of HTTP (DNS, TCP and TLS) as a
             // connect error; tell them apart, they mean different things to a person.
             let text = error_text(&err);
-            match connect_fault(&err) {
+            match connect_fault(&err as &(dyn StdError + 'static)) {
                 ConnectFault::NotTls => {
                     ProbeFailure::new(Cause::Io, format!("{url}: the server does not speak TLS on this port ({text})"))
                 }
@@ -276,5 +276,43 @@ pub(super) fn answer(status: u16, headers: &[(&str, &str)], body: &str) -> Answe
         body: body.as_bytes().to_vec(),
         truncated: false,
         elapsed: Duration::from_millis(3),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An error as a connector reports one: a message wrapping `cause`.
+    #[derive(Debug, thiserror::Error)]
+    #[error("client error (Connect)")]
+    struct Wrapped(#[source] Box<dyn StdError + Send + Sync>);
+
+    fn io(kind: std::io::ErrorKind, inner: impl Into<Box<dyn StdError + Send + Sync>>) -> std::io::Error {
+        std::io::Error::new(kind, inner)
+    }
+
+    #[test]
+    fn connect_faults_come_from_the_error_types_in_the_chain() {
+        let fault = |err: Wrapped| connect_fault(&err);
+        let not_tls = rustls::Error::InvalidMessage(rustls::InvalidMessage::InvalidContentType);
+        assert_eq!(fault(Wrapped(Box::new(io(std::io::ErrorKind::InvalidData, not_tls)))), ConnectFault::NotTls);
+        let certificate = rustls::Error::InvalidCertificate(rustls::CertificateError::UnknownIssuer);
+        assert_eq!(
+            fault(Wrapped(Box::new(io(std::io::ErrorKind::InvalidData, certificate)))),
+            ConnectFault::Certificate
+        );
+        let alert = rustls::Error::AlertReceived(rustls::AlertDescription::HandshakeFailure);
+        assert_eq!(fault(Wrapped(Box::new(io(std::io::ErrorKind::InvalidData, alert)))), ConnectFault::Tls);
+        let unresolved = NameNotResolved {
+            name: "app.test.invalid".into(),
+            source: io(std::io::ErrorKind::Other, "failed to lookup address information"),
+        };
+        assert_eq!(fault(Wrapped(Box::new(unresolved))), ConnectFault::NameNotResolved);
+        let refused = io(std::io::ErrorKind::ConnectionRefused, "tcp connect error");
+        assert_eq!(fault(Wrapped(Box::new(refused))), ConnectFault::Refused);
+        assert_eq!(fault(Wrapped(Box::new(io(std::io::ErrorKind::TimedOut, "slow")))), ConnectFault::TimedOut);
+        // The words of a message do not decide: a "refused" in the text of another error is not a refusal.
+        assert_eq!(fault(Wrapped("connection refused, they said".into())), ConnectFault::Other);
     }
 }

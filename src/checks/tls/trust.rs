@@ -3,14 +3,15 @@
 //! naming the same files shares one parse. The HTTP checks build their clients from the same
 //! material, so a CA file means the same to a `tls` and an `http` check.
 //!
-//! The cache is keyed by the files' identity as well as their names: every call stats the CA
-//! files and the system store's files (device, inode, size, modification and change times), and
-//! a difference rebuilds the material. So replacing, editing or removing a CA file, or
-//! `update-ca-certificates`, changes the verdict at the next run without a restart, at the cost
-//! of a few `stat`s per run instead of a parse of some 150 roots.
+//! The cache is kept only while the files are the same: every call reads the CA files (a few
+//! KiB; comparing their bytes is exact where timestamps may be coarse) and stats the system
+//! store's files (device, inode, size, modification and change times: `update-ca-certificates`
+//! replaces them), and a difference rebuilds the material. So replacing, editing or removing a
+//! CA file, or a change of the system store, changes the verdict at the next run without a
+//! restart, at the cost of a small read and a few `stat`s per run instead of a parse of some 150
+//! roots (docs/benchmarks.md has the figures).
 
 use std::collections::{HashMap, HashSet};
-use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock};
 
@@ -19,6 +20,7 @@ use rustls::RootCertStore;
 
 use super::cert::{parse_cert, pem_certs};
 use crate::model::{Cause, ProbeFailure};
+use crate::support::file_identity::FileIdentity;
 
 /// Roots and extra intermediates for one set of CA files, shared by every check that names the
 /// same files (the system roots alone are some 150 certificates: parse them once).
@@ -31,29 +33,6 @@ pub(crate) struct Trust {
 }
 
 type TrustKey = (bool, Vec<PathBuf>);
-
-/// What tells one version of a file from another without reading it: written in place (times,
-/// size) or replaced by a rename (device, inode). `None`: the file is not there.
-#[derive(Clone, Debug, PartialEq, Eq)]
-struct FileIdentity {
-    device: u64,
-    inode: u64,
-    size: u64,
-    modified: (i64, i64),
-    changed: (i64, i64),
-}
-
-impl FileIdentity {
-    fn of(metadata: &std::fs::Metadata) -> FileIdentity {
-        FileIdentity {
-            device: metadata.dev(),
-            inode: metadata.ino(),
-            size: metadata.size(),
-            modified: (metadata.mtime(), metadata.mtime_nsec()),
-            changed: (metadata.ctime(), metadata.ctime_nsec()),
-        }
-    }
-}
 
 /// The identity of every file and directory the system store is read from (the `SSL_CERT_FILE`
 /// and `SSL_CERT_DIR` overrides, else what OpenSSL would use), as rustls-native-certs finds them.
@@ -73,7 +52,7 @@ fn system_store_identity() -> Vec<(PathBuf, Option<FileIdentity>)> {
     paths
         .into_iter()
         .map(|path| {
-            let identity = std::fs::metadata(&path).ok().map(|m| FileIdentity::of(&m));
+            let identity = FileIdentity::of_path(&path).ok();
             (path, identity)
         })
         .collect()
@@ -95,24 +74,16 @@ fn system_roots() -> Arc<Vec<CertificateDer<'static>>> {
     }
 }
 
-/// The identity of each CA file, or the error that reading it would give.
-fn ca_file_identities(ca_files: &[PathBuf]) -> Result<Vec<FileIdentity>, ProbeFailure> {
-    ca_files
-        .iter()
-        .map(|path| {
-            std::fs::metadata(path).map(|m| FileIdentity::of(&m)).map_err(|err| {
-                ProbeFailure::new(Cause::from_io(&err), format!("cannot read CA file {}: {err}", path.display()))
-            })
-        })
-        .collect()
+/// Reads a CA file; the error names it.
+fn read_ca_file(path: &Path) -> Result<Vec<u8>, ProbeFailure> {
+    std::fs::read(path).map_err(|err| {
+        ProbeFailure::new(Cause::from_io(&err), format!("cannot read CA file {}: {err}", path.display()))
+    })
 }
 
-/// Reads every certificate of a PEM file; the error names the file.
-pub(crate) fn read_pem_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, ProbeFailure> {
-    let text = std::fs::read(path).map_err(|err| {
-        ProbeFailure::new(Cause::from_io(&err), format!("cannot read CA file {}: {err}", path.display()))
-    })?;
-    let certs = pem_certs(&text)
+/// Every certificate of a CA file's text; the error names the file.
+fn ca_file_certs(path: &Path, text: &[u8]) -> Result<Vec<CertificateDer<'static>>, ProbeFailure> {
+    let certs = pem_certs(text)
         .map_err(|err| ProbeFailure::new(Cause::Invalid, format!("CA file {} is not PEM: {err}", path.display())))?;
     if certs.is_empty() {
         return Err(ProbeFailure::new(Cause::Invalid, format!("CA file {} holds no certificate", path.display())));
@@ -120,34 +91,42 @@ pub(crate) fn read_pem_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>
     Ok(certs)
 }
 
+/// Reads every certificate of a PEM file; the error names the file.
+pub(crate) fn read_pem_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, ProbeFailure> {
+    ca_file_certs(path, &read_ca_file(path)?)
+}
+
 /// Builds (or reuses) the trust material for `system` roots plus `ca_files`: reused only while
-/// none of the files changed. Blocking: stats and reads files.
+/// none of the files changed. Blocking: reads and stats files.
 pub(crate) fn trust_for(system: bool, ca_files: &[PathBuf]) -> Result<Arc<Trust>, ProbeFailure> {
     type SystemCerts = Option<Arc<Vec<CertificateDer<'static>>>>;
-    type Stamped = (Vec<FileIdentity>, SystemCerts, Arc<Trust>);
+    type Stamped = (Vec<Vec<u8>>, SystemCerts, Arc<Trust>);
     let same_system = |a: &SystemCerts, b: &SystemCerts| match (a, b) {
         (Some(a), Some(b)) => Arc::ptr_eq(a, b),
         (a, b) => a.is_none() && b.is_none(),
     };
     static CACHE: OnceLock<Mutex<HashMap<TrustKey, Stamped>>> = OnceLock::new();
     let key = (system, ca_files.to_vec());
-    // Stat before reading: a file changed after this shows as a change at the next call.
-    let identities = ca_file_identities(ca_files)?;
+    let contents = ca_files.iter().map(|path| read_ca_file(path)).collect::<Result<Vec<_>, _>>()?;
     let system_certs = system.then(system_roots);
     let cache = CACHE.get_or_init(Default::default);
     if let Some((_, _, found)) = cache.lock().ok().and_then(|map| {
-        map.get(&key).filter(|(seen, certs, _)| *seen == identities && same_system(certs, &system_certs)).cloned()
+        map.get(&key).filter(|(seen, certs, _)| *seen == contents && same_system(certs, &system_certs)).cloned()
     }) {
         return Ok(found);
     }
-    let trust = build_trust(system_certs.as_deref().map_or(&[], Vec::as_slice), ca_files)?;
+    let trust = build_trust(system_certs.as_deref().map_or(&[], Vec::as_slice), ca_files, &contents)?;
     if let Ok(mut map) = cache.lock() {
-        map.insert(key, (identities, system_certs, trust.clone()));
+        map.insert(key, (contents, system_certs, trust.clone()));
     }
     Ok(trust)
 }
 
-fn build_trust(system_certs: &[CertificateDer<'static>], ca_files: &[PathBuf]) -> Result<Arc<Trust>, ProbeFailure> {
+fn build_trust(
+    system_certs: &[CertificateDer<'static>],
+    ca_files: &[PathBuf],
+    contents: &[Vec<u8>],
+) -> Result<Arc<Trust>, ProbeFailure> {
     let mut roots = RootCertStore::empty();
     let mut root_subjects = HashSet::new();
     let mut extra_intermediates = Vec::new();
@@ -161,8 +140,8 @@ fn build_trust(system_certs: &[CertificateDer<'static>], ca_files: &[PathBuf]) -
     for der in system_certs {
         add_root(der, &mut roots);
     }
-    for path in ca_files {
-        for der in read_pem_certs(path)? {
+    for (path, text) in ca_files.iter().zip(contents) {
+        for der in ca_file_certs(path, text)? {
             let facts = parse_cert(&der).map_err(|why| {
                 ProbeFailure::new(Cause::Invalid, format!("CA file {} holds a bad certificate: {why}", path.display()))
             })?;
