@@ -7,7 +7,9 @@
 //! TLS 1.0 and 1.1 ClientHellos ([`hello`]) to see whether the server still accepts them.
 //!
 //! The handshake accepts any certificate so that an expired or untrusted one still yields its
-//! dates (exported as gauges); trust is decided afterwards with webpki over the captured chain.
+//! dates (exported as gauges); trust is decided afterwards with webpki over the captured chain
+//! alone (path to a trust anchor, dates), while the name is `covers_names`'s and the key size
+//! `strength`'s, so that one fault fails one item.
 //!
 //! `kind = "tls_cert_file"` ([`cert_file`]) reads a PEM bundle (and optionally its key) from disk
 //! and decides validity, expiry, names, key match, key file permissions and readability by a
