@@ -435,11 +435,11 @@ fn resolve_reaches_a_name_that_does_not_resolve_with_its_sni_and_host() {
 #[test]
 fn an_http_check_rebuilds_its_client_when_its_ca_file_is_replaced() {
     let pki = Pki::new();
-    let server = common::pki::TlsServer::start(&pki.chain(&Leaf::valid(&["app.test"]), true));
+    let server = common::pki::TlsServer::start(&pki.chain(&Leaf::valid(&["127.0.0.1"]), true));
     let dir = tempfile::tempdir().unwrap();
     let ca_file = write(dir.path(), "ca.pem", &pki.root_pem);
     let check = format!(
-        "kind = \"http\"\nurl = \"https://app.test/\"\nresolve = \"{}\"\nsystem_roots = false\nca_files = [\"{}\"]",
+        "kind = \"http\"\nurl = \"https://{}/\"\nsystem_roots = false\nca_files = [\"{}\"]",
         server.address,
         ca_file.display()
     );
