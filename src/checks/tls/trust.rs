@@ -110,8 +110,10 @@ pub(crate) fn trust_for(system: bool, ca_files: &[PathBuf]) -> Result<Arc<Trust>
     let contents = ca_files.iter().map(|path| read_ca_file(path)).collect::<Result<Vec<_>, _>>()?;
     let system_certs = system.then(system_roots);
     let cache = CACHE.get_or_init(Default::default);
-    if let Some((_, _, found)) = cache.lock().ok().and_then(|map| {
-        map.get(&key).filter(|(seen, certs, _)| *seen == contents && same_system(certs, &system_certs)).cloned()
+    if let Some(found) = cache.lock().ok().and_then(|map| {
+        map.get(&key)
+            .filter(|(seen, certs, _)| *seen == contents && same_system(certs, &system_certs))
+            .map(|(_, _, trust)| trust.clone())
     }) {
         return Ok(found);
     }
