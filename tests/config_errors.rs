@@ -209,7 +209,7 @@ const CASES: &[(&str, &str)] = &[
     ),
     (
         "http_unknown_key",
-        "checks[0] (http_headers; items: tls.item): unknown field `hsts_max_age`, expected one of `url`, `ca_files`, `system_roots`, `request_timeout`, `max_body_bytes`, `follow_redirects`, `max_redirects`, `hsts_min_max_age`, `hsts_include_subdomains`, `xss_protection`, `referrer_policies`",
+        "checks[0] (http_headers; items: tls.item): unknown field `hsts_max_age`, expected one of `url`, `resolve`, `ca_files`, `system_roots`, `request_timeout`, `max_body_bytes`, `follow_redirects`, `max_redirects`, `hsts_min_max_age`, `hsts_include_subdomains`, `xss_protection`, `referrer_policies`",
     ),
     ("bad_backup_pattern", "checks[0] (backup db; items: backup.age): pattern: `db-[0-9.sql.gz` is not a glob: Pattern syntax error near position 3: invalid range pattern"),
     ("bad_backup_set", "checks[0] (backup daily db; items: backup.age): set: `daily db` is not a set name (letters, digits, `_`, `-`, `.`; at most 64)"),

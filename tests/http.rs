@@ -71,6 +71,10 @@ impl Site {
     add_header Access-Control-Allow-Origin https://app.test always;
     location /health {{ default_type application/json; return 200 '{{"status":"ok","checks":{{"database":"ok"}}}}'; }}
     location /admin {{ return 403; }}
+    location /missing {{ return 404; }}
+    location /gone {{ return 410; }}
+    location /portal {{ return 302 /login; }}
+    location /broken {{ return 500; }}
     location /metrics {{ default_type text/plain; return 200 "# TYPE up gauge\nup 1\n"; }}
     location / {{ return 200 "home"; }}
   }}
@@ -234,7 +238,53 @@ fn nginx_with_tls_1_0_and_1_1_enabled_or_only_fails_legacy_refused_and_a_1024_bi
 
     let weak = run_once(&tls(site.weak, "weak.test"), &["strength", "trusted"]).unwrap();
     assert_eq!(outcome(&weak, "strength").reason, "weak.test has an RSA key of 1024 bits; want at least 2048");
-    assert_eq!(outcome(&weak, "trusted").cause, Some(Cause::Untrusted));
+    assert_eq!(outcome(&weak, "strength").cause, Some(Cause::Weak));
+}
+
+#[test]
+fn a_1024_bit_rsa_key_fails_strength_alone_and_trusted_says_the_key_is_too_weak() {
+    let site = Site::start();
+    let check = format!(
+        "kind = \"tls\"\naddress = \"127.0.0.1:{}\"\nserver_name = \"weak.test\"\nsystem_roots = false\nca_files = [\"{}\"]",
+        site.weak,
+        site.pki.root_file().display()
+    );
+    let report = run_once(&check, &["strength", "trusted"]).unwrap();
+    assert_eq!(outcome(&report, "strength").cause, Some(Cause::Weak), "{report:?}");
+    let trusted = outcome(&report, "trusted");
+    assert_eq!(trusted.verdict, Verdict::Pass, "the chain verifies; the weak key is strength's fault: {trusted:?}");
+    assert!(!trusted.reason.contains("BadSignature"), "{}", trusted.reason);
+    assert!(trusted.reason.contains("the server's RSA key of 1024 bits is too weak"), "{}", trusted.reason);
+}
+
+#[test]
+fn restricted_paths_pass_when_refused_missing_gone_or_redirected_and_fail_only_when_served() {
+    let site = Site::start();
+    let admin = |port, path: &str, extra: &str| {
+        let check = format!("kind = \"http_restricted\"\n{}\n{extra}", site.https(port, path));
+        run_once(&check, &["restricted"]).unwrap().outcome("restricted").cloned().unwrap()
+    };
+    let url = |port, path: &str| format!("https://127.0.0.1:{port}{path}");
+    let protected = "one of 401, 403, 404, 410, 3xx";
+    let login = format!("302 to {}", url(site.good, "/login"));
+    for (path, seen) in [("/admin", "403"), ("/missing", "404"), ("/gone", "410"), ("/portal", login.as_str())] {
+        let verdict = admin(site.good, path, "");
+        assert_eq!(verdict.verdict, Verdict::Pass, "{path}: {verdict:?}");
+        assert_eq!(verdict.reason, format!("{} answered {seen}; want {protected} from here", url(site.good, path)));
+    }
+    let open = admin(site.bad, "/admin", "");
+    assert_eq!(open.cause, Some(Cause::Open));
+    assert_eq!(
+        open.reason,
+        format!("{} answered 200: it serves the content; want {protected} from here", url(site.bad, "/admin"))
+    );
+    let broken = admin(site.good, "/broken", "");
+    assert_eq!(broken.cause, Some(Cause::UnexpectedStatus));
+    assert_eq!(broken.reason, format!("{} answered 500; want {protected} from here", url(site.good, "/broken")));
+    // A stricter site says which statuses count.
+    let strict = admin(site.good, "/missing", "protected_statuses = [401, 403]");
+    assert_eq!(strict.cause, Some(Cause::UnexpectedStatus));
+    assert_eq!(strict.reason, format!("{} answered 404; want one of 401, 403 from here", url(site.good, "/missing")));
 }
 
 fn plain_http(mut stream: TcpStream, _: SocketAddr) {
@@ -345,4 +395,64 @@ fn hostile_servers_do_not_hold_up_other_items_in_the_daemon() {
         assert_eq!(item["state"], "error", "{item}");
         assert!(!item["reason"].as_str().unwrap_or_default().is_empty(), "{item}");
     }
+}
+
+#[test]
+fn resolve_reaches_a_name_that_does_not_resolve_with_its_sni_and_host() {
+    let pki = Pki::new();
+    let chain = pki.chain(&Leaf::valid(&["app.test.invalid"]), true);
+    let files = pki.dir.path();
+    let cert = write(files, "fullchain.pem", &format!("{}{}", chain.leaf_pem, pki.intermediate_pem));
+    let key = write(files, "key.pem", &chain.key_pem);
+    let port = closed_port();
+    // Answers with the SNI name and the Host it saw; any other name gets nginx's default 421.
+    let servers = format!(
+        r#"
+  server {{
+    listen 127.0.0.1:{port} ssl;
+    server_name app.test.invalid;
+    ssl_certificate {cert};
+    ssl_certificate_key {key};
+    location / {{ default_type application/json; return 200 '{{"seen":"sni=$ssl_server_name host=$http_host"}}'; }}
+  }}
+"#,
+        cert = cert.display(),
+        key = key.display()
+    );
+    let _nginx = Nginx::start(&servers, &[port]);
+    // No lookup of the name is made (it would leave loopback): the address is given.
+    let check = |resolve: &str| {
+        format!(
+            "kind = \"http\"\nurl = \"https://app.test.invalid/health\"\n{resolve}\nsystem_roots = false\nca_files = [\"{}\"]\njson_path = \"seen\"\njson_equals = \"sni=app.test.invalid host=app.test.invalid\"",
+            pki.root_file().display()
+        )
+    };
+    let report = run_once(&check(&format!("resolve = \"127.0.0.1:{port}\"")), &["status", "body"]).unwrap();
+    assert_eq!(outcome(&report, "status").verdict, Verdict::Pass, "{report:?}");
+    assert_eq!(outcome(&report, "body").verdict, Verdict::Pass, "{report:?}");
+}
+
+#[test]
+fn an_http_check_rebuilds_its_client_when_its_ca_file_is_replaced() {
+    let pki = Pki::new();
+    let server = common::pki::TlsServer::start(&pki.chain(&Leaf::valid(&["127.0.0.1"]), true));
+    let dir = tempfile::tempdir().unwrap();
+    let ca_file = write(dir.path(), "ca.pem", &pki.root_pem);
+    let check = format!(
+        "kind = \"http\"\nurl = \"https://{}/\"\nsystem_roots = false\nca_files = [\"{}\"]",
+        server.address,
+        ca_file.display()
+    );
+    let repeated = common::probe::Repeated::new(&check, &["status"]);
+    assert_eq!(outcome(&repeated.run().unwrap(), "status").verdict, Verdict::Pass);
+    // Another root written over the file in place: the next run must not trust the server.
+    write(dir.path(), "ca.pem", &Pki::new().root_pem);
+    let failure = repeated.run().unwrap_err();
+    assert_eq!(failure.cause, Cause::Untrusted, "{failure:?}");
+    write(dir.path(), "ca.pem", &pki.root_pem);
+    assert_eq!(outcome(&repeated.run().unwrap(), "status").verdict, Verdict::Pass);
+    std::fs::remove_file(&ca_file).unwrap();
+    let failure = repeated.run().unwrap_err();
+    assert_eq!(failure.cause, Cause::NotFound, "{failure:?}");
+    assert!(failure.reason.contains(&ca_file.display().to_string()), "{failure:?}");
 }

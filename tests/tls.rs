@@ -83,26 +83,50 @@ fn a_certificate_not_yet_valid_fails() {
 }
 
 #[test]
-fn a_certificate_for_another_host_fails_trust_and_coverage() {
+fn a_certificate_for_another_host_fails_only_covers_names() {
     let pki = Pki::new();
     let server = TlsServer::start(&pki.chain(&Leaf::valid(&["other.test", "*.other.test"]), true));
     let report = run_once(&tls_check(&server, &pki, ""), ALL).unwrap();
-    let trusted = outcome(&report, "trusted");
-    assert_eq!(trusted.cause, Some(Cause::Mismatch));
-    assert_eq!(trusted.reason, "the certificate is not valid for app.test; it names other.test, *.other.test");
     let covers = outcome(&report, "covers_names");
+    assert_eq!(covers.cause, Some(Cause::Mismatch));
     assert_eq!(covers.reason, "the certificate does not cover app.test; it names other.test, *.other.test");
+    for aspect in ALL.iter().filter(|a| **a != "covers_names") {
+        assert_eq!(outcome(&report, aspect).verdict, Verdict::Pass, "{aspect}: {:?}", outcome(&report, aspect));
+    }
 }
 
 #[test]
-fn a_self_signed_certificate_is_untrusted() {
+fn a_self_signed_certificate_is_untrusted_and_says_so() {
     let pki = Pki::new();
     let mut leaf = Leaf::valid(&["app.test"]);
     leaf.self_signed = true;
     let server = TlsServer::start(&pki.chain(&leaf, false));
     let report = run_once(&tls_check(&server, &pki, ""), ALL).unwrap();
-    assert_eq!(outcome(&report, "trusted").cause, Some(Cause::Untrusted), "{report:?}");
+    let trusted = outcome(&report, "trusted");
+    assert_eq!(trusted.cause, Some(Cause::Untrusted), "{report:?}");
+    assert_eq!(trusted.reason, "the certificate of app.test is self-signed, and not a trusted root");
     assert_eq!(outcome(&report, "covers_names").verdict, Verdict::Pass);
+}
+
+#[test]
+fn replacing_or_removing_the_ca_file_changes_trusted_at_the_next_run() {
+    let pki = Pki::new();
+    let server = TlsServer::start(&pki.chain(&Leaf::valid(&["app.test"]), true));
+    let dir = tempfile::tempdir().unwrap();
+    let ca_file = write(dir.path(), "ca.pem", &pki.root_pem);
+    let check =
+        tls_check(&server, &pki, "").replace(&pki.root_file().display().to_string(), &ca_file.display().to_string());
+    let trusted = || run_once(&check, &["trusted"]).map(|report| outcome(&report, "trusted").clone());
+    assert_eq!(trusted().unwrap().verdict, Verdict::Pass);
+    // Another root written over the file in place (same inode).
+    write(dir.path(), "ca.pem", &Pki::new().root_pem);
+    assert_eq!(trusted().unwrap().cause, Some(Cause::Untrusted));
+    write(dir.path(), "ca.pem", &pki.root_pem);
+    assert_eq!(trusted().unwrap().verdict, Verdict::Pass);
+    std::fs::remove_file(&ca_file).unwrap();
+    let failure = trusted().unwrap_err();
+    assert_eq!(failure.cause, Cause::NotFound);
+    assert!(failure.reason.starts_with(&format!("cannot read CA file {}", ca_file.display())), "{failure:?}");
 }
 
 #[test]

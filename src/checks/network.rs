@@ -1,17 +1,21 @@
 //! Network reachability from this vantage point: a TCP port that must be open, one that must be
 //! closed or filtered, and a DNS name that must resolve (optionally to expected addresses).
 
+use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use hickory_resolver::config::{NameServerConfig, ResolverConfig};
+use hickory_resolver::config::{NameServerConfig, ResolveHosts, ResolverConfig, ResolverOpts};
 use hickory_resolver::net::runtime::TokioRuntimeProvider;
 use hickory_resolver::proto::rr::RecordType;
-use hickory_resolver::TokioResolver;
+use hickory_resolver::{Hosts, TokioResolver};
 use serde::Deserialize;
 
 use super::{shorter_than_timeout, Check, CheckContext, KeyError};
 use crate::model::{Cause, CheckResult, MetricFamily, MetricKind, Outcome, ProbeFailure, Report, Sample};
+use crate::support::file_identity::FileIdentity;
 use crate::support::units::{format_duration, HumanDuration};
 
 pub static TCP_CONNECT_DURATION: MetricFamily = MetricFamily {
@@ -183,6 +187,63 @@ impl<'de> Deserialize<'de> for DnsRecordType {
     }
 }
 
+const RESOLV_CONF: &str = "/etc/resolv.conf";
+const HOSTS_FILE: &str = "/etc/hosts";
+
+/// The system's resolver configuration (`/etc/resolv.conf`) and static hosts (`/etc/hosts`), as
+/// the last read found them.
+#[derive(Clone, Debug)]
+struct SystemDnsConfig {
+    config: ResolverConfig,
+    options: ResolverOpts,
+    /// `None` when the options say not to use the hosts file.
+    hosts: Option<Arc<Hosts>>,
+}
+
+/// The system's DNS configuration, read again only when `/etc/resolv.conf` or `/etc/hosts`
+/// changes (by their identity: device, inode, size, times), so that an edit still takes effect
+/// at the next run without a read of both files at every run. Blocking: stats (and reads) files.
+fn system_dns_config() -> Result<Arc<SystemDnsConfig>, ProbeFailure> {
+    dns_config_from(Path::new(RESOLV_CONF), Path::new(HOSTS_FILE))
+}
+
+/// [`system_dns_config`] for the files at `resolv_conf` and `hosts_file`.
+fn dns_config_from(resolv_conf: &Path, hosts_file: &Path) -> Result<Arc<SystemDnsConfig>, ProbeFailure> {
+    type Read = (Vec<Option<FileIdentity>>, Arc<SystemDnsConfig>);
+    static LAST: Mutex<Option<HashMap<PathBuf, Read>>> = Mutex::new(None);
+    let identity: Vec<Option<FileIdentity>> =
+        [resolv_conf, hosts_file].iter().map(|path| FileIdentity::of_path(path).ok()).collect();
+    let mut last = LAST.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let cache = last.get_or_insert_with(HashMap::new);
+    if let Some((seen, config)) = cache.get(resolv_conf) {
+        if *seen == identity {
+            return Ok(config.clone());
+        }
+    }
+    let unreadable = |err: &dyn std::fmt::Display| {
+        ProbeFailure::new(
+            Cause::Io,
+            format!("cannot read the system's resolver configuration {}: {err}", resolv_conf.display()),
+        )
+    };
+    let text = std::fs::read(resolv_conf).map_err(|err| unreadable(&err))?;
+    let (config, options) = hickory_resolver::system_conf::parse_resolv_conf(text).map_err(|err| unreadable(&err))?;
+    let hosts = match options.use_hosts_file {
+        ResolveHosts::Never => None,
+        // No hosts file is no static host, as the resolver itself reads it.
+        _ => {
+            let mut hosts = Hosts::default();
+            if let Ok(file) = std::fs::File::open(hosts_file) {
+                let _ = hosts.read_hosts_conf(file);
+            }
+            Some(Arc::new(hosts))
+        }
+    };
+    let read = Arc::new(SystemDnsConfig { config, options, hosts });
+    cache.insert(resolv_conf.to_path_buf(), (identity, read.clone()));
+    Ok(read)
+}
+
 /// `kind = "dns"`: `name` resolves to at least one address, and to every expected one.
 #[derive(Clone, Debug, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -240,8 +301,12 @@ impl Check for DnsCheck {
         self.name.clone()
     }
 
-    async fn run(&self, _ctx: &CheckContext, _state: &mut Self::State) -> CheckResult {
-        let resolver = self.resolver()?;
+    async fn run(&self, ctx: &CheckContext, _state: &mut Self::State) -> CheckResult {
+        let system = match self.nameserver {
+            Some(_) => None,
+            None => Some(ctx.blocking.run(system_dns_config).await??),
+        };
+        let resolver = self.resolver(system)?;
         let started = Instant::now();
         let mut addresses = Vec::new();
         let mut missing = Vec::new();
@@ -276,23 +341,44 @@ impl Check for DnsCheck {
 }
 
 impl DnsCheck {
-    fn resolver(&self) -> Result<TokioResolver, ProbeFailure> {
-        let builder = match self.nameserver {
-            Some(server) => {
+    /// A fresh resolver (so that no answer is cached between runs) asking `nameserver`, or the
+    /// system's resolvers as `system` describes them.
+    fn resolver(&self, system: Option<Arc<SystemDnsConfig>>) -> Result<TokioResolver, ProbeFailure> {
+        let (builder, hosts) = match (self.nameserver, system) {
+            (Some(server), _) => {
                 let mut config = NameServerConfig::udp_and_tcp(server.ip());
                 for connection in &mut config.connections {
                     connection.port = server.port();
                 }
-                TokioResolver::builder_with_config(
+                let builder = TokioResolver::builder_with_config(
                     ResolverConfig::from_name_servers(vec![config]),
                     TokioRuntimeProvider::default(),
-                )
+                );
+                (builder, None)
             }
-            None => TokioResolver::builder_tokio().map_err(|err| {
-                ProbeFailure::new(Cause::Io, format!("cannot read the system's resolver configuration: {err}"))
-            })?,
+            (None, Some(system)) => {
+                let mut options = system.options.clone();
+                // The hosts file was read with the configuration; the builder would read it again.
+                options.use_hosts_file = ResolveHosts::Never;
+                let builder =
+                    TokioResolver::builder_with_config(system.config.clone(), TokioRuntimeProvider::default())
+                        .with_options(options);
+                (builder, system.hosts.clone())
+            }
+            (None, None) => {
+                return Err(ProbeFailure::new(
+                    Cause::Io,
+                    "no resolver configuration: neither `nameserver` nor the system's",
+                ))
+            }
         };
-        builder.build().map_err(|err| ProbeFailure::new(Cause::Io, format!("cannot set up a DNS resolver: {err}")))
+        let mut resolver = builder
+            .build()
+            .map_err(|err| ProbeFailure::new(Cause::Io, format!("cannot set up a DNS resolver: {err}")))?;
+        if let Some(hosts) = hosts {
+            resolver.set_hosts(hosts);
+        }
+        Ok(resolver)
     }
 
     pub fn decide(&self, answer: &DnsAnswer, took: Duration) -> Report {
@@ -414,6 +500,26 @@ mod tests {
         let outcome = report.outcome("resolves").unwrap();
         assert_eq!(outcome.cause, Some(Cause::NotFound));
         assert_eq!(outcome.reason, "app.example.test does not resolve: no A or AAAA records");
+    }
+
+    #[test]
+    fn the_resolver_configuration_is_read_again_only_when_its_file_changes() {
+        let dir = tempfile::tempdir().unwrap();
+        let (resolv, hosts) = (dir.path().join("resolv.conf"), dir.path().join("hosts"));
+        std::fs::write(&resolv, "nameserver 192.0.2.1\n").unwrap();
+        std::fs::write(&hosts, "192.0.2.7 app.example.test\n").unwrap();
+        let servers = |config: &SystemDnsConfig| -> Vec<IpAddr> {
+            config.config.name_servers().iter().map(|server| server.ip).collect()
+        };
+        let first = dns_config_from(&resolv, &hosts).unwrap();
+        assert_eq!(servers(&first), ["192.0.2.1".parse::<IpAddr>().unwrap()]);
+        assert!(Arc::ptr_eq(&first, &dns_config_from(&resolv, &hosts).unwrap()), "unchanged: not read again");
+        std::fs::write(&resolv, "nameserver 192.0.2.22\n").unwrap();
+        let second = dns_config_from(&resolv, &hosts).unwrap();
+        assert_eq!(servers(&second), ["192.0.2.22".parse::<IpAddr>().unwrap()]);
+        std::fs::remove_file(&resolv).unwrap();
+        let failure = dns_config_from(&resolv, &hosts).unwrap_err();
+        assert!(failure.reason.starts_with("cannot read the system's resolver configuration"), "{failure:?}");
     }
 
     #[test]

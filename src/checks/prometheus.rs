@@ -225,7 +225,7 @@ impl Check for PrometheusCheck {
 
     /// The URL and what is asked of it: several checks may ask one server.
     fn target(&self) -> String {
-        let url = mask_url(&self.url);
+        let url = self.request_target();
         match (&self.query, &self.alert) {
             (Some(query), _) => format!("{url} (query {query})"),
             (None, Some(alert)) => format!("{url} (alert {alert})"),
@@ -495,8 +495,8 @@ impl Check for AlertmanagerCheck {
     /// The URL and the integration: several checks may ask one Alertmanager.
     fn target(&self) -> String {
         match &self.integration {
-            Some(integration) => format!("{} ({integration})", mask_url(&self.url)),
-            None => mask_url(&self.url),
+            Some(integration) => format!("{} ({integration})", self.request_target()),
+            None => self.request_target(),
         }
     }
 
@@ -794,6 +794,7 @@ mod tests {
     fn a_prometheus_check_asks_exactly_one_thing() {
         let check = |query: Option<&str>, alert: Option<&str>| PrometheusCheck {
             url: "http://127.0.0.1:9090".into(),
+            resolve: None,
             ca_files: vec![],
             system_roots: true,
             request_timeout: default_request_timeout(),

@@ -4,6 +4,7 @@
 pub mod accounts;
 pub mod decode;
 pub mod dotenv;
+pub mod file_identity;
 pub mod memory;
 pub mod secret;
 pub mod text;

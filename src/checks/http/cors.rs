@@ -38,7 +38,7 @@ impl Check for CorsCheck {
 
     fn target(&self) -> String {
         // One URL may be asked with several foreign origins.
-        format!("{} (origin {})", crate::support::url::mask_url(&self.url), self.origin)
+        format!("{} (origin {})", self.request_target(), self.origin)
     }
 
     async fn run(&self, ctx: &CheckContext, slot: &mut Self::State) -> CheckResult {

@@ -29,7 +29,7 @@ impl Check for MetricsEndpointCheck {
     }
 
     fn target(&self) -> String {
-        crate::support::url::mask_url(&self.url)
+        self.request_target()
     }
 
     async fn run(&self, ctx: &CheckContext, slot: &mut Self::State) -> CheckResult {
@@ -51,7 +51,9 @@ impl Check for MetricsEndpointCheck {
                 Err(why) => Outcome::fail(Cause::Invalid, format!("{} serves an invalid exposition: {why}", self.url)),
             }
         };
-        Ok(Report::default().sample(status_sample("metrics_endpoint", &self.url, answer.status)).with("valid", outcome))
+        Ok(Report::default()
+            .sample(status_sample("metrics_endpoint", &self.request_target(), answer.status))
+            .with("valid", outcome))
     }
 }
 

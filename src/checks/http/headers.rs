@@ -78,7 +78,7 @@ impl Check for HttpHeadersCheck {
     }
 
     fn target(&self) -> String {
-        crate::support::url::mask_url(&self.url)
+        self.request_target()
     }
 
     async fn run(&self, ctx: &CheckContext, slot: &mut Self::State) -> CheckResult {
@@ -91,7 +91,7 @@ impl HttpHeadersCheck {
     pub fn decide(&self, answer: &Answer) -> Report {
         let csp = answer.all("content-security-policy");
         Report::default()
-            .sample(status_sample("http_headers", &self.url, answer.status))
+            .sample(status_sample("http_headers", &self.request_target(), answer.status))
             .with(
                 "hsts",
                 decide_hsts(

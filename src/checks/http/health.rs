@@ -82,7 +82,7 @@ impl Check for HttpCheck {
     }
 
     fn target(&self) -> String {
-        crate::support::url::mask_url(&self.url)
+        self.request_target()
     }
 
     async fn run(&self, ctx: &CheckContext, state: &mut Self::State) -> CheckResult {
@@ -95,14 +95,14 @@ impl Check for HttpCheck {
         let histogram = state.latency.histogram();
         Ok(self
             .decide(&answer, figures)
-            .sample(Sample::histogram(&HTTP_REQUEST_DURATION, histogram).label("target", &self.url)))
+            .sample(Sample::histogram(&HTTP_REQUEST_DURATION, histogram).label("target", self.request_target())))
     }
 }
 
 impl HttpCheck {
     pub fn decide(&self, answer: &Answer, latency: Option<LatencyFigures>) -> Report {
         let url = &self.url;
-        let mut report = Report::default().sample(status_sample("http", url, answer.status));
+        let mut report = Report::default().sample(status_sample("http", &self.request_target(), answer.status));
         let status = Outcome::decide(
             answer.status == self.expect_status,
             Cause::UnexpectedStatus,

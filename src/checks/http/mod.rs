@@ -33,7 +33,7 @@ pub use health::{decide_json, json_at, HttpCheck, HttpState, LatencyFigures, HTT
 pub use redirect::{decide_redirect, HttpsRedirectCheck};
 pub use request::RequestSpec;
 pub(super) use request::{
-    default_max_body, default_max_redirects, default_request_timeout, http_kind, validate_common,
+    default_max_body, default_max_redirects, default_request_timeout, http_kind, request_target, validate_common,
 };
 pub use restricted::HttpRestrictedCheck;
 

@@ -24,13 +24,13 @@ impl Check for HttpsRedirectCheck {
     }
 
     fn target(&self) -> String {
-        crate::support::url::mask_url(&self.url)
+        self.request_target()
     }
 
     async fn run(&self, ctx: &CheckContext, slot: &mut Self::State) -> CheckResult {
         let answer = slot.fetch(ctx, &self.spec()).await?;
         Ok(Report::default()
-            .sample(status_sample("https_redirect", &self.url, answer.status))
+            .sample(status_sample("https_redirect", &self.request_target(), answer.status))
             .with("enforced", decide_redirect(&self.url, &answer)))
     }
 }

@@ -1,5 +1,5 @@
-//! The request fields every HTTP-based kind shares, declared once by [`http_kind!`]: `url`, the
-//! trust (`ca_files`, `system_roots`), `request_timeout`, `max_body_bytes` and, for the kinds
+//! The request fields every HTTP-based kind shares, declared once by [`http_kind!`]: `url`,
+//! `resolve` (the address to connect to instead of the URL host's DNS answer), the trust (`ca_files`, `system_roots`), `request_timeout`, `max_body_bytes` and, for the kinds
 //! that may follow redirects, `follow_redirects` and `max_redirects`; their defaults, their
 //! validation, and the [`RequestSpec`] a check builds from them for the client.
 //!
@@ -7,6 +7,7 @@
 //! unknown keys (`deny_unknown_fields`) and changes the messages, so the macro writes the fields
 //! into each kind's struct instead.
 
+use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -21,6 +22,8 @@ const DEFAULT_MAX_REDIRECTS: usize = 5;
 #[derive(Clone, Debug)]
 pub struct RequestSpec {
     pub url: String,
+    /// `resolve` as written: connect here, keep the URL's host for SNI and `Host`.
+    pub resolve: Option<String>,
     pub ca_files: Vec<PathBuf>,
     pub system_roots: bool,
     pub request_timeout: Duration,
@@ -42,7 +45,7 @@ impl RequestSpec {
 
 /// Declares the struct of an HTTP-based kind: the shared request fields first, then the kind's
 /// own, decoded with unknown keys refused. Serde's message for an unknown key lists the expected
-/// keys in this order, so it is the same for every kind: `url`, `ca_files`, `system_roots`,
+/// keys in this order, so it is the same for every kind: `url`, `resolve`, `ca_files`, `system_roots`,
 /// `request_timeout`, `max_body_bytes`, then `follow_redirects` and `max_redirects` where the
 /// kind has them, then the kind's own fields.
 ///
@@ -95,6 +98,7 @@ macro_rules! http_kind {
         #[serde(deny_unknown_fields)]
         pub struct $name {
             pub url: ::std::string::String,
+            pub resolve: ::std::option::Option<::std::string::String>,
             #[serde(default)]
             pub ca_files: ::std::vec::Vec<::std::path::PathBuf>,
             #[serde(default = "crate::checks::yes")]
@@ -111,6 +115,7 @@ macro_rules! http_kind {
             fn spec(&self) -> $crate::checks::http::RequestSpec {
                 $crate::checks::http::RequestSpec {
                     url: self.url.clone(),
+                    resolve: self.resolve.clone(),
                     ca_files: self.ca_files.clone(),
                     system_roots: self.system_roots,
                     request_timeout: self.request_timeout.0,
@@ -119,6 +124,13 @@ macro_rules! http_kind {
                     method: ::reqwest::Method::GET,
                     headers: ::std::vec::Vec::new(),
                 }
+            }
+
+            /// What the check looks at, as labels and reasons show it: the URL without
+            /// credentials, and the address it is sent to when `resolve` sets one, so that
+            /// checks of one URL on several servers behind a load balancer stay apart.
+            fn request_target(&self) -> ::std::string::String {
+                $crate::checks::http::request_target(&self.url, self.resolve.as_deref())
             }
 
             /// Refuses request fields that cannot make a request, the URL held to `schemes`.
@@ -149,9 +161,54 @@ fn validate_url(url: &str, schemes: &[&str]) -> Result<reqwest::Url, KeyError> {
     Ok(parsed)
 }
 
+/// See the `request_target` method `http_kind!` gives every kind.
+pub(in crate::checks) fn request_target(url: &str, resolve: Option<&str>) -> String {
+    let shown = crate::support::url::mask_url(url);
+    match resolve {
+        Some(address) => format!("{shown} via {address}"),
+        None => shown,
+    }
+}
+
+/// `resolve` read as `curl --resolve` means it: an IP address, with a port (`127.0.0.1:8443`,
+/// `[::1]:8443`) or without (`10.0.0.7`, `::1`; the URL's port is used). Port 0 stands for "the
+/// URL's port", as reqwest reads it.
+pub(in crate::checks) fn parse_resolve(text: &str) -> Result<SocketAddr, String> {
+    if let Ok(address) = text.parse::<SocketAddr>() {
+        return Ok(address);
+    }
+    let bare = text.strip_prefix('[').and_then(|t| t.strip_suffix(']')).unwrap_or(text);
+    match bare.parse::<IpAddr>() {
+        Ok(ip) => Ok(SocketAddr::new(ip, 0)),
+        Err(_) => Err(format!(
+            "`{text}` is not an IP address with an optional port (like `10.0.0.7`, `127.0.0.1:8443` or `[::1]:8443`)"
+        )),
+    }
+}
+
+fn validate_resolve(url: &reqwest::Url, resolve: &str) -> Result<(), KeyError> {
+    let address = parse_resolve(resolve).map_err(|why| KeyError::new("resolve", why))?;
+    if url.domain().is_none() {
+        return Err(KeyError::new(
+            "resolve",
+            "needs a URL whose host is a name: an IP address is connected to as it is",
+        ));
+    }
+    match url.port() {
+        Some(port) if address.port() != 0 && address.port() != port => Err(KeyError::new(
+            "resolve",
+            format!("port {} differs from the URL's port {port}; leave it out or make them the same", address.port()),
+        )),
+        _ => Ok(()),
+    }
+}
+
 /// The validation of the shared request fields, in the order their messages have always come.
 pub(in crate::checks) fn validate_common(spec: &RequestSpec, schemes: &[&str]) -> Result<(), KeyError> {
-    validate_url(&spec.url, schemes)?;
+    let url = validate_url(&spec.url, schemes)?;
+    if let Some(resolve) = &spec.resolve {
+        validate_resolve(&url, resolve)?;
+    }
     if !spec.system_roots && spec.ca_files.is_empty() && spec.url.starts_with("https:") {
         return Err(KeyError::new("system_roots", "`system_roots = false` needs `ca_files`"));
     }
@@ -190,5 +247,25 @@ mod tests {
         assert!(validate_url("https://user:pw@app.example/", &["https"]).is_err());
         assert!(validate_url("ftp://app.example/", &["http", "https"]).is_err());
         assert!(validate_url("https://app.example/health", &["http", "https"]).is_ok());
+    }
+
+    #[test]
+    fn resolve_is_an_ip_address_with_an_optional_port_for_a_url_with_a_host_name() {
+        assert_eq!(parse_resolve("127.0.0.1:8443"), Ok("127.0.0.1:8443".parse().unwrap()));
+        assert_eq!(parse_resolve("[::1]:8443"), Ok("[::1]:8443".parse().unwrap()));
+        assert_eq!(parse_resolve("10.0.0.7"), Ok("10.0.0.7:0".parse().unwrap()));
+        assert_eq!(parse_resolve("[::1]"), Ok("[::1]:0".parse().unwrap()));
+        assert!(parse_resolve("lb.internal:443").unwrap_err().contains("is not an IP address"));
+        let url = |text: &str| reqwest::Url::parse(text).unwrap();
+        assert!(validate_resolve(&url("https://app.example/"), "10.0.0.7:8443").is_ok());
+        assert!(validate_resolve(&url("https://app.example:8443/"), "10.0.0.7:8443").is_ok());
+        assert!(validate_resolve(&url("https://app.example:8443/"), "10.0.0.7").is_ok());
+        let differs = validate_resolve(&url("https://app.example:8443/"), "10.0.0.7:443").unwrap_err();
+        assert_eq!(differs.message, "port 443 differs from the URL's port 8443; leave it out or make them the same");
+        assert_eq!(validate_resolve(&url("https://10.0.0.1/"), "10.0.0.7").unwrap_err().key, "resolve");
+        assert_eq!(
+            request_target("https://app.example/", Some("10.0.0.7:443")),
+            "https://app.example/ via 10.0.0.7:443"
+        );
     }
 }

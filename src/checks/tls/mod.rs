@@ -7,7 +7,9 @@
 //! TLS 1.0 and 1.1 ClientHellos ([`hello`]) to see whether the server still accepts them.
 //!
 //! The handshake accepts any certificate so that an expired or untrusted one still yields its
-//! dates (exported as gauges); trust is decided afterwards with webpki over the captured chain.
+//! dates (exported as gauges); trust is decided afterwards with webpki over the captured chain
+//! alone (path to a trust anchor, dates), while the name is `covers_names`'s and the key size
+//! `strength`'s, so that one fault fails one item.
 //!
 //! `kind = "tls_cert_file"` ([`cert_file`]) reads a PEM bundle (and optionally its key) from disk
 //! and decides validity, expiry, names, key match, key file permissions and readability by a
@@ -37,14 +39,14 @@ use serde::Deserialize;
 
 use self::cert::{
     decide_covers_names, decide_expiry, decide_strength, default_min_ec_bits, default_min_rsa_bits, format_days,
-    format_timestamp, list_names, now_unix, validate_expiry, CertFacts, ExpiryRule,
+    format_timestamp, now_unix, validate_expiry, CertFacts, ExpiryRule, KeyFacts,
 };
 // The registry names both kinds as `tls::…`.
 pub use self::cert_file::TlsCertFileCheck;
 use self::hello::{HelloAnswer, LegacyVersion};
 use self::probe::{LegacyResult, TlsObservation, Unobserved, Verification};
 // The HTTP checks build their clients from the same provider and trust material.
-pub(crate) use self::trust::trust_for;
+pub(crate) use self::trust::{trust_for, Trust};
 use super::{Check, CheckContext, KeyError};
 use crate::model::{Cause, CheckResult, MetricFamily, MetricKind, Outcome, ProbeFailure, Report, Sample};
 use crate::support::units::HumanDuration;
@@ -217,7 +219,7 @@ impl TlsCheck {
             min_remaining_ratio: self.min_remaining_ratio,
         };
         report
-            .with("trusted", decide_trusted(&seen.verification, leaf, &self.server_name(), now))
+            .with("trusted", decide_trusted(&seen.verification, seen.handshake_signature.as_deref(), leaf, now))
             .with("chain_complete", decide_chain_complete(&seen.chain, &seen.root_subjects))
             .with("covers_names", decide_covers_names(leaf, &self.wanted_names()))
             .with("expiry", decide_expiry(leaf, rule, now))
@@ -229,14 +231,29 @@ impl TlsCheck {
 // ------------------------------------------------------------------------------------------
 // Decisions of the tls kind (the certificate-only ones are in `cert`)
 
-/// Decides `trusted`: the chain verifies to a trusted root for the server name, and every
-/// certificate is within its dates.
-pub fn decide_trusted(verification: &Verification, leaf: &CertFacts, server_name: &str, now: i64) -> Outcome {
+/// Decides `trusted` on the chain alone: it verifies to a trusted root, and every certificate
+/// is within its dates. A name the certificate does not cover is `covers_names`'s fault, and a
+/// key too weak to check the handshake signature with is `strength`'s: each fault fails one item.
+pub fn decide_trusted(
+    verification: &Verification,
+    handshake_signature: Option<&str>,
+    leaf: &CertFacts,
+    now: i64,
+) -> Outcome {
     let dates = format!("valid {} to {}", format_timestamp(leaf.not_before), format_timestamp(leaf.not_after));
+    let subject = &leaf.subject;
     match verification {
-        Verification::Trusted => {
-            Outcome::pass(format!("the chain for {server_name} verifies to a trusted root; {dates}"))
-        }
+        Verification::Trusted => match (handshake_signature, &leaf.key) {
+            (None, _) => Outcome::pass(format!("the chain of {subject} verifies to a trusted root; {dates}")),
+            (Some(_), KeyFacts::Rsa(bits)) if *bits < MIN_VERIFIABLE_RSA_BITS => Outcome::pass(format!(
+                "the chain of {subject} verifies to a trusted root; {dates}; the handshake signature was not \
+                 checked: the server's RSA key of {bits} bits is too weak to verify (`strength` judges the key)"
+            )),
+            (Some(why), _) => Outcome::fail(
+                Cause::Untrusted,
+                format!("the chain of {subject} verifies, but the server's handshake signature does not: {why}"),
+            ),
+        },
         Verification::Expired if now > leaf.not_after => Outcome::fail(
             Cause::Expired,
             format!("the certificate expired {} ago; {dates}", format_days(now - leaf.not_after)),
@@ -252,13 +269,20 @@ pub fn decide_trusted(verification: &Verification, leaf: &CertFacts, server_name
             Cause::NotYetValid,
             format!("a certificate of the chain is not valid yet; the leaf is {dates}"),
         ),
-        Verification::NameMismatch => Outcome::fail(
-            Cause::Mismatch,
-            format!("the certificate is not valid for {server_name}; it names {}", list_names(leaf)),
+        Verification::UnknownIssuer if leaf.self_signed() => Outcome::fail(
+            Cause::Untrusted,
+            format!("the certificate of {subject} is self-signed, and not a trusted root"),
+        ),
+        Verification::UnknownIssuer => Outcome::fail(
+            Cause::Untrusted,
+            format!("the chain of {subject} is not trusted: no path to a trusted root (unknown issuer)"),
         ),
         Verification::Untrusted(why) => Outcome::fail(Cause::Untrusted, format!("the chain is not trusted: {why}")),
     }
 }
+
+/// The smallest RSA key the crypto provider verifies a signature with.
+const MIN_VERIFIABLE_RSA_BITS: u32 = 2048;
 
 /// Decides `chain_complete`: following issuers through the certificates the server sent reaches
 /// a root (a self-signed certificate, or the subject of a trust anchor). Intermediates a client
@@ -371,7 +395,7 @@ mod tests {
     fn trust_failures_name_the_dates() {
         let mut leaf = cert("leaf", "ca");
         leaf.not_after = NOW - 2 * DAY;
-        let outcome = decide_trusted(&Verification::Expired, &leaf, "app.example.test", NOW);
+        let outcome = decide_trusted(&Verification::Expired, None, &leaf, NOW);
         assert_eq!(outcome.cause, Some(Cause::Expired));
         assert_eq!(
             outcome.reason,
@@ -379,12 +403,35 @@ mod tests {
         );
         let mut future = cert("leaf", "ca");
         future.not_before = NOW + 3 * DAY;
-        let outcome = decide_trusted(&Verification::NotYetValid, &future, "x", NOW);
+        let outcome = decide_trusted(&Verification::NotYetValid, None, &future, NOW);
         assert_eq!(outcome.cause, Some(Cause::NotYetValid));
         assert!(outcome.reason.starts_with("the certificate is not valid for another 3.0 days"), "{}", outcome.reason);
-        let outcome = decide_trusted(&Verification::NameMismatch, &cert("l", "c"), "other.test", NOW);
-        assert_eq!(outcome.cause, Some(Cause::Mismatch));
-        assert_eq!(decide_trusted(&Verification::Trusted, &cert("l", "c"), "x", NOW).verdict, Verdict::Pass);
+        assert_eq!(decide_trusted(&Verification::Trusted, None, &cert("l", "c"), NOW).verdict, Verdict::Pass);
+    }
+
+    #[test]
+    fn an_untrusted_self_signed_certificate_says_so_and_a_weak_key_is_not_a_trust_fault() {
+        let outcome = decide_trusted(&Verification::UnknownIssuer, None, &cert("app", "app"), NOW);
+        assert_eq!(outcome.reason, "the certificate of app is self-signed, and not a trusted root");
+        let outcome = decide_trusted(&Verification::UnknownIssuer, None, &cert("app", "ca"), NOW);
+        assert_eq!(outcome.reason, "the chain of app is not trusted: no path to a trusted root (unknown issuer)");
+        let mut weak = cert("weak", "ca");
+        weak.key = KeyFacts::Rsa(1024);
+        let outcome = decide_trusted(&Verification::Trusted, Some("BadSignature"), &weak, NOW);
+        assert_eq!(outcome.verdict, Verdict::Pass);
+        assert!(
+            outcome.reason.contains("the server's RSA key of 1024 bits is too weak to verify"),
+            "{}",
+            outcome.reason
+        );
+        let mut sound = cert("sound", "ca");
+        sound.key = KeyFacts::Rsa(2048);
+        let outcome = decide_trusted(&Verification::Trusted, Some("BadSignature"), &sound, NOW);
+        assert_eq!(outcome.cause, Some(Cause::Untrusted));
+        assert_eq!(
+            outcome.reason,
+            "the chain of sound verifies, but the server's handshake signature does not: BadSignature"
+        );
     }
 
     #[test]

@@ -9,8 +9,10 @@ use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified};
+use rustls::client::verify_server_cert_signed_by_trust_anchor;
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+use rustls::server::ParsedCertificate;
 use rustls::CertificateError;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -31,18 +33,24 @@ const MAX_HELLO_ANSWER_BYTES: usize = 64;
 pub struct TlsObservation {
     pub version: String,
     pub chain: Vec<CertFacts>,
+    /// The chain alone: a signature path to a trust anchor within every certificate's dates.
+    /// The name is `covers_names`'s business.
     pub verification: Verification,
+    /// Why the server's handshake signature did not verify, if it did not (a key this client
+    /// cannot check, such as 1024-bit RSA, or a key that does not match the certificate).
+    pub handshake_signature: Option<String>,
     pub root_subjects: HashSet<Vec<u8>>,
     pub legacy: Vec<(LegacyVersion, LegacyResult)>,
 }
 
-/// The result of verifying the chain with webpki.
+/// The result of verifying the chain (not the name) with webpki.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Verification {
     Trusted,
     Expired,
     NotYetValid,
-    NameMismatch,
+    /// No path to a trust anchor: the issuer is unknown (or the certificate is self-signed).
+    UnknownIssuer,
     Untrusted(String),
 }
 
@@ -54,12 +62,7 @@ impl Verification {
                 CertificateError::NotValidYet | CertificateError::NotValidYetContext { .. } => {
                     Verification::NotYetValid
                 }
-                CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. } => {
-                    Verification::NameMismatch
-                }
-                CertificateError::UnknownIssuer => {
-                    Verification::Untrusted("no chain to a trusted root (unknown issuer)".into())
-                }
+                CertificateError::UnknownIssuer => Verification::UnknownIssuer,
                 CertificateError::UnsupportedSignatureAlgorithmContext { .. }
                 | CertificateError::UnsupportedSignatureAlgorithmForPublicKeyContext { .. } => {
                     Verification::Untrusted("a signature in the chain uses an algorithm that is not accepted".into())
@@ -69,6 +72,20 @@ impl Verification {
             },
             other => Verification::Untrusted(other.to_string()),
         }
+    }
+}
+
+/// Verifies the chain alone: a signature path from the leaf through the sent and configured
+/// intermediates to a trusted root, every certificate within its dates now.
+fn verify_chain(leaf: &CertificateDer<'_>, intermediates: &[CertificateDer<'_>], trust: &Trust) -> Verification {
+    let parsed = match ParsedCertificate::try_from(leaf) {
+        Ok(parsed) => parsed,
+        Err(err) => return Verification::from_error(&err),
+    };
+    let algorithms = client_provider().signature_verification_algorithms.all;
+    match verify_server_cert_signed_by_trust_anchor(&parsed, &trust.roots, intermediates, UnixTime::now(), algorithms) {
+        Ok(()) => Verification::Trusted,
+        Err(err) => Verification::from_error(&err),
     }
 }
 
@@ -155,20 +172,20 @@ impl TlsCheck {
         }
         let mut intermediates = sent_intermediates.to_vec();
         intermediates.extend(trust.extra_intermediates.iter().cloned());
-        let signature_error = verifier.policy().signature_error.lock().ok().and_then(|slot| slot.clone());
-        let verification =
-            match trust.verifier.verify_server_cert(leaf_der, &intermediates, &server_name, &[], UnixTime::now()) {
-                Ok(_) => match signature_error {
-                    None => Verification::Trusted,
-                    Some(why) => Verification::Untrusted(format!("the handshake signature does not verify: {why}")),
-                },
-                Err(err) => Verification::from_error(&err),
-            };
+        let handshake_signature = verifier.policy().signature_error.lock().ok().and_then(|slot| slot.clone());
+        let verification = verify_chain(leaf_der, &intermediates, trust);
         let mut legacy = Vec::with_capacity(2);
         for version in LegacyVersion::ALL {
             legacy.push((version, self.probe_legacy(version, &name).await));
         }
-        Ok(TlsObservation { version, chain, verification, root_subjects: trust.root_subjects.clone(), legacy })
+        Ok(TlsObservation {
+            version,
+            chain,
+            verification,
+            handshake_signature,
+            root_subjects: trust.root_subjects.clone(),
+            legacy,
+        })
     }
 
     /// Sends a ClientHello for an old version and reads just enough of the answer to classify it.
