@@ -69,14 +69,16 @@ stop() { kill "$1" 2>/dev/null || true; wait "$1" 2>/dev/null || true; }
 evaluations() { curl -sf --max-time 60 "$ce_url/metrics" | awk '/^checklist_item_evaluations_total/ {s += $NF} END {printf "%d", s}'; }
 
 # The per-second profile of two processes over SECONDS: a CSV of second, elapsed, and each
-# one's % of a core in that second. utime+stime are read each second; the elapsed time between
-# reads is measured, not assumed.
+# one's % of a core in that second. utime+stime are read on each whole second from the start
+# (the sleep is what is left of the second, so the reads do not drift), and the elapsed time
+# between reads is measured, not assumed.
 profile() { # seconds csv pid_a pid_b
-  local i a0 b0 t0 a1 b1 t1
+  local i a0 b0 t0 a1 b1 t1 start
   echo "second,elapsed_s,checklist_percent,blackbox_percent" >"$2"
   a0=$(cpu_ticks "$3"); b0=$(cpu_ticks "$4"); t0=$(date +%s%N)
+  start=$t0
   for ((i = 1; i <= $1; i++)); do
-    sleep 1
+    sleep "$(awk -v d=$((start + i * 1000000000 - $(date +%s%N))) 'BEGIN {printf "%.3f", (d > 0 ? d : 0) / 1e9}')"
     require_alive "$3" checklist-exporter
     require_alive "$4" blackbox_exporter
     a1=$(cpu_ticks "$3"); b1=$(cpu_ticks "$4"); t1=$(date +%s%N)
@@ -89,6 +91,11 @@ profile() { # seconds csv pid_a pid_b
 profile_figures() { # csv column
   awk -F, -v c="$2" 'NR > 1 {t += $2; busy += $c * $2; if ($c > peak) peak = $c}
     END {mean = busy / t; printf "%.2f %.1f %s\n", mean, peak, (mean > 0 ? sprintf("%.1f", peak / mean) : "nan")}' "$1"
+}
+
+# CPU milliseconds per event over the whole profile: the column's busy time over the count.
+cpu_ms_per_event() { # csv column count
+  awk -F, -v c="$2" -v n="$3" 'NR > 1 {busy += $c * $2 / 100} END {if (n == 0) print "nan"; else printf "%.3f", busy * 1000 / n}' "$1"
 }
 
 # ---------------------------------------------------------------- N tls checks against blackbox
@@ -146,6 +153,10 @@ EOF
   res "tls_${n}_checklist_cpu_percent_of_a_core" "$ce_mean"
   res "tls_${n}_blackbox_cpu_percent_of_a_core" "$bb_mean"
   res "tls_${n}_cpu_ratio_checklist_over_blackbox" "$(ratio "$ce_mean" "$bb_mean")"
+  # The window need not hold exactly one round (the second round queues behind the 16 slots too):
+  # per evaluation, and per probe, the figures compare whatever the window held.
+  res "tls_${n}_checklist_cpu_ms_per_evaluation" "$(cpu_ms_per_event "$W/profile_$n.csv" 3 $((e1 - e0)))"
+  res "tls_${n}_blackbox_cpu_ms_per_probe" "$(cpu_ms_per_event "$W/profile_$n.csv" 4 "$(awk '{sub(/probes=/, "", $1); print $1}' "$W/driver_$n.txt")")"
   res "tls_${n}_checklist_peak_second_percent" "$ce_peak"
   res "tls_${n}_checklist_peak_second_over_mean" "$ce_peak_over_mean"
   res "tls_${n}_blackbox_peak_second_percent" "$bb_peak"

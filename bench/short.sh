@@ -18,6 +18,12 @@ else
   done
 fi
 
+# One build for all: each script would otherwise run cargo's up-to-date check itself.
+if [ -z "${BENCH_BIN:-}" ]; then
+  cargo build -q --bin checklist-exporter || { echo "cargo build failed" >&2; exit 1; }
+  export BENCH_BIN=$PWD/target/debug/checklist-exporter
+fi
+
 summary=()
 failed=0
 for script in "${scripts[@]}"; do
