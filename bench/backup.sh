@@ -5,25 +5,28 @@
 # peak resident memory (VmHWM, from /usr/bin/time -v) of each.
 #
 # Usage (as root on a fresh Debian machine, from the repository): bash bench/backup.sh
-# Environment: BENCH_DIR (default: a fresh temp dir), BENCH_BYTES (default 1073741824), ROUNDS (5).
+#        BENCH_SHORT=1 bash bench/backup.sh   (8 MiB, one round, nothing kept: what CI runs)
+# Environment: BENCH_DIR (default /tmp/checklist-bench-backup), BENCH_BYTES (default 1073741824),
+# ROUNDS (5).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source bench/common.sh
 
 need=()
 command -v gzip >/dev/null || need+=(gzip)
 [ -x /usr/bin/time ] || need+=(time)
 command -v gawk >/dev/null || command -v mawk >/dev/null || need+=(mawk)
-if ((${#need[@]})); then
-  apt-get update -q
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${need[@]}"
-fi
+install_missing "${need[@]}"
 
-cargo build --release --quiet
-exporter="$PWD/target/release/checklist-exporter"
-bytes="${BENCH_BYTES:-1073741824}"
-rounds="${ROUNDS:-5}"
-work="${BENCH_DIR:-$(mktemp -d)}"
-trap 'rm -rf "$work"' EXIT
+exporter=$(bench_binary)
+if bench_short; then
+  bytes=${BENCH_BYTES:-8388608} rounds=${ROUNDS:-1}
+else
+  bytes=${BENCH_BYTES:-1073741824} rounds=${ROUNDS:-5}
+fi
+bench_dir /tmp/checklist-bench-backup
+work=$W
+cleanup_dirs+=("$work") # the backup file is no figure, and is large
 mkdir -p "$work/backups"
 backup="$work/backups/dndstory-bench.sql.gz"
 

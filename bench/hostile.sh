@@ -9,33 +9,35 @@
 #    held, while a scrape is timed; how many the server closed;
 #  - resident memory and open file descriptors before, during and after.
 # Usage (as root): bash bench/hostile.sh     results: key=value lines on stdout
+#   BENCH_SHORT=1 bash bench/hostile.sh      4 s of wrk, 200 idle connections held 5 s, 5 oversized,
+#                                            nothing kept; fails unless every scrape is whole and
+#                                            passes promtool and the daemon lives (what CI runs)
 # Needs: wrk, curl, promtool, python3, prometheus-node-exporter (installed when missing).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-W=${BENCH_DIR:-/tmp/checklist-bench-hostile}
-DURATION=${DURATION:-60s}
-IDLE=${IDLE:-10000}
-OVERSIZED=${OVERSIZED:-200}
-PORT=19849
-PORT_NODE=19101
+source bench/common.sh
+if bench_short; then
+  DURATION=${DURATION:-4s} IDLE=${IDLE:-200} IDLE_SECONDS=${IDLE_SECONDS:-5} OVERSIZED=${OVERSIZED:-5}
+else
+  DURATION=${DURATION:-60s} IDLE=${IDLE:-10000} IDLE_SECONDS=${IDLE_SECONDS:-60} OVERSIZED=${OVERSIZED:-200}
+fi
 
 need=()
 command -v wrk >/dev/null || need+=(wrk)
 command -v curl >/dev/null || need+=(curl)
 command -v promtool >/dev/null || need+=(prometheus)
 [ -x /usr/bin/prometheus-node-exporter ] || need+=(prometheus-node-exporter)
-source bench/common.sh
 install_missing "${need[@]}"
 # The idle client holds $IDLE sockets; the daemon raises its own soft limit at start.
 ulimit -n "$(ulimit -Hn)"
 ((IDLE + 100 <= $(ulimit -n))) || { echo "ulimit -n $(ulimit -n) is too low for $IDLE connections" >&2; exit 1; }
 
-cargo build --release -q
-BIN=$PWD/target/release/checklist-exporter
-ensure_free_ports $PORT $PORT_NODE
-rm -rf "$W" && mkdir -p "$W"
-kib() { awk -v k="$2:" '$1 == k {print $2}' "/proc/$1/status"; }
+BIN=$(bench_binary)
+bench_dir /tmp/checklist-bench-hostile
+PORT=$(free_port)
+PORT_NODE=$(free_port)
+kib() { status_kib "$@"; }
 fds() { ls "/proc/$1/fd" | wc -l; }
 memory() { # label pid
   res "${1}_rss_kib" "$(kib "$2" VmRSS)"
@@ -44,7 +46,7 @@ memory() { # label pid
 }
 
 python3 bench/loopback.py http "$W/http.port" & pids+=($!)
-for _ in $(seq 1 50); do [ -s "$W/http.port" ] && break; sleep 0.1; done
+wait_file "$W/http.port" $! "the loopback HTTP helper"
 HTTP=$(cat "$W/http.port")
 
 # Every check every second: host checks, DNS, a command, an http check and 40 tcp_port checks
@@ -69,7 +71,7 @@ ITEMS=$(grep -c 'checks.items' "$W/hostile.toml")
 "$BIN" --config.file "$W/hostile.toml" --baseline.file "$W/baseline.json" --web.listen-address "127.0.0.1:$PORT" \
   --log.level warn </dev/null >/dev/null 2>"$W/exporter.log" &
 pid=$!; pids+=("$pid")
-for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$PORT/-/ready" >/dev/null 2>&1 && break; sleep 0.1; done
+wait_http "http://127.0.0.1:$PORT/-/ready" "$pid" checklist-exporter 60 "$W/exporter.log"
 sleep 2
 
 wrk_run() { wrk -t2 -c64 -d"$DURATION" --timeout 10s --latency "$1" >"$2"; }
@@ -97,6 +99,9 @@ check_scrapes() { # prefix
   res "${1}_scrapes_during_load" "$total"
   res "${1}_scrapes_with_all_${ITEMS}_items" "$complete"
   res "${1}_scrapes_passing_promtool" "$promtool_ok"
+  if bench_short && ((total == 0 || complete != total || promtool_ok != total)); then
+    die "$1: of $total scrapes during load, $complete held all $ITEMS items and $promtool_ok passed promtool (wanted all; files in $W)"
+  fi
 }
 load() { # prefix url
   wrk_run "$2" "$W/wrk_$1.txt" &
@@ -105,7 +110,9 @@ load() { # prefix url
   local sampler_pid=$!
   sleep "$(( ${DURATION%s} / 2 ))"
   memory "${1}_during" "$pid"
-  wait "$wrk_pid"; wait "$sampler_pid"
+  wait "$wrk_pid" || die "wrk on $2 failed: $(cat "$W/wrk_$1.txt")"
+  wait "$sampler_pid"
+  require_alive "$pid" checklist-exporter "$W/exporter.log"
   res "${1}_requests" "$(wrk_requests "$W/wrk_$1.txt")"
   res "${1}_rps" "$(wrk_rps "$W/wrk_$1.txt")"
   res "${1}_2xx_per_second" "$(wrk_ok_rps "$W/wrk_$1.txt")"
@@ -119,20 +126,25 @@ load() { # prefix url
 echo "# machine: $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg), $(date -u +%FT%TZ)"
 res items "$ITEMS"
 memory before "$pid"
-res metrics_bytes "$(curl -s "http://127.0.0.1:$PORT/metrics" | wc -c)"
-res page_bytes "$(curl -s "http://127.0.0.1:$PORT/" | wc -c)"
+res metrics_bytes "$(curl -sf "http://127.0.0.1:$PORT/metrics" | wc -c)"
+res page_bytes "$(curl -sf "http://127.0.0.1:$PORT/" | wc -c)"
 load metrics "http://127.0.0.1:$PORT/metrics"
 load page "http://127.0.0.1:$PORT/"
-res evaluations_during_load "$(curl -s "http://127.0.0.1:$PORT/metrics" | awk '/^checklist_item_evaluations_total/ {s += $NF} END {printf "%d", s}')"
+res evaluations_during_load "$(curl -sf "http://127.0.0.1:$PORT/metrics" | awk '/^checklist_item_evaluations_total/ {s += $NF} END {printf "%d", s}')"
 
 # --- oversized heads and bodies
-python3 bench/loopback.py oversized "$PORT" "$OVERSIZED"
+python3 bench/loopback.py oversized "$PORT" "$OVERSIZED" || die "the oversized requests could not be sent"
 memory oversized_after "$pid"
 
 # --- idle connections held while a scrape is timed
-python3 bench/loopback.py idle "$PORT" "$IDLE" 60 >"$W/idle.txt" &
+python3 bench/loopback.py idle "$PORT" "$IDLE" "$IDLE_SECONDS" >"$W/idle.txt" &
 idle_pid=$!; pids+=("$idle_pid")
-for _ in $(seq 1 600); do grep -q idle_opened "$W/idle.txt" && break; sleep 0.1; done
+for _ in $(seq 1 600); do
+  grep -q idle_opened "$W/idle.txt" && break
+  require_alive "$idle_pid" "the idle-connection client"
+  sleep 0.1
+done
+grep -q idle_opened "$W/idle.txt" || die "the idle-connection client did not open $IDLE connections within 60 s"
 cat "$W/idle.txt"
 memory idle_held "$pid"
 res idle_scrape "$(curl -s -o "$W/idle_scrape.txt" -w 'status:%{http_code},seconds:%{time_total}' --max-time 30 "http://127.0.0.1:$PORT/metrics")"
@@ -141,7 +153,8 @@ wait "$idle_pid" || true
 tail -n 1 "$W/idle.txt"
 memory idle_after "$pid"
 res exporter_warnings "$(grep -c 'level=warn' "$W/exporter.log" || true)"
-res exporter_alive "$(kill -0 "$pid" && echo yes || echo no)"
+require_alive "$pid" checklist-exporter "$W/exporter.log"
+res exporter_alive yes
 kill "$pid"; wait "$pid" 2>/dev/null || true
 
 # --- node_exporter under the same wrk, for the ratio
@@ -155,4 +168,4 @@ res node_p99_ms "$(wrk_p99 "$W/wrk_node.txt")"
 res node_non_2xx "$(wrk_non2xx "$W/wrk_node.txt")"
 res node_socket_errors "$(wrk_socket_errors "$W/wrk_node.txt")"
 memory node_after "$node"
-echo "# raw outputs: $W"
+bench_short || echo "# raw outputs: $W"

@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Loopback-only helpers for bench/soak.sh and bench/hostile.sh (standard library only).
+"""Loopback-only helpers for bench/soak.sh, bench/hostile.sh and bench/scale.sh (standard library
+only).
 
   loopback.py silent PORT_FILE        accept connections and never answer (a hung service);
                                       each is closed when its client closes it
@@ -9,16 +10,24 @@
                                       most SECONDS; prints how many the server closed, and when
   loopback.py oversized PORT N        send N requests with a 64 KiB head and N announcing a
                                       100 MiB body; prints the count of each status answered
+  loopback.py probes PORT PATH RATE SECONDS
+                                      GET http://127.0.0.1:PORT/PATH at RATE requests a second,
+                                      evenly paced, for SECONDS (RATE * SECONDS requests in all),
+                                      over keep-alive connections; an answer is good when it is
+                                      200 and holds "probe_success 1" (a blackbox_exporter probe);
+                                      prints probes, failures and the first failure
 
 Servers bind 127.0.0.1 on a free port and write it to PORT_FILE. Nothing here talks to any
 address other than 127.0.0.1.
 """
 
+import http.client
 import http.server
 import json
 import selectors
 import socket
 import sys
+import threading
 import time
 
 
@@ -149,6 +158,51 @@ def oversized(port, n):
         print(f"oversized_{name}_statuses=" + ",".join(f"{k}:{v}" for k, v in sorted(counts.items())), flush=True)
 
 
+def probes(port, path, rate, seconds):
+    """Drives a blackbox_exporter at a fixed probe rate, as Prometheus scraping N targets would."""
+    total = int(rate * seconds)
+    lock = threading.Lock()
+    state = {"next": 0, "failures": 0, "first_failure": None}
+    start = time.monotonic()
+
+    def worker():
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        while True:
+            with lock:
+                k = state["next"]
+                state["next"] += 1
+            if k >= total:
+                break
+            delay = start + k / rate - time.monotonic()
+            if delay > 0:
+                time.sleep(delay)
+            try:
+                conn.request("GET", path)
+                answer = conn.getresponse()
+                body = answer.read()
+                good = answer.status == 200 and b"\nprobe_success 1\n" in body
+                why = f"status {answer.status}, body starts {body[:200]!r}"
+            except (OSError, http.client.HTTPException) as e:
+                conn.close()
+                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+                good, why = False, repr(e)
+            if not good:
+                with lock:
+                    state["failures"] += 1
+                    if state["first_failure"] is None:
+                        state["first_failure"] = why
+        conn.close()
+
+    workers = [threading.Thread(target=worker) for _ in range(8)]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join()
+    print(f"probes={total} failures={state['failures']} seconds={time.monotonic() - start:.1f} "
+          f"first_failure={state['first_failure']!r}", flush=True)
+    return 1 if state["failures"] else 0
+
+
 if __name__ == "__main__":
     mode = sys.argv[1] if len(sys.argv) > 1 else ""
     if mode == "silent":
@@ -159,5 +213,7 @@ if __name__ == "__main__":
         oversized(int(sys.argv[2]), int(sys.argv[3]))
     elif mode == "idle":
         idle(int(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4]))
+    elif mode == "probes":
+        sys.exit(probes(int(sys.argv[2]), sys.argv[3], float(sys.argv[4]), float(sys.argv[5])))
     else:
         sys.exit(__doc__)

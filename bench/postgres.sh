@@ -9,6 +9,7 @@
 #
 #   bash bench/postgres.sh            # N=30
 #   N=60 bash bench/postgres.sh
+#   BENCH_SHORT=1 bash bench/postgres.sh   # N=3, the debug build, what CI runs
 #
 # Counting: pg_stat_statements per role (the two exporters log in as different roles), after a
 # warm-up evaluation/scrape and a reset, so connection set-up and statement preparation are left
@@ -16,8 +17,9 @@
 # statement log (`duration:` lines per role) is the second, independent count.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source bench/common.sh
 
-N=${N:-30}
+if bench_short; then N=${N:-3}; else N=${N:-30}; fi
 PGBIN=/usr/lib/postgresql/15/bin
 
 need=()
@@ -25,26 +27,21 @@ need=()
 command -v psql >/dev/null || need+=(postgresql-client)
 command -v prometheus-postgres-exporter >/dev/null || need+=(prometheus-postgres-exporter)
 command -v curl >/dev/null || need+=(curl)
-if ((${#need[@]})); then
-  apt-get update -q
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${need[@]}"
-fi
-[[ -x target/release/checklist-exporter ]] || cargo build --release --quiet
-
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+install_missing "${need[@]}"
+daemon=$(bench_binary)
 
 work=$(mktemp -d /tmp/bench-pg.XXXXXX)
 chown postgres:postgres "$work"
 pg_port=$(free_port)
 exporter_port=$(free_port)
 daemon_pid="" exporter_pid=""
-cleanup() {
-  [[ -n $daemon_pid ]] && kill "$daemon_pid" 2>/dev/null || true
-  [[ -n $exporter_pid ]] && kill "$exporter_pid" 2>/dev/null || true
+# The exporters first (common.sh's cleanup stops what is in pids), then the cluster.
+stop_cluster() {
+  cleanup
   runuser -u postgres -- "$PGBIN/pg_ctl" -D "$work/data" -m immediate -w stop >/dev/null 2>&1 || true
   rm -rf "$work"
 }
-trap cleanup EXIT
+trap stop_cluster EXIT
 
 runuser -u postgres -- "$PGBIN/initdb" -D "$work/data" -A trust -U postgres --no-sync >/dev/null
 cat >>"$work/data/postgresql.conf" <<EOF
@@ -86,6 +83,8 @@ alembic_revision = "abc123"
 max_connections_range = [20, 500]
 interval = "1s"
 timeout = "1s"
+connect_timeout = "500ms"
+query_timeout = "500ms"
 EOF
   for aspect in "${aspects[@]}"; do
     printf '  [[checks.items]]\n  id = "db.%s"\n  section = "Database"\n  title = "%s"\n  severity = "critical"\n  decides = "%s"\n' \
@@ -94,25 +93,31 @@ EOF
 } >"$work/checklist.toml"
 
 daemon_port=$(free_port)
-target/release/checklist-exporter --config.file "$work/checklist.toml" --web.listen-address "127.0.0.1:$daemon_port" \
+"$daemon" --config.check --config.file "$work/checklist.toml" >/dev/null || die "the daemon refuses the bench's config"
+"$daemon" --config.file "$work/checklist.toml" --web.listen-address "127.0.0.1:$daemon_port" \
   --log.level warn 2>"$work/daemon.log" &
 daemon_pid=$!
+pids+=("$daemon_pid")
 DATA_SOURCE_NAME="postgresql://pgexporter@127.0.0.1:$pg_port/postgres?sslmode=disable" \
   prometheus-postgres-exporter --web.listen-address "127.0.0.1:$exporter_port" --log.level=warn 2>"$work/exporter.log" &
 exporter_pid=$!
+pids+=("$exporter_pid")
+wait_http "http://127.0.0.1:$daemon_port/-/healthy" "$daemon_pid" checklist-exporter 30 "$work/daemon.log"
+wait_http "http://127.0.0.1:$exporter_port/metrics" "$exporter_pid" postgres_exporter 30 "$work/exporter.log"
 
 evaluations() {
   curl -sf "http://127.0.0.1:$daemon_port/api/v1/items" |
     python3 -c 'import json,sys; d=json.load(sys.stdin); e=[i for i in d["items"] if i["id"]=="db.running"][0]["evaluations"]; print(e["pass"]+e["fail"]+e["error"])' 2>/dev/null || echo 0
 }
 ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
-wait_evaluations() { # until the daemon has done at least $1 evaluations, bounded
+wait_evaluations() { # until the daemon has done at least $1 evaluations, bounded; fails at once when it exits
   for _ in $(seq 1 $((N * 4 + 60))); do
     (($(evaluations) >= $1)) && return 0
+    require_alive "$daemon_pid" checklist-exporter "$work/daemon.log"
+    require_alive "$exporter_pid" postgres_exporter "$work/exporter.log"
     sleep 0.5
   done
-  echo "the daemon did not reach $1 evaluations" >&2
-  exit 1
+  die "the daemon did not reach $1 evaluations of db.running in $((N * 2 + 30)) s (log: $work/daemon.log)"
 }
 
 # Warm-up: one evaluation and one scrape each open their connection and prepare.
@@ -127,7 +132,7 @@ exporter_ticks0=$(ticks "$exporter_pid")
 
 # Side by side: N scrapes of postgres_exporter, one a second, while the daemon evaluates once a second.
 for _ in $(seq 1 "$N"); do
-  curl -sf "http://127.0.0.1:$exporter_port/metrics" >/dev/null
+  curl -sf --max-time 10 "http://127.0.0.1:$exporter_port/metrics" >/dev/null || die "a postgres_exporter scrape failed"
   sleep 1
 done
 wait_evaluations $((start_evaluations + N))

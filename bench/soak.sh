@@ -9,34 +9,34 @@
 # plus PostgreSQL on 127.0.0.1:5432. Everything is on loopback.
 # Usage (as root): SOAK_MINUTES=30 [SOAK_BIN=path/to/checklist-exporter] bash bench/soak.sh    results: key=value lines on stdout,
 #   samples in $SOAK_DIR/samples.csv
+#   BENCH_SHORT=1 bash bench/soak.sh      3 samples 2 s apart (a "minute" is 2 s), nothing kept;
+#                                          fails unless the daemon lives and evaluates (what CI runs)
 # Needs: curl, python3, psql and the shared PostgreSQL on 127.0.0.1:5432 (trust auth).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source bench/common.sh
 
-W=${SOAK_DIR:-/tmp/checklist-soak}
-MINUTES=${SOAK_MINUTES:-30}
-WARMUP=${SOAK_WARMUP_MINUTES:-5}
-PORT=19848
+if bench_short; then
+  MINUTES=${SOAK_MINUTES:-3} WARMUP=${SOAK_WARMUP_MINUTES:-1} STEP_SECONDS=2
+else
+  MINUTES=${SOAK_MINUTES:-30} WARMUP=${SOAK_WARMUP_MINUTES:-5} STEP_SECONDS=60
+fi
 
-command -v curl >/dev/null || { echo "curl is needed" >&2; exit 1; }
-# SOAK_BIN: a binary built earlier (a commit's release build), else this tree's release build.
-SOURCE_BIN=${SOAK_BIN:-target/release/checklist-exporter}
-[ -n "${SOAK_BIN:-}" ] || cargo build --release -q
-rm -rf "$W" && mkdir -p "$W"
+command -v curl >/dev/null || die "curl is needed"
+# SOAK_BIN: a binary built earlier (a commit's release build), else this tree's build.
+BENCH_BIN=${SOAK_BIN:-${BENCH_BIN:-}}
+SOURCE_BIN=$(bench_binary)
+BENCH_DIR=${SOAK_DIR:-${BENCH_DIR:-}}
+bench_dir /tmp/checklist-soak
 # A copy, so that a rebuild during the run does not change what runs.
 cp "$SOURCE_BIN" "$W/checklist-exporter"
 BIN=$W/checklist-exporter
-if ss -ltn "sport = :$PORT" | grep -q LISTEN; then echo "port $PORT is in use" >&2; exit 1; fi
-
-pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; }
-trap cleanup EXIT
+PORT=$(free_port)
 
 python3 bench/loopback.py silent "$W/silent.port" & pids+=($!)
+wait_file "$W/silent.port" $! "the silent loopback helper"
 python3 bench/loopback.py http "$W/http.port" & pids+=($!)
-for f in silent http; do
-  for _ in $(seq 1 50); do [ -s "$W/$f.port" ] && break; sleep 0.1; done
-done
+wait_file "$W/http.port" $! "the loopback HTTP helper"
 SILENT=$(cat "$W/silent.port")
 HTTP=$(cat "$W/http.port")
 # A port nothing listens on: bind, note it, release it.
@@ -85,28 +85,25 @@ item() { # id severity [decides]
 "$BIN" --config.file "$W/soak.toml" --baseline.file "$W/baseline.json" --web.listen-address "127.0.0.1:$PORT" \
   --log.level warn </dev/null >/dev/null 2>"$W/exporter.log" &
 pid=$!; pids+=("$pid")
-for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$PORT/-/ready" >/dev/null 2>&1 && break; sleep 0.1; done
+wait_http "http://127.0.0.1:$PORT/-/healthy" "$pid" checklist-exporter 30 "$W/exporter.log"
 
-status_kib() { awk -v k="$1:" '$1 == k {print $2}' "/proc/$pid/status"; }
 sample() { # minute
   local metrics evaluations errors
-  metrics=$(curl -sf --max-time 5 "http://127.0.0.1:$PORT/metrics")
+  metrics=$(curl -sf --max-time 5 "http://127.0.0.1:$PORT/metrics") || die "GET /metrics failed at minute $1"
   evaluations=$(awk '/^checklist_item_evaluations_total/ {s += $NF} END {printf "%d", s}' <<<"$metrics")
   errors=$(awk '/^checklist_item_error\{/ {s += $NF} END {printf "%d", s}' <<<"$metrics")
-  echo "$1,$(date -u +%FT%TZ),$(status_kib VmRSS),$(status_kib RssAnon),$(ls "/proc/$pid/fd" | wc -l),$(status_kib Threads),$evaluations,$errors"
+  echo "$1,$(date -u +%FT%TZ),$(status_kib "$pid" VmRSS),$(status_kib "$pid" RssAnon),$(ls "/proc/$pid/fd" | wc -l),$(status_kib "$pid" Threads),$evaluations,$errors"
 }
 echo "minute,time,vmrss_kib,rssanon_kib,fds,threads,evaluations,items_in_error" >"$W/samples.csv"
 echo "# machine: $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg), $(date -u +%FT%TZ); $MINUTES minutes" >&2
 start=$(date +%s)
 for minute in $(seq 0 "$MINUTES"); do
   # Sample on the minute mark from the start, whatever the sampling itself took.
-  while (($(date +%s) < start + minute * 60)); do sleep 1; done
-  kill -0 "$pid" || { echo "the daemon died at minute $minute" >&2; exit 1; }
+  while (($(date +%s) < start + minute * STEP_SECONDS)); do sleep 1; done
+  require_alive "$pid" "checklist-exporter (at minute $minute)" "$W/exporter.log"
   sample "$minute" | tee -a "$W/samples.csv" >&2
 done
-curl -sf "http://127.0.0.1:$PORT/api/v1/items" >"$W/items_end.json"
-
-res() { echo "$1=$2"; }
+curl -sf "http://127.0.0.1:$PORT/api/v1/items" >"$W/items_end.json" || die "GET /api/v1/items failed at the end"
 col() { awk -F, -v m="$1" -v c="$2" 'NR > 1 && $1 == m {print $c}' "$W/samples.csv"; }
 res soak_minutes "$MINUTES"
 res checks_in_config "$(grep -c '^\[\[checks\]\]' "$W/soak.toml")"
@@ -122,4 +119,5 @@ for c in 3:vmrss_kib 4:rssanon_kib 5:fds 6:threads; do
   res "${name}_max_after_warmup" "$(awk -F, -v w="$WARMUP" -v c="$n" 'NR > 1 && $1 >= w && $c > m {m = $c} END {print m}' "$W/samples.csv")"
 done
 res exporter_log_lines "$(wc -l <"$W/exporter.log")"
-echo "# samples: $W/samples.csv; verdicts at the end: $W/items_end.json" >&2
+(($(col "$MINUTES" 7) > $(col 0 7))) || die "no evaluation between the first and the last sample"
+bench_short || echo "# samples: $W/samples.csv; verdicts at the end: $W/items_end.json" >&2

@@ -5,61 +5,41 @@
 #
 # Usage (as root, on a fresh Debian machine; everything runs on 127.0.0.1):
 #   bash bench/tls.sh
+#   BENCH_SHORT=1 bash bench/tls.sh     20 probes, 3 s runs, 50 endpoints, nothing kept (what CI runs)
 # Env knobs: BENCH_DIR (default /tmp/checklist-bench-tls, wiped each run), N_PROBES (blackbox
 #   probes, default 300), RUN_S (seconds each checklist-exporter run lasts, default 15),
-#   N_ENDPOINTS (default 1000).
+#   N_ENDPOINTS (default 1000). Ports are free ones, picked at start.
 # Prints key=value results; raw outputs stay in BENCH_DIR. Every process it starts is stopped by
 # PID on exit.
 set -euo pipefail
 export LC_ALL=C
 cd "$(dirname "$0")/.."
+source bench/common.sh
 
-W=${BENCH_DIR:-/tmp/checklist-bench-tls}
-N_PROBES=${N_PROBES:-300}
-RUN_S=${RUN_S:-15}
-N_ENDPOINTS=${N_ENDPOINTS:-1000}
-P_TLS=28443 P_BB=29115 P_CE=29847
+if bench_short; then
+  N_PROBES=${N_PROBES:-20} RUN_S=${RUN_S:-3} N_ENDPOINTS=${N_ENDPOINTS:-50}
+else
+  N_PROBES=${N_PROBES:-300} RUN_S=${RUN_S:-15} N_ENDPOINTS=${N_ENDPOINTS:-1000}
+fi
 BB=/usr/bin/prometheus-blackbox-exporter
-NGINX=/usr/sbin/nginx
 HZ=$(getconf CLK_TCK)
-
-case "$W" in /tmp/?*) ;; *) echo "BENCH_DIR must be under /tmp" >&2; exit 2;; esac
 
 # ---------------------------------------------------------------- packages and the binary
 need=()
-[ -x "$NGINX" ] || need+=(nginx)
+[ -x /usr/sbin/nginx ] || need+=(nginx)
 [ -x "$BB" ] || need+=(prometheus-blackbox-exporter)
 command -v openssl >/dev/null || need+=(openssl)
 command -v curl >/dev/null || need+=(curl)
-if ((${#need[@]})); then
-  apt-get update -q
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${need[@]}"
-fi
-cargo build --release -q
-CE=$PWD/target/release/checklist-exporter
+install_missing "${need[@]}"
+CE=$(bench_binary)
+bench_dir /tmp/checklist-bench-tls
+mkdir -p "$W"/{blackbox,ce}
+P_TLS=$(free_port) P_BB=$(free_port) P_CE=$(free_port)
 
-# ---------------------------------------------------------------- process helpers
-PIDS=()
-cleanup() {
-  local pid
-  for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-rm -rf "$W"
-mkdir -p "$W"/{pki,nginx/tmp,blackbox,ce}
-for p in $P_TLS $P_BB $P_CE; do
-  if ss -Hltn "sport = :$p" | grep -q .; then echo "port $p already in use; aborting" >&2; exit 1; fi
-done
-wait_port() { local i; for i in $(seq 100); do ss -Hltn "sport = :$1" | grep -q . && return 0; sleep 0.1; done
-  echo "port $1 did not open" >&2; return 1; }
-cpu_ticks() { sed 's/^.*) //' "/proc/$1/stat" | awk '{print $12+$13}'; }   # utime+stime of the process
-kb() { awk -v k="$2:" '$1==k{print $2}' "/proc/$1/status"; }
 ms_per() { awk -v t="$1" -v hz="$HZ" -v n="$2" 'BEGIN{ if (n==0) print "nan"; else printf "%.3f", t*1000/hz/n }'; }
 res() { printf '%s=%s\n' "$1" "$2" | tee -a "$W/results.txt"; }
 counter() { # sum of checklist_item_evaluations_total for item $1 (all results)
-  curl -s "http://127.0.0.1:$P_CE/metrics" | awk -v id="id=\"$1\"" '$1 ~ /^checklist_item_evaluations_total/ && index($1, id) {s+=$2} END{print s+0}'
+  curl -sf "http://127.0.0.1:$P_CE/metrics" | awk -v id="id=\"$1\"" '$1 ~ /^checklist_item_evaluations_total/ && index($1, id) {s+=$2} END{print s+0}'
 }
 
 # Other processes share the CPU: record how busy the machine was (CPU figures below are per
@@ -67,55 +47,9 @@ counter() { # sum of checklist_item_evaluations_total for item $1 (all results)
 res load_avg_1m_at_start "$(cut -d' ' -f1 /proc/loadavg)"
 res cpus "$(nproc)"
 
-# ---------------------------------------------------------------- PKI: throwaway CA, wildcard leaf
-cd "$W/pki"
-openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out ca.key
-openssl req -x509 -new -key ca.key -sha256 -days 30 -subj "/CN=checklist bench CA" \
-  -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign,cRLSign" -out ca.crt
-openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out server.key
-openssl req -new -key server.key -subj "/CN=app.test" -out server.csr
-printf 'basicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\nsubjectAltName=DNS:app.test,DNS:*.app.test,IP:127.0.0.1\n' >server.ext
-openssl x509 -req -in server.csr -CA ca.crt -CAkey ca.key -CAcreateserial -days 30 -sha256 \
-  -extfile server.ext -out server.crt 2>/dev/null
-cd - >/dev/null
-
-# ---------------------------------------------------------------- nginx target
-N="$W/nginx"
-cat >"$N/nginx.conf" <<EOF
-worker_processes 1;
-daemon off;
-pid $N/nginx.pid;
-error_log $N/error.log warn;
-events { worker_connections 4096; }
-http {
-  access_log off;
-  server_tokens off;
-  client_body_temp_path $N/tmp/body;
-  proxy_temp_path $N/tmp/proxy;
-  fastcgi_temp_path $N/tmp/fastcgi;
-  uwsgi_temp_path $N/tmp/uwsgi;
-  scgi_temp_path $N/tmp/scgi;
-  server {
-    listen 127.0.0.1:$P_TLS ssl;
-    server_name app.test *.app.test;
-    ssl_certificate $W/pki/server.crt;
-    ssl_certificate_key $W/pki/server.key;
-    ssl_protocols TLSv1.2 TLSv1.3;
-    ssl_session_cache off;
-    ssl_session_tickets off;
-    add_header Strict-Transport-Security "max-age=31536000; includeSubDomains" always;
-    add_header Content-Security-Policy "default-src 'self'; frame-ancestors 'none'" always;
-    add_header X-Frame-Options DENY always;
-    add_header X-Content-Type-Options nosniff always;
-    add_header X-XSS-Protection "1; mode=block" always;
-    add_header Referrer-Policy strict-origin-when-cross-origin always;
-    location / { default_type application/json; return 200 '{"status":"ok"}'; }
-  }
-}
-EOF
-"$NGINX" -p "$N/" -c "$N/nginx.conf" -e "$N/error.log" &
-PIDS+=($!)
-wait_port $P_TLS
+# ---------------------------------------------------------------- PKI and the nginx target
+make_pki "$W/pki" 2>"$W/pki.log"
+start_nginx_tls "$W/nginx" "$W/pki" "$P_TLS"
 
 # ---------------------------------------------------------------- blackbox_exporter
 cat >"$W/blackbox/blackbox.yml" <<EOF
@@ -145,20 +79,20 @@ modules:
 EOF
 "$BB" --config.file="$W/blackbox/blackbox.yml" --web.listen-address=127.0.0.1:$P_BB >"$W/blackbox/log" 2>&1 &
 BB_PID=$!
-PIDS+=($BB_PID)
-wait_port $P_BB
+pids+=("$BB_PID")
+wait_http "http://127.0.0.1:$P_BB/metrics" "$BB_PID" blackbox_exporter 20 "$W/blackbox/log"
 PROBE="http://127.0.0.1:$P_BB/probe?module=https_headers&target=https://127.0.0.1:$P_TLS/"
 curl -s "$PROBE" >"$W/blackbox/probe.txt"
-grep -q '^probe_success 1' "$W/blackbox/probe.txt" || { echo "blackbox probe failed:"; cat "$W/blackbox/probe.txt"; exit 1; }
-for _ in $(seq 20); do curl -s -o /dev/null "$PROBE"; done   # warm-up
+grep -q '^probe_success 1' "$W/blackbox/probe.txt" || die "blackbox probe failed: $(cat "$W/blackbox/probe.txt")"
+for _ in $(seq 20); do curl -sf -o /dev/null "$PROBE" || die "a blackbox probe failed"; done   # warm-up
 t0=$(cpu_ticks $BB_PID)
-for _ in $(seq "$N_PROBES"); do curl -s -o /dev/null "$PROBE"; done
+for _ in $(seq "$N_PROBES"); do curl -sf -o /dev/null "$PROBE" || die "a blackbox probe failed"; done
 t1=$(cpu_ticks $BB_PID)
 bb_ms=$(ms_per $((t1 - t0)) "$N_PROBES")
 res blackbox_probes "$N_PROBES"
 res blackbox_cpu_ms_per_tls_headers_probe "$bb_ms"
-res blackbox_rss_kib "$(kb $BB_PID VmRSS)"
-res blackbox_peak_rss_kib "$(kb $BB_PID VmHWM)"
+res blackbox_rss_kib "$(status_kib $BB_PID VmRSS)"
+res blackbox_peak_rss_kib "$(status_kib $BB_PID VmHWM)"
 
 # ---------------------------------------------------------------- checklist-exporter, same target
 common="system_roots = false
@@ -175,24 +109,28 @@ tls_check() {
   for a in trusted chain_complete covers_names expiry legacy_refused strength; do item "t.$a" "$a"; done
 }
 
-run_ce() { # $1 name, config on stdin; prints "cpu_ticks evaluations_of_first_item rss hwm"
+# Runs the daemon on $W/ce/NAME.toml; writes "cpu_ticks evaluations_of_first_item rss hwm" to
+# $W/ce/NAME.out. Not in a subshell, so that what it starts is in pids and a failure stops the bench.
+run_ce() { # $1 name, $2 first item
   local name=$1 first=$2 pid c0 c1 e0 e1
-  cat >"$W/ce/$name.toml"
   "$CE" --config.file "$W/ce/$name.toml" --web.listen-address 127.0.0.1:$P_CE >"$W/ce/$name.log" 2>&1 &
   pid=$!
-  PIDS+=($pid)
-  wait_port $P_CE
+  pids+=("$pid")
+  wait_http "http://127.0.0.1:$P_CE/-/healthy" "$pid" checklist-exporter 30 "$W/ce/$name.log"
   sleep 2   # start-up and first evaluations, not measured
   c0=$(cpu_ticks $pid); e0=$(counter "$first")
   sleep "$RUN_S"
+  require_alive "$pid" checklist-exporter "$W/ce/$name.log"
   c1=$(cpu_ticks $pid); e1=$(counter "$first")
-  curl -s "http://127.0.0.1:$P_CE/api/v1/items" >"$W/ce/$name-items.json"
-  echo "$((c1 - c0)) $((e1 - e0)) $(kb $pid VmRSS) $(kb $pid VmHWM)"
+  curl -sf "http://127.0.0.1:$P_CE/api/v1/items" >"$W/ce/$name-items.json" || die "GET /api/v1/items failed"
+  echo "$((c1 - c0)) $((e1 - e0)) $(status_kib $pid VmRSS) $(status_kib $pid VmHWM)" >"$W/ce/$name.out"
   kill "$pid"; wait "$pid" 2>/dev/null || true
 }
 
-read -r ticks evals rss hwm < <(headers_check | run_ce headers h.hsts)
-grep -q '"state": *"pass"' "$W/ce/headers-items.json" || { echo "headers check did not pass"; cat "$W/ce/headers-items.json"; exit 1; }
+headers_check >"$W/ce/headers.toml"
+run_ce headers h.hsts
+read -r ticks evals rss hwm <"$W/ce/headers.out"
+grep -q '"state": *"pass"' "$W/ce/headers-items.json" || die "headers check did not pass: $(cat "$W/ce/headers-items.json")"
 ce_headers_ms=$(ms_per "$ticks" "$evals")
 res checklist_headers_probes "$evals"
 res checklist_cpu_ms_per_tls_headers_probe "$ce_headers_ms"
@@ -200,7 +138,9 @@ res checklist_rss_kib "$rss"
 res checklist_peak_rss_kib "$hwm"
 res cpu_ratio_headers_probe_checklist_over_blackbox "$(awk -v a="$ce_headers_ms" -v b="$bb_ms" 'BEGIN{printf "%.2f", a/b}')"
 
-read -r ticks evals rss hwm < <({ tls_check; headers_check; } | run_ce both t.trusted)
+{ tls_check; headers_check; } >"$W/ce/both.toml"
+run_ce both t.trusted
+read -r ticks evals rss hwm <"$W/ce/both.out"
 ce_both_ms=$(ms_per "$ticks" "$evals")
 res checklist_tls_plus_headers_rounds "$evals"
 res checklist_cpu_ms_per_tls_check_plus_headers_probe "$ce_both_ms"
@@ -220,19 +160,17 @@ res cpu_ratio_tls_plus_headers_checklist_over_blackbox "$(awk -v a="$ce_both_ms"
 start=$(date +%s.%N)
 "$CE" --config.file "$W/ce/many.toml" --web.listen-address 127.0.0.1:$P_CE >"$W/ce/many.log" 2>&1 &
 pid=$!
-PIDS+=($pid)
-wait_port $P_CE
-until [ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$P_CE/-/ready")" = 200 ]; do
-  sleep 0.2
-  if awk -v s="$start" -v n="$(date +%s.%N)" 'BEGIN{exit !(n-s > 120)}'; then echo "not all evaluated in 120 s" >&2; break; fi
-done
+pids+=("$pid")
+wait_http "http://127.0.0.1:$P_CE/-/ready" "$pid" "checklist-exporter on $N_ENDPOINTS endpoints" 120 "$W/ce/many.log"
 end=$(date +%s.%N)
 ticks=$(cpu_ticks $pid)
-curl -s "http://127.0.0.1:$P_CE/api/v1/items" >"$W/ce/many-items.json"
+curl -sf "http://127.0.0.1:$P_CE/api/v1/items" >"$W/ce/many-items.json" || die "GET /api/v1/items failed"
+passing=$(grep -o '"state": *"pass"' "$W/ce/many-items.json" | wc -l)
+((passing == N_ENDPOINTS)) || die "$passing of $N_ENDPOINTS endpoints pass (see $W/ce/many.log)"
 res endpoints "$N_ENDPOINTS"
 res endpoints_all_evaluated_seconds "$(awk -v s="$start" -v e="$end" 'BEGIN{printf "%.1f", e-s}')"
-res endpoints_passing "$(grep -o '"state": *"pass"' "$W/ce/many-items.json" | wc -l)"
+res endpoints_passing "$passing"
 res endpoints_cpu_seconds "$(awk -v t="$ticks" -v hz="$HZ" 'BEGIN{printf "%.2f", t/hz}')"
 res endpoints_cpu_ms_per_endpoint "$(ms_per "$ticks" "$N_ENDPOINTS")"
-res endpoints_rss_kib "$(kb $pid VmRSS)"
+res endpoints_rss_kib "$(status_kib $pid VmRSS)"
 kill "$pid"; wait "$pid" 2>/dev/null || true
