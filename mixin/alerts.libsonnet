@@ -6,40 +6,59 @@
 //   ticket, info notifies nobody.
 // - Value alerts carry `target` too, and Alertmanager inhibits them while an item alert fires
 //   for the same target: one page per broken thing.
-// - Every alert about an exporter's series keeps firing for keepFiringFor after the series
-//   went absent, so a restart or an outage resolves nothing; ChecklistExporterDown pages once.
+// - While an exporter is not up (a restart, an outage, a target gone from discovery), item and
+//   value alerts are decided on the last value seen within outageTolerance, so nothing resolves
+//   and nothing pages again; ChecklistExporterDown pages once. A repair resolves at once: this
+//   is not keep_firing_for, which would also hold a genuine resolution back.
 // - Annotations read the title, the reason and the page URL with `query` templates, so no
 //   alert disappears or churns because of them.
-local query(series, labels) =
-  'printf "' + series + '{' + std.join(',', [l + '=%q' for l in labels]) + '}" '
-  + std.join(' ', ['$labels.' + l for l in labels]) + ' | query';
-
-local itemLabels = ['job', 'instance', 'id'];
-local title = '{{ with ' + query('checklist_item_info', itemLabels) + ' }}{{ . | first | label "title" }}{{ else }}{{ $labels.id }}{{ end }}';
-local reason = '{{ with ' + query('checklist_item_reason_info', itemLabels) + ' }}{{ . | first | label "reason" }}{{ else }}(no reason exported){{ end }}';
-local itemURL = '{{ with ' + query('checklist_web_info', ['job', 'instance']) + ' }}{{ . | first | label "external_url" }}{{ else }}http://{{ $labels.instance }}/{{ end }}#item-{{ $labels.id }}';
-
 {
   local c = $._config,
+
+  // A query template for the last value of `series` seen within outageTolerance, so that
+  // notifications sent during an outage still read the title and the reason.
+  local query(series, labels) =
+    'printf "last_over_time(' + series + '{' + std.join(',', [l + '=%q' for l in labels]) + '}[' + c.outageTolerance + '])" '
+    + std.join(' ', ['$labels.' + l for l in labels]) + ' | query',
+  local itemLabels = ['job', 'instance', 'id'],
+  local title = '{{ with ' + query('checklist_item_info', itemLabels) + ' }}{{ . | first | label "title" }}{{ else }}{{ $labels.id }}{{ end }}',
+  local reason = '{{ with ' + query('checklist_item_reason_info', itemLabels) + ' }}{{ . | first | label "reason" }}{{ else }}(no reason exported){{ end }}',
+  local itemURL = '{{ with ' + query('checklist_web_info', ['job', 'instance']) + ' }}{{ . | first | label "external_url" }}{{ else }}http://{{ $labels.instance }}/{{ end }}#item-{{ $labels.id }}',
+
   local runbook(alert) = c.runbookURLBase + '#' + std.asciiLower(alert),
+
+  // `name{job}` as scraped now, or its last value within outageTolerance.
+  local now(name, extra='') = '%s{%s%s}' % [name, c.jobSelector, extra],
+  local lastSeen(name, extra='') = 'last_over_time(%s{%s%s}[%s])' % [name, c.jobSelector, extra, c.outageTolerance],
+  local indent(text) = std.strReplace(std.stripChars(text, '\n'), '\n', '\n  '),
+
+  // `exprOf(series)` as scraped now, or, while the exporter is not up, on the last values seen.
+  local tolerateOutage(exprOf) = |||
+    %(now)s
+    or
+    (
+      %(last)s
+    )
+    unless on (job, instance) (up{%(job)s} == 1)
+  ||| % { now: std.stripChars(exprOf(now), '\n'), last: indent(exprOf(lastSeen)), job: c.jobSelector },
 
   // Item alerts: the expression's series with the check's target joined in. An item whose
   // reason series is missing still alerts, without a target.
-  local withTarget(expr) = |||
+  local withTarget(exprOf) = function(series) |||
     (
       %(expr)s
     )
     * on (job, instance, id) group_left (target)
-      max by (job, instance, id, target) (checklist_item_reason_info{%(job)s})
+      max by (job, instance, id, target) (%(reason)s)
     or
     (
       %(expr)s
     )
     unless on (job, instance, id)
-      checklist_item_reason_info{%(job)s}
-  ||| % { expr: std.strReplace(std.stripChars(expr, '\n'), '\n', '\n  '), job: c.jobSelector },
+      %(reason)s
+  ||| % { expr: indent(exprOf(series)), reason: series('checklist_item_reason_info') },
 
-  local notGroup = 'unless on (job, instance, id) checklist_item_info{%s,kind="group"}' % c.jobSelector,
+  local notGroup(series) = 'unless on (job, instance, id) %s' % series('checklist_item_info', ',kind="group"'),
 
   local itemAnnotations(alert, what) = {
     summary: title + ' (' + '{{ $labels.id }}) ' + what,
@@ -52,7 +71,6 @@ local itemURL = '{{ with ' + query('checklist_web_info', ['job', 'instance']) + 
 
   local valueAlert(alert) = {
     alert: alert,
-    keep_firing_for: c.keepFiringFor,
     annotations+: { runbook_url: runbook(alert) },
   },
 
@@ -67,30 +85,27 @@ local itemURL = '{{ with ' + query('checklist_web_info', ['job', 'instance']) + 
             alert: 'ChecklistItemRegressed',
             // Present only for items in the go-live baseline, so an item that never passed
             // never pages here. Severity is the item's own.
-            expr: withTarget('checklist_item_regressed{%s} == 1 %s' % [c.jobSelector, notGroup]),
+            expr: tolerateOutage(withTarget(function(series) '%s == 1 %s' % [series('checklist_item_regressed'), notGroup(series)])),
             'for': c.forRegressed,
-            keep_firing_for: c.keepFiringFor,
             annotations: itemAnnotations('ChecklistItemRegressed', 'passed at go-live and does not pass now'),
           },
           {
             alert: 'ChecklistCriticalItemFailing',
             // Decided and failing; not a page: a critical item that never passed is go-live
             // work, not an incident.
-            expr: withTarget(|||
-              (checklist_item_passing{%(job)s,severity="critical"} == 0)
-              and on (job, instance, id) (checklist_item_error{%(job)s} == 0)
+            expr: tolerateOutage(withTarget(function(series) |||
+              (%(passing)s == 0)
+              and on (job, instance, id) (%(error)s == 0)
               %(notGroup)s
-            ||| % { job: c.jobSelector, notGroup: notGroup }),
+            ||| % { passing: series('checklist_item_passing', ',severity="critical"'), 'error': series('checklist_item_error'), notGroup: notGroup(series) })),
             'for': c.forCriticalFailing,
-            keep_firing_for: c.keepFiringFor,
             labels: { severity: c.severityTicket, item_severity: 'critical' },
             annotations: itemAnnotations('ChecklistCriticalItemFailing', 'fails'),
           },
           {
             alert: 'ChecklistItemUndecidable',
-            expr: withTarget('checklist_item_error{%s} == 1 %s' % [c.jobSelector, notGroup]),
+            expr: tolerateOutage(withTarget(function(series) '%s == 1 %s' % [series('checklist_item_error'), notGroup(series)])),
             'for': c.forUndecidable,
-            keep_firing_for: c.keepFiringFor,
             labels: { severity: c.severityTicket },
             annotations: itemAnnotations('ChecklistItemUndecidable', 'cannot be decided'),
           },
@@ -111,7 +126,7 @@ local itemURL = '{{ with ' + query('checklist_web_info', ['job', 'instance']) + 
                 )
               )
               %(notGroup)s
-            ||| % { job: c.jobSelector, notGroup: notGroup },
+            ||| % { job: c.jobSelector, notGroup: notGroup(now) },
             'for': c.forStale,
             labels: { severity: c.severityTicket },
             annotations: {
@@ -135,7 +150,7 @@ local itemURL = '{{ with ' + query('checklist_web_info', ['job', 'instance']) + 
             labels: { severity: c.severityPage },
             annotations: {
               summary: 'checklist-exporter {{ with $labels.instance }}{{ . }}{{ else }}(%s, no target){{ end }} is down' % c.jobSelector,
-              description: 'Prometheus could not scrape %s{{ with $labels.instance }} on {{ . }}{{ end }} for %s{{ if not $labels.instance }} (no target at all){{ end }}. No checklist item is evaluated while it is down; alerts already firing keep firing for %s.' % [c.jobSelector, c.forExporterDown, c.keepFiringFor],
+              description: 'Prometheus could not scrape %s{{ with $labels.instance }} on {{ . }}{{ end }} for %s{{ if not $labels.instance }} (no target at all){{ end }}. No checklist item is evaluated while it is down; alerts already firing stay on their last values for up to %s.' % [c.jobSelector, c.forExporterDown, c.outageTolerance],
               runbook_url: runbook('ChecklistExporterDown'),
             },
           },
@@ -148,11 +163,11 @@ local itemURL = '{{ with ' + query('checklist_web_info', ['job', 'instance']) + 
         rules: [
           valueAlert('CertificateExpiringSoon') {
             // Below 21 days but not yet below 7, where CertificateExpiryCritical takes over.
-            expr: |||
-              (checklist_tls_cert_not_after_timestamp_seconds{%(job)s} - time() < 21 * 86400)
+            expr: tolerateOutage(function(series) |||
+              (%(cert)s - time() < 21 * 86400)
               and
-              (checklist_tls_cert_not_after_timestamp_seconds{%(job)s} - time() >= 7 * 86400)
-            ||| % { job: c.jobSelector },
+              (%(cert)s - time() >= 7 * 86400)
+            ||| % { cert: series('checklist_tls_cert_not_after_timestamp_seconds') }),
             'for': c.forValue,
             labels: { severity: c.severityTicket },
             annotations+: {
@@ -161,7 +176,7 @@ local itemURL = '{{ with ' + query('checklist_web_info', ['job', 'instance']) + 
             },
           },
           valueAlert('CertificateExpiryCritical') {
-            expr: 'checklist_tls_cert_not_after_timestamp_seconds{%s} - time() < 7 * 86400' % c.jobSelector,
+            expr: tolerateOutage(function(series) '%s - time() < 7 * 86400' % series('checklist_tls_cert_not_after_timestamp_seconds')),
             'for': c.forValueCritical,
             labels: { severity: c.severityPage },
             annotations+: {
@@ -171,7 +186,7 @@ local itemURL = '{{ with ' + query('checklist_web_info', ['job', 'instance']) + 
           },
           valueAlert('BackupTooOld') {
             // 26 hours: a daily backup plus two hours of slack for a slow run.
-            expr: 'label_replace(checklist_backup_newest_age_seconds{%s} > 26 * 3600, "target", "$1", "set", "(.*)")' % c.jobSelector,
+            expr: tolerateOutage(function(series) 'label_replace(%s > 26 * 3600, "target", "$1", "set", "(.*)")' % series('checklist_backup_newest_age_seconds')),
             'for': c.forValue,
             labels: { severity: c.severityPage },
             annotations+: {
@@ -180,7 +195,7 @@ local itemURL = '{{ with ' + query('checklist_web_info', ['job', 'instance']) + 
             },
           },
           valueAlert('DiskSpaceLow') {
-            expr: 'label_replace(checklist_disk_free_ratio{%s} < 0.10, "target", "$1", "path", "(.*)")' % c.jobSelector,
+            expr: tolerateOutage(function(series) 'label_replace(%s < 0.10, "target", "$1", "path", "(.*)")' % series('checklist_disk_free_ratio')),
             'for': c.forValue,
             labels: { severity: c.severityTicket },
             annotations+: {
@@ -189,7 +204,7 @@ local itemURL = '{{ with ' + query('checklist_web_info', ['job', 'instance']) + 
             },
           },
           valueAlert('MemoryUsageHigh') {
-            expr: 'checklist_host_memory_used_ratio{%s} > 0.80' % c.jobSelector,
+            expr: tolerateOutage(function(series) '%s > 0.80' % series('checklist_host_memory_used_ratio')),
             'for': '15m',
             labels: { severity: c.severityTicket },
             annotations+: {

@@ -16,10 +16,10 @@
     forExporterDown: '5m',
     forValue: '10m',
     forValueCritical: '5m',
-    // How long an alert stays firing after its series went absent: an exporter restart or an
-    // outage up to this long resolves nothing (the exporter restores its verdicts at start, so
-    // the series come back with the first scrape). ChecklistExporterDown pages meanwhile.
-    keepFiringFor: '1h',
+    // While an exporter is not up, item and value alerts are decided on the last value seen
+    // within this long: a restart or an outage up to this long resolves nothing (the exporter
+    // also restores its verdicts at start). ChecklistExporterDown pages meanwhile.
+    outageTolerance: '1h',
 
     // Severity labels of the non-item alerts; item alerts carry the item's own severity.
     severityPage: 'critical',
