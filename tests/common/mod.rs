@@ -68,10 +68,14 @@ impl Daemon {
     /// helpers (`get`, `metrics`, ...) talk to it with.
     pub fn launch(config: &Path, args: &[&str], scheme: &str, client: reqwest::blocking::Client) -> Daemon {
         let format = if args.contains(&"--log.format") { &[][..] } else { &["--log.format", "json"][..] };
+        // A free port unless `args` name an address (a restart on the same one).
+        let listen =
+            if args.contains(&"--web.listen-address") { &[][..] } else { &["--web.listen-address", "127.0.0.1:0"][..] };
         let mut child = Command::new(BINARY)
             .arg("--config.file")
             .arg(config)
-            .args(["--web.listen-address", "127.0.0.1:0", "--log.level", "debug"])
+            .args(listen)
+            .args(["--log.level", "debug"])
             .args(format)
             .args(args)
             .stdin(Stdio::null())
