@@ -48,9 +48,11 @@ fn webhook() -> (std::net::SocketAddr, Arc<Mutex<Vec<serde_json::Value>>>) {
     (address, bodies)
 }
 
-/// Collects (request path, body) of the webhook POSTs Alertmanager sends (at most 200
-/// requests): one path per receiver.
-fn webhook_by_path() -> (std::net::SocketAddr, Arc<Mutex<Vec<(String, serde_json::Value)>>>) {
+/// (request path, body) of each notification: one path per receiver.
+type Received = Arc<Mutex<Vec<(String, serde_json::Value)>>>;
+
+/// Collects the webhook POSTs Alertmanager sends (at most 200 requests).
+fn webhook_by_path() -> (std::net::SocketAddr, Received) {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let address = listener.local_addr().unwrap();
     let received = Arc::new(Mutex::new(Vec::new()));
@@ -208,7 +210,7 @@ const FAST: &str = "{ forRegressed: '1s', forCriticalFailing: '1h', forUndecidab
 /// A real Prometheus with the mixin's rules and a real Alertmanager with the mixin's routing,
 /// its three receivers posting to `/page`, `/ticket` and `/nobody` of one webhook.
 struct AlertChain {
-    received: Arc<Mutex<Vec<(String, serde_json::Value)>>>,
+    received: Received,
     _alertmanager: Alertmanager,
     _prometheus: Process,
     _dir: tempfile::TempDir,
