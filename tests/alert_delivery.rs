@@ -456,15 +456,16 @@ fn restarting_the_exporter_during_a_regression_neither_resolves_nor_pages_again(
     wait_for("the page", Duration::from_secs(90), || !chain.notifications("page", "firing").is_empty());
 
     // A clean stop (SIGTERM saves the state file), a few seconds down, a start on the same address.
-    // SAFETY: signalling our own child process by its pid.
-    assert_eq!(unsafe { libc::kill(daemon.child.id() as i32, libc::SIGTERM) }, 0);
+    daemon.signal("TERM");
     let mut daemon = daemon;
     let _ = daemon.child.wait();
     std::thread::sleep(Duration::from_secs(4));
     let restarted = Daemon::start_with(&config_path, &args);
+    restarted.wait_log("\"listening\"");
+    let listening = restarted.logs().into_iter().find(|line| line.contains("\"listening\"")).unwrap();
+    assert!(listening.contains("\"restored\":1"), "the verdict comes back from the state file: {listening}");
     let restored = restarted.item("net.app_port");
-    assert_eq!(restored["restored"], true, "the verdict comes back from the state file: {restored}");
-    assert_eq!(restored["state"], "fail");
+    assert_eq!(restored["state"], "fail", "restored or evaluated again, never pending: {restored}");
     wait_for("a fresh evaluation after the restart", Duration::from_secs(30), || {
         restarted.item("net.app_port")["restored"] == false
     });

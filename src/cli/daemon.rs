@@ -56,7 +56,7 @@ pub async fn run(options: DaemonOptions) -> Result<(), DaemonError> {
         }
     }
     store.install(&config);
-    restore_verdicts(&store, &options.state_file);
+    let restored = restore_verdicts(&store, &options.state_file);
     let saver = tokio::spawn(save_verdicts_on_change(store.clone(), options.state_file.clone()));
     let scheduler = Arc::new(Scheduler::new(store.clone()));
     scheduler.apply(&config);
@@ -71,6 +71,7 @@ pub async fn run(options: DaemonOptions) -> Result<(), DaemonError> {
         version = crate::web::metrics::VERSION,
         web = %web.config.summary(),
         lifecycle = options.lifecycle_enabled,
+        restored,
         "listening"
     );
     let web: SharedWebSettings = Arc::new(RwLock::new(Arc::new(web)));
@@ -126,15 +127,14 @@ pub async fn run(options: DaemonOptions) -> Result<(), DaemonError> {
 /// Puts the verdicts of the last run back, so that a restart neither blanks the exposition
 /// (which would resolve firing alerts) nor pages again. A file that cannot be used is logged
 /// and the daemon starts empty; the baseline is a separate file and is never touched here.
-fn restore_verdicts(store: &Store, path: &std::path::Path) {
+/// Returns how many items were restored (logged with "listening").
+fn restore_verdicts(store: &Store, path: &std::path::Path) -> usize {
     match crate::persist::verdicts::load::<SavedVerdict>(path) {
-        Ok(Some(saved)) => {
-            let restored = store.restore(saved);
-            tracing::info!(file = %path.display(), items = restored, "verdicts restored from the state file until re-evaluated");
-        }
-        Ok(None) => {}
+        Ok(Some(saved)) => store.restore(saved),
+        Ok(None) => 0,
         Err(err) => {
-            tracing::error!(error = %err, "starting without the last verdicts; every item is pending until evaluated")
+            tracing::error!(error = %err, "starting without the last verdicts; every item is pending until evaluated");
+            0
         }
     }
 }

@@ -178,11 +178,21 @@ impl ItemRecord {
         self.last = Some(Evaluation { outcome, at, duration });
     }
 
+    /// The fingerprint of the check that decides the item; `None` for a group item, whose
+    /// verdict is derived from its members rather than kept.
+    fn check_fingerprint(&self) -> Option<u64> {
+        match &self.decider {
+            Decider::Check(check) => Some(check.fingerprint()),
+            Decider::Group(_) => None,
+        }
+    }
+
     fn saved(&self) -> Option<SavedVerdict> {
         let last = self.last.as_ref()?;
         Some(SavedVerdict {
             id: self.item().id.clone(),
             kind: self.kind().to_string(),
+            check: self.check_fingerprint()?,
             verdict: last.outcome.verdict,
             cause: last.outcome.cause,
             reason: last.outcome.reason.clone(),
@@ -198,8 +208,11 @@ impl ItemRecord {
 #[serde(deny_unknown_fields)]
 pub struct SavedVerdict {
     pub id: String,
-    /// The kind that decided it: a verdict of another kind under the same id is not restored.
+    /// The kind that decided it, for a person reading the file.
     pub kind: String,
+    /// The fingerprint of the check's whole definition: a verdict is restored only onto the
+    /// same check (a changed address or threshold may change the verdict).
+    pub check: u64,
     pub verdict: Verdict,
     pub cause: Option<Cause>,
     pub reason: String,
@@ -367,15 +380,16 @@ impl Store {
     }
 
     /// Puts verdicts from the state file back, with their original evaluation times, on items
-    /// not evaluated yet whose id and kind match and that apply to this site; they are marked
-    /// restored until evaluated again. Returns how many were restored.
+    /// not evaluated yet whose id matches and whose check is defined exactly as when it was
+    /// saved; they are marked restored until evaluated again. Groups are derived from their
+    /// restored members. Returns how many were restored.
     pub fn restore(&self, saved: Vec<SavedVerdict>) -> usize {
         let mut inner = self.write();
         let mut restored = 0;
         for verdict in saved {
             let Some(&index) = inner.index.get(&verdict.id) else { continue };
             let record = &mut inner.items[index];
-            if record.last.is_some() || record.kind() != verdict.kind || record.not_applicable().is_some() {
+            if record.last.is_some() || record.check_fingerprint() != Some(verdict.check) {
                 continue;
             }
             let at = UNIX_EPOCH + Duration::try_from_secs_f64(verdict.at).unwrap_or_default();
@@ -389,6 +403,9 @@ impl Store {
             record.reason_at_change = verdict.reason_at_change;
             record.restored = true;
             restored += 1;
+        }
+        if restored > 0 && !inner.groups.is_empty() {
+            inner.derive_groups(None, SystemTime::now());
         }
         drop(inner);
         self.bump();
@@ -631,7 +648,7 @@ members = ["cpu", "port", "cloud"]
         new.install(&config);
         let mut foreign = saved[0].clone();
         foreign.id = "cpu".into();
-        assert_eq!(new.restore(vec![saved[0].clone(), foreign]), 1, "a verdict of another kind is not restored");
+        assert_eq!(new.restore(vec![saved[0].clone(), foreign]), 1, "a verdict of another check is not restored");
         let inner = new.read();
         let port_record = &inner.items[1];
         assert!(port_record.restored);
