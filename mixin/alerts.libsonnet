@@ -42,14 +42,15 @@
     unless on (job, instance) (up{%(job)s} == 1)
   ||| % { now: std.stripChars(exprOf(now), '\n'), last: indent(exprOf(lastSeen)), job: c.jobSelector },
 
-  // Item alerts: the expression's series with the check's target joined in. An item whose
-  // reason series is missing still alerts, without a target.
+  // Item alerts: the expression's series with the check's target joined in (one reason series
+  // per item, even where the last hour saw two). An item whose reason series is missing still
+  // alerts, without a target.
   local withTarget(exprOf) = function(series) |||
     (
       %(expr)s
     )
     * on (job, instance, id) group_left (target)
-      max by (job, instance, id, target) (%(reason)s)
+      topk by (job, instance, id) (1, %(reason)s)
     or
     (
       %(expr)s
