@@ -1,6 +1,7 @@
-//! The Grafana dashboard: importable JSON whose every panel query works. A real Prometheus
-//! scrapes the real daemon, configured with a check of every family the dashboard shows, and
-//! each panel's query must run without error and return data.
+//! The Grafana dashboard: importable JSON whose every panel query works for a fleet. A real
+//! Prometheus with the shipped rules scrapes two real daemons with different configs (one with a
+//! check of every family the dashboard shows, one small one sharing item ids), and each panel's
+//! query, with the job and instance variables at "All", must run without error and return data.
 
 mod common;
 
@@ -16,12 +17,18 @@ fn dashboard() -> serde_json::Value {
     serde_json::from_str(&std::fs::read_to_string(DASHBOARD).unwrap()).expect("the dashboard is JSON")
 }
 
-/// Every (panel title, query) of the dashboard, with Grafana's interval variable resolved.
+/// Every (panel title, query) of the dashboard, with Grafana's interval variable resolved and
+/// the job and instance variables at "All" (their `allValue`).
 fn queries(dashboard: &serde_json::Value) -> Vec<(String, String)> {
     let mut queries = Vec::new();
     for panel in dashboard["panels"].as_array().unwrap() {
         for target in panel["targets"].as_array().unwrap() {
-            let expr = target["expr"].as_str().unwrap().replace("$__rate_interval", "1m");
+            let expr = target["expr"]
+                .as_str()
+                .unwrap()
+                .replace("$__rate_interval", "1m")
+                .replace("$job", ".+")
+                .replace("$instance", ".+");
             queries.push((panel["title"].as_str().unwrap().to_string(), expr));
         }
     }
@@ -43,11 +50,30 @@ fn the_dashboard_is_importable_with_the_datasource_as_a_variable() {
         }
     }
     let ids: Vec<u64> = dashboard["panels"].as_array().unwrap().iter().map(|p| p["id"].as_u64().unwrap()).collect();
-    let mut unique = ids.clone();
-    // dedup drops only adjacent repeats: sort first, or two equal ids apart go unnoticed.
-    unique.sort_unstable();
-    unique.dedup();
+    let unique: std::collections::BTreeSet<u64> = ids.iter().copied().collect();
     assert_eq!(ids.len(), unique.len(), "panel ids are unique: {ids:?}");
+    assert_eq!(dashboard["__inputs"][0]["pluginId"], "prometheus", "import offers a datasource choice");
+    for variable in ["job", "instance"] {
+        assert!(variables.iter().any(|v| v["name"] == variable && v["includeAll"] == true), "no ${variable} variable");
+    }
+    for panel in dashboard["panels"].as_array().unwrap() {
+        let title = panel["title"].as_str().unwrap();
+        assert!(panel["description"].as_str().is_some_and(|d| !d.is_empty()), "{title} has no description");
+        for target in panel["targets"].as_array().unwrap() {
+            let expr = target["expr"].as_str().unwrap();
+            assert!(expr.contains("instance=~\"$instance\""), "{title} ignores the instance variable: {expr}");
+            // A join on `id` alone finds duplicate series as soon as two exporters share an id.
+            assert!(!expr.contains("on (id)") && !expr.contains("on(id)"), "{title} joins on id alone: {expr}");
+        }
+    }
+    let readiness =
+        dashboard["panels"].as_array().unwrap().iter().find(|p| p["title"] == "Readiness: all items").unwrap();
+    let steps = readiness["fieldConfig"]["defaults"]["thresholds"]["steps"].as_array().unwrap();
+    let color_at = |value: f64| {
+        steps.iter().rev().find(|s| s["value"].as_f64().is_none_or(|v| v <= value)).unwrap()["color"].clone()
+    };
+    assert_eq!(color_at(0.22), "red", "22% readiness is red");
+    assert_eq!(color_at(1.0), "green");
 }
 
 /// Answers every request with a small JSON health document (at most 10,000 connections).
@@ -162,7 +188,31 @@ connect_timeout = "1s"
         daemon.metrics().value("checklist_item_regressed", &[("id", "net.app_port")]) == Some(1.0)
     });
 
-    let prometheus = Prometheus::start(daemon.address, None);
+    // A second exporter with another config that shares item ids with the first: joins on
+    // `id` alone would find duplicate series.
+    let other_dir = tempfile::tempdir().unwrap();
+    let other_config = other_dir.path().join("checklist.toml");
+    std::fs::write(
+        &other_config,
+        format!(
+            "[[checks]]\nkind = \"cpu\"\nmin_cores = 1\n{}\n[[checks]]\nkind = \"tcp_port\"\naddress = \"127.0.0.1:{}\"\nexpect = \"open\"\nconnect_timeout = \"500ms\"\n{}\n",
+            item("infra.cpu", "critical", Some("minimum")),
+            common::closed_port(),
+            item("net.app_port", "critical", None)
+        ),
+    )
+    .unwrap();
+    let other =
+        Daemon::start_with(&other_config, &["--baseline.file", &other_dir.path().join("b.json").display().to_string()]);
+    other.wait_ready();
+
+    let rules = concat!(env!("CARGO_MANIFEST_DIR"), "/alerts/checklist.rules.yml");
+    let prometheus = Prometheus::start_config(&format!(
+        "global:\n  scrape_interval: 500ms\n  scrape_timeout: 500ms\n  evaluation_interval: 1s\n\
+         rule_files: [{rules}]\n\
+         scrape_configs:\n  - job_name: checklist\n    static_configs:\n      - targets: [\"{}\", \"{}\"]\n",
+        daemon.address, other.address
+    ));
     let queries = queries(&dashboard());
     assert!(queries.len() >= 15);
     let deadline = std::time::Instant::now() + Duration::from_secs(90);

@@ -22,6 +22,7 @@ declare -A wanted=(
   [setpriv]=util-linux         # tests/files.rs, env.rs: run as another uid for real EACCES
   [systemd-analyze]=systemd
   [amtool]=prometheus-alertmanager
+  [jsonnet]=jsonnet             # tests/mixin.rs: the mixin generates alerts/, dashboards/, deploy/alertmanager.yml
   [curl]=curl                  # tests/webconfig.rs: a second, OpenSSL-based TLS client
 )
 missing=()

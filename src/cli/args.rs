@@ -29,6 +29,11 @@ pub struct Cli {
     #[arg(long = "baseline.file", value_name = "FILE", default_value = "data/baseline.json", global = true)]
     pub baseline_file: PathBuf,
 
+    /// Where the daemon keeps the last verdicts across restarts (default: `state.json` beside the
+    /// baseline file). Written atomically on change and at exit, read at start.
+    #[arg(long = "state.file", value_name = "FILE")]
+    pub state_file: Option<PathBuf>,
+
     /// Address to serve metrics, the API and health endpoints on; `:9847` means every interface.
     #[arg(long = "web.listen-address", value_name = "ADDRESS", default_value = ":9847")]
     pub listen_address: String,

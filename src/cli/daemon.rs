@@ -12,7 +12,7 @@ use tokio::sync::mpsc;
 
 use crate::config::{self, ConfigError};
 use crate::scheduler::Scheduler;
-use crate::state::Store;
+use crate::state::{SavedVerdict, Store};
 use crate::web::metrics::Exposition;
 use crate::web::server::{self, AppState, ReloadRequest, SharedWebSettings};
 use crate::web::webconfig::{self, WebConfigError, WebSettings};
@@ -34,6 +34,8 @@ pub struct DaemonOptions {
     pub config_file: PathBuf,
     pub listen_address: String,
     pub baseline_file: PathBuf,
+    /// `--state.file`: the last verdicts, kept across restarts.
+    pub state_file: PathBuf,
     /// `--web.config.file`; `None` serves plain HTTP without auth.
     pub web_config_file: Option<PathBuf>,
     /// `--web.enable-lifecycle`.
@@ -53,6 +55,9 @@ pub async fn run(options: DaemonOptions) -> Result<(), DaemonError> {
             store.set_baseline(None, false);
         }
     }
+    store.install(&config);
+    let restored = restore_verdicts(&store, &options.state_file);
+    let saver = tokio::spawn(save_verdicts_on_change(store.clone(), options.state_file.clone()));
     let scheduler = Arc::new(Scheduler::new(store.clone()));
     scheduler.apply(&config);
 
@@ -66,6 +71,7 @@ pub async fn run(options: DaemonOptions) -> Result<(), DaemonError> {
         version = crate::web::metrics::VERSION,
         web = %web.config.summary(),
         lifecycle = options.lifecycle_enabled,
+        restored,
         "listening"
     );
     let web: SharedWebSettings = Arc::new(RwLock::new(Arc::new(web)));
@@ -100,6 +106,7 @@ pub async fn run(options: DaemonOptions) -> Result<(), DaemonError> {
             _ = tokio::signal::ctrl_c() => tracing::info!("interrupt received, shutting down"),
         }
     };
+    let saver_store = store.clone();
     let state = Arc::new(AppState {
         store: store.clone(),
         exposition: Exposition::new(store),
@@ -111,8 +118,52 @@ pub async fn run(options: DaemonOptions) -> Result<(), DaemonError> {
     server::serve(listener, state, shutdown).await;
     scheduler.stop();
     reloader.abort();
+    saver.abort();
+    save_verdicts(&saver_store, &options.state_file);
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Puts the verdicts of the last run back, so that a restart neither blanks the exposition
+/// (which would resolve firing alerts) nor pages again. A file that cannot be used is logged
+/// and the daemon starts empty; the baseline is a separate file and is never touched here.
+/// Returns how many items were restored (logged with "listening").
+fn restore_verdicts(store: &Store, path: &std::path::Path) -> usize {
+    match crate::persist::verdicts::load::<SavedVerdict>(path) {
+        Ok(Some(saved)) => store.restore(saved),
+        Ok(None) => 0,
+        Err(err) => {
+            tracing::error!(error = %err, "starting without the last verdicts; every item is pending until evaluated");
+            0
+        }
+    }
+}
+
+fn save_verdicts(store: &Store, path: &std::path::Path) {
+    if let Err(err) = crate::persist::verdicts::save(path, &store.saved_verdicts(), std::time::SystemTime::now()) {
+        tracing::error!(error = %err, "the last verdicts are not kept; a restart will start with every item pending");
+    }
+}
+
+/// How often the saver looks for new verdicts. A crash loses at most this much; a normal stop
+/// saves at exit.
+const SAVE_EVERY: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Saves the verdicts whenever the store changed since the last save, at most every [`SAVE_EVERY`].
+async fn save_verdicts_on_change(store: Arc<Store>, path: PathBuf) {
+    let mut saved_generation = store.generation();
+    let mut ticks = tokio::time::interval(SAVE_EVERY);
+    loop {
+        ticks.tick().await;
+        let generation = store.generation();
+        if generation == saved_generation {
+            continue;
+        }
+        saved_generation = generation;
+        let (store, path) = (store.clone(), path.clone());
+        // Serialising and fsync block: off the runtime threads.
+        let _ = tokio::task::spawn_blocking(move || save_verdicts(&store, &path)).await;
+    }
 }
 
 /// What a reload reads, and where the new web settings go.

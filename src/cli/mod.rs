@@ -95,6 +95,7 @@ pub fn run(cli: Cli) -> ExitCode {
             let options = DaemonOptions {
                 config_file: cli.config_file,
                 listen_address: cli.listen_address,
+                state_file: cli.state_file.unwrap_or_else(|| cli.baseline_file.with_file_name("state.json")),
                 baseline_file: cli.baseline_file,
                 web_config_file: cli.web_config_file,
                 lifecycle_enabled: cli.enable_lifecycle,

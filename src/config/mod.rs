@@ -212,6 +212,15 @@ impl Decider {
         }
     }
 
+    /// What its check looks at (an address, a file, a backup set); empty for a group or a
+    /// host-wide check. Alerts group on it: one broken target, one notification.
+    pub fn target(&self) -> String {
+        match self {
+            Decider::Check(check) => check.kind.target(),
+            Decider::Group(_) => String::new(),
+        }
+    }
+
     /// `disk /`, `group of 3 items`: for logs and messages.
     pub fn describe(&self) -> String {
         match self {

@@ -4,9 +4,7 @@
 //! JSON file, written atomically (temp file, fsync, rename, fsync of the directory) so a crash
 //! never leaves half a file; a file that cannot be read is reported and left as it is.
 
-use std::fs::File;
-use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
@@ -82,29 +80,9 @@ pub fn load(path: &Path) -> Result<Option<Baseline>, BaselineError> {
 /// Writes `baseline` to `path` atomically: a reader sees the old file or the new one, whole.
 pub fn save(path: &Path, baseline: &Baseline) -> Result<(), BaselineError> {
     let write_error = |reason: String| BaselineError::Write { path: path.display().to_string(), reason };
-    let directory = match path.parent() {
-        Some(parent) if !parent.as_os_str().is_empty() => parent.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    std::fs::create_dir_all(&directory)
-        .map_err(|err| write_error(format!("cannot create {}: {err}", directory.display())))?;
-    let file_name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "baseline".into());
-    let temporary = directory.join(format!(".{file_name}.tmp.{}", std::process::id()));
-    let json = serde_json::to_vec_pretty(baseline).map_err(|err| write_error(err.to_string()))?;
-    let written = (|| -> std::io::Result<()> {
-        let mut file = File::create(&temporary)?;
-        file.write_all(&json)?;
-        file.write_all(b"\n")?;
-        file.sync_all()?;
-        std::fs::rename(&temporary, path)?;
-        // The rename is only durable once the directory entry is on disk too.
-        File::open(&directory)?.sync_all()
-    })();
-    if let Err(err) = written {
-        let _ = std::fs::remove_file(&temporary);
-        return Err(write_error(err.to_string()));
-    }
-    Ok(())
+    let mut json = serde_json::to_vec_pretty(baseline).map_err(|err| write_error(err.to_string()))?;
+    json.push(b'\n');
+    super::write_atomically(path, &json).map_err(write_error)
 }
 
 #[cfg(test)]

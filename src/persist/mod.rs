@@ -1,6 +1,37 @@
 //! What the daemon keeps on disk between runs: the go-live [`baseline`] that regressions are
-//! measured against, and the [`attestations`] people record for items no program can decide.
-//! Both are written atomically and never replaced when they cannot be read.
+//! measured against, the [`attestations`] people record for items no program can decide, and
+//! the last [`verdicts`] (the state file), so a restart does not blank the checklist. All are
+//! written atomically and never replaced when they cannot be read.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
 
 pub mod attestations;
 pub mod baseline;
+pub mod verdicts;
+
+/// Writes `bytes` to `path` so that a reader sees the old file or the new one, whole, even
+/// across a crash: a temporary file beside it, fsync, rename, fsync of the directory. Creates
+/// the directory when missing. The error says which step failed.
+pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), String> {
+    let directory = match path.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    std::fs::create_dir_all(&directory).map_err(|err| format!("cannot create {}: {err}", directory.display()))?;
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let temporary = directory.join(format!(".{name}.tmp.{}", std::process::id()));
+    let written = (|| -> std::io::Result<()> {
+        let mut file = std::fs::File::create(&temporary)?;
+        file.write_all(bytes)?;
+        file.sync_all()?;
+        std::fs::rename(&temporary, path)?;
+        // The rename is only durable once the directory entry is on disk too.
+        std::fs::File::open(&directory)?.sync_all()
+    })();
+    if let Err(err) = written {
+        let _ = std::fs::remove_file(&temporary);
+        return Err(err.to_string());
+    }
+    Ok(())
+}

@@ -5,11 +5,14 @@
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock, RwLockReadGuard};
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use serde::{Deserialize, Serialize};
 
 use crate::config::{CheckSpec, Config, Decider, Item};
-use crate::model::{Outcome, Sample, Verdict};
+use crate::model::{Cause, Outcome, Sample, Verdict};
 use crate::persist::baseline::{Baseline, BaselineItem};
+use crate::support::text::excerpt;
 
 pub mod groups;
 
@@ -33,7 +36,16 @@ pub struct ItemRecord {
     pub counts: [u64; 3],
     /// The most recent verdicts, oldest first, at most [`HISTORY_LEN`]: the page's strip.
     pub history: VecDeque<(SystemTime, Verdict)>,
+    /// `last` came from the state file at start and the item has not been evaluated since.
+    pub restored: bool,
+    /// The reason as it read when the verdict or the cause last changed, cut to
+    /// [`REASON_LABEL_CHARS`]: a label value that does not churn while a backup ages.
+    pub reason_at_change: Option<String>,
 }
+
+/// How long the reason kept at a change may be, in characters: it becomes a label value
+/// (`checklist_item_reason_info`), so it is bounded.
+pub const REASON_LABEL_CHARS: usize = 200;
 
 /// How many past verdicts each item keeps in memory.
 pub const HISTORY_LEN: usize = 24;
@@ -157,8 +169,57 @@ impl ItemRecord {
             self.history.pop_front();
         }
         self.history.push_back((at, outcome.verdict));
+        let changed =
+            self.last.as_ref().is_none_or(|e| (e.outcome.verdict, e.outcome.cause) != (outcome.verdict, outcome.cause));
+        if changed {
+            self.reason_at_change = Some(excerpt(&outcome.reason, REASON_LABEL_CHARS));
+        }
+        self.restored = false;
         self.last = Some(Evaluation { outcome, at, duration });
     }
+
+    /// The fingerprint of the check that decides the item; `None` for a group item, whose
+    /// verdict is derived from its members rather than kept.
+    fn check_fingerprint(&self) -> Option<u64> {
+        match &self.decider {
+            Decider::Check(check) => Some(check.fingerprint()),
+            Decider::Group(_) => None,
+        }
+    }
+
+    fn saved(&self) -> Option<SavedVerdict> {
+        let last = self.last.as_ref()?;
+        Some(SavedVerdict {
+            id: self.item().id.clone(),
+            kind: self.kind().to_string(),
+            check: self.check_fingerprint()?,
+            verdict: last.outcome.verdict,
+            cause: last.outcome.cause,
+            reason: last.outcome.reason.clone(),
+            reason_at_change: self.reason_at_change.clone(),
+            at: last.at.duration_since(UNIX_EPOCH).map(|d| d.as_secs_f64()).unwrap_or(0.0),
+            duration_seconds: last.duration.as_secs_f64(),
+        })
+    }
+}
+
+/// One item's last verdict as the state file keeps it (`persist::verdicts`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SavedVerdict {
+    pub id: String,
+    /// The kind that decided it, for a person reading the file.
+    pub kind: String,
+    /// The fingerprint of the check's whole definition: a verdict is restored only onto the
+    /// same check (a changed address or threshold may change the verdict).
+    pub check: u64,
+    pub verdict: Verdict,
+    pub cause: Option<Cause>,
+    pub reason: String,
+    pub reason_at_change: Option<String>,
+    /// When it was evaluated, in seconds since the epoch.
+    pub at: f64,
+    pub duration_seconds: f64,
 }
 
 #[derive(Debug)]
@@ -224,6 +285,8 @@ impl Store {
                     position,
                     last: kept.as_ref().and_then(|r| r.last.clone()),
                     counts: kept.as_ref().map(|r| r.counts).unwrap_or_default(),
+                    restored: kept.as_ref().is_some_and(|r| r.restored),
+                    reason_at_change: kept.as_ref().and_then(|r| r.reason_at_change.clone()),
                     history: kept.map(|r| r.history).unwrap_or_default(),
                 });
             }
@@ -309,6 +372,44 @@ impl Store {
     /// Applicable items not evaluated yet since they were configured.
     pub fn pending(&self) -> usize {
         self.read().pending()
+    }
+
+    /// The last verdict of every evaluated item, for the state file.
+    pub fn saved_verdicts(&self) -> Vec<SavedVerdict> {
+        self.read().items.iter().filter_map(ItemRecord::saved).collect()
+    }
+
+    /// Puts verdicts from the state file back, with their original evaluation times, on items
+    /// not evaluated yet whose id matches and whose check is defined exactly as when it was
+    /// saved; they are marked restored until evaluated again. Groups are derived from their
+    /// restored members. Returns how many were restored.
+    pub fn restore(&self, saved: Vec<SavedVerdict>) -> usize {
+        let mut inner = self.write();
+        let mut restored = 0;
+        for verdict in saved {
+            let Some(&index) = inner.index.get(&verdict.id) else { continue };
+            let record = &mut inner.items[index];
+            if record.last.is_some() || record.check_fingerprint() != Some(verdict.check) {
+                continue;
+            }
+            let at = UNIX_EPOCH + Duration::try_from_secs_f64(verdict.at).unwrap_or_default();
+            let outcome = Outcome { verdict: verdict.verdict, cause: verdict.cause, reason: verdict.reason };
+            record.history.push_back((at, outcome.verdict));
+            record.last = Some(Evaluation {
+                outcome,
+                at,
+                duration: Duration::try_from_secs_f64(verdict.duration_seconds).unwrap_or_default(),
+            });
+            record.reason_at_change = verdict.reason_at_change;
+            record.restored = true;
+            restored += 1;
+        }
+        if restored > 0 && !inner.groups.is_empty() {
+            inner.derive_groups(None, SystemTime::now());
+        }
+        drop(inner);
+        self.bump();
+        restored
     }
 }
 
@@ -510,6 +611,54 @@ members = ["cpu", "port", "cloud"]
         assert_eq!(regressed(&store), vec![Some(true), Some(false)], "an item that never passed never regresses");
         store.set_baseline(None, true);
         assert_eq!(regressed(&store), vec![None, None]);
+    }
+
+    #[test]
+    fn the_reason_label_is_the_one_recorded_when_the_verdict_or_cause_changed() {
+        let store = Store::default();
+        let config = config(TWO_CHECKS);
+        store.install(&config);
+        let check = &config.checks[0];
+        let record = |outcome: Outcome| {
+            store.record(check, check.fingerprint(), vec![outcome], vec![], SystemTime::now(), Duration::ZERO)
+        };
+        let reason = |store: &Store| store.read().items[0].reason_at_change.clone();
+        record(Outcome::fail(Cause::BelowMinimum, "is 3d old; want at most 1d"));
+        record(Outcome::fail(Cause::BelowMinimum, "is 4d old; want at most 1d"));
+        assert_eq!(reason(&store).as_deref(), Some("is 3d old; want at most 1d"), "same verdict and cause: kept");
+        record(Outcome::error(Cause::Timeout, "timed out"));
+        assert_eq!(reason(&store).as_deref(), Some("timed out"), "another verdict: replaced");
+        record(Outcome::error(Cause::Refused, "x".repeat(REASON_LABEL_CHARS + 50)));
+        let long = reason(&store).unwrap();
+        assert_eq!(long.chars().count(), REASON_LABEL_CHARS + 1, "cut, with the cut marked: {long}");
+    }
+
+    #[test]
+    fn saved_verdicts_come_back_with_their_times_marked_restored_until_evaluated() {
+        let old = Store::default();
+        let config = config(TWO_CHECKS);
+        old.install(&config);
+        let port = &config.checks[1];
+        let then = UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+        old.record(port, port.fingerprint(), vec![Outcome::fail(Cause::Open, "accepts")], vec![], then, Duration::ZERO);
+        let saved = old.saved_verdicts();
+        assert_eq!(saved.len(), 1, "only evaluated items are saved");
+
+        let new = Store::default();
+        new.install(&config);
+        let mut foreign = saved[0].clone();
+        foreign.id = "cpu".into();
+        assert_eq!(new.restore(vec![saved[0].clone(), foreign]), 1, "a verdict of another check is not restored");
+        let inner = new.read();
+        let port_record = &inner.items[1];
+        assert!(port_record.restored);
+        assert_eq!(port_record.last.as_ref().unwrap().at, then);
+        assert_eq!(port_record.last.as_ref().unwrap().outcome, Outcome::fail(Cause::Open, "accepts"));
+        assert_eq!(port_record.reason_at_change.as_deref(), Some("accepts"));
+        assert!(inner.items[0].last.is_none());
+        drop(inner);
+        new.record(port, port.fingerprint(), vec![Outcome::pass("closed")], vec![], SystemTime::now(), Duration::ZERO);
+        assert!(!new.read().items[1].restored, "evaluated again");
     }
 
     #[test]

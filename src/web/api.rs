@@ -29,6 +29,8 @@ pub struct ItemView<'a> {
     pub reason: Option<&'a str>,
     pub last_evaluation: Option<String>,
     pub last_evaluation_timestamp_seconds: Option<f64>,
+    /// The verdict was restored from the state file at start and not evaluated since.
+    pub restored: bool,
     pub duration_seconds: Option<f64>,
     pub next_evaluation: Option<String>,
     pub interval_seconds: f64,
@@ -67,6 +69,7 @@ pub fn item_view<'a>(record: &'a ItemRecord, inner: &StoreInner) -> ItemView<'a>
         last_evaluation: last.map(|e| rfc3339(e.at)),
         last_evaluation_timestamp_seconds: last
             .map(|e| e.at.duration_since(UNIX_EPOCH).map(|d| d.as_secs_f64()).unwrap_or(0.0)),
+        restored: record.restored,
         duration_seconds: last.map(|e| e.duration.as_secs_f64()),
         next_evaluation: record.next_due().map(rfc3339),
         interval_seconds: record.interval().as_secs_f64(),

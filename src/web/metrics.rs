@@ -35,6 +35,7 @@ pub const CORE_FAMILIES: &[&str] = &[
     "checklist_item_evaluation_duration_seconds",
     "checklist_item_evaluations_total",
     "checklist_item_regressed",
+    "checklist_item_reason_info",
     "checklist_baseline_timestamp_seconds",
     "checklist_baseline_file_readable",
 ];
@@ -297,6 +298,8 @@ impl Collector for StoreCollector {
             }
         }
 
+        encode_reason_info(&mut encoder, &evaluated)?;
+
         // Value gauges of the check families, each family once, in name order.
         let mut families: BTreeMap<&str, Vec<&Sample>> = BTreeMap::new();
         for (_, samples) in &inner.samples {
@@ -325,6 +328,31 @@ impl Collector for StoreCollector {
         }
         Ok(())
     }
+}
+
+/// `checklist_item_reason_info{id, target, reason}`: for an item that does not pass, the reason
+/// as it read when its verdict or cause last changed (so it does not churn while a backup ages),
+/// and the target its check looks at, which alerts group on. One series per failing item, the
+/// label at most `REASON_LABEL_CHARS` characters.
+fn encode_reason_info(
+    encoder: &mut DescriptorEncoder<'_>,
+    evaluated: &[(&ItemRecord, &Evaluation)],
+) -> Result<(), std::fmt::Error> {
+    let mut family = gauge(
+        encoder,
+        "checklist_item_reason_info",
+        "1 for an item that does not pass, with the reason recorded when its verdict or cause last changed and its check's target.",
+    )?;
+    for (record, evaluation) in evaluated {
+        if evaluation.outcome.verdict == Verdict::Pass {
+            continue;
+        }
+        let target = record.decider.target();
+        let reason = record.reason_at_change.as_deref().unwrap_or_default();
+        let labels = vec![("id", record.item().id.as_str()), ("target", target.as_str()), ("reason", reason)];
+        ConstGauge::new(1i64).encode(family.encode_family(&labels)?)?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -37,6 +37,8 @@ pub struct ItemRow<'a> {
     /// Passed at the go-live baseline and does not pass now.
     pub regressed: bool,
     pub last: String,
+    /// The verdict came from the state file at start and was not evaluated since.
+    pub restored: bool,
     pub next: String,
     pub history: Vec<HistoryDot>,
 }
@@ -84,6 +86,7 @@ fn row<'a>(record: &'a ItemRecord, inner: &StoreInner, now: SystemTime) -> ItemR
         reason: reason_of(record).unwrap_or(""),
         regressed: inner.regressed(record) == Some(true),
         last: record.last.as_ref().map_or_else(|| "never".to_string(), |e| rfc3339(e.at)),
+        restored: record.restored,
         next: match (record.not_applicable(), record.next_due()) {
             (Some(_), _) => "never".to_string(),
             (None, Some(due)) => rfc3339(due),

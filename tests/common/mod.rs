@@ -41,6 +41,7 @@ pub struct Daemon {
     logs: Arc<Mutex<Vec<String>>>,
     pub client: reqwest::blocking::Client,
     _dir: Option<tempfile::TempDir>,
+    _state_dir: tempfile::TempDir,
 }
 
 impl Daemon {
@@ -68,10 +69,19 @@ impl Daemon {
     /// helpers (`get`, `metrics`, ...) talk to it with.
     pub fn launch(config: &Path, args: &[&str], scheme: &str, client: reqwest::blocking::Client) -> Daemon {
         let format = if args.contains(&"--log.format") { &[][..] } else { &["--log.format", "json"][..] };
+        // A free port unless `args` name an address (a restart on the same one).
+        let listen =
+            if args.contains(&"--web.listen-address") { &[][..] } else { &["--web.listen-address", "127.0.0.1:0"][..] };
+        // Its own state file unless `args` name one, so that no test restores another's verdicts.
+        let state_dir = tempfile::tempdir().unwrap();
+        let state_file = state_dir.path().join("state.json").display().to_string();
+        let state = if args.contains(&"--state.file") { &[][..] } else { &["--state.file", state_file.as_str()][..] };
         let mut child = Command::new(BINARY)
             .arg("--config.file")
             .arg(config)
-            .args(["--web.listen-address", "127.0.0.1:0", "--log.level", "debug"])
+            .args(listen)
+            .args(state)
+            .args(["--log.level", "debug"])
             .args(format)
             .args(args)
             .stdin(Stdio::null())
@@ -103,7 +113,16 @@ impl Daemon {
                 panic!("daemon did not start; logs: {:?}", logs.lock().unwrap());
             }
         };
-        Daemon { child, address, scheme: scheme.to_string(), config: config.to_path_buf(), logs, client, _dir: None }
+        Daemon {
+            child,
+            address,
+            scheme: scheme.to_string(),
+            config: config.to_path_buf(),
+            logs,
+            client,
+            _dir: None,
+            _state_dir: state_dir,
+        }
     }
 
     pub fn url(&self, path: &str) -> String {

@@ -41,18 +41,25 @@ impl Prometheus {
         tls: Option<(&Path, &Path)>,
         job_extra: &str,
     ) -> Prometheus {
+        let rule_files = rules.map(|r| format!("rule_files: [{}]\n", r.display())).unwrap_or_default();
+        let config = format!(
+            "global:\n  scrape_interval: 500ms\n  scrape_timeout: 500ms\n  evaluation_interval: 1s\n\
+             {rule_files}\
+             scrape_configs:\n  - job_name: checklist\n{job_extra}    static_configs:\n      - targets: [\"{target}\"]\n"
+        );
+        Prometheus::launch_config(&config, tls)
+    }
+
+    /// Runs Prometheus on `config` (the whole prometheus.yml, as YAML text): several targets,
+    /// an Alertmanager.
+    pub fn start_config(config: &str) -> Prometheus {
+        Prometheus::launch_config(config, None)
+    }
+
+    fn launch_config(config_text: &str, tls: Option<(&Path, &Path)>) -> Prometheus {
         let dir = tempfile::tempdir().unwrap();
         let config = dir.path().join("prometheus.yml");
-        let rule_files = rules.map(|r| format!("rule_files: [{}]\n", r.display())).unwrap_or_default();
-        std::fs::write(
-            &config,
-            format!(
-                "global:\n  scrape_interval: 500ms\n  scrape_timeout: 500ms\n  evaluation_interval: 1s\n\
-                 {rule_files}\
-                 scrape_configs:\n  - job_name: checklist\n{job_extra}    static_configs:\n      - targets: [\"{target}\"]\n"
-            ),
-        )
-        .unwrap();
+        std::fs::write(&config, config_text).unwrap();
         let port = closed_port();
         let mut command = Command::new("prometheus");
         if let Some((cert, key)) = tls {

@@ -1,0 +1,57 @@
+{
+  prometheusRules+:: {
+    groups+: [
+      {
+        name: 'checklist-readiness',
+        rules: [
+          {
+            record: 'instance_%s:checklist_readiness:ratio' % by,
+            expr: |||
+              (
+                  sum by (job, instance, %(by)s) (checklist_item_passing{%(job)s})
+                or
+                  0 * count by (job, instance, %(by)s) (checklist_item_info{%(job)s})
+              )
+              / count by (job, instance, %(by)s) (checklist_item_info{%(job)s} unless on (job, instance, id) checklist_item_not_applicable)
+            ||| % { by: by, job: $._config.jobSelector },
+          }
+          for by in ['section', 'severity']
+        ] + [
+          {
+            // Share of items passing. Items not evaluated yet count as not passing: the
+            // denominator is checklist_item_info, present from start-up. Items the config
+            // switched off for this site (checklist_item_not_applicable) count neither way.
+            record: 'instance:checklist_readiness:ratio',
+            expr: |||
+              (
+                  sum by (job, instance) (checklist_item_passing{%(job)s})
+                or
+                  0 * count by (job, instance) (checklist_item_info{%(job)s})
+              )
+              / count by (job, instance) (checklist_item_info{%(job)s} unless on (job, instance, id) checklist_item_not_applicable)
+            ||| % { job: $._config.jobSelector },
+          },
+          {
+            // Estimates the interval from the timestamps themselves (see the staleness alert).
+            record: 'instance_id:checklist_item_evaluation_interval_seconds:estimate',
+            expr: |||
+              (
+                  (
+                      max_over_time(checklist_item_last_evaluation_timestamp_seconds{%(job)s}[6h])
+                    - min_over_time(checklist_item_last_evaluation_timestamp_seconds{%(job)s}[6h])
+                  )
+                / (changes(checklist_item_last_evaluation_timestamp_seconds{%(job)s}[6h]) > 0)
+              )
+              or
+              (
+                  last_over_time(instance_id:checklist_item_evaluation_interval_seconds:estimate[1h])
+                and on (job, instance, id)
+                  checklist_item_last_evaluation_timestamp_seconds{%(job)s}
+              )
+            ||| % { job: $._config.jobSelector },
+          },
+        ],
+      },
+    ],
+  },
+}
