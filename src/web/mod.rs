@@ -9,6 +9,7 @@ pub mod basic_auth;
 pub mod connections;
 pub mod metrics;
 pub mod page;
+pub mod process;
 pub mod report;
 pub mod server;
 pub mod view;
