@@ -299,6 +299,11 @@ fn systemd_listeners() -> Result<Vec<TcpListener>, DaemonError> {
     std::env::remove_var("LISTEN_FDNAMES");
     let mut listeners = Vec::new();
     for fd in FIRST_FD..FIRST_FD + count {
+        // Checked before taking ownership: a descriptor that is not ours to close (the runtime's
+        // own, when systemd passed fewer than promised) must stay open.
+        if !is_listening_socket(fd) {
+            return Err(refuse(format!("descriptor {fd} is not a listening socket")));
+        }
         // SAFETY: systemd hands descriptors 3.. to this process, which owns them from here on;
         // nothing else in the process uses them. FD_CLOEXEC keeps them from child processes.
         let listener = unsafe {
@@ -311,6 +316,16 @@ fn systemd_listeners() -> Result<Vec<TcpListener>, DaemonError> {
             .push(listener.map_err(|err| refuse(format!("descriptor {fd} is not a TCP listening socket: {err}")))?);
     }
     Ok(listeners)
+}
+
+/// Whether `fd` is a socket in the listening state (SO_ACCEPTCONN).
+fn is_listening_socket(fd: i32) -> bool {
+    let mut accepting: libc::c_int = 0;
+    let mut size = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
+    // SAFETY: getsockopt writes at most `size` bytes into `accepting`; a bad descriptor is an error.
+    let result =
+        unsafe { libc::getsockopt(fd, libc::SOL_SOCKET, libc::SO_ACCEPTCONN, (&raw mut accepting).cast(), &mut size) };
+    result == 0 && accepting == 1
 }
 
 #[cfg(test)]

@@ -5,7 +5,7 @@
 
 use std::fmt::{self, Write as _};
 
-use serde_json::{Map, Value};
+use serde_json::Value;
 use tracing::field::{Field, Visit};
 use tracing::{Event, Subscriber};
 use tracing_subscriber::fmt::format::Writer;
@@ -88,8 +88,14 @@ where
         let all = head.into_iter().chain(caller).chain(fields.rest.iter().map(|(k, v)| (*k, v.clone())));
         match self.format {
             LogFormat::Json => {
-                let object: Map<String, Value> = all.map(|(k, v)| (k.to_string(), v)).collect();
-                writeln!(writer, "{}", Value::Object(object))
+                // Written pair by pair: a JSON map would sort the keys, and `ts`, `level`, `msg`
+                // come first in both formats.
+                let mut separator = "{";
+                for (key, value) in all {
+                    write!(writer, "{separator}{}:{value}", Value::from(key))?;
+                    separator = ",";
+                }
+                writeln!(writer, "}}")
             }
             LogFormat::Logfmt => {
                 let mut separator = "";
