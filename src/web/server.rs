@@ -1,6 +1,7 @@
 //! The HTTP side: `/metrics` (or `--web.telemetry-path`), `/-/healthy`, `/-/ready`,
-//! `/-/reload`, `/api/v1/items` and a landing page, all below `--web.route-prefix`. Handlers only read the store (and ask the reloader for a reload); no request
-//! can make the daemon connect anywhere, unlike blackbox_exporter's `/probe?target=`.
+//! `/-/reload`, `/api/v1/items` and a landing page, all below `--web.route-prefix`, on every
+//! listener. Handlers only read the store (and ask the reloader for a reload); no request can
+//! make the daemon connect anywhere, unlike blackbox_exporter's `/probe?target=`.
 //!
 //! The [`WebSettings`] of `--web.config.file` apply twice: TLS (and client certificates) at
 //! each connection's handshake, with the settings current when the connection was accepted;
