@@ -45,7 +45,8 @@
 
   async function refresh() {
     try {
-      const response = await fetch("/api/v1/items", { headers: { Accept: "application/json" } });
+      // Relative to the page, so that it works below --web.route-prefix and behind a proxy path.
+      const response = await fetch("api/v1/items", { headers: { Accept: "application/json" } });
       if (!response.ok) throw new Error("HTTP " + response.status);
       apply(await response.json());
     } catch (error) {

@@ -84,7 +84,7 @@ fn the_page_works_without_javascript_and_filters_to_what_needs_attention() {
     assert!(html.contains("data-state=\"fail\"") && html.contains("data-state=\"error\""));
     assert!(!html.contains("data-state=\"pass\""), "a passing item is not shown when filtering");
     assert!(!html.contains("data-section=\"Infrastructure Readiness\""), "a section with nothing to do is left out");
-    assert!(html.contains("<a href=\"/\">Show every item</a>"));
+    assert!(html.contains("<a href=\"./\">Show every item</a>"));
     let full = daemon.get("/").text().unwrap();
     assert!(full.contains("CPU &#60;script&#62;") || full.contains("CPU &lt;script&gt;"), "server-side escaping");
     assert_eq!(daemon.get("/static/page.js").status(), 200);
@@ -185,4 +185,80 @@ fn markup_a_target_sends_in_a_header_shows_as_text() {
     assert!(dom.contains("&lt;script&gt;alert('hdr')&lt;/script&gt;"), "{dom}");
     assert_eq!(dom.matches("<script").count(), 1, "no script from the target: {dom}");
     assert!(dom.contains("<span id=\"live-status\"> · live</span>"), "after the script's refresh too");
+}
+
+/// Every `href="…"` and `src="…"` of a page, and the addresses its script fetches.
+fn references(html: &str, script: &str) -> Vec<String> {
+    let mut found = Vec::new();
+    for (text, marker) in [(html, " href=\""), (html, " src=\""), (script, "fetch(\"")] {
+        for piece in text.split(marker).skip(1) {
+            found.push(piece.split('"').next().unwrap().replace("&amp;", "&"));
+        }
+    }
+    found
+}
+
+/// `reference` resolved against the page at `base` (a path ending in `/`), as a browser does.
+fn resolve(base: &str, reference: &str) -> String {
+    if reference.starts_with('/') {
+        return reference.to_string();
+    }
+    format!("{base}{}", reference.trim_start_matches("./"))
+}
+
+#[test]
+fn below_a_route_prefix_every_link_and_asset_of_the_page_answers() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("c.toml");
+    std::fs::write(&config, mixed_config()).unwrap();
+    let daemon = Daemon::start_with(&config, &["--web.route-prefix=/checklist"]);
+
+    // The prefix without its slash leads to the page, so that relative links resolve.
+    let no_redirects =
+        reqwest::blocking::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let bare = no_redirects.get(daemon.url("/checklist")).send().unwrap();
+    assert_eq!(bare.status(), 302);
+    assert_eq!(bare.headers()["location"], "/checklist/");
+    assert_eq!(daemon.get("/").status(), 404, "nothing is served outside the prefix");
+    assert_eq!(daemon.get("/metrics").status(), 404);
+
+    for page_path in ["/checklist/", "/checklist/?filter=attention"] {
+        let page = daemon.get(page_path);
+        assert_eq!(page.status(), 200, "{page_path}");
+        let html = page.text().unwrap();
+        let script = daemon.get("/checklist/static/page.js").text().unwrap();
+        let found = references(&html, &script);
+        for expected in
+            ["static/page.css", "static/page.js", "api/v1/items", "metrics", "api/v1/report?format=markdown"]
+        {
+            assert!(found.iter().any(|r| r == expected), "{expected} among {found:?}");
+        }
+        for reference in found.iter().filter(|r| !r.starts_with('#')) {
+            let path = resolve("/checklist/", reference);
+            assert!(path.starts_with("/checklist/"), "{reference} leaves the prefix");
+            let response = daemon.get(&path);
+            assert_eq!(response.status(), 200, "{reference} resolved to {path}");
+        }
+        // In-page anchors name items that are on the page.
+        for anchor in found.iter().filter_map(|r| r.strip_prefix('#')) {
+            assert!(html.contains(&format!("id=\"{anchor}\"")), "#{anchor}");
+        }
+    }
+}
+
+#[test]
+fn chromium_refreshes_the_page_below_a_route_prefix() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("c.toml");
+    std::fs::write(&config, mixed_config()).unwrap();
+    let daemon = Daemon::start_with(&config, &["--web.route-prefix=/checklist"]);
+    wait_for("three items evaluated", Duration::from_secs(30), || {
+        daemon.get("/checklist/api/v1/items").json::<serde_json::Value>().unwrap()["summary"]["pending"] == 1
+    });
+    // The script marks the page live once its fetch of api/v1/items (relative) succeeded.
+    let output = chromium(&["--virtual-time-budget=3000", "--dump-dom"], &daemon.url("/checklist/"));
+    let dom = String::from_utf8_lossy(&output.stdout).into_owned();
+    assert!(dom.contains("id=\"live-status\""), "{dom}");
+    let status = dom.split("id=\"live-status\">").nth(1).unwrap().split('<').next().unwrap();
+    assert_eq!(status, " · live", "the script's fetch below the prefix");
 }

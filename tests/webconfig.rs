@@ -384,7 +384,7 @@ fn bad_web_configs_are_refused_with_the_file_the_key_and_the_reason() {
         assert_eq!(start.status.code(), Some(1), "the daemon started on\n{text}");
         let logged: Vec<serde_json::Value> =
             String::from_utf8_lossy(&start.stderr).lines().filter_map(|line| serde_json::from_str(line).ok()).collect();
-        assert!(logged.iter().any(|l| l["message"] == "exiting" && l["error"] == *expected), "{logged:?}");
+        assert!(logged.iter().any(|l| l["msg"] == "exiting" && l["error"] == *expected), "{logged:?}");
     }
 
     let good = setup.web_config("tls_server_config:\n  cert_file: server.pem\n  key_file: server.key\n");

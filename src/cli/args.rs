@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{ArgAction, Parser, Subcommand, ValueEnum};
 
 use crate::cli::logging::{LogFormat, LogLevel};
 
@@ -13,10 +13,15 @@ pub const DEFAULT_PORT: u16 = 9847;
 #[derive(Debug, Parser)]
 #[command(
     name = "checklist-exporter",
-    version,
+    disable_version_flag = true,
     about = "Re-evaluates a production deployment checklist on a schedule and exposes every item as a Prometheus gauge."
 )]
 pub struct Cli {
+    /// Print the version, git branch and revision, build user and date, Rust version and
+    /// platform, as Prometheus exporters do, and exit.
+    #[arg(long, short = 'V', action = ArgAction::SetTrue)]
+    pub version: bool,
+
     /// Checklist config file (TOML).
     #[arg(long = "config.file", value_name = "FILE", default_value = "config/checklist.toml", global = true)]
     pub config_file: PathBuf,
@@ -35,8 +40,28 @@ pub struct Cli {
     pub state_file: Option<PathBuf>,
 
     /// Address to serve metrics, the API and health endpoints on; `:9847` means every interface.
-    #[arg(long = "web.listen-address", value_name = "ADDRESS", default_value = ":9847")]
-    pub listen_address: String,
+    /// Repeat the flag to listen on several addresses.
+    #[arg(long = "web.listen-address", value_name = "ADDRESS", default_value = ":9847", action = ArgAction::Append)]
+    pub listen_addresses: Vec<String>,
+
+    /// Serve on the listening sockets systemd passes (socket activation) instead of
+    /// --web.listen-address.
+    #[arg(long = "web.systemd-socket")]
+    pub systemd_socket: bool,
+
+    /// Path under which the metrics are exposed (below --web.route-prefix).
+    #[arg(long = "web.telemetry-path", value_name = "PATH", default_value = "/metrics")]
+    pub telemetry_path: String,
+
+    /// The URL under which the exporter is reachable from outside (a reverse proxy's, say), used
+    /// in `checklist_web_info` for links to the page. Default: http://<first listen address>/.
+    #[arg(long = "web.external-url", value_name = "URL")]
+    pub external_url: Option<String>,
+
+    /// Prefix of every route (the page, /metrics, the API, /-/...). Defaults to the path of
+    /// --web.external-url.
+    #[arg(long = "web.route-prefix", value_name = "PATH")]
+    pub route_prefix: Option<String>,
 
     /// Web config file (YAML, the exporter-toolkit format): TLS, client certificates, basic auth,
     /// response headers and a rate limit for every endpoint. Re-read on reload.

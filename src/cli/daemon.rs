@@ -13,8 +13,8 @@ use tokio::sync::mpsc;
 use crate::config::{self, ConfigError};
 use crate::scheduler::Scheduler;
 use crate::state::{SavedVerdict, Store};
-use crate::web::metrics::Exposition;
-use crate::web::server::{self, AppState, ReloadRequest, SharedWebSettings};
+use crate::web::metrics::{Exposition, WebInfo};
+use crate::web::server::{self, AppState, ReloadRequest, Routes, SharedWebSettings};
 use crate::web::webconfig::{self, WebConfigError, WebSettings};
 
 #[derive(Debug, thiserror::Error)]
@@ -27,12 +27,26 @@ pub enum DaemonError {
     Listen { address: String, reason: String },
     #[error("cannot install a signal handler: {0}")]
     Signal(std::io::Error),
+    #[error("--web.systemd-socket: {0}")]
+    SystemdSocket(String),
+    /// A bad `--web.external-url`, `--web.route-prefix` or `--web.telemetry-path`.
+    #[error("{0}")]
+    WebFlag(String),
 }
 
 #[derive(Clone, Debug)]
 pub struct DaemonOptions {
     pub config_file: PathBuf,
-    pub listen_address: String,
+    /// `--web.listen-address`, each given; ignored with `systemd_socket`.
+    pub listen_addresses: Vec<String>,
+    /// `--web.systemd-socket`: serve on the sockets systemd passed.
+    pub systemd_socket: bool,
+    /// `--web.telemetry-path`.
+    pub telemetry_path: String,
+    /// `--web.external-url`.
+    pub external_url: Option<String>,
+    /// `--web.route-prefix`; `None` takes the external URL's path.
+    pub route_prefix: Option<String>,
     pub baseline_file: PathBuf,
     /// `--state.file`: the last verdicts, kept across restarts.
     pub state_file: PathBuf,
@@ -45,6 +59,13 @@ pub struct DaemonOptions {
 pub async fn run(options: DaemonOptions) -> Result<(), DaemonError> {
     let config = config::load(&options.config_file)?;
     let web = load_web_config(options.web_config_file.as_deref())?;
+    let external_url = options.external_url.as_deref().map(parse_external_url).transpose()?;
+    let prefix = match (&options.route_prefix, &external_url) {
+        (Some(prefix), _) => prefix.as_str(),
+        (None, Some(url)) => url.path.as_str(),
+        (None, None) => "/",
+    };
+    let routes = Routes::new(prefix, &options.telemetry_path).map_err(DaemonError::WebFlag)?;
     crate::support::memory::release_freed_memory();
     let store = Store::new();
     match crate::persist::baseline::load(&options.baseline_file) {
@@ -61,10 +82,25 @@ pub async fn run(options: DaemonOptions) -> Result<(), DaemonError> {
     let scheduler = Arc::new(Scheduler::new(store.clone()));
     scheduler.apply(&config);
 
-    let listener = bind(&options.listen_address).await?;
-    let address = listener.local_addr().map(|a| a.to_string()).unwrap_or_default();
+    let listeners = if options.systemd_socket {
+        systemd_listeners()?
+    } else {
+        let mut listeners = Vec::with_capacity(options.listen_addresses.len());
+        for address in &options.listen_addresses {
+            listeners.push(bind(address).await?);
+        }
+        listeners
+    };
+    let addresses: Vec<SocketAddr> = listeners.iter().filter_map(|l| l.local_addr().ok()).collect();
+    let address = addresses.first().map(|a| a.to_string()).unwrap_or_default();
+    let external_url = match external_url {
+        Some(url) => url.url,
+        None => default_external_url(addresses.first(), web.tls.is_some()),
+    };
     tracing::info!(
         address = %address,
+        addresses = %addresses.iter().map(|a| a.to_string()).collect::<Vec<_>>().join(","),
+        external_url = %external_url,
         config = %options.config_file.display(),
         checks = config.deciders.len(),
         items = config.item_count(),
@@ -109,13 +145,14 @@ pub async fn run(options: DaemonOptions) -> Result<(), DaemonError> {
     let saver_store = store.clone();
     let state = Arc::new(AppState {
         store: store.clone(),
-        exposition: Exposition::new(store),
+        exposition: Exposition::with_web_info(store, Some(WebInfo { external_url })),
         reload: reload_tx,
         baseline_file: options.baseline_file.clone(),
         web,
         lifecycle_enabled: options.lifecycle_enabled,
+        routes,
     });
-    server::serve(listener, state, shutdown).await;
+    server::serve(listeners, state, shutdown).await;
     scheduler.stop();
     reloader.abort();
     saver.abort();
@@ -247,4 +284,124 @@ async fn bind(address: &str) -> Result<TcpListener, DaemonError> {
         }
     }
     Err(listen_error(last_error))
+}
+
+/// `--web.external-url`, checked: the URL with a trailing `/`, and its path.
+#[derive(Debug, PartialEq, Eq)]
+struct ExternalUrl {
+    url: String,
+    path: String,
+}
+
+fn parse_external_url(url: &str) -> Result<ExternalUrl, DaemonError> {
+    let refuse = |why: &str| DaemonError::WebFlag(format!("--web.external-url {url:?}: {why}"));
+    let rest = url
+        .strip_prefix("http://")
+        .or_else(|| url.strip_prefix("https://"))
+        .ok_or_else(|| refuse("want an absolute http:// or https:// URL"))?;
+    if url.contains(['?', '#']) || url.chars().any(char::is_whitespace) {
+        return Err(refuse("want a URL without query, fragment or spaces"));
+    }
+    let (host, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+    if host.is_empty() {
+        return Err(refuse("want a host after the scheme"));
+    }
+    let path = format!("/{}", path.trim_matches('/'));
+    let url = format!(
+        "{}{}",
+        &url[..url.len() - rest.len() + host.len()],
+        if path == "/" { "/".to_string() } else { format!("{path}/") }
+    );
+    Ok(ExternalUrl { url, path })
+}
+
+/// `http://<first listen address>/` as Prometheus builds it: an address on every interface
+/// is named by this host's name.
+fn default_external_url(first: Option<&SocketAddr>, tls: bool) -> String {
+    let scheme = if tls { "https" } else { "http" };
+    let Some(address) = first else { return format!("{scheme}://localhost/") };
+    if address.ip().is_unspecified() {
+        let host = std::fs::read_to_string("/proc/sys/kernel/hostname").map(|h| h.trim().to_string());
+        let host = host.ok().filter(|h| !h.is_empty()).unwrap_or_else(|| "localhost".to_string());
+        format!("{scheme}://{host}:{}/", address.port())
+    } else {
+        format!("{scheme}://{address}/")
+    }
+}
+
+/// The listening sockets systemd passed (sd_listen_fds(3)): descriptors 3 to 3 + LISTEN_FDS - 1,
+/// when LISTEN_PID names this process. The variables are removed so that the commands checks
+/// run do not take the sockets for theirs.
+fn systemd_listeners() -> Result<Vec<TcpListener>, DaemonError> {
+    const FIRST_FD: i32 = 3;
+    let refuse = |why: String| DaemonError::SystemdSocket(why);
+    let pid = std::env::var("LISTEN_PID")
+        .map_err(|_| refuse("LISTEN_PID is not set: was the daemon started by a systemd socket unit?".into()))?;
+    if pid.trim() != std::process::id().to_string() {
+        return Err(refuse(format!("LISTEN_PID is {pid}, not this process ({})", std::process::id())));
+    }
+    let count: i32 = std::env::var("LISTEN_FDS")
+        .ok()
+        .and_then(|n| n.trim().parse().ok())
+        .filter(|n| *n > 0)
+        .ok_or_else(|| refuse("LISTEN_FDS does not give a number of sockets above 0".into()))?;
+    std::env::remove_var("LISTEN_PID");
+    std::env::remove_var("LISTEN_FDS");
+    std::env::remove_var("LISTEN_FDNAMES");
+    let mut listeners = Vec::new();
+    for fd in FIRST_FD..FIRST_FD + count {
+        // Checked before taking ownership: a descriptor that is not ours to close (the runtime's
+        // own, when systemd passed fewer than promised) must stay open.
+        if !is_listening_socket(fd) {
+            return Err(refuse(format!("descriptor {fd} is not a listening socket")));
+        }
+        // SAFETY: systemd hands descriptors 3.. to this process, which owns them from here on;
+        // nothing else in the process uses them. FD_CLOEXEC keeps them from child processes.
+        let listener = unsafe {
+            libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC);
+            <std::net::TcpListener as std::os::fd::FromRawFd>::from_raw_fd(fd)
+        };
+        let listening = listener.local_addr().and_then(|_| listener.set_nonblocking(true));
+        let listener = listening.and_then(|()| TcpListener::from_std(listener));
+        listeners
+            .push(listener.map_err(|err| refuse(format!("descriptor {fd} is not a TCP listening socket: {err}")))?);
+    }
+    Ok(listeners)
+}
+
+/// Whether `fd` is a socket in the listening state (SO_ACCEPTCONN).
+fn is_listening_socket(fd: i32) -> bool {
+    let mut accepting: libc::c_int = 0;
+    let mut size = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
+    // SAFETY: getsockopt writes at most `size` bytes into `accepting`; a bad descriptor is an error.
+    let result =
+        unsafe { libc::getsockopt(fd, libc::SOL_SOCKET, libc::SO_ACCEPTCONN, (&raw mut accepting).cast(), &mut size) };
+    result == 0 && accepting == 1
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_external_url_gives_the_route_prefix_and_ends_in_a_slash() {
+        let url = parse_external_url("https://ops.example.com/checklist").unwrap();
+        assert_eq!(url, ExternalUrl { url: "https://ops.example.com/checklist/".into(), path: "/checklist".into() });
+        let root = parse_external_url("http://host:9847").unwrap();
+        assert_eq!(root, ExternalUrl { url: "http://host:9847/".into(), path: "/".into() });
+        let error = parse_external_url("host:9847/x").unwrap_err().to_string();
+        assert_eq!(error, "--web.external-url \"host:9847/x\": want an absolute http:// or https:// URL");
+        assert!(parse_external_url("https:///x").is_err());
+    }
+
+    #[test]
+    fn the_default_external_url_names_the_first_address_or_this_host() {
+        let loopback: SocketAddr = "127.0.0.1:9847".parse().unwrap();
+        assert_eq!(default_external_url(Some(&loopback), false), "http://127.0.0.1:9847/");
+        let v6: SocketAddr = "[::1]:9847".parse().unwrap();
+        assert_eq!(default_external_url(Some(&v6), true), "https://[::1]:9847/");
+        let any: SocketAddr = "0.0.0.0:9847".parse().unwrap();
+        let url = default_external_url(Some(&any), false);
+        assert!(url.starts_with("http://") && url.ends_with(":9847/") && !url.contains("0.0.0.0"), "{url}");
+    }
 }

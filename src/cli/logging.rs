@@ -1,8 +1,11 @@
-//! Logs as Prometheus exporters write them: logfmt (`ts=… level=info msg="…" key=value`) by
-//! default, JSON lines with `--log.format=json`, to standard error.
+//! Logs as Prometheus exporters write them, one schema in both formats: `ts` (RFC 3339, UTC,
+//! milliseconds), `level` (lowercase), `msg`, `caller` (`file:line`), then the event's fields.
+//! logfmt (`ts=… level=info msg="…" caller=cli/daemon.rs:80 key=value`) by default, JSON lines
+//! with `--log.format=json`, to standard error.
 
 use std::fmt::{self, Write as _};
 
+use serde_json::Value;
 use tracing::field::{Field, Visit};
 use tracing::{Event, Subscriber};
 use tracing_subscriber::fmt::format::Writer;
@@ -40,54 +43,115 @@ pub fn init(level: LogLevel, format: LogFormat) {
     let filter = EnvFilter::new(format!("warn,checklist_exporter={}", level.directive()));
     let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
     // A second init (tests) keeps the first subscriber; that is fine.
-    let _ = match format {
-        LogFormat::Json => builder.json().flatten_event(true).with_current_span(false).try_init(),
-        LogFormat::Logfmt => builder.event_format(Logfmt).try_init(),
-    };
+    let _ = builder.event_format(Line { format }).try_init();
 }
 
-/// Formats one event as a logfmt line.
-pub struct Logfmt;
+/// Formats one event as a line in `format`.
+pub struct Line {
+    pub format: LogFormat,
+}
 
-impl<S, N> FormatEvent<S, N> for Logfmt
+/// `file:line` of the code that logged: our own files below `src/`, a dependency's by its last
+/// two path parts.
+fn caller(file: Option<&str>, line: Option<u32>) -> Option<String> {
+    let file = file?;
+    let short = match file.strip_prefix("src/") {
+        Some(own) => own,
+        None => {
+            let mut parts = file.rsplitn(3, '/');
+            let (name, folder) = (parts.next().unwrap_or(file), parts.next());
+            let start = file.len() - name.len() - folder.map_or(0, |f| f.len() + 1);
+            &file[start..]
+        }
+    };
+    Some(match line {
+        Some(line) => format!("{short}:{line}"),
+        None => short.to_string(),
+    })
+}
+
+impl<S, N> FormatEvent<S, N> for Line
 where
     S: Subscriber + for<'a> LookupSpan<'a>,
     N: for<'a> FormatFields<'a> + 'static,
 {
     fn format_event(&self, _ctx: &FmtContext<'_, S, N>, mut writer: Writer<'_>, event: &Event<'_>) -> fmt::Result {
         let meta = event.metadata();
-        let now = humantime::format_rfc3339_millis(std::time::SystemTime::now());
-        write!(writer, "ts={now} level={}", meta.level().as_str().to_ascii_lowercase())?;
-        if let Some(module) = meta.module_path() {
-            write!(writer, " caller={}", module.trim_start_matches("checklist_exporter::"))?;
-        }
-        let mut fields = LogfmtFields::default();
+        let mut fields = Fields::default();
         event.record(&mut fields);
-        if let Some(message) = fields.message {
-            write!(writer, " msg={}", quote(&message))?;
+        let head = [
+            ("ts", Value::from(humantime::format_rfc3339_millis(std::time::SystemTime::now()).to_string())),
+            ("level", Value::from(meta.level().as_str().to_ascii_lowercase())),
+            ("msg", Value::from(fields.message.unwrap_or_default())),
+        ];
+        let caller = caller(meta.file(), meta.line()).map(|c| ("caller", Value::from(c)));
+        let all = head.into_iter().chain(caller).chain(fields.rest.iter().map(|(k, v)| (*k, v.clone())));
+        match self.format {
+            LogFormat::Json => {
+                // Written pair by pair: a JSON map would sort the keys, and `ts`, `level`, `msg`
+                // come first in both formats.
+                let mut separator = "{";
+                for (key, value) in all {
+                    write!(writer, "{separator}{}:{value}", Value::from(key))?;
+                    separator = ",";
+                }
+                writeln!(writer, "}}")
+            }
+            LogFormat::Logfmt => {
+                let mut separator = "";
+                for (key, value) in all {
+                    let text = match value {
+                        Value::String(text) => text,
+                        other => other.to_string(),
+                    };
+                    write!(writer, "{separator}{key}={}", quote(&text))?;
+                    separator = " ";
+                }
+                writeln!(writer)
+            }
         }
-        writer.write_str(&fields.rest)?;
-        writeln!(writer)
     }
 }
 
+/// The event's message and its other fields in order; numbers and booleans stay typed for JSON.
 #[derive(Default)]
-struct LogfmtFields {
+struct Fields {
     message: Option<String>,
-    rest: String,
+    rest: Vec<(&'static str, Value)>,
 }
 
-impl Visit for LogfmtFields {
-    fn record_str(&mut self, field: &Field, value: &str) {
-        if field.name() == "message" {
-            self.message = Some(value.to_string());
-        } else {
-            let _ = write!(self.rest, " {}={}", field.name(), quote(value));
+impl Fields {
+    fn add(&mut self, field: &Field, value: Value) {
+        match (field.name(), value) {
+            ("message", Value::String(text)) => self.message = Some(text),
+            (name, value) => self.rest.push((name, value)),
         }
+    }
+}
+
+impl Visit for Fields {
+    fn record_str(&mut self, field: &Field, value: &str) {
+        self.add(field, Value::from(value));
+    }
+
+    fn record_bool(&mut self, field: &Field, value: bool) {
+        self.add(field, Value::from(value));
+    }
+
+    fn record_i64(&mut self, field: &Field, value: i64) {
+        self.add(field, Value::from(value));
+    }
+
+    fn record_u64(&mut self, field: &Field, value: u64) {
+        self.add(field, Value::from(value));
+    }
+
+    fn record_f64(&mut self, field: &Field, value: f64) {
+        self.add(field, Value::from(value));
     }
 
     fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
-        self.record_str(field, &format!("{value:?}"));
+        self.add(field, Value::from(format!("{value:?}")));
     }
 }
 
@@ -119,7 +183,16 @@ pub fn quote(value: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::quote;
+    use super::{caller, quote};
+
+    #[test]
+    fn the_caller_is_a_short_file_and_line() {
+        assert_eq!(caller(Some("src/cli/daemon.rs"), Some(80)).as_deref(), Some("cli/daemon.rs:80"));
+        let dependency = "/root/.cargo/registry/src/index/hyper-1.6.0/src/proto/h1/dispatch.rs";
+        assert_eq!(caller(Some(dependency), Some(7)).as_deref(), Some("h1/dispatch.rs:7"));
+        assert_eq!(caller(Some("main.rs"), None).as_deref(), Some("main.rs"));
+        assert_eq!(caller(None, Some(1)), None);
+    }
 
     #[test]
     fn logfmt_values_are_quoted_only_when_needed() {

@@ -24,8 +24,20 @@ pub const EXIT_READY: i32 = 0;
 pub const EXIT_NOT_READY: i32 = 1;
 pub const EXIT_BAD_CONFIG: i32 = 2;
 
+/// What `--version` prints, in the form of the Prometheus exporters' `--version`.
+pub fn version_text() -> String {
+    use crate::web::metrics::{BRANCH, BUILD_DATE, BUILD_USER, PLATFORM, REVISION, RUST_VERSION, VERSION};
+    format!(
+        "checklist-exporter, version {VERSION} (branch: {BRANCH}, revision: {REVISION})\n  build user:       {BUILD_USER}\n  build date:       {BUILD_DATE}\n  rust version:     {RUST_VERSION}\n  platform:         {PLATFORM}\n"
+    )
+}
+
 /// Runs the command the flags name; returns the process exit code.
 pub fn run(cli: Cli) -> ExitCode {
+    if cli.version {
+        print!("{}", version_text());
+        return ExitCode::SUCCESS;
+    }
     if cli.config_check {
         let valid = match config::load(&cli.config_file) {
             Ok(config) => {
@@ -94,7 +106,11 @@ pub fn run(cli: Cli) -> ExitCode {
         None => {
             let options = DaemonOptions {
                 config_file: cli.config_file,
-                listen_address: cli.listen_address,
+                listen_addresses: cli.listen_addresses,
+                systemd_socket: cli.systemd_socket,
+                telemetry_path: cli.telemetry_path,
+                external_url: cli.external_url,
+                route_prefix: cli.route_prefix,
                 state_file: cli.state_file.unwrap_or_else(|| cli.baseline_file.with_file_name("state.json")),
                 baseline_file: cli.baseline_file,
                 web_config_file: cli.web_config_file,

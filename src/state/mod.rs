@@ -89,7 +89,7 @@ pub struct ReloadStatus {
     pub last_success: SystemTime,
 }
 
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct StoreInner {
     /// In config order, which is the order metrics, the API and reports list items in.
     pub items: Vec<ItemRecord>,
@@ -254,6 +254,12 @@ impl Store {
     /// Changes every time anything readers can see changes.
     pub fn generation(&self) -> u64 {
         self.generation.load(Ordering::Acquire)
+    }
+
+    /// A copy of what readers see, taken under the read lock, which is released before the copy
+    /// is returned: rendering a scrape, the page or a report from it never holds writers back.
+    pub fn snapshot(&self) -> StoreInner {
+        self.read().clone()
     }
 
     pub fn read(&self) -> RwLockReadGuard<'_, StoreInner> {

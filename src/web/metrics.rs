@@ -2,11 +2,12 @@
 //! collector, so an item removed by a reload simply stops appearing. Rendering is cached per
 //! store generation: scrapes between two evaluations cost a copy of bytes, not an encoding.
 
-use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
+use flate2::{Compress, Compression, FlushCompress, Status};
 use prometheus_client::collector::Collector;
 use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric};
 use prometheus_client::metrics::counter::ConstCounter;
@@ -14,19 +15,30 @@ use prometheus_client::metrics::gauge::ConstGauge;
 use prometheus_client::metrics::MetricType;
 use prometheus_client::registry::Registry;
 
+use crate::config::Decider;
 use crate::model::{MetricKind, Sample, SampleValue, Verdict};
-use crate::state::{Evaluation, ItemRecord, Store};
+use crate::state::{Evaluation, ItemRecord, Store, StoreInner};
+use crate::web::process::ProcessCollector;
 
 /// Version and git revision, baked in at build time.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 pub const REVISION: &str = env!("CHECKLIST_EXPORTER_REVISION");
+/// The git branch, the `rustc` version and the build user and date; `--version` prints them all.
+pub const BRANCH: &str = env!("CHECKLIST_EXPORTER_BRANCH");
+pub const RUST_VERSION: &str = env!("CHECKLIST_EXPORTER_RUST_VERSION");
+pub const BUILD_USER: &str = env!("CHECKLIST_EXPORTER_BUILD_USER");
+pub const BUILD_DATE: &str = env!("CHECKLIST_EXPORTER_BUILD_DATE");
+/// `os/arch`, as Go exporters print their platform.
+pub const PLATFORM: &str = env!("CHECKLIST_EXPORTER_PLATFORM");
 
 /// The families every exporter exposes whatever its config, as they appear on `/metrics`.
 pub const CORE_FAMILIES: &[&str] = &[
     "checklist_build_info",
+    "checklist_web_info",
     "checklist_config_last_reload_successful",
     "checklist_config_last_reload_success_timestamp_seconds",
     "checklist_item_info",
+    "checklist_item_interval_seconds",
     "checklist_item_not_applicable",
     "checklist_item_passing",
     "checklist_item_error",
@@ -66,34 +78,110 @@ impl Format {
     }
 }
 
+/// What the exposition says about the exporter's own web side (`checklist_web_info`).
+#[derive(Clone, Debug, Default)]
+pub struct WebInfo {
+    /// The absolute URL of the page, ending in `/`: alert rules link `<external_url>#item-<id>`.
+    pub external_url: String,
+}
+
+/// The store's part of one rendering, cached until the store changes: the text, and its deflate
+/// stream (made when a scraper first asks for gzip) ending in a full flush, so that the
+/// per-scrape `process_*` tail can be compressed on its own and appended.
+#[derive(Debug)]
+struct CachedPart {
+    generation: u64,
+    text: Bytes,
+    deflated: OnceLock<Deflated>,
+}
+
+/// The cached part compressed, and the CRC-32 state after it, which a scrape resumes over its
+/// tail instead of hashing megabytes again.
+#[derive(Debug)]
+struct Deflated {
+    stream: Bytes,
+    crc: crc32fast::Hasher,
+}
+
 /// Renders and caches the exposition.
 #[derive(Debug)]
 pub struct Exposition {
     store: Arc<Store>,
     registry: Registry,
-    cache: Mutex<[Option<(u64, Bytes)>; 2]>,
+    /// The `process_*` series: read at every scrape, never cached.
+    process: Registry,
+    cache: Mutex<[Option<Arc<CachedPart>>; 2]>,
 }
+
+/// The line OpenMetrics ends with; the cached part goes without it, the process tail carries it.
+const OPENMETRICS_EOF: &str = "# EOF\n";
 
 impl Exposition {
     pub fn new(store: Arc<Store>) -> Self {
-        let mut registry = Registry::default();
-        registry.register_collector(Box::new(StoreCollector { store: store.clone() }));
-        Exposition { store, registry, cache: Mutex::new([None, None]) }
+        Exposition::with_web_info(store, None)
     }
 
+    /// With `web_info`, the exposition carries `checklist_web_info` (the daemon always gives it).
+    pub fn with_web_info(store: Arc<Store>, web_info: Option<WebInfo>) -> Self {
+        let mut registry = Registry::default();
+        registry.register_collector(Box::new(StoreCollector { store: store.clone(), web_info }));
+        let mut process = Registry::default();
+        process.register_collector(Box::new(ProcessCollector));
+        Exposition { store, registry, process, cache: Mutex::new([None, None]) }
+    }
+
+    /// The whole exposition in `format`.
     pub fn render(&self, format: Format) -> Bytes {
+        let cached = self.cached_part(format);
+        let tail = self.process_tail(format);
+        let mut body = Vec::with_capacity(cached.text.len() + tail.len());
+        body.extend_from_slice(&cached.text);
+        body.extend_from_slice(tail.as_bytes());
+        Bytes::from(body)
+    }
+
+    /// The whole exposition in `format` as a gzip member (RFC 1952), for `Accept-Encoding: gzip`.
+    /// Only the small process tail is compressed per scrape; the store's part comes from the cache.
+    pub fn render_gzip(&self, format: Format) -> Bytes {
+        let cached = self.cached_part(format);
+        let deflated = cached.deflated.get_or_init(|| {
+            let mut crc = crc32fast::Hasher::new();
+            crc.update(&cached.text);
+            Deflated { stream: Bytes::from(deflate(&cached.text, FlushCompress::Full)), crc }
+        });
+        let tail = self.process_tail(format);
+        let deflated_tail = deflate(tail.as_bytes(), FlushCompress::Finish);
+        let mut crc = deflated.crc.clone();
+        crc.update(tail.as_bytes());
+        // The length modulo 2^32, as RFC 1952 stores it.
+        let length = (cached.text.len() + tail.len()) as u32;
+        // A fixed header: no name, no time, "unknown" OS, as Go's gzip writer writes it.
+        let mut body = Vec::with_capacity(10 + deflated.stream.len() + deflated_tail.len() + 8);
+        body.extend_from_slice(&[0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 255]);
+        body.extend_from_slice(&deflated.stream);
+        body.extend_from_slice(&deflated_tail);
+        body.extend_from_slice(&crc.finalize().to_le_bytes());
+        body.extend_from_slice(&length.to_le_bytes());
+        Bytes::from(body)
+    }
+
+    /// The store's part for the current generation, rendered from a snapshot when it changed.
+    fn cached_part(&self, format: Format) -> Arc<CachedPart> {
         let slot = match format {
             Format::Text => 0,
             Format::OpenMetrics => 1,
         };
         let generation = self.store.generation();
-        let mut cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some((cached_generation, bytes)) = &cache[slot] {
-            if *cached_generation == generation {
-                return bytes.clone();
+        let previous_len = {
+            let cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
+            match &cache[slot] {
+                Some(part) if part.generation == generation => return part.clone(),
+                Some(part) => part.text.len(),
+                None => 4096,
             }
-        }
-        let mut text = String::with_capacity(cache[slot].as_ref().map_or(4096, |(_, b)| b.len() + 1024));
+        };
+        // Encoded outside the cache's lock: a slow rendering does not queue other formats.
+        let mut text = String::with_capacity(previous_len + 1024);
         let encoded = match format {
             Format::Text => prometheus_client::encoding::prometheus_text::encode(&mut text, &self.registry),
             Format::OpenMetrics => prometheus_client::encoding::text::encode(&mut text, &self.registry),
@@ -102,15 +190,60 @@ impl Exposition {
             // Writing to a String cannot fail; if the encoder ever refuses, say so rather than serve half a page.
             text = "# encoding the exposition failed\n".to_string();
         }
-        let bytes = Bytes::from(text);
-        cache[slot] = Some((generation, bytes.clone()));
-        bytes
+        if let Some(without_eof) = text.strip_suffix(OPENMETRICS_EOF) {
+            text.truncate(without_eof.len());
+        }
+        let part = Arc::new(CachedPart { generation, text: Bytes::from(text), deflated: OnceLock::new() });
+        let mut cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
+        cache[slot] = Some(part.clone());
+        part
+    }
+
+    /// The `process_*` series, read now; in OpenMetrics with the closing `# EOF`.
+    fn process_tail(&self, format: Format) -> String {
+        let mut text = String::with_capacity(1024);
+        let encoded = match format {
+            Format::Text => prometheus_client::encoding::prometheus_text::encode(&mut text, &self.process),
+            Format::OpenMetrics => prometheus_client::encoding::text::encode(&mut text, &self.process),
+        };
+        if encoded.is_err() {
+            text.clear();
+            if format == Format::OpenMetrics {
+                text.push_str(OPENMETRICS_EOF);
+            }
+        }
+        text
+    }
+}
+
+/// Raw deflate of `input` as one piece of a stream: `Full` ends byte-aligned with no reference
+/// to what came before it, so another piece can follow; `Finish` ends the stream.
+fn deflate(input: &[u8], flush: FlushCompress) -> Vec<u8> {
+    // The fastest level: at 10,000 items the store changes between most scrapes, and level 1
+    // already shrinks the repetitive exposition about twelvefold (level 6: twentyfold, at twice the CPU).
+    let mut compress = Compress::new(Compression::fast(), false);
+    let mut out = Vec::with_capacity(input.len() / 4 + 64);
+    loop {
+        let consumed = usize::try_from(compress.total_in()).unwrap_or(input.len()).min(input.len());
+        let status = compress.compress_vec(&input[consumed..], &mut out, flush);
+        let all_in = usize::try_from(compress.total_in()).is_ok_and(|n| n == input.len());
+        let done = match (flush, status) {
+            (_, Err(_)) => true,
+            (FlushCompress::Finish, Ok(status)) => status == Status::StreamEnd,
+            // A flush is complete once the compressor left output space unused.
+            (_, Ok(_)) => all_in && out.len() < out.capacity(),
+        };
+        if done {
+            return out;
+        }
+        out.reserve(out.capacity().max(64));
     }
 }
 
 #[derive(Debug)]
 struct StoreCollector {
     store: Arc<Store>,
+    web_info: Option<WebInfo>,
 }
 
 fn seconds_since_epoch(time: SystemTime) -> f64 {
@@ -150,13 +283,65 @@ fn item_gauge<'a>(
     Ok(())
 }
 
+/// `checklist_item_interval_seconds`: how often the item's last evaluation timestamp moves on.
+/// A check's item moves with its check; a group's moves whenever any applicable member is
+/// recorded, so it is its members' smallest interval (nested groups included).
+fn item_intervals(encoder: &mut DescriptorEncoder<'_>, inner: &StoreInner) -> Result<(), std::fmt::Error> {
+    let by_id: HashMap<&str, &ItemRecord> = inner.items.iter().map(|r| (r.item().id.as_str(), r)).collect();
+    let mut family = gauge(
+        encoder,
+        "checklist_item_interval_seconds",
+        "How often the item is evaluated, in seconds (for a group item, its members' smallest interval); absent for items that do not apply.",
+    )?;
+    for record in inner.items.iter().filter(|r| r.not_applicable().is_none()) {
+        let seconds = effective_interval(record, &by_id, 0).as_secs_f64();
+        ConstGauge::new(seconds).encode(family.encode_family(&id_label(record))?)?;
+    }
+    Ok(())
+}
+
+/// Groups nest at most as deep as the config allows; the bound only guards against a cycle.
+const MAX_GROUP_DEPTH: usize = 64;
+
+fn effective_interval(record: &ItemRecord, by_id: &HashMap<&str, &ItemRecord>, depth: usize) -> Duration {
+    let Decider::Group(group) = &record.decider else { return record.interval() };
+    if depth >= MAX_GROUP_DEPTH {
+        return record.interval();
+    }
+    group
+        .members
+        .iter()
+        .filter_map(|id| by_id.get(id.as_str()))
+        .filter(|member| member.not_applicable().is_none())
+        .map(|member| effective_interval(member, by_id, depth + 1))
+        .min()
+        .unwrap_or_else(|| record.interval())
+}
+
 impl Collector for StoreCollector {
     fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
-        let inner = self.store.read();
+        // Rendered from a copy: holding the store's lock while encoding would block every check
+        // that finishes meanwhile.
+        let inner = self.store.snapshot();
 
         let mut family =
             gauge(&mut encoder, "checklist_build_info", "Version and git revision of checklist-exporter.")?;
-        ConstGauge::new(1i64).encode(family.encode_family(&vec![("version", VERSION), ("revision", REVISION)])?)?;
+        ConstGauge::new(1i64).encode(family.encode_family(&vec![
+            ("version", VERSION),
+            ("revision", REVISION),
+            ("branch", BRANCH),
+            ("rustversion", RUST_VERSION),
+        ])?)?;
+
+        if let Some(web_info) = &self.web_info {
+            let mut family = gauge(
+                &mut encoder,
+                "checklist_web_info",
+                "The absolute URL of the exporter's page (--web.external-url); an item is at <external_url>#item-<id>.",
+            )?;
+            ConstGauge::new(1i64)
+                .encode(family.encode_family(&vec![("external_url", web_info.external_url.as_str())])?)?;
+        }
 
         let mut family = gauge(
             &mut encoder,
@@ -193,6 +378,8 @@ impl Collector for StoreCollector {
             ];
             ConstGauge::new(1i64).encode(family.encode_family(&labels)?)?;
         }
+
+        item_intervals(&mut encoder, &inner)?;
 
         let mut family = gauge(
             &mut encoder,
@@ -403,11 +590,82 @@ mod tests {
     fn the_rendering_is_reused_until_the_store_changes() {
         let store = store_with(Vec::new());
         let exposition = Exposition::new(store.clone());
-        let first = exposition.render(Format::Text);
-        let second = exposition.render(Format::Text);
-        assert_eq!(first.as_ptr(), second.as_ptr(), "same buffer, not a new encoding");
+        let first = exposition.cached_part(Format::Text);
+        let second = exposition.cached_part(Format::Text);
+        assert_eq!(first.text.as_ptr(), second.text.as_ptr(), "same buffer, not a new encoding");
         store.set_reload_result(true);
-        let third = exposition.render(Format::Text);
-        assert_ne!(first.as_ptr(), third.as_ptr());
+        let third = exposition.cached_part(Format::Text);
+        assert_ne!(first.text.as_ptr(), third.text.as_ptr());
+    }
+
+    fn gunzip(bytes: &[u8]) -> String {
+        let mut text = String::new();
+        std::io::Read::read_to_string(&mut flate2::read::GzDecoder::new(bytes), &mut text).expect("valid gzip");
+        text
+    }
+
+    #[test]
+    fn the_gzip_body_is_the_cached_part_then_a_fresh_process_tail() {
+        let exposition = Exposition::new(store_with(Vec::new()));
+        for format in [Format::Text, Format::OpenMetrics] {
+            // Twice: the second reuses the cached deflate stream and appends a new tail to it.
+            for _ in 0..2 {
+                let text = gunzip(&exposition.render_gzip(format));
+                let cached = exposition.cached_part(format);
+                assert!(text.starts_with(std::str::from_utf8(&cached.text).unwrap()), "{text}");
+                assert!(text.contains("\nprocess_cpu_seconds_total "), "{text}");
+                assert!(text.contains("\nprocess_start_time_seconds "), "{text}");
+                assert_eq!(text.matches("# EOF").count(), usize::from(format == Format::OpenMetrics), "{text}");
+                if format == Format::OpenMetrics {
+                    assert!(text.ends_with("# EOF\n"), "{text}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_group_item_has_its_members_smallest_interval() {
+        let config = crate::config::parse(
+            "t.toml",
+            r#"
+[[checks]]
+kind = "cpu"
+min_cores = 1
+interval = "30s"
+  [[checks.items]]
+  id = "fast"
+  section = "S"
+  title = "T"
+  severity = "info"
+  decides = "minimum"
+[[checks]]
+kind = "memory"
+min_total_bytes = "1MiB"
+interval = "5m"
+  [[checks.items]]
+  id = "slow"
+  section = "S"
+  title = "T"
+  severity = "info"
+  decides = "minimum"
+[[checks]]
+kind = "group"
+members = ["fast", "slow"]
+  [[checks.items]]
+  id = "both"
+  section = "S"
+  title = "T"
+  severity = "info"
+"#,
+            Vec::new(),
+        )
+        .unwrap();
+        let store = Store::new();
+        store.install(&config);
+        let text = Exposition::new(store).render(Format::Text);
+        let text = std::str::from_utf8(&text).unwrap();
+        assert!(text.contains("checklist_item_interval_seconds{id=\"fast\"} 30.0\n"), "{text}");
+        assert!(text.contains("checklist_item_interval_seconds{id=\"slow\"} 300.0\n"), "{text}");
+        assert!(text.contains("checklist_item_interval_seconds{id=\"both\"} 30.0\n"), "{text}");
     }
 }

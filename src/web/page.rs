@@ -66,6 +66,9 @@ pub struct Page<'a> {
     /// When the go-live baseline was taken, if it was.
     pub baseline: Option<String>,
     pub regressed: usize,
+    /// The exposition's address relative to the page (`--web.telemetry-path` without its `/`).
+    /// Every link and asset is relative, so the page works below any route prefix or proxy path.
+    pub metrics_link: &'a str,
 }
 
 fn percent(part: usize, whole: usize) -> String {
@@ -145,6 +148,7 @@ pub fn build(inner: &StoreInner, attention_only: bool, now: SystemTime) -> Page<
         version: crate::web::metrics::VERSION,
         baseline: inner.baseline.as_ref().map(|b| rfc3339(b.taken_at())),
         regressed,
+        metrics_link: "metrics",
     }
 }
 

@@ -1,6 +1,7 @@
-//! The HTTP side: `/metrics`, `/-/healthy`, `/-/ready`, `/-/reload`, `/api/v1/items` and a
-//! landing page. Handlers only read the store (and ask the reloader for a reload); no request
-//! can make the daemon connect anywhere, unlike blackbox_exporter's `/probe?target=`.
+//! The HTTP side: `/metrics` (or `--web.telemetry-path`), `/-/healthy`, `/-/ready`,
+//! `/-/reload`, `/api/v1/items` and a landing page, all below `--web.route-prefix`, on every
+//! listener. Handlers only read the store (and ask the reloader for a reload); no request can
+//! make the daemon connect anywhere, unlike blackbox_exporter's `/probe?target=`.
 //!
 //! The [`WebSettings`] of `--web.config.file` apply twice: TLS (and client certificates) at
 //! each connection's handshake, with the settings current when the connection was accepted;
@@ -16,12 +17,13 @@ use bytes::Bytes;
 use http_body_util::Full;
 use hyper::body::Incoming;
 use hyper::header::{
-    HeaderValue, ACCEPT, ALLOW, AUTHORIZATION, CONNECTION, CONTENT_TYPE, RETRY_AFTER, WWW_AUTHENTICATE,
+    HeaderValue, ACCEPT, ACCEPT_ENCODING, ALLOW, AUTHORIZATION, CONNECTION, CONTENT_ENCODING, CONTENT_TYPE, LOCATION,
+    RETRY_AFTER, VARY, WWW_AUTHENTICATE,
 };
 use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::io::{AsyncRead, AsyncWrite};
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::state::Store;
@@ -44,6 +46,72 @@ pub struct AppState {
     pub web: SharedWebSettings,
     /// `--web.enable-lifecycle`: whether `/-/reload` and `POST /api/v1/baseline` may be used.
     pub lifecycle_enabled: bool,
+    /// `--web.route-prefix` and `--web.telemetry-path`.
+    pub routes: Routes,
+}
+
+/// Where the endpoints are: every route below `prefix`, the exposition at `telemetry_path`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Routes {
+    /// `""`, or a path starting with `/` and not ending with one: `/checklist`.
+    prefix: String,
+    /// Below the prefix, starting with `/`: `/metrics`.
+    telemetry_path: String,
+}
+
+/// Where a request's path falls against the route prefix.
+#[derive(Debug, PartialEq, Eq)]
+enum Placement<'a> {
+    /// Below the prefix; the path with the prefix taken off.
+    Inside(&'a str),
+    /// The prefix itself without its `/`: redirected to the page, so relative links resolve.
+    PrefixRoot,
+    Outside,
+}
+
+impl Routes {
+    /// `prefix` as `--web.route-prefix` takes it (`/`, `/checklist`, `checklist/`); the
+    /// telemetry path must start with `/` and may not be `/`, where the page is.
+    pub fn new(prefix: &str, telemetry_path: &str) -> Result<Routes, String> {
+        if !telemetry_path.starts_with('/') || telemetry_path == "/" {
+            return Err(format!(
+                "--web.telemetry-path {telemetry_path:?}: want a path starting with / other than / itself, such as /metrics"
+            ));
+        }
+        let trimmed = prefix.trim_matches('/');
+        if trimmed.contains(['?', '#']) {
+            return Err(format!("--web.route-prefix {prefix:?}: want a path, without ? or #"));
+        }
+        let prefix = if trimmed.is_empty() { String::new() } else { format!("/{trimmed}") };
+        Ok(Routes { prefix, telemetry_path: telemetry_path.to_string() })
+    }
+
+    /// The exposition's path below the prefix.
+    pub fn telemetry_path(&self) -> &str {
+        &self.telemetry_path
+    }
+
+    /// The page's link to the exposition, relative to the page.
+    pub fn telemetry_link(&self) -> &str {
+        self.telemetry_path.trim_start_matches('/')
+    }
+
+    fn place<'a>(&self, path: &'a str) -> Placement<'a> {
+        if self.prefix.is_empty() {
+            return Placement::Inside(path);
+        }
+        match path.strip_prefix(self.prefix.as_str()) {
+            Some("") => Placement::PrefixRoot,
+            Some(rest) if rest.starts_with('/') => Placement::Inside(rest),
+            _ => Placement::Outside,
+        }
+    }
+}
+
+impl Default for Routes {
+    fn default() -> Self {
+        Routes { prefix: String::new(), telemetry_path: "/metrics".to_string() }
+    }
 }
 
 pub type SharedWebSettings = Arc<RwLock<Arc<WebSettings>>>;
@@ -61,8 +129,10 @@ fn current(web: &SharedWebSettings) -> Arc<WebSettings> {
 const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
 /// Nor without finishing the TLS handshake.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
-/// The read buffer of a connection: a request head larger than this is answered 431 by hyper.
-const MAX_HEADER_BYTES: usize = 64 * 1024;
+/// The largest request head (request line and headers) served; a larger one is answered 431.
+/// hyper's read buffer has the same size but lets somewhat larger heads through, so
+/// [`head_too_large`] counts the head itself.
+pub const MAX_HEADER_BYTES: usize = 64 * 1024;
 /// No endpoint takes a body; a request announcing more than this is answered 413 unread.
 pub const MAX_REQUEST_BODY_BYTES: u64 = 64 * 1024;
 /// How long in-flight requests get to finish at shutdown.
@@ -70,25 +140,48 @@ pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 
 type Body = Full<Bytes>;
 
-/// Serves until `shutdown` resolves, then lets open requests finish within [`SHUTDOWN_GRACE`].
-pub async fn serve(listener: TcpListener, state: Arc<AppState>, shutdown: impl std::future::Future<Output = ()>) {
+/// Accepts on every listener into one queue; an accept error (out of file descriptors and the
+/// like) backs off instead of spinning.
+fn accept_all(
+    listeners: Vec<TcpListener>,
+) -> (mpsc::Receiver<(TcpStream, SocketAddr)>, Vec<tokio::task::JoinHandle<()>>) {
+    let (accepted_tx, accepted_rx) = mpsc::channel(1);
+    let acceptors = listeners
+        .into_iter()
+        .map(|listener| {
+            let accepted_tx = accepted_tx.clone();
+            tokio::spawn(async move {
+                loop {
+                    match listener.accept().await {
+                        Ok(pair) => {
+                            if accepted_tx.send(pair).await.is_err() {
+                                break;
+                            }
+                        }
+                        Err(err) => {
+                            tracing::warn!(error = %err, "accept failed");
+                            tokio::time::sleep(Duration::from_millis(100)).await;
+                        }
+                    }
+                }
+            })
+        })
+        .collect();
+    (accepted_rx, acceptors)
+}
+
+/// Serves on every listener until `shutdown` resolves, then lets open requests finish within
+/// [`SHUTDOWN_GRACE`].
+pub async fn serve(listeners: Vec<TcpListener>, state: Arc<AppState>, shutdown: impl std::future::Future<Output = ()>) {
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
     let mut http = hyper::server::conn::http1::Builder::new();
     http.timer(TokioTimer::new()).header_read_timeout(HEADER_READ_TIMEOUT).max_buf_size(MAX_HEADER_BYTES);
     let limit = ConnectionLimit::for_this_process();
+    let (mut accepted, acceptors) = accept_all(listeners);
     tokio::pin!(shutdown);
     loop {
         tokio::select! {
-            accepted = listener.accept() => {
-                let (stream, peer) = match accepted {
-                    Ok(pair) => pair,
-                    Err(err) => {
-                        // Out of file descriptors and the like: back off instead of spinning.
-                        tracing::warn!(error = %err, "accept failed");
-                        tokio::time::sleep(Duration::from_millis(100)).await;
-                        continue;
-                    }
-                };
+            Some((stream, peer)) = accepted.recv() => {
                 let (ticket, evicted) = match limit.admit() {
                     Admission::Admitted { ticket, closed } => (ticket, closed),
                     Admission::Refused => continue, // dropping the stream closes it
@@ -119,7 +212,11 @@ pub async fn serve(listener: TcpListener, state: Arc<AppState>, shutdown: impl s
             () = &mut shutdown => break,
         }
     }
-    drop(listener);
+    // Stop listening before the grace period: a closed port tells new scrapers at once.
+    for acceptor in acceptors {
+        acceptor.abort();
+        let _ = acceptor.await;
+    }
     if tokio::time::timeout(SHUTDOWN_GRACE, graceful.shutdown()).await.is_err() {
         tracing::warn!(grace = ?SHUTDOWN_GRACE, "open connections did not finish in time; closing them");
     }
@@ -148,7 +245,15 @@ async fn serve_connection<IO>(
 /// The web config's rate limit and basic auth in front of [`route`], its headers on every answer.
 async fn guarded(state: &AppState, request: Request<Incoming>, peer: SocketAddr) -> Response<Body> {
     let web = current(&state.web);
-    let mut response = if !web.admit() {
+    let mut response = if let Some(size) = head_too_large(&request) {
+        let message = format!(
+            "request head of {size} bytes refused: this server takes heads (request line and headers) of at most {MAX_HEADER_BYTES} bytes\n"
+        );
+        let mut response = text(StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE, message);
+        response.headers_mut().insert(CONNECTION, HeaderValue::from_static("close"));
+        secure(&mut response);
+        response
+    } else if !web.admit() {
         let mut response = text(StatusCode::TOO_MANY_REQUESTS, "Too Many Requests\n");
         response.headers_mut().insert(RETRY_AFTER, HeaderValue::from_static("1"));
         secure(&mut response);
@@ -186,14 +291,24 @@ async fn route(state: &AppState, request: Request<Incoming>, _peer: SocketAddr) 
         secure(&mut refusal);
         return refusal;
     }
-    let path = request.uri().path();
     let method = request.method();
+    let path = match state.routes.place(request.uri().path()) {
+        Placement::Inside(path) => path,
+        Placement::PrefixRoot => {
+            let query = request.uri().query().map(|q| format!("?{q}")).unwrap_or_default();
+            let mut response = redirect(&format!("{}/{query}", state.routes.prefix));
+            secure(&mut response);
+            return response;
+        }
+        Placement::Outside => {
+            let message = format!("Not found: every endpoint is below {}/.\n", state.routes.prefix);
+            let mut response = text(StatusCode::NOT_FOUND, message);
+            secure(&mut response);
+            return response;
+        }
+    };
     let mut response = match path {
-        "/metrics" => only_get(method).unwrap_or_else(|| {
-            let accept = request.headers().get(ACCEPT).and_then(|v| v.to_str().ok());
-            let format = Format::negotiate(accept);
-            with_type(StatusCode::OK, format.content_type(), state.exposition.render(format))
-        }),
+        path if path == state.routes.telemetry_path => only_get(method).unwrap_or_else(|| exposition(state, &request)),
         "/-/healthy" => only_get(method).unwrap_or_else(|| text(StatusCode::OK, "Healthy\n")),
         "/-/ready" => only_get(method).unwrap_or_else(|| {
             let pending = state.store.pending();
@@ -213,7 +328,7 @@ async fn route(state: &AppState, request: Request<Incoming>, _peer: SocketAddr) 
             }
         }
         "/api/v1/items" => only_get(method).unwrap_or_else(|| {
-            let inner = state.store.read();
+            let inner = state.store.snapshot();
             let document = crate::web::api::items_document(&inner);
             match serde_json::to_vec_pretty(&document) {
                 Ok(json) => with_type(StatusCode::OK, "application/json", json),
@@ -244,7 +359,7 @@ async fn route(state: &AppState, request: Request<Incoming>, _peer: SocketAddr) 
             let name = query_param(request.uri().query(), "format").unwrap_or("markdown");
             match ReportFormat::parse(name) {
                 Some(format) => {
-                    let inner = state.store.read();
+                    let inner = state.store.snapshot();
                     with_type(
                         StatusCode::OK,
                         format.content_type(),
@@ -254,9 +369,51 @@ async fn route(state: &AppState, request: Request<Incoming>, _peer: SocketAddr) 
                 None => text(StatusCode::BAD_REQUEST, "unknown report format; use format=junit, markdown or json\n"),
             }
         }),
-        _ => text(StatusCode::NOT_FOUND, "Not found. Try /, /metrics, /api/v1/items, /-/healthy or /-/ready.\n"),
+        _ => {
+            let (prefix, metrics) = (&state.routes.prefix, &state.routes.telemetry_path);
+            let message = format!(
+                "Not found. Try {prefix}/, {prefix}{metrics}, {prefix}/api/v1/items, {prefix}/-/healthy or {prefix}/-/ready.\n"
+            );
+            text(StatusCode::NOT_FOUND, message)
+        }
     };
     secure(&mut response);
+    response
+}
+
+/// The size of the request head as sent (`METHOD target HTTP/1.1`, `name: value` lines, each
+/// with CRLF, and the empty line), when it is over [`MAX_HEADER_BYTES`].
+fn head_too_large(request: &Request<Incoming>) -> Option<usize> {
+    let target = request.uri().path_and_query().map_or(1, |p| p.as_str().len());
+    let request_line = request.method().as_str().len() + 1 + target + " HTTP/1.1\r\n".len();
+    let headers: usize = request.headers().iter().map(|(name, value)| name.as_str().len() + 2 + value.len() + 2).sum();
+    let size = request_line + headers + 2;
+    (size > MAX_HEADER_BYTES).then_some(size)
+}
+
+/// Whether the client takes gzip: `Accept-Encoding` names `gzip` with a non-zero weight.
+fn accepts_gzip(accept_encoding: Option<&str>) -> bool {
+    accept_encoding.unwrap_or_default().split(',').any(|coding| {
+        let mut parts = coding.split(';').map(str::trim);
+        let name = parts.next().unwrap_or_default();
+        let weight = parts.find_map(|p| p.strip_prefix("q=")).map_or(Some(1.0), |q| q.parse::<f64>().ok());
+        (name.eq_ignore_ascii_case("gzip") || name.eq_ignore_ascii_case("x-gzip")) && weight.is_some_and(|q| q > 0.0)
+    })
+}
+
+/// The exposition, negotiated: OpenMetrics when asked for, gzip when the scraper takes it.
+fn exposition(state: &AppState, request: &Request<Incoming>) -> Response<Body> {
+    let header = |name| request.headers().get(name).and_then(|v: &HeaderValue| v.to_str().ok());
+    let format = Format::negotiate(header(ACCEPT));
+    let gzip = accepts_gzip(header(ACCEPT_ENCODING));
+    let body = if gzip { state.exposition.render_gzip(format) } else { state.exposition.render(format) };
+    let mut response = with_type(StatusCode::OK, format.content_type(), body);
+    let headers = response.headers_mut();
+    // Caches between scraper and exporter must not hand one format or encoding to another asker.
+    headers.insert(VARY, HeaderValue::from_static("Accept, Accept-Encoding"));
+    if gzip {
+        headers.insert(CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+    }
     response
 }
 
@@ -325,8 +482,9 @@ async fn take_baseline(state: &AppState, force: bool) -> Response<Body> {
 }
 
 fn checklist_page(state: &AppState, attention_only: bool) -> Response<Body> {
-    let inner = state.store.read();
-    let page = crate::web::page::build(&inner, attention_only, SystemTime::now());
+    let inner = state.store.snapshot();
+    let mut page = crate::web::page::build(&inner, attention_only, SystemTime::now());
+    page.metrics_link = state.routes.telemetry_link();
     let rendered = askama::Template::render(&page);
     drop(page);
     drop(inner);
@@ -335,6 +493,14 @@ fn checklist_page(state: &AppState, attention_only: bool) -> Response<Body> {
         Err(err) => text(StatusCode::INTERNAL_SERVER_ERROR, format!("cannot render the page: {err}\n")),
     };
     response.headers_mut().insert("content-security-policy", HeaderValue::from_static(PAGE_CSP));
+    response
+}
+
+fn redirect(location: &str) -> Response<Body> {
+    let mut response = text(StatusCode::FOUND, "Found\n");
+    if let Ok(value) = HeaderValue::from_str(location) {
+        response.headers_mut().insert(LOCATION, value);
+    }
     response
 }
 
@@ -377,4 +543,39 @@ fn with_type(status: StatusCode, content_type: &'static str, body: impl Into<Byt
     *response.status_mut() = status;
     response.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
     response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn routes_sit_below_the_prefix_and_the_prefix_alone_redirects() {
+        let routes = Routes::new("checklist/", "/metrics").unwrap();
+        assert_eq!(routes.place("/checklist/metrics"), Placement::Inside("/metrics"));
+        assert_eq!(routes.place("/checklist/"), Placement::Inside("/"));
+        assert_eq!(routes.place("/checklist"), Placement::PrefixRoot);
+        assert_eq!(routes.place("/checklists/"), Placement::Outside);
+        assert_eq!(routes.place("/metrics"), Placement::Outside);
+        let root = Routes::new("/", "/metrics").unwrap();
+        assert_eq!(root.place("/metrics"), Placement::Inside("/metrics"));
+        assert_eq!(root, Routes::default());
+    }
+
+    #[test]
+    fn a_telemetry_path_must_be_a_path_other_than_the_page() {
+        assert!(Routes::new("", "metrics").unwrap_err().contains("--web.telemetry-path \"metrics\""));
+        assert!(Routes::new("", "/").is_err());
+        assert_eq!(Routes::new("", "/probe/metrics").unwrap().telemetry_link(), "probe/metrics");
+    }
+
+    #[test]
+    fn gzip_is_taken_unless_refused_with_a_zero_weight() {
+        assert!(accepts_gzip(Some("gzip")));
+        assert!(accepts_gzip(Some("deflate, GZIP;q=0.5")));
+        assert!(accepts_gzip(Some("identity;q=1, x-gzip")));
+        assert!(!accepts_gzip(Some("gzip;q=0")));
+        assert!(!accepts_gzip(Some("br, deflate")));
+        assert!(!accepts_gzip(None));
+    }
 }

@@ -96,7 +96,7 @@ impl Daemon {
         std::thread::spawn(move || {
             for line in BufReader::new(stderr).lines().map_while(Result::ok) {
                 if let Ok(json) = serde_json::from_str::<serde_json::Value>(&line) {
-                    if json["message"] == "listening" {
+                    if json["msg"] == "listening" {
                         let _ = address_tx.send(json["address"].as_str().unwrap_or_default().to_string());
                     }
                 } else if line.contains(" msg=listening ") {
