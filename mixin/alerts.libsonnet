@@ -112,19 +112,13 @@
           },
           {
             alert: 'ChecklistEvaluationStale',
-            // Older than 3 estimated intervals (at least 3 minutes), or older than 3 days
-            // whatever the estimate.
+            // Older than three of its own intervals, which the exporter exports: the same rule as
+            // the page's Stale state, exact for every interval.
             expr: |||
               (
-                (
-                    time() - checklist_item_last_evaluation_timestamp_seconds{%(job)s}
-                  > on (job, instance, id)
-                    3 * clamp_min(instance_id:checklist_item_evaluation_interval_seconds:estimate, 60)
-                )
-                or
-                (
-                  time() - checklist_item_last_evaluation_timestamp_seconds{%(job)s} > 3 * 86400
-                )
+                  time() - checklist_item_last_evaluation_timestamp_seconds{%(job)s}
+                > on (job, instance, id)
+                  3 * checklist_item_interval_seconds{%(job)s}
               )
               %(notGroup)s
             ||| % { job: c.jobSelector, notGroup: notGroup(now) },
@@ -132,7 +126,7 @@
             labels: { severity: c.severityTicket },
             annotations: {
               summary: 'Checklist item {{ $labels.id }} is not being evaluated',
-              description: 'Item {{ $labels.id }} on {{ $labels.instance }} was last evaluated {{ $value | humanizeDuration }} ago, more than three of its intervals (about {{ with printf "instance_id:checklist_item_evaluation_interval_seconds:estimate{id=%q,instance=%q}" $labels.id $labels.instance | query }}{{ . | first | value | humanizeDuration }}{{ else }}unknown{{ end }} each). Its gauges show an old verdict.',
+              description: 'Item {{ $labels.id }} on {{ $labels.instance }} was last evaluated {{ $value | humanizeDuration }} ago, more than three of its intervals (about {{ with printf "checklist_item_interval_seconds{id=%q,instance=%q}" $labels.id $labels.instance | query }}{{ . | first | value | humanizeDuration }}{{ else }}unknown{{ end }} each). Its gauges show an old verdict.',
               item_url: itemURL,
               runbook_url: runbook('ChecklistEvaluationStale'),
             },

@@ -31,25 +31,6 @@
               / count by (job, instance) (checklist_item_info{%(job)s} unless on (job, instance, id) checklist_item_not_applicable)
             ||| % { job: $._config.jobSelector },
           },
-          {
-            // Estimates the interval from the timestamps themselves (see the staleness alert).
-            record: 'instance_id:checklist_item_evaluation_interval_seconds:estimate',
-            expr: |||
-              (
-                  (
-                      max_over_time(checklist_item_last_evaluation_timestamp_seconds{%(job)s}[6h])
-                    - min_over_time(checklist_item_last_evaluation_timestamp_seconds{%(job)s}[6h])
-                  )
-                / (changes(checklist_item_last_evaluation_timestamp_seconds{%(job)s}[6h]) > 0)
-              )
-              or
-              (
-                  last_over_time(instance_id:checklist_item_evaluation_interval_seconds:estimate[1h])
-                and on (job, instance, id)
-                  checklist_item_last_evaluation_timestamp_seconds{%(job)s}
-              )
-            ||| % { job: $._config.jobSelector },
-          },
         ],
       },
     ],

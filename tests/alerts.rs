@@ -165,10 +165,7 @@ fn the_rules_use_only_metric_names_the_metrics_reference_documents() {
         .map(|word| word.trim_end_matches("_bucket"))
         .collect();
     assert!(!names.is_empty());
-    // Exported by the exporter-conventions change of issue 13 (item 6), which documents it;
-    // the rules read it already and fall back to http://<instance>/ without it.
-    const DOCUMENTED_BY_THE_CONVENTIONS_CHANGE: [&str; 1] = ["checklist_web_info"];
-    for name in names.into_iter().filter(|name| !DOCUMENTED_BY_THE_CONVENTIONS_CHANGE.contains(name)) {
+    for name in names {
         assert!(
             reference.contains(&format!("`{name}`")),
             "{RULES} uses {name}, which docs/metrics.md does not document"
@@ -177,7 +174,7 @@ fn the_rules_use_only_metric_names_the_metrics_reference_documents() {
 }
 
 #[test]
-fn real_prometheus_computes_readiness_and_interval_estimates_from_the_daemons_series() {
+fn real_prometheus_computes_readiness_and_reads_the_exported_intervals_from_the_daemons_series() {
     // One passing critical item and one failing warning item, both evaluated every second.
     let config = format!(
         "[[checks]]\nkind = \"cpu\"\nmin_cores = 1\ninterval = \"1s\"\n{}\n\
@@ -209,20 +206,15 @@ fn real_prometheus_computes_readiness_and_interval_estimates_from_the_daemons_se
         .collect();
     assert_eq!(by_severity, BTreeMap::from([("critical".to_string(), 1.0), ("warning".to_string(), 0.0)]));
 
-    // The estimate needs a few evaluations seen by scrapes; it tracks the 1 s interval (the
-    // scheduler jitters intervals by up to 5%, and a scrape may see two evaluations at once).
-    let estimates = |p: &Prometheus| p.query("instance_id:checklist_item_evaluation_interval_seconds:estimate");
-    wait_for("an interval estimate for both items", Duration::from_secs(60), || estimates(&prometheus).len() == 2);
-    wait_for("five evaluations in the estimate window", Duration::from_secs(60), || {
+    // The staleness rule compares each item's age with the interval the exporter exports.
+    let intervals = |p: &Prometheus| p.query("checklist_item_interval_seconds");
+    wait_for("the interval of both items", Duration::from_secs(60), || intervals(&prometheus).len() == 2);
+    for (labels, interval) in intervals(&prometheus) {
+        assert_eq!(interval, 1.0, "{}: exported interval of a 1 s check", labels["id"]);
+    }
+    wait_for("five evaluations seen by scrapes", Duration::from_secs(60), || {
         prometheus.query("changes(checklist_item_last_evaluation_timestamp_seconds[1h]) >= 5").len() == 2
     });
-    for (labels, estimate) in estimates(&prometheus) {
-        assert!(
-            (0.8..=1.5).contains(&estimate),
-            "{}: estimated interval {estimate} s for a 1 s interval",
-            labels["id"]
-        );
-    }
     assert!(
         prometheus.query("ALERTS{alertname=\"ChecklistEvaluationStale\"}").is_empty(),
         "fresh items count as stale"
