@@ -289,43 +289,10 @@ fn the_coverage_document_says_how_every_line_is_decided() {
     );
 }
 
-/// Every variable that names a network target, pointed at loopback: tests send no traffic
-/// anywhere else.
-fn loopback_overrides(config_text: &str) -> Vec<(String, String)> {
-    let document: toml::Table = config_text.parse().unwrap();
-    let vars = document.get("vars").and_then(|v| v.as_table()).cloned().unwrap_or_default();
-    let closed = common::closed_port();
-    let mut overrides = Vec::new();
-    for (name, value) in vars {
-        let Some(text) = value.as_str() else { continue };
-        let key = format!("CHECKLIST__VARS__{}", name.to_ascii_uppercase());
-        let network = ["domain", "url", "host", "ip", "address"].iter().any(|w| name.split('_').any(|part| part == *w));
-        if !network {
-            continue;
-        }
-        let loopback = if name.contains("url") {
-            // Keep the scheme and path, change the authority.
-            let scheme_end = text.find("://").map_or(0, |i| i + 3);
-            let rest = &text[scheme_end..];
-            let authority_end = rest.find('/').unwrap_or(rest.len());
-            let authority = &rest[..authority_end];
-            let user = authority.rfind('@').map_or("", |at| &authority[..=at]);
-            let port = if text.starts_with("postgres") { 5432 } else { closed };
-            format!("{}{user}127.0.0.1:{port}{}", &text[..scheme_end], &rest[authority_end..])
-        } else if name.contains("ip") || name.contains("address") {
-            "127.0.0.1".to_string()
-        } else {
-            "localhost".to_string()
-        };
-        overrides.push((key, loopback));
-    }
-    overrides
-}
-
 #[test]
 fn the_reference_config_runs_against_loopback_and_every_line_gets_a_state_with_a_reason() {
     let text = read(CONFIG);
-    let overrides = loopback_overrides(&text);
+    let overrides = common::loopback_overrides(&text);
     assert!(!overrides.is_empty(), "the reference config names its targets in [vars]");
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("dndstory.toml");

@@ -459,7 +459,8 @@ fn item_intervals_are_exported_for_an_exact_staleness_rule() {
 #[test]
 fn several_listen_addresses_are_all_served() {
     let (_dir, config) = temp_config(&cpu_check("infra.cpu", "1m"));
-    let daemon = Daemon::start_with(&config, &["--web.listen-address", "[::1]:0"]);
+    let daemon =
+        Daemon::start_with(&config, &["--web.listen-address", "127.0.0.1:0", "--web.listen-address", "[::1]:0"]);
     let line = daemon.logs().into_iter().find(|l| l.contains("\"listening\"")).unwrap();
     let logged: serde_json::Value = serde_json::from_str(&line).unwrap();
     let addresses: Vec<&str> = logged["addresses"].as_str().unwrap().split(',').collect();

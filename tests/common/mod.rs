@@ -444,3 +444,36 @@ pub fn verdict(items: &HashMap<String, serde_json::Value>, id: &str) -> (String,
     let text = |key: &str| item[key].as_str().unwrap_or_default().to_string();
     (text("state"), text("cause"), text("reason"))
 }
+
+/// Every variable that names a network target, pointed at loopback: tests send no traffic
+/// anywhere else.
+pub fn loopback_overrides(config_text: &str) -> Vec<(String, String)> {
+    let document: toml::Table = config_text.parse().unwrap();
+    let vars = document.get("vars").and_then(|v| v.as_table()).cloned().unwrap_or_default();
+    let closed = closed_port();
+    let mut overrides = Vec::new();
+    for (name, value) in vars {
+        let Some(text) = value.as_str() else { continue };
+        let key = format!("CHECKLIST__VARS__{}", name.to_ascii_uppercase());
+        let network = ["domain", "url", "host", "ip", "address"].iter().any(|w| name.split('_').any(|part| part == *w));
+        if !network {
+            continue;
+        }
+        let loopback = if name.contains("url") {
+            // Keep the scheme and path, change the authority.
+            let scheme_end = text.find("://").map_or(0, |i| i + 3);
+            let rest = &text[scheme_end..];
+            let authority_end = rest.find('/').unwrap_or(rest.len());
+            let authority = &rest[..authority_end];
+            let user = authority.rfind('@').map_or("", |at| &authority[..=at]);
+            let port = if text.starts_with("postgres") { 5432 } else { closed };
+            format!("{}{user}127.0.0.1:{port}{}", &text[..scheme_end], &rest[authority_end..])
+        } else if name.contains("ip") || name.contains("address") {
+            "127.0.0.1".to_string()
+        } else {
+            "localhost".to_string()
+        };
+        overrides.push((key, loopback));
+    }
+    overrides
+}
