@@ -26,6 +26,13 @@ pub const EXIT_BAD_CONFIG: i32 = 2;
 
 /// Runs the command the flags name; returns the process exit code.
 pub fn run(cli: Cli) -> ExitCode {
+    let shard = match config::Shard::new(cli.shard_index, cli.shard_count) {
+        Ok(shard) => shard,
+        Err(err) => {
+            eprintln!("{err}");
+            return ExitCode::from(EXIT_BAD_CONFIG as u8);
+        }
+    };
     if cli.config_check {
         let valid = match config::load(&cli.config_file) {
             Ok(config) => {
@@ -80,7 +87,8 @@ pub fn run(cli: Cli) -> ExitCode {
     };
     match cli.command {
         Some(Command::Check { format, only }) => {
-            let code = runtime.block_on(check::run(&cli.config_file, format, only, &mut std::io::stdout().lock()));
+            let code =
+                runtime.block_on(check::run(&cli.config_file, shard, format, only, &mut std::io::stdout().lock()));
             ExitCode::from(code as u8)
         }
         Some(Command::Baseline { force }) => {
@@ -98,6 +106,7 @@ pub fn run(cli: Cli) -> ExitCode {
                 baseline_file: cli.baseline_file,
                 web_config_file: cli.web_config_file,
                 lifecycle_enabled: cli.enable_lifecycle,
+                shard,
             };
             match runtime.block_on(daemon::run(options)) {
                 Ok(()) => ExitCode::SUCCESS,

@@ -14,6 +14,7 @@ use prometheus_client::metrics::gauge::ConstGauge;
 use prometheus_client::metrics::MetricType;
 use prometheus_client::registry::Registry;
 
+use crate::config::Shard;
 use crate::model::{MetricKind, Sample, SampleValue, Verdict};
 use crate::state::{Evaluation, ItemRecord, Store};
 
@@ -24,6 +25,7 @@ pub const REVISION: &str = env!("CHECKLIST_EXPORTER_REVISION");
 /// The families every exporter exposes whatever its config, as they appear on `/metrics`.
 pub const CORE_FAMILIES: &[&str] = &[
     "checklist_build_info",
+    "checklist_shard_info",
     "checklist_config_last_reload_successful",
     "checklist_config_last_reload_success_timestamp_seconds",
     "checklist_item_info",
@@ -75,8 +77,13 @@ pub struct Exposition {
 
 impl Exposition {
     pub fn new(store: Arc<Store>) -> Self {
+        Exposition::with_shard(store, Shard::WHOLE)
+    }
+
+    /// The exposition of a replica that evaluates `shard` of the items.
+    pub fn with_shard(store: Arc<Store>, shard: Shard) -> Self {
         let mut registry = Registry::default();
-        registry.register_collector(Box::new(StoreCollector { store: store.clone() }));
+        registry.register_collector(Box::new(StoreCollector { store: store.clone(), shard }));
         Exposition { store, registry, cache: Mutex::new([None, None]) }
     }
 
@@ -110,6 +117,7 @@ impl Exposition {
 #[derive(Debug)]
 struct StoreCollector {
     store: Arc<Store>,
+    shard: Shard,
 }
 
 fn seconds_since_epoch(time: SystemTime) -> f64 {
@@ -156,6 +164,15 @@ impl Collector for StoreCollector {
         let mut family =
             gauge(&mut encoder, "checklist_build_info", "Version and git revision of checklist-exporter.")?;
         ConstGauge::new(1i64).encode(family.encode_family(&vec![("version", VERSION), ("revision", REVISION)])?)?;
+
+        let mut family = gauge(
+            &mut encoder,
+            "checklist_shard_info",
+            "The shard of the items this replica evaluates and exports (--shard.index of --shard.count).",
+        )?;
+        let (index, count) = (self.shard.index().to_string(), self.shard.count().to_string());
+        ConstGauge::new(1i64)
+            .encode(family.encode_family(&vec![("index", index.as_str()), ("count", count.as_str())])?)?;
 
         let mut family = gauge(
             &mut encoder,
