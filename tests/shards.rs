@@ -1,6 +1,7 @@
 //! Replicas through the real binary: two daemons with `--shard.index 0/1 --shard.count 2` on one
 //! config export disjoint item sets whose union is every item, each item where Prometheus's
-//! `hashmod` puts it (a group with its members), and a shard index out of range is refused.
+//! `hashmod` puts it (a group with its members); `check` and `baseline` on a shard see only its
+//! items; and a shard index out of range is refused.
 
 use std::collections::BTreeSet;
 use std::process::Command;
@@ -118,4 +119,29 @@ fn check_on_a_shard_evaluates_only_that_shards_items() {
         }
     }
     assert_eq!(seen, all_ids());
+}
+
+#[test]
+fn a_baseline_taken_on_a_shard_records_only_that_shards_items() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("checklist.toml");
+    std::fs::write(&path, config()).unwrap();
+    for index in 0..2u64 {
+        let baseline = dir.path().join(format!("baseline-{index}.json"));
+        let output = Command::new(BINARY)
+            .arg("baseline")
+            .arg("--config.file")
+            .arg(&path)
+            .arg("--baseline.file")
+            .arg(&baseline)
+            .args(["--shard.index", &index.to_string(), "--shard.count", "2"])
+            .output()
+            .unwrap();
+        assert!(output.status.success(), "baseline on shard {index}: {}", String::from_utf8_lossy(&output.stderr));
+        let document: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&baseline).unwrap()).unwrap();
+        let ids: BTreeSet<String> =
+            document["items"].as_array().unwrap().iter().map(|i| i["id"].as_str().unwrap().to_string()).collect();
+        let expected: BTreeSet<String> = all_ids().into_iter().filter(|id| expected_shard(id) == index).collect();
+        assert_eq!(ids, expected, "the baseline of shard {index}");
+    }
 }

@@ -31,7 +31,7 @@ pub async fn run(
         eprintln!("--only applies to --format text; the other formats always list every item");
         return EXIT_BAD_CONFIG;
     }
-    let store = match evaluate_once_on(config_file, shard).await {
+    let store = match evaluate_once(config_file, shard).await {
         Ok(store) => store,
         Err(code) => return code,
     };
@@ -58,14 +58,9 @@ pub async fn run(
     }
 }
 
-/// Loads the config and evaluates every check once; a bad config is reported and gives its
+/// Loads the config and evaluates every check of `shard` once; a bad config is reported and gives its
 /// exit code.
-pub(crate) async fn evaluate_once(config_file: &Path) -> Result<Arc<Store>, i32> {
-    evaluate_once_on(config_file, Shard::WHOLE).await
-}
-
-/// [`evaluate_once`] for the items of one shard.
-pub(crate) async fn evaluate_once_on(config_file: &Path, shard: Shard) -> Result<Arc<Store>, i32> {
+pub(crate) async fn evaluate_once(config_file: &Path, shard: Shard) -> Result<Arc<Store>, i32> {
     // Reading and decoding the file blocks: off the async workers, as the daemon's reload does.
     let path = config_file.to_path_buf();
     let loaded = tokio::task::spawn_blocking(move || config::load(&path).map(|c| c.restricted_to(shard))).await;

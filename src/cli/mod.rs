@@ -92,7 +92,7 @@ pub fn run(cli: Cli) -> ExitCode {
             ExitCode::from(code as u8)
         }
         Some(Command::Baseline { force }) => {
-            let code = runtime.block_on(baseline::record_baseline(&cli.config_file, &cli.baseline_file, force));
+            let code = runtime.block_on(baseline::record_baseline(&cli.config_file, shard, &cli.baseline_file, force));
             ExitCode::from(code as u8)
         }
         Some(Command::Attest { item_id, by, note }) => {
