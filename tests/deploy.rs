@@ -6,27 +6,15 @@
 mod common;
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::Path;
 
+use common::repo::{read, repo_path, run, yaml};
 use common::{closed_port, Daemon};
 use yaml_serde::Value;
 
 /// Mounted files that other branches of this issue add (the lead writes the dashboard). Remove
 /// an entry once its file is in the repository; the test then requires it.
 const COMPOSE: &str = "deploy/compose.yml";
-
-fn repo_path(relative: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join(relative)
-}
-
-fn read(relative: &str) -> String {
-    std::fs::read_to_string(repo_path(relative)).unwrap_or_else(|e| panic!("{relative}: {e}"))
-}
-
-fn yaml(relative: &str) -> Value {
-    yaml_serde::from_str(&read(relative)).unwrap_or_else(|e| panic!("{relative} is not YAML: {e}"))
-}
 
 /// A bind mount of a compose service: the host file or directory (relative to the repository
 /// root) and the path inside the container.
@@ -86,17 +74,6 @@ fn stage(mounts: &[Mount], root: &Path) {
         std::fs::create_dir_all(destination.parent().unwrap()).unwrap();
         std::fs::copy(repo_path(&mount.host), &destination).unwrap();
     }
-}
-
-fn run(program: &str, args: &[&str]) -> (bool, String) {
-    let output = Command::new(program)
-        .args(args)
-        .output()
-        .unwrap_or_else(|e| panic!("{program}: {e}; run bash tests/run.sh, which installs it"));
-    (
-        output.status.success(),
-        format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr)),
-    )
 }
 
 fn healthcheck_script() -> String {

@@ -36,6 +36,20 @@ if ((${#missing[@]})); then
   DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}"
 fi
 
+# tests/kubernetes.rs runs kubernetes-validate (PyPI: no Debian package has the Kubernetes
+# schemas), from a virtualenv of its own so that the system Python is left alone.
+kubernetes_validate="${XDG_CACHE_HOME:-$HOME/.cache}/checklist-exporter/kubernetes-validate"
+if [[ "$("$kubernetes_validate/bin/kubernetes-validate" --version 2>/dev/null)" != 1.37.0 ]]; then
+  echo "installing kubernetes-validate 1.37.0 from PyPI into $kubernetes_validate"
+  if ! python3 -c 'import ensurepip, venv' 2>/dev/null; then
+    apt-get update -q
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends python3-venv
+  fi
+  python3 -m venv --clear "$kubernetes_validate"
+  "$kubernetes_validate/bin/pip" install --quiet 'kubernetes-validate==1.37.0'
+fi
+export PATH="$kubernetes_validate/bin:$PATH"
+
 # PostgreSQL on 127.0.0.1:5432 (trust auth) is part of this machine kind; start it if it is down.
 if command -v pg_ctlcluster >/dev/null 2>&1 && ! pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null; then
   pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql | head -n1)" main start || true

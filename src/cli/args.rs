@@ -81,6 +81,16 @@ pub struct Cli {
     #[arg(long = "log.format", value_enum, default_value = "logfmt", global = true)]
     pub log_format: LogFormat,
 
+    /// Which shard of the items this replica evaluates and exports, from 0: an item is on shard
+    /// `hashmod(id, --shard.count)`, as Prometheus's hashmod relabelling computes it; a group
+    /// goes with its members (docs/kubernetes.md).
+    #[arg(long = "shard.index", value_name = "INDEX", default_value_t = 0, global = true)]
+    pub shard_index: u64,
+
+    /// How many replicas share the items; 1 evaluates every item.
+    #[arg(long = "shard.count", value_name = "COUNT", default_value_t = 1, global = true)]
+    pub shard_count: u64,
+
     #[command(subcommand)]
     pub command: Option<Command>,
 }

@@ -5,12 +5,13 @@ use std::path::Path;
 
 use super::check::evaluate_once;
 use super::{EXIT_NOT_READY, EXIT_READY};
+use crate::config::Shard;
 use crate::web::view::rfc3339;
 
 /// `checklist-exporter baseline`: evaluates every item once and records which pass. An
 /// existing baseline file, readable or not, is only replaced with `--force`: regressions are
 /// measured against it, and a second run after go-live would silently move the goalposts.
-pub async fn record_baseline(config_file: &Path, baseline_file: &Path, force: bool) -> i32 {
+pub async fn record_baseline(config_file: &Path, shard: Shard, baseline_file: &Path, force: bool) -> i32 {
     match crate::persist::baseline::load(baseline_file) {
         Ok(None) => {}
         Ok(Some(existing)) if !force => {
@@ -35,7 +36,7 @@ pub async fn record_baseline(config_file: &Path, baseline_file: &Path, force: bo
         }
         Err(err) => eprintln!("{err}\nreplacing it (--force)"),
     }
-    let store = match evaluate_once(config_file).await {
+    let store = match evaluate_once(config_file, shard).await {
         Ok(store) => store,
         Err(code) => return code,
     };

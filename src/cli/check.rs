@@ -11,7 +11,7 @@ use tokio::task::JoinSet;
 
 use crate::checks::CheckContext;
 use crate::cli::args::{OnlyItems, OutputFormat};
-use crate::config;
+use crate::config::{self, Shard};
 use crate::scheduler::evaluate;
 use crate::state::Store;
 use crate::web::report::ReportFormat;
@@ -19,13 +19,19 @@ use crate::web::view::{reason_of, state_name, summarize, DisplayState, NOT_APPLI
 
 use super::{EXIT_BAD_CONFIG, EXIT_NOT_READY, EXIT_READY};
 
-pub async fn run(config_file: &Path, format: OutputFormat, only: Option<OnlyItems>, out: &mut impl Write) -> i32 {
+pub async fn run(
+    config_file: &Path,
+    shard: Shard,
+    format: OutputFormat,
+    only: Option<OnlyItems>,
+    out: &mut impl Write,
+) -> i32 {
     if only.is_some() && format != OutputFormat::Text {
         // The reports are whole documents (a certification sheet, a CI test list): never partial.
         eprintln!("--only applies to --format text; the other formats always list every item");
         return EXIT_BAD_CONFIG;
     }
-    let store = match evaluate_once(config_file).await {
+    let store = match evaluate_once(config_file, shard).await {
         Ok(store) => store,
         Err(code) => return code,
     };
@@ -52,12 +58,12 @@ pub async fn run(config_file: &Path, format: OutputFormat, only: Option<OnlyItem
     }
 }
 
-/// Loads the config and evaluates every check once; a bad config is reported and gives its
+/// Loads the config and evaluates every check of `shard` once; a bad config is reported and gives its
 /// exit code.
-pub(crate) async fn evaluate_once(config_file: &Path) -> Result<Arc<Store>, i32> {
+pub(crate) async fn evaluate_once(config_file: &Path, shard: Shard) -> Result<Arc<Store>, i32> {
     // Reading and decoding the file blocks: off the async workers, as the daemon's reload does.
     let path = config_file.to_path_buf();
-    let loaded = tokio::task::spawn_blocking(move || config::load(&path)).await;
+    let loaded = tokio::task::spawn_blocking(move || config::load(&path).map(|c| c.restricted_to(shard))).await;
     let loaded = match loaded {
         Ok(loaded) => loaded,
         Err(err) if err.is_panic() => std::panic::resume_unwind(err.into_panic()),

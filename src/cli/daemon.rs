@@ -10,7 +10,7 @@ use tokio::net::TcpListener;
 use tokio::signal::unix::{signal, SignalKind};
 use tokio::sync::mpsc;
 
-use crate::config::{self, ConfigError};
+use crate::config::{self, ConfigError, Shard};
 use crate::scheduler::Scheduler;
 use crate::state::{SavedVerdict, Store};
 use crate::web::metrics::{Exposition, WebInfo};
@@ -54,10 +54,12 @@ pub struct DaemonOptions {
     pub web_config_file: Option<PathBuf>,
     /// `--web.enable-lifecycle`.
     pub lifecycle_enabled: bool,
+    /// `--shard.index`/`--shard.count`: the part of the items this replica evaluates.
+    pub shard: Shard,
 }
 
 pub async fn run(options: DaemonOptions) -> Result<(), DaemonError> {
-    let config = config::load(&options.config_file)?;
+    let config = config::load(&options.config_file)?.restricted_to(options.shard);
     let web = load_web_config(options.web_config_file.as_deref())?;
     let external_url = options.external_url.as_deref().map(parse_external_url).transpose()?;
     let prefix = match (&options.route_prefix, &external_url) {
@@ -108,6 +110,7 @@ pub async fn run(options: DaemonOptions) -> Result<(), DaemonError> {
         web = %web.config.summary(),
         lifecycle = options.lifecycle_enabled,
         restored,
+        shard = %options.shard,
         "listening"
     );
     let web: SharedWebSettings = Arc::new(RwLock::new(Arc::new(web)));
@@ -130,6 +133,7 @@ pub async fn run(options: DaemonOptions) -> Result<(), DaemonError> {
             config_file: options.config_file.clone(),
             web_config_file: options.web_config_file.clone(),
             web: web.clone(),
+            shard: options.shard,
         },
         scheduler.clone(),
         store.clone(),
@@ -145,7 +149,7 @@ pub async fn run(options: DaemonOptions) -> Result<(), DaemonError> {
     let saver_store = store.clone();
     let state = Arc::new(AppState {
         store: store.clone(),
-        exposition: Exposition::with_web_info(store, Some(WebInfo { external_url })),
+        exposition: Exposition::with(store, Some(WebInfo { external_url }), options.shard),
         reload: reload_tx,
         baseline_file: options.baseline_file.clone(),
         web,
@@ -208,6 +212,7 @@ struct ReloadTargets {
     config_file: PathBuf,
     web_config_file: Option<PathBuf>,
     web: SharedWebSettings,
+    shard: Shard,
 }
 
 /// Reads the web config file, if any, and logs what it warns about.
@@ -230,11 +235,12 @@ async fn reload_loop(
 ) {
     while let Some(answer) = requests.recv().await {
         let web_file = targets.web_config_file.clone();
+        let shard = targets.shard;
         // Reading certificates and preparing bcrypt take a moment: off the runtime threads.
         let loaded = tokio::task::spawn_blocking({
             let config_file = targets.config_file.clone();
             move || -> Result<_, String> {
-                let config = config::load(&config_file).map_err(|e| e.to_string())?;
+                let config = config::load(&config_file).map_err(|e| e.to_string())?.restricted_to(shard);
                 let web = load_web_config(web_file.as_deref()).map_err(|e| e.to_string())?;
                 Ok((config, web))
             }

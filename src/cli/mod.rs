@@ -38,6 +38,13 @@ pub fn run(cli: Cli) -> ExitCode {
         print!("{}", version_text());
         return ExitCode::SUCCESS;
     }
+    let shard = match config::Shard::new(cli.shard_index, cli.shard_count) {
+        Ok(shard) => shard,
+        Err(err) => {
+            eprintln!("{err}");
+            return ExitCode::from(EXIT_BAD_CONFIG as u8);
+        }
+    };
     if cli.config_check {
         let valid = match config::load(&cli.config_file) {
             Ok(config) => {
@@ -92,11 +99,12 @@ pub fn run(cli: Cli) -> ExitCode {
     };
     match cli.command {
         Some(Command::Check { format, only }) => {
-            let code = runtime.block_on(check::run(&cli.config_file, format, only, &mut std::io::stdout().lock()));
+            let code =
+                runtime.block_on(check::run(&cli.config_file, shard, format, only, &mut std::io::stdout().lock()));
             ExitCode::from(code as u8)
         }
         Some(Command::Baseline { force }) => {
-            let code = runtime.block_on(baseline::record_baseline(&cli.config_file, &cli.baseline_file, force));
+            let code = runtime.block_on(baseline::record_baseline(&cli.config_file, shard, &cli.baseline_file, force));
             ExitCode::from(code as u8)
         }
         Some(Command::Attest { item_id, by, note }) => {
@@ -115,6 +123,7 @@ pub fn run(cli: Cli) -> ExitCode {
                 baseline_file: cli.baseline_file,
                 web_config_file: cli.web_config_file,
                 lifecycle_enabled: cli.enable_lifecycle,
+                shard,
             };
             match runtime.block_on(daemon::run(options)) {
                 Ok(()) => ExitCode::SUCCESS,

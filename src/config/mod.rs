@@ -13,9 +13,11 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 pub mod groups;
+pub mod shard;
 pub mod vars;
 
 pub use groups::{GroupSpec, GROUP_KIND};
+pub use shard::Shard;
 
 use crate::checks::{CheckKind, KeyError, KIND_NAMES};
 use crate::support::decode::{decode_value, tidy_error};
@@ -293,6 +295,17 @@ struct RawItem {
     decides: Option<String>,
 }
 
+/// The checks among `deciders`, in their order.
+fn checks_of(deciders: &[Decider]) -> Vec<Arc<CheckSpec>> {
+    deciders
+        .iter()
+        .filter_map(|decider| match decider {
+            Decider::Check(check) => Some(check.clone()),
+            Decider::Group(_) => None,
+        })
+        .collect()
+}
+
 /// Reads, decodes and validates the config file at `path`, with environment overrides.
 pub fn load(path: &Path) -> Result<Config, ConfigError> {
     let file = path.display().to_string();
@@ -408,13 +421,7 @@ pub fn parse(file: &str, text: &str, env: impl IntoIterator<Item = (String, Stri
         return Err(invalid("checks".into(), format!("{item_count} items; at most {MAX_ITEMS} are allowed")));
     }
     let groups = groups::resolve(&mut deciders).map_err(|(location, reason)| invalid(location, reason))?;
-    let checks = deciders
-        .iter()
-        .filter_map(|decider| match decider {
-            Decider::Check(check) => Some(check.clone()),
-            Decider::Group(_) => None,
-        })
-        .collect();
+    let checks = checks_of(&deciders);
     let warnings = vars.warnings().to_vec();
     Ok(Config { source: PathBuf::from(file), settings, deciders, checks, groups, warnings })
 }

@@ -15,7 +15,7 @@ use prometheus_client::metrics::gauge::ConstGauge;
 use prometheus_client::metrics::MetricType;
 use prometheus_client::registry::Registry;
 
-use crate::config::Decider;
+use crate::config::{Decider, Shard};
 use crate::model::{MetricKind, Sample, SampleValue, Verdict};
 use crate::state::{Evaluation, ItemRecord, Store, StoreInner};
 use crate::web::process::ProcessCollector;
@@ -35,6 +35,7 @@ pub const PLATFORM: &str = env!("CHECKLIST_EXPORTER_PLATFORM");
 pub const CORE_FAMILIES: &[&str] = &[
     "checklist_build_info",
     "checklist_web_info",
+    "checklist_shard_info",
     "checklist_config_last_reload_successful",
     "checklist_config_last_reload_success_timestamp_seconds",
     "checklist_item_info",
@@ -118,13 +119,14 @@ const OPENMETRICS_EOF: &str = "# EOF\n";
 
 impl Exposition {
     pub fn new(store: Arc<Store>) -> Self {
-        Exposition::with_web_info(store, None)
+        Exposition::with(store, None, Shard::WHOLE)
     }
 
-    /// With `web_info`, the exposition carries `checklist_web_info` (the daemon always gives it).
-    pub fn with_web_info(store: Arc<Store>, web_info: Option<WebInfo>) -> Self {
+    /// With `web_info`, the exposition carries `checklist_web_info` (the daemon always gives it);
+    /// `shard` is the part of the items this replica evaluates and exports.
+    pub fn with(store: Arc<Store>, web_info: Option<WebInfo>, shard: Shard) -> Self {
         let mut registry = Registry::default();
-        registry.register_collector(Box::new(StoreCollector { store: store.clone(), web_info }));
+        registry.register_collector(Box::new(StoreCollector { store: store.clone(), web_info, shard }));
         let mut process = Registry::default();
         process.register_collector(Box::new(ProcessCollector));
         Exposition { store, registry, process, cache: Mutex::new([None, None]) }
@@ -244,6 +246,7 @@ fn deflate(input: &[u8], flush: FlushCompress) -> Vec<u8> {
 struct StoreCollector {
     store: Arc<Store>,
     web_info: Option<WebInfo>,
+    shard: Shard,
 }
 
 fn seconds_since_epoch(time: SystemTime) -> f64 {
@@ -342,6 +345,15 @@ impl Collector for StoreCollector {
             ConstGauge::new(1i64)
                 .encode(family.encode_family(&vec![("external_url", web_info.external_url.as_str())])?)?;
         }
+
+        let mut family = gauge(
+            &mut encoder,
+            "checklist_shard_info",
+            "The shard of the items this replica evaluates and exports (--shard.index of --shard.count).",
+        )?;
+        let (index, count) = (self.shard.index().to_string(), self.shard.count().to_string());
+        ConstGauge::new(1i64)
+            .encode(family.encode_family(&vec![("index", index.as_str()), ("count", count.as_str())])?)?;
 
         let mut family = gauge(
             &mut encoder,

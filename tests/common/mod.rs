@@ -7,6 +7,7 @@ pub mod nginx;
 pub mod pki;
 pub mod probe;
 pub mod prometheus;
+pub mod repo;
 
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Write};
