@@ -13,6 +13,7 @@ use tokio::sync::mpsc;
 use crate::config::{self, ConfigError};
 use crate::scheduler::Scheduler;
 use crate::state::Store;
+use crate::web::attestations::{AttestationCall, AttestationSender, Refusal};
 use crate::web::metrics::Exposition;
 use crate::web::server::{self, AppState, ReloadRequest, SharedWebSettings};
 use crate::web::webconfig::{self, WebConfigError, WebSettings};
@@ -38,6 +39,8 @@ pub struct DaemonOptions {
     pub web_config_file: Option<PathBuf>,
     /// `--web.enable-lifecycle`.
     pub lifecycle_enabled: bool,
+    /// `--web.enable-attestation-api`.
+    pub attestation_api_enabled: bool,
 }
 
 pub async fn run(options: DaemonOptions) -> Result<(), DaemonError> {
@@ -100,6 +103,9 @@ pub async fn run(options: DaemonOptions) -> Result<(), DaemonError> {
             _ = tokio::signal::ctrl_c() => tracing::info!("interrupt received, shutting down"),
         }
     };
+    let attest = options
+        .attestation_api_enabled
+        .then(|| start_attestation_recorder(options.config_file.clone(), scheduler.clone()));
     let state = Arc::new(AppState {
         store: store.clone(),
         exposition: Exposition::new(store),
@@ -107,12 +113,43 @@ pub async fn run(options: DaemonOptions) -> Result<(), DaemonError> {
         baseline_file: options.baseline_file.clone(),
         web,
         lifecycle_enabled: options.lifecycle_enabled,
+        attest,
     });
     server::serve(listener, state, shutdown).await;
     scheduler.stop();
     reloader.abort();
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Records the attestations `POST /api/v1/attestations` hands over, one at a time (the file's
+/// lock orders them with `attest` commands too), and runs the attested item's check at once.
+fn start_attestation_recorder(config_file: PathBuf, scheduler: Arc<Scheduler>) -> AttestationSender {
+    let (sender, mut calls) = mpsc::channel::<AttestationCall>(8);
+    tokio::spawn(async move {
+        while let Some(AttestationCall { request, answer }) = calls.recv().await {
+            let config_file = config_file.clone();
+            let recorded =
+                tokio::task::spawn_blocking(move || crate::cli::attest::record_for_api(&config_file, request))
+                    .await
+                    .unwrap_or_else(|err| {
+                        Err(Refusal::new(
+                            hyper::StatusCode::INTERNAL_SERVER_ERROR,
+                            None,
+                            format!("recording failed: {err}"),
+                        ))
+                    });
+            match &recorded {
+                Ok(done) => {
+                    tracing::info!(item = %done.item, by = %done.by, evidence = ?done.evidence_url, "attestation recorded through the API");
+                    scheduler.run_item_now(&done.item);
+                }
+                Err(refusal) => tracing::warn!(error = %refusal.error, "attestation refused"),
+            }
+            let _ = answer.send(recorded);
+        }
+    });
+    sender
 }
 
 /// What a reload reads, and where the new web settings go.

@@ -98,6 +98,7 @@ pub fn run(cli: Cli) -> ExitCode {
                 baseline_file: cli.baseline_file,
                 web_config_file: cli.web_config_file,
                 lifecycle_enabled: cli.enable_lifecycle,
+                attestation_api_enabled: cli.enable_attestation_api,
             };
             match runtime.block_on(daemon::run(options)) {
                 Ok(()) => ExitCode::SUCCESS,

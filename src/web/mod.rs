@@ -5,6 +5,7 @@
 //! and [`connections`] caps the connections clients may hold.
 
 pub mod api;
+pub mod attestations;
 pub mod basic_auth;
 pub mod connections;
 pub mod metrics;
