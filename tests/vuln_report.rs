@@ -135,3 +135,27 @@ fn the_daemon_exports_the_count_and_the_age() {
     let age = metrics.value("checklist_vuln_report_age_seconds", &labels).unwrap();
     assert!((7200.0..7200.0 + 600.0).contains(&age), "age {age}");
 }
+
+#[test]
+fn an_osv_scanner_report_is_filtered_by_min_severity() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = report(dir.path(), "osv_scanner.json", Duration::from_secs(60));
+    let osv_config = |min_severity: &str| {
+        config(&file, &[])
+            .replace("ignore = []", &format!("ignore = []\nformat = \"osv-scanner\"\nmin_severity = {min_severity}"))
+    };
+    let items = check_once(&osv_config("7.0"));
+    let (state, _, reason) = verdict(&items, "security.audit");
+    assert_eq!(state, "pass", "{reason}");
+    assert!(
+        reason.ends_with("lists no known vulnerability in 1 audited dependencies (1 below severity 7)"),
+        "{reason}"
+    );
+    let items = check_once(&osv_config("5.0"));
+    let (state, cause, reason) = verdict(&items, "security.audit");
+    assert_eq!((state.as_str(), cause.as_str()), ("fail", "insecure"), "{reason}");
+    assert!(
+        reason.contains("jinja2 3.1.3: GHSA-h75v-3vvj-5mfj (CVE-2024-34064) CVSS 5.4 fixed in 3.1.4; want none"),
+        "{reason}"
+    );
+}

@@ -1,10 +1,13 @@
-//! A dependency audit made by CI, read from the report it left: `pip-audit --format json`. The
+//! A dependency audit made by CI, read from the report it left: `pip-audit --format json`, or
+//! `osv-scanner --format json`. The
 //! item "Dependency security audit completed" passes while the newest report is young enough
 //! and lists no known vulnerability outside the config's `ignore` list.
 //!
-//! pip-audit's JSON carries no severity (only ids, aliases and fix versions), so this kind
-//! cannot filter by severity: every listed vulnerability fails the item unless one of its ids
-//! or aliases is ignored by name, which keeps the decision to accept a risk written down.
+//! pip-audit's JSON carries no severity (only ids, aliases and fix versions), so for it every
+//! listed vulnerability fails the item unless one of its ids or aliases is ignored by name, which
+//! keeps the decision to accept a risk written down. osv-scanner gives each group of aliases a
+//! CVSS score (`max_severity`), so `min_severity` may leave lower ones out; a vulnerability
+//! without a score still counts.
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
@@ -17,7 +20,7 @@ use crate::support::units::{format_age, HumanDuration};
 
 pub static VULN_REPORT_VULNERABILITIES: MetricFamily = MetricFamily {
     name: "checklist_vuln_report_vulnerabilities",
-    help: "Known vulnerabilities the audit report lists, not counting the ignored ones.",
+    help: "Known vulnerabilities the audit report lists, not counting the ignored ones and those below min_severity.",
     kind: MetricKind::Gauge,
 };
 pub static VULN_REPORT_AGE: MetricFamily = MetricFamily {
@@ -36,11 +39,39 @@ fn default_max_age() -> HumanDuration {
     HumanDuration(Duration::from_secs(7 * 86400))
 }
 
-/// `kind = "vuln_report"`: the pip-audit JSON report at `file`.
+/// Which tool wrote the report.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum ReportFormat {
+    #[default]
+    PipAudit,
+    OsvScanner,
+}
+
+impl<'de> Deserialize<'de> for ReportFormat {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        super::one_of(deserializer, &[("pip-audit", ReportFormat::PipAudit), ("osv-scanner", ReportFormat::OsvScanner)])
+    }
+}
+
+impl ReportFormat {
+    fn command(self) -> &'static str {
+        match self {
+            ReportFormat::PipAudit => "a pip-audit JSON report (`pip-audit --format json`)",
+            ReportFormat::OsvScanner => "an osv-scanner JSON report (`osv-scanner --format json`)",
+        }
+    }
+}
+
+/// `kind = "vuln_report"`: the pip-audit (or osv-scanner) JSON report at `file`.
 #[derive(Clone, Debug, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct VulnReportCheck {
     pub file: PathBuf,
+    #[serde(default)]
+    pub format: ReportFormat,
+    /// The lowest CVSS score that fails the item (osv-scanner only: pip-audit gives none).
+    #[serde(default)]
+    pub min_severity: Option<f64>,
     /// How old the report may be: an audit of last quarter's lock file says nothing of today's.
     #[serde(default = "default_max_age")]
     pub max_age: HumanDuration,
@@ -62,6 +93,18 @@ impl Check for VulnReportCheck {
         if self.max_age.0.is_zero() {
             return Err(KeyError::new("max_age", "must be longer than 0s"));
         }
+        match (self.format, self.min_severity) {
+            (ReportFormat::PipAudit, Some(_)) => {
+                return Err(KeyError::new(
+                    "min_severity",
+                    "pip-audit's JSON has no severity; ignore accepted vulnerabilities by id, or use format = \"osv-scanner\"",
+                ))
+            }
+            (_, Some(score)) if !(0.0..=10.0).contains(&score) => {
+                return Err(KeyError::new("min_severity", format!("{score} is not a CVSS score from 0 to 10")))
+            }
+            _ => {}
+        }
         if let Some(blank) = self.ignore.iter().find(|id| id.trim().is_empty() || id.trim() != id.as_str()) {
             return Err(KeyError::new("ignore", format!("`{blank}` is not a vulnerability id")));
         }
@@ -75,10 +118,14 @@ impl Check for VulnReportCheck {
     async fn run(&self, ctx: &CheckContext, _state: &mut Self::State) -> CheckResult {
         let file = self.file.clone();
         let (bytes, modified) = ctx.blocking.run(move || read_report(&file)).await??;
-        let report = parse_pip_audit(&bytes).map_err(|why| {
+        let parsed = match self.format {
+            ReportFormat::PipAudit => parse_pip_audit(&bytes),
+            ReportFormat::OsvScanner => parse_osv_scanner(&bytes),
+        };
+        let report = parsed.map_err(|why| {
             ProbeFailure::new(
                 Cause::Invalid,
-                format!("{} is not a pip-audit JSON report (`pip-audit --format json`): {why}", self.file.display()),
+                format!("{} is not {}: {why}", self.file.display(), self.format.command()),
             )
         })?;
         Ok(self.decide(&report, modified, SystemTime::now()))
@@ -134,12 +181,141 @@ pub struct Vulnerability {
     pub fix_versions: Vec<String>,
     #[serde(default)]
     pub aliases: Vec<String>,
+    /// The CVSS score, when the report gives one (osv-scanner).
+    #[serde(default)]
+    pub severity: Option<f64>,
 }
 
 impl Vulnerability {
     fn is_ignored(&self, ignore: &[String]) -> bool {
         ignore.iter().any(|id| *id == self.id || self.aliases.contains(id))
     }
+
+    /// Below the configured score; one without a score is never below.
+    fn is_below(&self, min_severity: Option<f64>) -> bool {
+        matches!((self.severity, min_severity), (Some(score), Some(min)) if score < min)
+    }
+}
+
+#[derive(Deserialize)]
+struct OsvOutput {
+    results: Vec<OsvSource>,
+}
+
+#[derive(Deserialize)]
+struct OsvSource {
+    #[serde(default)]
+    packages: Vec<OsvPackage>,
+}
+
+#[derive(Deserialize)]
+struct OsvPackage {
+    package: OsvPackageInfo,
+    #[serde(default)]
+    vulnerabilities: Vec<OsvVulnerability>,
+    #[serde(default)]
+    groups: Vec<OsvGroup>,
+}
+
+#[derive(Deserialize)]
+struct OsvPackageInfo {
+    name: String,
+    #[serde(default)]
+    version: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct OsvVulnerability {
+    id: String,
+    #[serde(default)]
+    aliases: Vec<String>,
+    #[serde(default)]
+    affected: Vec<OsvAffected>,
+}
+
+#[derive(Deserialize)]
+struct OsvAffected {
+    #[serde(default)]
+    ranges: Vec<OsvRange>,
+}
+
+#[derive(Deserialize)]
+struct OsvRange {
+    #[serde(default)]
+    events: Vec<serde_json::Map<String, serde_json::Value>>,
+}
+
+/// The advisories osv-scanner counts as one vulnerability (aliases of each other), with the
+/// highest CVSS score among them, `""` when none has one.
+#[derive(Deserialize)]
+struct OsvGroup {
+    ids: Vec<String>,
+    #[serde(default)]
+    aliases: Vec<String>,
+    #[serde(default)]
+    max_severity: String,
+}
+
+/// The packages of an osv-scanner JSON report, one vulnerability per group of aliases.
+pub fn parse_osv_scanner(bytes: &[u8]) -> Result<Vec<Dependency>, String> {
+    let value: serde_json::Value = serde_json::from_slice(bytes).map_err(|err| format!("invalid JSON ({err})"))?;
+    if !value.get("results").is_some_and(serde_json::Value::is_array) {
+        return Err("unexpected shape (no `results` list at the top)".to_string());
+    }
+    let output: OsvOutput = serde_json::from_value(value).map_err(|err| format!("unexpected shape ({err})"))?;
+    Ok(output.results.into_iter().flat_map(|source| source.packages).map(osv_dependency).collect())
+}
+
+fn osv_dependency(package: OsvPackage) -> Dependency {
+    let fixes = |ids: &[String]| -> Vec<String> {
+        let mut fixed: Vec<String> = package
+            .vulnerabilities
+            .iter()
+            .filter(|v| ids.contains(&v.id))
+            .flat_map(|v| v.affected.iter().flat_map(|a| a.ranges.iter().flat_map(|r| r.events.iter())))
+            .filter_map(|event| event.get("fixed").and_then(|f| f.as_str()).map(str::to_string))
+            .collect();
+        fixed.sort();
+        fixed.dedup();
+        fixed
+    };
+    let vulns = if package.groups.is_empty() {
+        // Older osv-scanner versions do not group: each advisory stands alone, without a score.
+        package
+            .vulnerabilities
+            .iter()
+            .map(|v| Vulnerability {
+                id: v.id.clone(),
+                fix_versions: fixes(std::slice::from_ref(&v.id)),
+                aliases: v.aliases.clone(),
+                severity: None,
+            })
+            .collect()
+    } else {
+        package
+            .groups
+            .iter()
+            .filter_map(|group| {
+                let (id, others) = group.ids.split_first()?;
+                // The group's own aliases, else those its advisories name (older osv-scanner).
+                let named =
+                    package.vulnerabilities.iter().filter(|v| group.ids.contains(&v.id)).flat_map(|v| &v.aliases);
+                let mut aliases: Vec<String> = Vec::new();
+                for alias in others.iter().chain(&group.aliases).chain(named) {
+                    if alias != id && !aliases.contains(alias) {
+                        aliases.push(alias.clone());
+                    }
+                }
+                Some(Vulnerability {
+                    id: id.clone(),
+                    fix_versions: fixes(&group.ids),
+                    aliases,
+                    severity: group.max_severity.parse().ok(),
+                })
+            })
+            .collect()
+    };
+    Dependency { name: package.package.name, version: package.package.version, vulns, skip_reason: None }
 }
 
 /// pip-audit 2's `{"dependencies": [...], "fixes": [...]}`, or the bare list of pip-audit 1.
@@ -179,12 +355,17 @@ pub fn parse_pip_audit(bytes: &[u8]) -> Result<Vec<Dependency>, String> {
 }
 
 impl VulnReportCheck {
+    /// Whether a listed vulnerability fails the item: not ignored, and not below `min_severity`.
+    fn counts(&self, vulnerability: &Vulnerability) -> bool {
+        !vulnerability.is_ignored(&self.ignore) && !vulnerability.is_below(self.min_severity)
+    }
+
     pub fn decide(&self, dependencies: &[Dependency], modified: SystemTime, now: SystemTime) -> Report {
         let file = self.file.display().to_string();
         let age = now.duration_since(modified).unwrap_or(Duration::ZERO);
         let vulnerable: Vec<(&Dependency, Vec<&Vulnerability>)> = dependencies
             .iter()
-            .map(|dep| (dep, dep.vulns.iter().filter(|v| !v.is_ignored(&self.ignore)).collect::<Vec<_>>()))
+            .map(|dep| (dep, dep.vulns.iter().filter(|v| self.counts(v)).collect::<Vec<_>>()))
             .filter(|(_, vulns)| !vulns.is_empty())
             .collect();
         let found: usize = vulnerable.iter().map(|(_, vulns)| vulns.len()).sum();
@@ -194,12 +375,20 @@ impl VulnReportCheck {
             .filter(|v| v.is_ignored(&self.ignore))
             .map(|v| v.id.as_str())
             .collect();
+        let below = dependencies
+            .iter()
+            .flat_map(|dep| dep.vulns.iter())
+            .filter(|v| !v.is_ignored(&self.ignore) && v.is_below(self.min_severity))
+            .count();
         let audited = dependencies.iter().filter(|dep| dep.skip_reason.is_none()).count();
         let skipped = dependencies.len() - audited;
 
         let mut notes = Vec::new();
         if !ignored.is_empty() {
             notes.push(format!("{} ignored: {}", ignored.len(), ignored.join(", ")));
+        }
+        if below > 0 {
+            notes.push(format!("{below} below severity {}", self.min_severity.unwrap_or_default()));
         }
         if skipped > 0 {
             notes.push(format!("{skipped} dependencies skipped by pip-audit"));
@@ -252,7 +441,8 @@ fn describe(dependency: &Dependency, vulns: &[&Vulnerability]) -> String {
             } else {
                 format!(" fixed in {}", v.fix_versions.join(", "))
             };
-            format!("{}{aliases}{fix}", v.id)
+            let score = v.severity.map(|score| format!(" CVSS {score}")).unwrap_or_default();
+            format!("{}{aliases}{score}{fix}", v.id)
         })
         .collect();
     format!("{} {version}: {}", dependency.name, ids.join(", "))
@@ -275,6 +465,8 @@ mod tests {
             file: "/ci/pip-audit.json".into(),
             max_age: HumanDuration(Duration::from_secs(86400)),
             ignore: ignore.iter().map(|s| s.to_string()).collect(),
+            format: ReportFormat::PipAudit,
+            min_severity: None,
         }
     }
 
@@ -325,7 +517,12 @@ mod tests {
             .map(|i| Dependency {
                 name: format!("pkg{i}"),
                 version: Some("1.0".into()),
-                vulns: vec![Vulnerability { id: format!("PYSEC-2024-{i}"), fix_versions: vec![], aliases: vec![] }],
+                vulns: vec![Vulnerability {
+                    id: format!("PYSEC-2024-{i}"),
+                    fix_versions: vec![],
+                    aliases: vec![],
+                    severity: None,
+                }],
                 skip_reason: None,
             })
             .collect();
@@ -337,6 +534,56 @@ mod tests {
             outcome.reason
         );
         assert!(!outcome.reason.contains("pkg5"), "{}", outcome.reason);
+    }
+
+    const OSV: &str = r#"{"results": [{"source": {"path": "/src/requirements.txt", "type": "lockfile"}, "packages": [
+        {"package": {"name": "jinja2", "version": "3.1.3", "ecosystem": "PyPI"},
+         "vulnerabilities": [{"id": "GHSA-h75v-3vvj-5mfj", "aliases": ["CVE-2024-34064"],
+           "affected": [{"ranges": [{"type": "ECOSYSTEM", "events": [{"introduced": "0"}, {"fixed": "3.1.4"}]}]}]}],
+         "groups": [{"ids": ["GHSA-h75v-3vvj-5mfj"], "aliases": ["CVE-2024-34064", "GHSA-h75v-3vvj-5mfj"], "max_severity": "5.4"}]},
+        {"package": {"name": "requests", "version": "2.31.0", "ecosystem": "PyPI"},
+         "vulnerabilities": [{"id": "GHSA-9wx4-h78v-vm56", "aliases": ["CVE-2024-35195"]}],
+         "groups": [{"ids": ["GHSA-9wx4-h78v-vm56"], "max_severity": ""}]}]}]}"#;
+
+    #[test]
+    fn osv_scanner_groups_carry_a_score_that_min_severity_filters() {
+        let deps = parse_osv_scanner(OSV.as_bytes()).unwrap();
+        assert_eq!(deps[0].vulns[0].severity, Some(5.4));
+        assert_eq!(deps[0].vulns[0].fix_versions, ["3.1.4"]);
+        assert_eq!(deps[0].vulns[0].aliases, ["CVE-2024-34064"]);
+        let mut check = check(&[]);
+        check.format = ReportFormat::OsvScanner;
+        check.min_severity = Some(7.0);
+        let now = SystemTime::now();
+        let outcome = check.decide(&deps, now, now).outcome("vulnerabilities").unwrap().clone();
+        // The unscored one still counts: nothing says it is low.
+        assert_eq!(
+            outcome.reason,
+            "/ci/pip-audit.json lists 1 known vulnerability in 1 of 2 audited dependencies: requests 2.31.0: \
+             GHSA-9wx4-h78v-vm56 (CVE-2024-35195) no fix released (1 below severity 7); want none outside `ignore`"
+        );
+        check.min_severity = Some(5.0);
+        let outcome = check.decide(&deps, now, now).outcome("vulnerabilities").unwrap().clone();
+        assert!(
+            outcome.reason.contains("jinja2 3.1.3: GHSA-h75v-3vvj-5mfj (CVE-2024-34064) CVSS 5.4 fixed in 3.1.4"),
+            "{}",
+            outcome.reason
+        );
+        assert_eq!(
+            parse_osv_scanner(REPORT.as_bytes()).unwrap_err(),
+            "unexpected shape (no `results` list at the top)"
+        );
+    }
+
+    #[test]
+    fn min_severity_is_refused_for_pip_audit() {
+        let mut check = check(&[]);
+        check.min_severity = Some(7.0);
+        assert_eq!(check.validate("vulnerabilities").unwrap_err().key, "min_severity");
+        check.format = ReportFormat::OsvScanner;
+        assert!(check.validate("vulnerabilities").is_ok());
+        check.min_severity = Some(11.0);
+        assert_eq!(check.validate("vulnerabilities").unwrap_err().message, "11 is not a CVSS score from 0 to 10");
     }
 
     #[test]
