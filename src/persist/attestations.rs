@@ -159,17 +159,15 @@ pub fn record_from(path: &Path, id: &str, attestation: Attestation, source: Sour
 /// ever rewritten, in one write, and synced.
 fn append_audit(path: &Path, entry: &AuditEntry<'_>) -> Result<(), AttestError> {
     let log = audit_log_path(path);
-    let failed = |reason: String| AttestError::Write {
-        path: log.display().to_string(),
-        reason: format!("{reason}; the attestation was not recorded"),
+    // Said of the attestation file, which was left as it was, with the log as the reason.
+    let failed = |err: String| AttestError::Write {
+        path: path.display().to_string(),
+        reason: format!("cannot append to the audit log {}: {err}; nothing was recorded", log.display()),
     };
     let mut line = serde_json::to_vec(entry).map_err(|err| failed(err.to_string()))?;
     line.push(b'\n');
-    let mut out = std::fs::OpenOptions::new()
-        .append(true)
-        .create(true)
-        .open(&log)
-        .map_err(|err| failed(format!("cannot open the audit log: {err}")))?;
+    let mut out =
+        std::fs::OpenOptions::new().append(true).create(true).open(&log).map_err(|err| failed(err.to_string()))?;
     out.write_all(&line).and_then(|()| out.sync_all()).map_err(|err| failed(err.to_string()))
 }
 
