@@ -122,6 +122,8 @@ pub struct Scheduler {
 #[derive(Debug)]
 enum Command {
     Apply(Vec<Arc<CheckSpec>>),
+    /// Run the check that decides this item now (an attestation came in through the API).
+    RunItem(String),
 }
 
 /// A check of the running config, as the driver tracks it.
@@ -173,6 +175,12 @@ impl Scheduler {
         let _ = self.commands.send(Command::Apply(config.checks.clone()));
     }
 
+    /// Runs the check deciding `item_id` at once rather than at its next turn, as a reload runs
+    /// attested checks; a check still running finishes instead.
+    pub fn run_item_now(&self, item_id: &str) {
+        let _ = self.commands.send(Command::RunItem(item_id.to_string()));
+    }
+
     /// Stops the driver and every evaluation in flight (at shutdown).
     pub fn stop(&self) {
         self.driver.abort();
@@ -211,6 +219,15 @@ async fn drive(mut commands: mpsc::UnboundedReceiver<Command>, store: Arc<Store>
         tokio::select! {
             command = commands.recv() => match command {
                 Some(Command::Apply(specs)) => replace_checks(checks, &mut queue, specs),
+                Some(Command::RunItem(id)) => {
+                    let now = Instant::now();
+                    for (fingerprint, scheduled) in checks.iter_mut() {
+                        if scheduled.spec.items.iter().any(|item| item.id == id) {
+                            scheduled.next_due = now;
+                            queue.push(Reverse((now, *fingerprint)));
+                        }
+                    }
+                }
                 None => break,
             },
             () = sleep_until_or_forever(next) => {

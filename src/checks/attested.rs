@@ -126,8 +126,12 @@ fn shell_quoted(text: &str) -> String {
 /// Pass while `now` is within `validity` of the attestation time.
 pub fn decide_attestation(attestation: &Attestation, at: SystemTime, validity: Duration, now: SystemTime) -> Outcome {
     let by = &attestation.by;
+    // The file's load checked `valid_for`; an attestation may shorten the check's validity only.
+    let validity = attestation.validity(validity).unwrap_or(validity);
     let expires = attestations::expires(at, validity);
     let note = attestation.note.as_deref().map(|n| format!(" ({n})")).unwrap_or_default();
+    // The page and the reports show the reason, so the link to the evidence travels in it.
+    let evidence = attestation.evidence_url.as_deref().map(|url| format!("; evidence: {url}")).unwrap_or_default();
     // A minute of clock skew between the attesting machine and this one is not "the future".
     if at > now + Duration::from_secs(60) {
         return Outcome::fail(
@@ -139,14 +143,14 @@ pub fn decide_attestation(attestation: &Attestation, at: SystemTime, validity: D
         return Outcome::fail(
             Cause::Expired,
             format!(
-                "attestation by {by} expired on {} (attested {}{note})",
+                "attestation by {by} expired on {} (attested {}{note}){evidence}",
                 attestations::format_date(expires),
                 attestations::format_date(at)
             ),
         );
     }
     Outcome::pass(format!(
-        "attested by {by} on {}{note}; valid until {}",
+        "attested by {by} on {}{note}; valid until {}{evidence}",
         attestations::format_date(at),
         attestations::format_date(expires)
     ))
@@ -164,7 +168,13 @@ mod tests {
     }
 
     fn attestation(time: &str) -> Attestation {
-        Attestation { by: "alice".into(), at: time.into(), note: Some("DR drill #4".into()) }
+        Attestation {
+            by: "alice".into(),
+            at: time.into(),
+            note: Some("DR drill #4".into()),
+            valid_for: None,
+            evidence_url: None,
+        }
     }
 
     #[test]
@@ -176,6 +186,23 @@ mod tests {
         assert_eq!(after.verdict, Verdict::Fail);
         assert_eq!(after.cause, Some(Cause::Expired));
         assert!(after.reason.starts_with("attestation by alice expired on 2026-10-30"), "{}", after.reason);
+    }
+
+    #[test]
+    fn an_attestation_may_shorten_its_validity_and_names_its_evidence() {
+        let mut a = attestation("2026-08-01T10:00:00Z");
+        a.valid_for = Some("7d".into());
+        a.evidence_url = Some("https://ci.example.org/runs/42".into());
+        let outcome = decide_attestation(&a, a.time().unwrap(), 90 * DAY, at("2026-08-02T00:00:00Z"));
+        assert_eq!(
+            outcome,
+            Outcome::pass(
+                "attested by alice on 2026-08-01 (DR drill #4); valid until 2026-08-08; evidence: https://ci.example.org/runs/42"
+            )
+        );
+        a.valid_for = Some("365d".into());
+        let longer = decide_attestation(&a, a.time().unwrap(), 90 * DAY, at("2026-11-27T00:00:00Z"));
+        assert_eq!(longer.cause, Some(Cause::Expired), "the check's validity is the most: {}", longer.reason);
     }
 
     #[test]

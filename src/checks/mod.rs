@@ -24,6 +24,7 @@ pub mod postgres;
 pub mod prometheus;
 pub mod system;
 pub mod tls;
+pub mod vuln_report;
 
 use std::fmt;
 use std::future::Future;
@@ -323,6 +324,7 @@ registry! {
     EnvRule(env::EnvRuleCheck),
     Command(command::CommandCheck),
     Attested(attested::AttestedCheck),
+    VulnReport(vuln_report::VulnReportCheck),
     Prometheus(prometheus::PrometheusCheck),
     Alertmanager(prometheus::AlertmanagerCheck),
 }

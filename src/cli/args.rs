@@ -73,6 +73,11 @@ pub struct Cli {
     #[arg(long = "web.enable-lifecycle")]
     pub enable_lifecycle: bool,
 
+    /// Enable `POST /api/v1/attestations`, for CI pipelines to attest items. Off by default;
+    /// without basic auth in the web config only loopback clients may use it.
+    #[arg(long = "web.enable-attestation-api")]
+    pub enable_attestation_api: bool,
+
     /// Only log messages with this level or above.
     #[arg(long = "log.level", value_enum, default_value = "info", global = true)]
     pub log_level: LogLevel,

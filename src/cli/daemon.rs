@@ -13,6 +13,7 @@ use tokio::sync::mpsc;
 use crate::config::{self, ConfigError, Shard};
 use crate::scheduler::Scheduler;
 use crate::state::{SavedVerdict, Store};
+use crate::web::attestations::{AttestationCall, AttestationSender, Refusal};
 use crate::web::metrics::{Exposition, WebInfo};
 use crate::web::server::{self, AppState, ReloadRequest, Routes, SharedWebSettings};
 use crate::web::webconfig::{self, WebConfigError, WebSettings};
@@ -56,6 +57,8 @@ pub struct DaemonOptions {
     pub lifecycle_enabled: bool,
     /// `--shard.index`/`--shard.count`: the part of the items this replica evaluates.
     pub shard: Shard,
+    /// `--web.enable-attestation-api`.
+    pub attestation_api_enabled: bool,
 }
 
 pub async fn run(options: DaemonOptions) -> Result<(), DaemonError> {
@@ -147,6 +150,9 @@ pub async fn run(options: DaemonOptions) -> Result<(), DaemonError> {
         }
     };
     let saver_store = store.clone();
+    let attest = options
+        .attestation_api_enabled
+        .then(|| start_attestation_recorder(options.config_file.clone(), scheduler.clone()));
     let state = Arc::new(AppState {
         store: store.clone(),
         exposition: Exposition::with(store, Some(WebInfo { external_url }), options.shard),
@@ -155,6 +161,7 @@ pub async fn run(options: DaemonOptions) -> Result<(), DaemonError> {
         web,
         lifecycle_enabled: options.lifecycle_enabled,
         routes,
+        attest,
     });
     server::serve(listeners, state, shutdown).await;
     scheduler.stop();
@@ -205,6 +212,36 @@ async fn save_verdicts_on_change(store: Arc<Store>, path: PathBuf) {
         // Serialising and fsync block: off the runtime threads.
         let _ = tokio::task::spawn_blocking(move || save_verdicts(&store, &path)).await;
     }
+}
+
+/// Records the attestations `POST /api/v1/attestations` hands over, one at a time (the file's
+/// lock orders them with `attest` commands too), and runs the attested item's check at once.
+fn start_attestation_recorder(config_file: PathBuf, scheduler: Arc<Scheduler>) -> AttestationSender {
+    let (sender, mut calls) = mpsc::channel::<AttestationCall>(8);
+    tokio::spawn(async move {
+        while let Some(AttestationCall { request, answer }) = calls.recv().await {
+            let config_file = config_file.clone();
+            let recorded =
+                tokio::task::spawn_blocking(move || crate::cli::attest::record_for_api(&config_file, request))
+                    .await
+                    .unwrap_or_else(|err| {
+                        Err(Refusal::new(
+                            hyper::StatusCode::INTERNAL_SERVER_ERROR,
+                            None,
+                            format!("recording failed: {err}"),
+                        ))
+                    });
+            match &recorded {
+                Ok(done) => {
+                    tracing::info!(item = %done.item, by = %done.by, evidence = ?done.evidence_url, "attestation recorded through the API");
+                    scheduler.run_item_now(&done.item);
+                }
+                Err(refusal) => tracing::warn!(error = %refusal.error, "attestation refused"),
+            }
+            let _ = answer.send(recorded);
+        }
+    });
+    sender
 }
 
 /// What a reload reads, and where the new web settings go.

@@ -124,6 +124,7 @@ pub fn run(cli: Cli) -> ExitCode {
                 web_config_file: cli.web_config_file,
                 lifecycle_enabled: cli.enable_lifecycle,
                 shard,
+                attestation_api_enabled: cli.enable_attestation_api,
             };
             match runtime.block_on(daemon::run(options)) {
                 Ok(()) => ExitCode::SUCCESS,

@@ -5,7 +5,8 @@
 //! The store is one JSON file. Writes are atomic (a temp file in the same directory, fsync,
 //! rename, fsync of the directory), so a crash leaves the old file or the new one, never half of
 //! one. A file that does not parse is reported and never replaced: it holds the only record of
-//! who attested what.
+//! who attested what. Every attestation (from the `attest` command or the API) is also appended
+//! to an audit log beside the file, one JSON line each, never rewritten.
 
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -23,12 +24,49 @@ pub struct Attestation {
     pub at: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
+    /// How long this attestation counts when that is shorter than the check's validity (a CI
+    /// run that says "valid for 7d"), as written: `7d`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub valid_for: Option<String>,
+    /// Where the evidence is: a CI run, a report.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub evidence_url: Option<String>,
 }
 
 impl Attestation {
     pub fn time(&self) -> Result<SystemTime, String> {
         humantime::parse_rfc3339(&self.at).map_err(|err| format!("`at` is not an RFC 3339 time: {err}"))
     }
+
+    /// How long it counts: the check's `validity`, or the attestation's own `valid_for` when
+    /// shorter (a longer one was refused when it was recorded).
+    pub fn validity(&self, check_validity: Duration) -> Result<Duration, String> {
+        match &self.valid_for {
+            None => Ok(check_validity),
+            Some(text) => crate::support::units::parse_duration(text)
+                .map(|own| own.min(check_validity))
+                .map_err(|err| format!("`valid_for` {err}")),
+        }
+    }
+}
+
+/// Where a recorded attestation came from, for the audit log.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Source {
+    /// The `attest` command.
+    Cli,
+    /// `POST /api/v1/attestations`.
+    Api,
+}
+
+/// One line of the audit log: every attestation ever recorded, in order.
+#[derive(Debug, Serialize)]
+struct AuditEntry<'a> {
+    item: &'a str,
+    #[serde(flatten)]
+    attestation: &'a Attestation,
+    via: Source,
 }
 
 /// The attestation file: the latest attestation per item id.
@@ -80,12 +118,24 @@ pub fn parse(bytes: &[u8]) -> Result<AttestationFile, String> {
     }
     for (id, attestation) in &file.attestations {
         attestation.time().map_err(|err| format!("{id}: {err}"))?;
+        attestation.validity(Duration::MAX).map_err(|err| format!("{id}: {err}"))?;
     }
     Ok(file)
 }
 
-/// Records `attestation` for `id`, replacing an earlier one, atomically.
+/// Records `attestation` for `id` from the `attest` command; see [`record_from`].
 pub fn record(path: &Path, id: &str, attestation: Attestation) -> Result<(), AttestError> {
+    record_from(path, id, attestation, Source::Cli)
+}
+
+/// The audit log beside the attestation file: `attestations.json` → `attestations.audit.jsonl`.
+pub fn audit_log_path(path: &Path) -> PathBuf {
+    path.with_extension("audit.jsonl")
+}
+
+/// Records `attestation` for `id`, replacing an earlier one, atomically, after appending it to
+/// the audit log: the file keeps only the latest attestation per item, the log keeps them all.
+pub fn record_from(path: &Path, id: &str, attestation: Attestation, source: Source) -> Result<(), AttestError> {
     if attestation.by.trim().is_empty() {
         return Err(AttestError::Invalid("--by must name who attests".to_string()));
     }
@@ -99,8 +149,26 @@ pub fn record(path: &Path, id: &str, attestation: Attestation) -> Result<(), Att
     // Two people attesting at once must not lose one update between read and rename.
     let _lock = lock(path)?;
     let mut file = load(path)?;
+    // Logged first: an attestation in force is always in the log, even if the write then fails.
+    append_audit(path, &AuditEntry { item: id, attestation: &attestation, via: source })?;
     file.attestations.insert(id.to_string(), attestation);
     write_atomically(path, &file)
+}
+
+/// Appends one JSON line to the audit log, opened append-only so that nothing written before is
+/// ever rewritten, in one write, and synced.
+fn append_audit(path: &Path, entry: &AuditEntry<'_>) -> Result<(), AttestError> {
+    let log = audit_log_path(path);
+    // Said of the attestation file, which was left as it was, with the log as the reason.
+    let failed = |err: String| AttestError::Write {
+        path: path.display().to_string(),
+        reason: format!("cannot append to the audit log {}: {err}; nothing was recorded", log.display()),
+    };
+    let mut line = serde_json::to_vec(entry).map_err(|err| failed(err.to_string()))?;
+    line.push(b'\n');
+    let mut out =
+        std::fs::OpenOptions::new().append(true).create(true).open(&log).map_err(|err| failed(err.to_string()))?;
+    out.write_all(&line).and_then(|()| out.sync_all()).map_err(|err| failed(err.to_string()))
 }
 
 /// An exclusive `flock` on a lock file beside the store, held until dropped (closing the file
@@ -160,7 +228,7 @@ pub fn format_date(time: SystemTime) -> String {
 
 /// A new attestation made now.
 pub fn now(by: &str, note: Option<String>) -> Attestation {
-    Attestation { by: by.to_string(), at: format_time(SystemTime::now()), note }
+    Attestation { by: by.to_string(), at: format_time(SystemTime::now()), note, valid_for: None, evidence_url: None }
 }
 
 /// When an attestation made at `at` stops counting.

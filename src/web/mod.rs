@@ -6,6 +6,7 @@
 //! connections clients may hold.
 
 pub mod api;
+pub mod attestations;
 pub mod basic_auth;
 pub mod connections;
 pub mod metrics;

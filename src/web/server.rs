@@ -48,6 +48,8 @@ pub struct AppState {
     pub lifecycle_enabled: bool,
     /// `--web.route-prefix` and `--web.telemetry-path`.
     pub routes: Routes,
+    /// `--web.enable-attestation-api`: where `POST /api/v1/attestations` hands its requests.
+    pub attest: Option<crate::web::attestations::AttestationSender>,
 }
 
 /// Where the endpoints are: every route below `prefix`, the exposition at `telemetry_path`.
@@ -286,7 +288,7 @@ const WWW_AUTHENTICATE_VALUE: &str = "Basic realm=\"checklist-exporter\", charse
 const LIFECYCLE_DISABLED: &str =
     "lifecycle endpoints are disabled; start the daemon with --web.enable-lifecycle to use them (SIGHUP still reloads the config)\n";
 
-async fn route(state: &AppState, request: Request<Incoming>, _peer: SocketAddr) -> Response<Body> {
+async fn route(state: &AppState, request: Request<Incoming>, peer: SocketAddr) -> Response<Body> {
     if let Some(mut refusal) = refuse_large_body(&request) {
         secure(&mut refusal);
         return refusal;
@@ -354,6 +356,13 @@ async fn route(state: &AppState, request: Request<Incoming>, _peer: SocketAddr) 
                 let force = query_param(request.uri().query(), "force") == Some("true");
                 take_baseline(state, force).await
             }
+        }
+        "/api/v1/attestations" if method != Method::POST => not_allowed("POST"),
+        "/api/v1/attestations" => {
+            let auth = current(&state.web).auth.is_some();
+            let body = request.into_body();
+            let (status, json) = crate::web::attestations::handle(state.attest.as_ref(), auth, peer, body).await;
+            with_type(status, "application/json", json)
         }
         "/api/v1/report" => only_get(method).unwrap_or_else(|| {
             let name = query_param(request.uri().query(), "format").unwrap_or("markdown");
