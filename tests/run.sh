@@ -23,6 +23,7 @@ declare -A wanted=(
   [systemd-analyze]=systemd
   [amtool]=prometheus-alertmanager
   [curl]=curl                  # tests/webconfig.rs: a second, OpenSSL-based TLS client
+  [testssl]=testssl.sh         # tests/tls_grade.rs: the grade compared with testssl's findings
 )
 missing=()
 for command in "${!wanted[@]}"; do
