@@ -44,6 +44,15 @@ fn gauge(report: &Report) -> f64 {
         .unwrap_or_else(|| panic!("no checklist_tls_grade sample: {report:?}"))
 }
 
+/// One nginx server block on `port` presenting `cert`, with `tls` and `extra` directives.
+fn server_block(port: u16, cert: &Path, key: &Path, tls: &str, extra: &str) -> String {
+    format!(
+        "  server {{\n    listen 127.0.0.1:{port} ssl;\n    server_name app.test;\n    ssl_certificate {};\n    ssl_certificate_key {};\n    {tls}\n    {extra}\n    location / {{ return 200 \"ok\"; }}\n  }}\n",
+        cert.display(),
+        key.display()
+    )
+}
+
 fn check(port: u16, root: &Path) -> String {
     format!(
         "kind = \"tls\"\naddress = \"127.0.0.1:{port}\"\nserver_name = \"app.test\"\nsystem_roots = false\nca_files = [\"{}\"]\n",
@@ -166,11 +175,7 @@ fn grades_match_testssl_on_six_nginx_configurations() {
     let mut cases = Vec::new();
     for (name, cert, key, tls, hsts, want) in setups {
         let port = closed_port();
-        servers.push_str(&format!(
-            "  server {{\n    listen 127.0.0.1:{port} ssl;\n    server_name app.test;\n    ssl_certificate {};\n    ssl_certificate_key {};\n    {tls}\n    {hsts}\n    location / {{ return 200 \"ok\"; }}\n  }}\n",
-            cert.display(),
-            key.display()
-        ));
+        servers.push_str(&server_block(port, cert, key, &tls, hsts));
         cases.push(Case { name, port, want });
     }
     let ports: Vec<u16> = cases.iter().map(|c| c.port).collect();
@@ -197,6 +202,8 @@ fn grades_match_testssl_on_six_nginx_configurations() {
             ours.reason,
             theirs.describe()
         );
+        let versions = format!("accepts {})", theirs.protocols.join(", "));
+        assert!(ours.reason.contains(&versions), "{}: testssl {versions}; ours: {}", case.name, ours.reason);
         if our_grade != case.want || theirs.grade != case.want {
             mismatches.push(format!(
                 "{}: want {}, ours {} ({}), testssl {} ({})",
@@ -222,10 +229,12 @@ fn the_reason_names_each_cap_and_min_grade_decides() {
     let leaf_only = write(files, "leaf.pem", &chain.leaf_pem);
     let key = write(files, "key.pem", &chain.key_pem);
     let port = closed_port();
-    let servers = format!(
-        "  server {{\n    listen 127.0.0.1:{port} ssl;\n    ssl_certificate {};\n    ssl_certificate_key {};\n    ssl_protocols TLSv1 TLSv1.1 TLSv1.2;\n    ssl_ciphers DEFAULT:@SECLEVEL=0;\n    location / {{ return 200 \"ok\"; }}\n  }}\n",
-        leaf_only.display(),
-        key.display()
+    let servers = server_block(
+        port,
+        &leaf_only,
+        &key,
+        "ssl_protocols TLSv1 TLSv1.1 TLSv1.2;\n    ssl_ciphers DEFAULT:@SECLEVEL=0;",
+        "",
     );
     let _nginx = Nginx::start(&servers, &[port]);
     let root = pki.root_file();
@@ -239,4 +248,26 @@ fn the_reason_names_each_cap_and_min_grade_decides() {
     let lenient = format!("{}min_grade = \"B\"\n", check(port, &root));
     let report = run_once(&lenient, &["grade"]).unwrap_or_else(|f| panic!("{f:?}"));
     assert_eq!(outcome(&report, "grade").verdict, Verdict::Pass, "{report:?}");
+}
+
+#[test]
+fn a_server_offering_anonymous_and_null_suites_fails_with_that_cap() {
+    let pki = Pki::new();
+    let files = pki.dir.path();
+    let chain = pki.chain(&Leaf::valid(&["app.test"]), true);
+    let fullchain = write(files, "fullchain.pem", &format!("{}{}", chain.leaf_pem, pki.intermediate_pem));
+    let key = write(files, "key.pem", &chain.key_pem);
+    let port = closed_port();
+    // Debian's OpenSSL has no RC4, 3DES or export suites left, but still anonymous and NULL ones.
+    let tls = "ssl_protocols TLSv1.2 TLSv1.3;\n    ssl_ciphers ECDHE-ECDSA-AES128-GCM-SHA256:aNULL:eNULL:@SECLEVEL=0;";
+    let servers = server_block(port, &fullchain, &key, tls, LONG_HSTS);
+    let _nginx = Nginx::start(&servers, &[port]);
+    let report = run_once(&check(port, &pki.root_file()), &["grade"]).unwrap_or_else(|f| panic!("{f:?}"));
+    let grade = outcome(&report, "grade");
+    assert_eq!(gauge(&report), Grade::F.gauge(), "{}", grade.reason);
+    assert!(
+        grade.reason.contains("capped at F: the server accepts suites under 112 bits (DES, export, anonymous, NULL)"),
+        "{}",
+        grade.reason
+    );
 }

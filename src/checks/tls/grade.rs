@@ -123,10 +123,24 @@ impl SuiteClass {
             SuiteClass::Insecure => &[
                 0x0009, 0x0015, 0x0012, // DES
                 0x0003, 0x0006, 0x0008, 0x0014, 0x0011, // export
-                0x0018, 0x001b, 0x0034, 0x003a, 0xc018, 0xc019, // anonymous
+                0x0018, 0x001b, 0x0034, 0x003a, 0x006c, 0x006d, 0x00a6, 0x00a7, 0xc018, 0xc019, // anonymous
                 0x0001, 0x0002, 0x003b, 0xc010, 0xc006, // NULL encryption
             ],
         }
+    }
+
+    /// Every sound TLS 1.2 suite the classes name, for the probe of TLS 1.2 itself: a server
+    /// with only AEAD suites refuses a hello offering only CBC ones.
+    pub fn sound_tls12_suites() -> Vec<u16> {
+        let mut suites = Vec::new();
+        for class in [SuiteClass::Aead, SuiteClass::ForwardSecret, SuiteClass::Bits256, SuiteClass::Bits128] {
+            for suite in class.suites() {
+                if !suites.contains(suite) {
+                    suites.push(*suite);
+                }
+            }
+        }
+        suites
     }
 
     pub fn name(self) -> &'static str {
@@ -176,6 +190,8 @@ pub struct Rating {
     pub protocol: u32,
     pub key_exchange: u32,
     pub cipher: u32,
+    /// The protocol versions accepted, oldest first, as the reason names them.
+    pub protocols: Vec<&'static str>,
     /// Each cap that applied: the grade it allows at most, and why.
     pub caps: Vec<(Grade, String)>,
     /// What keeps an A from A+ (or lowers it to A-).
@@ -186,8 +202,13 @@ impl Rating {
     /// `A (score 93: protocol 100, key exchange 90, cipher 90); capped at B: …; not A+: …`
     pub fn describe(&self) -> String {
         let mut text = format!(
-            "{} (score {}: protocol {}, key exchange {}, cipher {})",
-            self.grade, self.score, self.protocol, self.key_exchange, self.cipher
+            "{} (score {}: protocol {}, key exchange {}, cipher {}; accepts {})",
+            self.grade,
+            self.score,
+            self.protocol,
+            self.key_exchange,
+            self.cipher,
+            if self.protocols.is_empty() { "no version".to_string() } else { self.protocols.join(", ") }
         );
         for (cap, why) in &self.caps {
             text.push_str(&format!("; capped at {cap}: {why}"));
@@ -331,7 +352,18 @@ pub fn rate(facts: &GradeFacts) -> Rating {
             }
         }
     }
-    Rating { grade, score, protocol, key_exchange, cipher, caps, notes }
+    let protocols = [
+        (facts.ssl3, "SSL 3.0"),
+        (facts.tls10, "TLS 1.0"),
+        (facts.tls11, "TLS 1.1"),
+        (facts.tls12, "TLS 1.2"),
+        (facts.tls13, "TLS 1.3"),
+    ]
+    .iter()
+    .filter(|(on, _)| *on)
+    .map(|(_, name)| *name)
+    .collect();
+    Rating { grade, score, protocol, key_exchange, cipher, protocols, caps, notes }
 }
 
 /// The max-age of a `Strict-Transport-Security` value, or why it has none.
@@ -380,7 +412,10 @@ mod tests {
         let rating = rate(&modern());
         assert_eq!(rating.grade, Grade::APlus);
         assert_eq!((rating.protocol, rating.key_exchange, rating.cipher, rating.score), (100, 90, 90, 93));
-        assert_eq!(rating.describe(), "A+ (score 93: protocol 100, key exchange 90, cipher 90)");
+        assert_eq!(
+            rating.describe(),
+            "A+ (score 93: protocol 100, key exchange 90, cipher 90; accepts TLS 1.2, TLS 1.3)"
+        );
     }
 
     #[test]
@@ -391,7 +426,7 @@ mod tests {
         assert_eq!(rating.grade, Grade::A);
         assert_eq!(rating.notes, ["not A+: HSTS max-age is 86400s, under 15552000s (180 days)"]);
         facts.hsts = Err("no Strict-Transport-Security header on GET /".into());
-        assert_eq!(rate(&facts).describe(), "A (score 93: protocol 100, key exchange 90, cipher 90); not A+: no Strict-Transport-Security header on GET /");
+        assert_eq!(rate(&facts).describe(), "A (score 93: protocol 100, key exchange 90, cipher 90; accepts TLS 1.2, TLS 1.3); not A+: no Strict-Transport-Security header on GET /");
     }
 
     #[test]

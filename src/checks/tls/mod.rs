@@ -20,6 +20,8 @@
 //! - [`trust`]: trust material: the crypto provider, roots, CA files and their cache.
 //! - [`probe`]: the handshake and the legacy probes, and what they observe.
 //! - [`hello`]: the hand-built legacy ClientHello and the classification of its answer.
+//! - [`grade`]: the `grade` aspect's rating by the SSL Labs guide, and the suite classes its
+//!   extra hellos offer (made only when an item decides `grade`).
 //! - [`cert_file`]: `kind = "tls_cert_file"`.
 //!
 //! Every decision is a pure function of parsed facts ([`CertFacts`]), tested beside it.
@@ -86,7 +88,7 @@ pub static TLS_CHAIN_EARLIEST_NOT_AFTER: MetricFamily = MetricFamily {
 // ------------------------------------------------------------------------------------------
 // The check
 
-/// `kind = "tls"`: one handshake with `address`, SNI `server_name`, judged on six aspects.
+/// `kind = "tls"`: one handshake with `address`, SNI `server_name`, judged on seven aspects.
 #[derive(Clone, Debug, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TlsCheck {

@@ -227,7 +227,7 @@ impl TlsCheck {
     ) -> GradeProbes {
         let mut connections = 0;
         let ssl3 = self.probe_legacy(LegacyVersion::Ssl30, name).await;
-        let tls12 = self.probe_legacy(LegacyVersion::Tls12, name).await;
+        let tls12 = self.probe_hello(LegacyVersion::Tls12, &SuiteClass::sound_tls12_suites(), name).await;
         connections += 2;
         let accepted = |result: &LegacyResult| matches!(result, Ok(HelloAnswer::Accepted));
         let classes_at = if accepted(&tls12) {
