@@ -24,6 +24,7 @@ declare -A wanted=(
   [amtool]=prometheus-alertmanager
   [jsonnet]=jsonnet             # tests/mixin.rs: the mixin generates alerts/, dashboards/, deploy/alertmanager.yml
   [curl]=curl                  # tests/webconfig.rs: a second, OpenSSL-based TLS client
+  [testssl]=testssl.sh         # tests/tls_grade.rs: the grade compared with testssl's findings
 )
 missing=()
 for command in "${!wanted[@]}"; do

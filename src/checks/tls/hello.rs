@@ -9,24 +9,33 @@
 /// A record-layer protocol version as it appears on the wire.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum LegacyVersion {
+    /// Probed only by the `grade` aspect: OpenSSL builds without it, but an old server may not.
+    Ssl30,
     Tls10,
     Tls11,
+    /// Probed only by the `grade` aspect, for the cipher classes a TLS 1.2 server accepts.
+    Tls12,
 }
 
 impl LegacyVersion {
+    /// The versions `legacy_refused` judges.
     pub const ALL: [LegacyVersion; 2] = [LegacyVersion::Tls10, LegacyVersion::Tls11];
 
     pub fn wire(self) -> [u8; 2] {
         match self {
+            LegacyVersion::Ssl30 => [3, 0],
             LegacyVersion::Tls10 => [3, 1],
             LegacyVersion::Tls11 => [3, 2],
+            LegacyVersion::Tls12 => [3, 3],
         }
     }
 
     pub fn name(self) -> &'static str {
         match self {
+            LegacyVersion::Ssl30 => "SSL 3.0",
             LegacyVersion::Tls10 => "TLS 1.0",
             LegacyVersion::Tls11 => "TLS 1.1",
+            LegacyVersion::Tls12 => "TLS 1.2",
         }
     }
 }
@@ -49,6 +58,17 @@ const LEGACY_SUITES: &[u16] = &[
 /// A ClientHello for `version` with SNI `server_name` (omitted for IP addresses, as clients do).
 /// `random` is the 32-byte client random; the caller supplies it so that tests are exact.
 pub fn client_hello(version: LegacyVersion, server_name: Option<&str>, random: [u8; 32]) -> Vec<u8> {
+    client_hello_offering(version, LEGACY_SUITES, server_name, random)
+}
+
+/// A ClientHello for `version` offering only `suites` (the `grade` aspect's cipher-class probes:
+/// the server accepts the class when it answers with a ServerHello for the version).
+pub fn client_hello_offering(
+    version: LegacyVersion,
+    suites: &[u16],
+    server_name: Option<&str>,
+    random: [u8; 32],
+) -> Vec<u8> {
     let mut extensions = Vec::new();
     if let Some(name) = server_name.filter(|n| !n.is_empty() && n.len() < 256) {
         let name = name.as_bytes();
@@ -64,13 +84,19 @@ pub fn client_hello(version: LegacyVersion, server_name: Option<&str>, random: [
     push_extension(&mut extensions, 0x000a, &[0, 6, 0, 0x1d, 0, 0x17, 0, 0x18]);
     // ec_point_formats: uncompressed
     push_extension(&mut extensions, 0x000b, &[1, 0]);
+    if version == LegacyVersion::Tls12 {
+        // signature_algorithms: without it a TLS 1.2 server assumes SHA-1, which OpenSSL 3
+        // refuses at its default security level. ecdsa_secp256r1_sha256, rsa_pss_rsae_sha256,
+        // rsa_pkcs1_sha256, ecdsa_secp384r1_sha384, rsa_pkcs1_sha384, rsa_pkcs1_sha512, rsa_pkcs1_sha1.
+        push_extension(&mut extensions, 0x000d, &[0, 14, 4, 3, 8, 4, 4, 1, 5, 3, 5, 1, 6, 1, 2, 1]);
+    }
 
     let mut hello = Vec::new();
     hello.extend_from_slice(&version.wire());
     hello.extend_from_slice(&random);
     hello.push(0); // no session id
-    push_u16(&mut hello, LEGACY_SUITES.len() * 2);
-    for suite in LEGACY_SUITES {
+    push_u16(&mut hello, suites.len() * 2);
+    for suite in suites {
         hello.extend_from_slice(&suite.to_be_bytes());
     }
     hello.extend_from_slice(&[1, 0]); // compression: null only

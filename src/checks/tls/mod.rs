@@ -20,12 +20,15 @@
 //! - [`trust`]: trust material: the crypto provider, roots, CA files and their cache.
 //! - [`probe`]: the handshake and the legacy probes, and what they observe.
 //! - [`hello`]: the hand-built legacy ClientHello and the classification of its answer.
+//! - [`grade`]: the `grade` aspect's rating by the SSL Labs guide, and the suite classes its
+//!   extra hellos offer (made only when an item decides `grade`).
 //! - [`cert_file`]: `kind = "tls_cert_file"`.
 //!
 //! Every decision is a pure function of parsed facts ([`CertFacts`]), tested beside it.
 
 pub mod cert;
 pub mod cert_file;
+pub mod grade;
 pub mod hello;
 pub mod probe;
 pub mod trust;
@@ -43,17 +46,24 @@ use self::cert::{
 };
 // The registry names both kinds as `tls::…`.
 pub use self::cert_file::TlsCertFileCheck;
+use self::grade::{rate, Grade, GradeFacts, SuiteClass};
 use self::hello::{HelloAnswer, LegacyVersion};
-use self::probe::{LegacyResult, TlsObservation, Unobserved, Verification};
+use self::probe::{GradeProbes, LegacyResult, TlsObservation, Unobserved, Verification};
 // The HTTP checks build their clients from the same provider and trust material.
 pub(crate) use self::trust::{trust_for, Trust};
 use super::{Check, CheckContext, KeyError};
-use crate::model::{Cause, CheckResult, MetricFamily, MetricKind, Outcome, ProbeFailure, Report, Sample};
+use crate::model::{Cause, CheckResult, MetricFamily, MetricKind, Outcome, ProbeFailure, Report, Sample, Verdict};
 use crate::support::units::HumanDuration;
 
 pub static TLS_VERSION_INFO: MetricFamily = MetricFamily {
     name: "checklist_tls_version_info",
     help: "The TLS version the last handshake negotiated (1 for the version in the label).",
+    kind: MetricKind::Gauge,
+};
+
+pub static TLS_GRADE: MetricFamily = MetricFamily {
+    name: "checklist_tls_grade",
+    help: "The SSL Labs-style grade of the last run: F=1, E=2, D=3, C=4, B=5, A-=6, A=7, A+=8 (only for checks with an item deciding grade).",
     kind: MetricKind::Gauge,
 };
 
@@ -78,7 +88,7 @@ pub static TLS_CHAIN_EARLIEST_NOT_AFTER: MetricFamily = MetricFamily {
 // ------------------------------------------------------------------------------------------
 // The check
 
-/// `kind = "tls"`: one handshake with `address`, SNI `server_name`, judged on six aspects.
+/// `kind = "tls"`: one handshake with `address`, SNI `server_name`, judged on seven aspects.
 #[derive(Clone, Debug, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TlsCheck {
@@ -103,6 +113,37 @@ pub struct TlsCheck {
     /// Bound on each network step (connect, handshake, one read).
     #[serde(default = "default_io_timeout")]
     pub io_timeout: HumanDuration,
+    /// For `grade`: the least grade that passes.
+    #[serde(default = "default_min_grade")]
+    pub min_grade: Grade,
+    /// Set at load when an item decides `grade`: only then are its extra connections made.
+    #[serde(skip)]
+    pub grade_wanted: GradeWanted,
+}
+
+fn default_min_grade() -> Grade {
+    Grade::A
+}
+
+/// Whether an item decides `grade`. `validate` (which sees each item's aspect but not `&mut
+/// self`) sets it; clones share it, and two checks are equal only when both want it or neither.
+#[derive(Clone, Debug, Default)]
+pub struct GradeWanted(std::sync::Arc<std::sync::atomic::AtomicBool>);
+
+impl GradeWanted {
+    pub fn get(&self) -> bool {
+        self.0.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    fn set(&self) {
+        self.0.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
+impl PartialEq for GradeWanted {
+    fn eq(&self, other: &Self) -> bool {
+        self.get() == other.get()
+    }
 }
 
 fn default_io_timeout() -> HumanDuration {
@@ -123,9 +164,9 @@ fn split_host(address: &str) -> Option<(&str, u16)> {
 impl Check for TlsCheck {
     const KIND: &'static str = "tls";
     const ASPECTS: &'static [&'static str] =
-        &["trusted", "chain_complete", "covers_names", "expiry", "legacy_refused", "strength"];
+        &["trusted", "chain_complete", "covers_names", "expiry", "legacy_refused", "strength", "grade"];
     const FAMILIES: &'static [&'static MetricFamily] =
-        &[&TLS_VERSION_INFO, &TLS_CERT_NOT_BEFORE, &TLS_CERT_NOT_AFTER, &TLS_CHAIN_EARLIEST_NOT_AFTER];
+        &[&TLS_VERSION_INFO, &TLS_CERT_NOT_BEFORE, &TLS_CERT_NOT_AFTER, &TLS_CHAIN_EARLIEST_NOT_AFTER, &TLS_GRADE];
     type State = ();
 
     fn validate(&self, aspect: &str) -> Result<(), KeyError> {
@@ -150,6 +191,9 @@ impl Check for TlsCheck {
         validate_expiry(aspect, self.min_remaining, self.min_remaining_ratio)?;
         if self.io_timeout.0.is_zero() {
             return Err(KeyError::new("io_timeout", "must be longer than 0s"));
+        }
+        if aspect == "grade" {
+            self.grade_wanted.set();
         }
         Ok(())
     }
@@ -218,9 +262,21 @@ impl TlsCheck {
             min_remaining: self.min_remaining.map(|d| d.0),
             min_remaining_ratio: self.min_remaining_ratio,
         };
+        let chain_complete = decide_chain_complete(&seen.chain, &seen.root_subjects);
+        if let Some(probes) = &seen.grade {
+            let outcome = match grade_facts(seen, probes, chain_complete.verdict == Verdict::Pass) {
+                Ok(facts) => {
+                    let rating = rate(&facts);
+                    report = report.sample(Sample::new(&TLS_GRADE, rating.grade.gauge()).label("target", &target));
+                    decide_grade(&rating, self.min_grade)
+                }
+                Err(why) => Outcome::error(Cause::Io, why),
+            };
+            report = report.with("grade", outcome);
+        }
         report
             .with("trusted", decide_trusted(&seen.verification, seen.handshake_signature.as_deref(), leaf, now))
-            .with("chain_complete", decide_chain_complete(&seen.chain, &seen.root_subjects))
+            .with("chain_complete", chain_complete)
             .with("covers_names", decide_covers_names(leaf, &self.wanted_names()))
             .with("expiry", decide_expiry(leaf, rule, now))
             .with("legacy_refused", decide_legacy(&seen.version, &seen.legacy))
@@ -278,6 +334,62 @@ pub fn decide_trusted(
             format!("the chain of {subject} is not trusted: no path to a trusted root (unknown issuer)"),
         ),
         Verification::Untrusted(why) => Outcome::fail(Cause::Untrusted, format!("the chain is not trusted: {why}")),
+    }
+}
+
+/// The facts a grade is computed from: what the rustls handshake saw (TLS 1.2/1.3, which
+/// rustls offers only with forward-secret AEAD suites), the legacy probes and the grade's own.
+fn grade_facts(seen: &TlsObservation, probes: &GradeProbes, chain_complete: bool) -> Result<GradeFacts, String> {
+    let accepted = |what: &str, result: &LegacyResult| match result {
+        Ok(HelloAnswer::Accepted) => Ok(true),
+        Ok(HelloAnswer::Refused(_)) => Ok(false),
+        Ok(HelloAnswer::NotTls(why)) => Err(format!("the {what} probe got no TLS answer: {why}")),
+        Ok(HelloAnswer::Incomplete) => Err(format!("the {what} probe got a truncated answer")),
+        Err(why) => Err(format!("the {what} probe failed: {why}")),
+    };
+    let version = |wanted: LegacyVersion| -> Result<bool, String> {
+        match seen.legacy.iter().find(|(version, _)| *version == wanted) {
+            Some((version, result)) => accepted(version.name(), result),
+            None => Ok(false),
+        }
+    };
+    let class = |wanted: SuiteClass| -> Result<bool, String> {
+        match probes.classes.iter().find(|(class, _)| *class == wanted) {
+            Some((class, result)) => accepted(class.name(), result),
+            None => Ok(false),
+        }
+    };
+    let leaf = seen.chain.first().ok_or("the server sent no certificate")?;
+    let weak_signature =
+        seen.chain.iter().find(|cert| cert.weak_signature && !cert.self_signed()).map(|cert| cert.signature.clone());
+    let tls13 = seen.version == "TLS 1.3";
+    Ok(GradeFacts {
+        ssl3: accepted("SSL 3.0", &probes.ssl3)?,
+        tls10: version(LegacyVersion::Tls10)?,
+        tls11: version(LegacyVersion::Tls11)?,
+        tls12: seen.version == "TLS 1.2" || accepted("TLS 1.2", &probes.tls12)?,
+        tls13,
+        key: leaf.key.clone(),
+        weak_signature,
+        chain_complete,
+        forward_secret: true,
+        aead: true,
+        bits256: tls13 || class(SuiteClass::Bits256)?,
+        bits128: class(SuiteClass::Bits128)?,
+        triple_des: class(SuiteClass::TripleDes)?,
+        rc4: class(SuiteClass::Rc4)?,
+        insecure: class(SuiteClass::Insecure)?,
+        hsts: probes.hsts.clone(),
+    })
+}
+
+/// Decides `grade`: at least `min_grade`, with the score and every cap in the reason.
+pub fn decide_grade(rating: &grade::Rating, min_grade: Grade) -> Outcome {
+    let described = rating.describe();
+    if rating.grade >= min_grade {
+        Outcome::pass(format!("grade {described}; want at least {min_grade}"))
+    } else {
+        Outcome::fail(Cause::Insecure, format!("grade {described}; want at least {min_grade}"))
     }
 }
 

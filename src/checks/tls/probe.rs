@@ -18,6 +18,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 use super::cert::{parse_cert, CertFacts};
+use super::grade::{hsts_max_age, SuiteClass};
 use super::hello::{self, HelloAnswer, LegacyVersion};
 use super::trust::Trust;
 use super::TlsCheck;
@@ -41,7 +42,27 @@ pub struct TlsObservation {
     pub handshake_signature: Option<String>,
     pub root_subjects: HashSet<Vec<u8>>,
     pub legacy: Vec<(LegacyVersion, LegacyResult)>,
+    /// The `grade` aspect's extra probes, made only when an item decides `grade`.
+    pub grade: Option<GradeProbes>,
 }
+
+/// What the `grade` aspect's extra connections saw.
+#[derive(Clone, Debug)]
+pub struct GradeProbes {
+    pub ssl3: LegacyResult,
+    pub tls12: LegacyResult,
+    /// The version the suite classes were offered at: the newest of TLS 1.2, 1.1, 1.0 the
+    /// server accepts; `None` for a server that speaks only TLS 1.3.
+    pub classes_at: Option<LegacyVersion>,
+    pub classes: Vec<(SuiteClass, LegacyResult)>,
+    /// The HSTS max-age on `GET /`, or why there is none.
+    pub hsts: Result<u64, String>,
+    /// Connections made for the grade, HSTS request included.
+    pub connections: u32,
+}
+
+/// Cap on the response head read for HSTS.
+const MAX_HEAD_BYTES: usize = 16 * 1024;
 
 /// The result of verifying the chain (not the name) with webpki.
 #[derive(Clone, Debug, PartialEq)]
@@ -178,6 +199,11 @@ impl TlsCheck {
         for version in LegacyVersion::ALL {
             legacy.push((version, self.probe_legacy(version, &name).await));
         }
+        let grade = if self.grade_wanted.get() {
+            Some(self.probe_grade(&name, &version, &legacy, &connector, server_name).await)
+        } else {
+            None
+        };
         Ok(TlsObservation {
             version,
             chain,
@@ -185,14 +211,111 @@ impl TlsCheck {
             handshake_signature,
             root_subjects: trust.root_subjects.clone(),
             legacy,
+            grade,
         })
+    }
+
+    /// The grade's extra connections: SSL 3.0 and TLS 1.2 hellos, one hello per suite class at
+    /// the newest pre-1.3 version the server accepts, and one `GET /` for HSTS.
+    async fn probe_grade(
+        &self,
+        name: &str,
+        negotiated: &str,
+        legacy: &[(LegacyVersion, LegacyResult)],
+        connector: &tokio_rustls::TlsConnector,
+        server_name: ServerName<'static>,
+    ) -> GradeProbes {
+        let mut connections = 0;
+        let ssl3 = self.probe_legacy(LegacyVersion::Ssl30, name).await;
+        let tls12 = self.probe_hello(LegacyVersion::Tls12, &SuiteClass::sound_tls12_suites(), name).await;
+        connections += 2;
+        let accepted = |result: &LegacyResult| matches!(result, Ok(HelloAnswer::Accepted));
+        let classes_at = if accepted(&tls12) {
+            Some(LegacyVersion::Tls12)
+        } else {
+            legacy.iter().rev().find(|(_, result)| accepted(result)).map(|(version, _)| *version)
+        };
+        let mut classes = Vec::new();
+        if let Some(version) = classes_at {
+            let mut wanted = vec![SuiteClass::Insecure, SuiteClass::Rc4, SuiteClass::TripleDes, SuiteClass::Bits128];
+            // TLS 1.3 always has 256-bit AEAD suites; the rustls handshake itself was forward
+            // secret and AEAD, so only a server without it needs those classes probed.
+            if negotiated != "TLS 1.3" {
+                wanted.push(SuiteClass::Bits256);
+            }
+            for class in wanted {
+                let result = self.probe_hello(version, class.suites(), name).await;
+                connections += 1;
+                classes.push((class, result));
+            }
+        }
+        let hsts = self.fetch_hsts(name, connector, server_name).await;
+        connections += 1;
+        GradeProbes { ssl3, tls12, classes_at, classes, hsts, connections }
+    }
+
+    /// One `GET /` over TLS, for the `Strict-Transport-Security` header of the answer.
+    async fn fetch_hsts(
+        &self,
+        name: &str,
+        connector: &tokio_rustls::TlsConnector,
+        server_name: ServerName<'static>,
+    ) -> Result<u64, String> {
+        let limit = self.io_timeout.0;
+        let within = format!("within {}", format_duration(limit));
+        let stream = self.connect().await.map_err(|failure| failure.reason)?;
+        let mut tls = tokio::time::timeout(limit, connector.connect(server_name, stream))
+            .await
+            .map_err(|_| format!("no TLS handshake for the HSTS request {within}"))?
+            .map_err(|err| format!("the HSTS request's handshake failed: {err}"))?;
+        let request =
+            format!("GET / HTTP/1.1\r\nHost: {name}\r\nUser-Agent: checklist-exporter\r\nConnection: close\r\n\r\n");
+        tokio::time::timeout(limit, tls.write_all(request.as_bytes()))
+            .await
+            .map_err(|_| format!("could not send GET / {within}"))?
+            .map_err(|err| format!("could not send GET /: {err}"))?;
+        let mut head = Vec::new();
+        let mut buffer = [0u8; 4096];
+        while !head.windows(4).any(|w| w == b"\r\n\r\n") && head.len() < MAX_HEAD_BYTES {
+            match tokio::time::timeout(limit, tls.read(&mut buffer)).await {
+                Err(_) => return Err(format!("no answer to GET / {within}")),
+                Ok(Ok(0)) => break,
+                Ok(Ok(n)) => head.extend_from_slice(&buffer[..n]),
+                Ok(Err(err)) if head.is_empty() => return Err(format!("no answer to GET /: {err}")),
+                Ok(Err(_)) => break,
+            }
+        }
+        let head = String::from_utf8_lossy(&head);
+        let mut lines = head.split("\r\n");
+        let status = lines.next().unwrap_or_default();
+        if !status.starts_with("HTTP/") {
+            return Err("the answer to GET / is not HTTP".into());
+        }
+        let value = lines
+            .take_while(|line| !line.is_empty())
+            .filter_map(|line| line.split_once(':'))
+            .find(|(header, _)| header.trim().eq_ignore_ascii_case("strict-transport-security"))
+            .map(|(_, value)| value.trim().to_string());
+        match value {
+            Some(value) => hsts_max_age(&value),
+            None => Err(format!("no Strict-Transport-Security header on GET / (`{}`)", status.trim())),
+        }
     }
 
     /// Sends a ClientHello for an old version and reads just enough of the answer to classify it.
     pub(super) async fn probe_legacy(&self, version: LegacyVersion, name: &str) -> LegacyResult {
-        let mut stream = self.connect().await.map_err(|failure| failure.reason)?;
         let sni = if name.parse::<IpAddr>().is_ok() { None } else { Some(name) };
-        let hello = hello::client_hello(version, sni, rand::random());
+        self.send_hello(version, hello::client_hello(version, sni, rand::random())).await
+    }
+
+    /// A hello for `version` offering only `suites`: accepted when the server picks one of them.
+    async fn probe_hello(&self, version: LegacyVersion, suites: &[u16], name: &str) -> LegacyResult {
+        let sni = if name.parse::<IpAddr>().is_ok() { None } else { Some(name) };
+        self.send_hello(version, hello::client_hello_offering(version, suites, sni, rand::random())).await
+    }
+
+    async fn send_hello(&self, version: LegacyVersion, hello: Vec<u8>) -> LegacyResult {
+        let mut stream = self.connect().await.map_err(|failure| failure.reason)?;
         let limit = self.io_timeout.0;
         tokio::time::timeout(limit, stream.write_all(&hello))
             .await
