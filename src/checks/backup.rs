@@ -21,7 +21,7 @@ use tokio::sync::Semaphore;
 
 use super::{Check, CheckContext, KeyError};
 use crate::model::{Cause, CheckResult, MetricFamily, MetricKind, Outcome, ProbeFailure, Report, Sample};
-use crate::support::units::{format_age, format_bytes, ByteSize, HumanDuration};
+use crate::support::units::{format_age, format_ages_apart, format_bytes, ByteSize, HumanDuration};
 
 pub static BACKUP_NEWEST_AGE: MetricFamily = MetricFamily {
     name: "checklist_backup_newest_age_seconds",
@@ -286,8 +286,8 @@ impl BackupCheck {
         report = report
             .sample(Sample::new(&BACKUP_NEWEST_AGE, age.as_secs_f64()).label("set", set.as_str()))
             .sample(Sample::new(&BACKUP_NEWEST_SIZE, newest.size as f64).label("set", set.as_str()));
-        let age_reason =
-            format!("newest backup {name} is {} old; want at most {}", format_age(age), format_age(self.max_age.0));
+        let (seen, wanted) = format_ages_apart(age, self.max_age.0);
+        let age_reason = format!("newest backup {name} is {seen} old; want at most {wanted}");
         report = report.with("age", Outcome::decide(age <= self.max_age.0, Cause::Expired, age_reason));
         let size_reason =
             format!("newest backup {name} has {}; want at least {}", self.min_size.format(newest.size), self.min_size);

@@ -16,7 +16,7 @@ use serde::Deserialize;
 use super::{require, Check, CheckContext, KeyError};
 use crate::model::{Cause, CheckResult, MetricFamily, MetricKind, Outcome, ProbeFailure, Report, Sample};
 use crate::support::accounts::{self, Access, AccountError, Credentials, Ownership};
-use crate::support::units::{format_age, ByteSize, HumanDuration};
+use crate::support::units::{format_ages_apart, ByteSize, HumanDuration};
 
 pub static DIR_FILES: MetricFamily = MetricFamily {
     name: "checklist_dir_files",
@@ -460,15 +460,14 @@ impl DirUsageCheck {
                 None => pass_or_undecided(true, Cause::AboveMaximum, format!("{dir} holds no files{caveat}")),
                 Some((path, modified)) => {
                     let age = now.duration_since(*modified).unwrap_or(Duration::ZERO);
+                    let (seen, wanted) = format_ages_apart(age, max.0);
                     pass_or_undecided(
                         age <= max.0,
                         Cause::AboveMaximum,
                         format!(
-                            "{} {} is {} old; want at most {}{caveat}",
+                            "{} {} is {seen} old; want at most {wanted}{caveat}",
                             if usage.single_file { "file" } else { "oldest file" },
-                            path.display(),
-                            format_age(age),
-                            format_age(max.0)
+                            path.display()
                         ),
                     )
                 }

@@ -96,6 +96,9 @@ impl Daemon {
         let sink = logs.clone();
         std::thread::spawn(move || {
             for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                // Kept before the address is handed over, so a test that reads the logs as soon
+                // as the daemon is up finds the "listening" line.
+                sink.lock().unwrap().push(line.clone());
                 if let Ok(json) = serde_json::from_str::<serde_json::Value>(&line) {
                     if json["msg"] == "listening" {
                         let _ = address_tx.send(json["address"].as_str().unwrap_or_default().to_string());
@@ -104,7 +107,6 @@ impl Daemon {
                     let address = line.split(' ').find_map(|pair| pair.strip_prefix("address="));
                     let _ = address_tx.send(address.unwrap_or_default().to_string());
                 }
-                sink.lock().unwrap().push(line);
             }
         });
         let address = match address_rx.recv_timeout(Duration::from_secs(30)) {

@@ -10,7 +10,7 @@ use crate::checks::latency::LatencyTracker;
 use crate::checks::{Check, CheckContext, KeyError};
 use crate::model::{Cause, CheckResult, MetricFamily, MetricKind, Outcome, Report, Sample};
 use crate::support::text::excerpt;
-use crate::support::units::{format_bytes, format_duration, HumanDuration};
+use crate::support::units::{format_bytes, format_duration, format_durations_apart, HumanDuration};
 
 pub static HTTP_REQUEST_DURATION: MetricFamily = MetricFamily {
     name: "checklist_http_request_duration_seconds",
@@ -114,20 +114,18 @@ impl HttpCheck {
         }
         let window = format_duration(self.latency_window.0);
         if let (Some(max), Some(figures)) = (self.max_mean_latency, latency) {
+            let (seen, wanted) = format_durations_apart(figures.mean, max.0);
             let reason = format!(
-                "mean latency {} over {} request(s) in the last {window}; want at most {}",
-                format_duration(figures.mean),
-                figures.count,
-                format_duration(max.0)
+                "mean latency {seen} over {} request(s) in the last {window}; want at most {wanted}",
+                figures.count
             );
             report = report.with("latency_mean", Outcome::decide(figures.mean <= max.0, Cause::AboveMaximum, reason));
         }
         if let (Some(max), Some(figures)) = (self.max_p95_latency, latency) {
+            let (seen, wanted) = format_durations_apart(figures.p95, max.0);
             let reason = format!(
-                "95th percentile latency {} over {} request(s) in the last {window}; want at most {}",
-                format_duration(figures.p95),
-                figures.count,
-                format_duration(max.0)
+                "95th percentile latency {seen} over {} request(s) in the last {window}; want at most {wanted}",
+                figures.count
             );
             report = report.with("latency_p95", Outcome::decide(figures.p95 <= max.0, Cause::AboveMaximum, reason));
         }

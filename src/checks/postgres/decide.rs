@@ -11,7 +11,7 @@ use crate::checks::latency::LatencyTracker;
 use crate::checks::Check;
 use crate::model::{Cause, Outcome, ProbeFailure, Report, Sample};
 use crate::support::secret::Secret;
-use crate::support::units::{format_bytes, format_duration, format_percent};
+use crate::support::units::{format_bytes, format_duration, format_durations_apart, format_percent};
 
 /// Role attributes an application role must not have.
 const PRIVILEGED_ATTRIBUTES: [&str; 4] = ["SUPERUSER", "CREATEROLE", "CREATEDB", "BYPASSRLS"];
@@ -381,29 +381,18 @@ pub fn decide_migrations(
 pub fn decide_latency(tracker: &LatencyTracker, max: Duration, window: Duration) -> Outcome {
     match tracker.quantile(0.95) {
         None => Outcome::error(Cause::Io, "no probe query has been timed yet"),
-        Some(p95) => Outcome::decide(
-            p95 <= max,
-            Cause::AboveMaximum,
-            format!(
-                "probe query p95 {} over {} run(s) in the last {}; want at most {}",
-                format_duration_fine(p95),
-                tracker.len(),
-                format_duration(window),
-                format_duration_fine(max)
-            ),
-        ),
-    }
-}
-
-/// Milliseconds with a decimal below 10 ms, where query latencies live.
-fn format_duration_fine(duration: Duration) -> String {
-    let ms = duration.as_secs_f64() * 1000.0;
-    if ms < 10.0 {
-        format!("{ms:.2} ms")
-    } else if ms < 1000.0 {
-        format!("{ms:.0} ms")
-    } else {
-        format_duration(duration)
+        Some(p95) => {
+            let (seen, wanted) = format_durations_apart(p95, max);
+            Outcome::decide(
+                p95 <= max,
+                Cause::AboveMaximum,
+                format!(
+                    "probe query p95 {seen} over {} run(s) in the last {}; want at most {wanted}",
+                    tracker.len(),
+                    format_duration(window)
+                ),
+            )
+        }
     }
 }
 
@@ -573,13 +562,13 @@ mod tests {
             tracker.observe(start + Duration::from_secs(i), Duration::from_millis(2), Duration::from_secs(300));
         }
         let fast = decide_latency(&tracker, Duration::from_millis(100), Duration::from_secs(300));
-        assert_eq!(fast, Outcome::pass("probe query p95 2.00 ms over 20 run(s) in the last 5m; want at most 100 ms"));
+        assert_eq!(fast, Outcome::pass("probe query p95 2ms over 20 run(s) in the last 5m; want at most 100ms"));
         for i in 20..22 {
             tracker.observe(start + Duration::from_secs(i), Duration::from_millis(400), Duration::from_secs(300));
         }
         let slow = decide_latency(&tracker, Duration::from_millis(100), Duration::from_secs(300));
         assert_eq!(slow.cause, Some(Cause::AboveMaximum));
-        assert_eq!(slow.reason, "probe query p95 400 ms over 22 run(s) in the last 5m; want at most 100 ms");
+        assert_eq!(slow.reason, "probe query p95 400ms over 22 run(s) in the last 5m; want at most 100ms");
     }
 
     #[test]
