@@ -32,11 +32,12 @@
     options: {},
   } + extra,
 
-  // Links a table row to the item on its exporter's page.
+  // Links a table row to the item on its exporter's page, at the exporter's own external URL
+  // (checklist_web_info), which is right behind a proxy or a route prefix.
   local itemLink = {
     fieldConfig+: { defaults+: { links: [{
       title: 'Item on the exporter page',
-      url: 'http://${__data.fields.instance}/#item-${__data.fields.id}',
+      url: '${__data.fields.external_url}#item-${__data.fields.id}',
       targetBlank: true,
     }] } },
   },
@@ -111,10 +112,10 @@
               { fieldConfig+: { defaults+: { mappings: [{ type: 'value', options: { '0': { text: 'as at go-live', color: 'green' }, '1': { text: 'regressed', color: 'red' } } }] } } }),
         panel(7, 'table', 'Regressed items',
               'Items regressed now, with their title and section. A row links to the item on its exporter page.',
-              [0, 12, 12, 8], [target('(checklist_item_regressed{%s} == 1) * on (job, instance, id) group_left (title) checklist_item_info{%s}' % [sel, sel], instant=true)], '', null, itemLink),
+              [0, 12, 12, 8], [target('(checklist_item_regressed{%s} == 1) * on (job, instance, id) group_left (title) checklist_item_info{%s} * on (job, instance) group_left (external_url) checklist_web_info{%s}' % [sel, sel, sel], instant=true)], '', null, itemLink),
         panel(8, 'table', 'Failing and undecidable items with their cause and reason',
               'Every item that fails or cannot be decided, per exporter, with the cause code and the reason recorded when it broke. A row links to the item on its exporter page.',
-              [12, 12, 12, 8], [target('checklist_item_failure_cause{%s} * on (job, instance, id) group_left (title, section, severity) checklist_item_info{%s} * on (job, instance, id) group_left (reason) checklist_item_reason_info{%s}' % [sel, sel, sel], instant=true)], '', null, itemLink),
+              [12, 12, 12, 8], [target('checklist_item_failure_cause{%s} * on (job, instance, id) group_left (title, section, severity) checklist_item_info{%s} * on (job, instance, id) group_left (reason) checklist_item_reason_info{%s} * on (job, instance) group_left (external_url) checklist_web_info{%s}' % [sel, sel, sel, sel], instant=true)], '', null, itemLink),
         panel(9, 'timeseries', 'Certificate expiry per target',
               'Time left on the leaf certificate and on the earliest-expiring certificate of the chain, per target. Red under 7 days (CertificateExpiryCritical), orange under 21.',
               [0, 20, 12, 8], [
