@@ -42,7 +42,7 @@ fn a_regression_after_the_baseline_is_reported_and_survives_a_restart() {
 
     let taken = daemon.client.post(daemon.url("/api/v1/baseline")).send().unwrap();
     assert_eq!(taken.status(), 200);
-    assert_eq!(taken.text().unwrap(), "baseline recorded: 1 of 2 items pass\n");
+    assert_eq!(taken.text().unwrap(), "baseline recorded: 1 of 2 applicable items pass\n");
     let metrics = daemon.metrics();
     assert!(metrics.value("checklist_baseline_timestamp_seconds", &[]).unwrap() > 1.7e9);
     assert_eq!(metrics.value("checklist_item_regressed", &[("id", "app.port")]), Some(0.0));
@@ -121,7 +121,7 @@ fn the_baseline_command_records_and_refuses_to_replace_a_corrupt_file() {
     };
     let output = run(&[]);
     assert_eq!(output.status.code(), Some(0), "{}", String::from_utf8_lossy(&output.stderr));
-    assert!(String::from_utf8_lossy(&output.stdout).contains(": 1 of 2 items pass"));
+    assert!(String::from_utf8_lossy(&output.stdout).contains(": 1 of 2 applicable items pass"));
     let recorded = checklist_exporter::persist::baseline::load(&baseline_path).unwrap().unwrap();
     assert_eq!(recorded.passed("app.port"), Some(true));
     assert_eq!(recorded.passed("never.port"), Some(false));
@@ -133,4 +133,28 @@ fn the_baseline_command_records_and_refuses_to_replace_a_corrupt_file() {
     assert_eq!(std::fs::read(&baseline_path).unwrap(), b"garbage");
     assert_eq!(run(&["--force"]).status.code(), Some(0));
     assert!(checklist_exporter::persist::baseline::load(&baseline_path).unwrap().is_some());
+}
+
+#[test]
+fn the_baseline_counts_applicable_items_as_the_page_does() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = format!(
+        "[[checks]]\nkind = \"cpu\"\nmin_cores = 1\n{}\n\
+         [[checks]]\nkind = \"memory\"\nmin_total_bytes = \"1MB\"\nenabled = false\n{}\n",
+        item("infra.cpu", "critical", Some("minimum")),
+        item("cloud.memory", "critical", Some("minimum"))
+    );
+    let config_path = write_config(&dir, &text);
+    let output = Command::new(common::BINARY)
+        .arg("baseline")
+        .arg("--config.file")
+        .arg(&config_path)
+        .arg("--baseline.file")
+        .arg(dir.path().join("baseline.json"))
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(0), "{}", String::from_utf8_lossy(&output.stderr));
+    // The switched-off item is in the file (never a regression) but not among the applicable.
+    assert!(stdout.contains(": 1 of 1 applicable items pass"), "{stdout}");
 }

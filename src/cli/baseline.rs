@@ -40,11 +40,14 @@ pub async fn record_baseline(config_file: &Path, shard: Shard, baseline_file: &P
         Ok(store) => store,
         Err(code) => return code,
     };
-    let baseline = match store.read().take_baseline(std::time::SystemTime::now()) {
-        Ok(baseline) => baseline,
-        Err(reason) => {
-            eprintln!("{reason}");
-            return EXIT_NOT_READY;
+    let (baseline, applicable) = {
+        let store = store.read();
+        match store.take_baseline(std::time::SystemTime::now()) {
+            Ok(baseline) => (baseline, store.applicable()),
+            Err(reason) => {
+                eprintln!("{reason}");
+                return EXIT_NOT_READY;
+            }
         }
     };
     if let Err(err) = crate::persist::baseline::save(baseline_file, &baseline) {
@@ -52,10 +55,9 @@ pub async fn record_baseline(config_file: &Path, shard: Shard, baseline_file: &P
         return EXIT_NOT_READY;
     }
     println!(
-        "baseline recorded in {}: {} of {} items pass",
+        "baseline recorded in {}: {} of {applicable} applicable items pass",
         baseline_file.display(),
-        baseline.passing_count(),
-        baseline.items.len()
+        baseline.passing_count()
     );
     EXIT_READY
 }

@@ -130,6 +130,11 @@ impl StoreInner {
         Ok(Baseline::new(now, items))
     }
 
+    /// Items the config did not switch off: what "N of M applicable" counts everywhere.
+    pub fn applicable(&self) -> usize {
+        self.items.iter().filter(|r| r.not_applicable().is_none()).count()
+    }
+
     /// Applicable items not evaluated yet since they were configured.
     pub fn pending(&self) -> usize {
         self.items.iter().filter(|r| r.last.is_none() && r.not_applicable().is_none()).count()

@@ -467,16 +467,19 @@ async fn take_baseline(state: &AppState, force: bool) -> Response<Body> {
             return text(StatusCode::CONFLICT, format!("{err}\nadd ?force=true to replace it\n"));
         }
     }
-    let baseline = match state.store.read().take_baseline(SystemTime::now()) {
-        Ok(baseline) => baseline,
-        Err(reason) => return text(StatusCode::CONFLICT, format!("{reason}\n")),
+    let (baseline, applicable) = {
+        let store = state.store.read();
+        match store.take_baseline(SystemTime::now()) {
+            Ok(baseline) => (baseline, store.applicable()),
+            Err(reason) => return text(StatusCode::CONFLICT, format!("{reason}\n")),
+        }
     };
     let to_save = baseline.clone();
     let saved = tokio::task::spawn_blocking(move || crate::persist::baseline::save(&path, &to_save)).await;
     match saved {
         Ok(Ok(())) => {
             let message =
-                format!("baseline recorded: {} of {} items pass\n", baseline.passing_count(), baseline.items.len());
+                format!("baseline recorded: {} of {applicable} applicable items pass\n", baseline.passing_count());
             tracing::info!(passing = baseline.passing_count(), items = baseline.items.len(), "baseline recorded");
             state.store.set_baseline(Some(baseline), true);
             text(StatusCode::OK, message)
