@@ -262,3 +262,25 @@ fn chromium_refreshes_the_page_below_a_route_prefix() {
     let status = dom.split("id=\"live-status\">").nth(1).unwrap().split('<').next().unwrap();
     assert_eq!(status, " · live", "the script's fetch below the prefix");
 }
+
+#[test]
+fn a_refused_reload_shows_a_banner_with_its_reason_until_a_reload_succeeds() {
+    let good =
+        format!("[[checks]]\nkind = \"cpu\"\nmin_cores = 1\n{}\n", item("infra.cpu", "critical", Some("minimum")));
+    let daemon = Daemon::start(&good);
+    daemon.wait_ready();
+    assert!(!daemon.get("/").text().unwrap().contains("id=\"reload-refused\""), "no banner before any refusal");
+
+    std::fs::write(&daemon.config, good.replace("kind = \"cpu\"", "kind = \"no_such_kind\"")).unwrap();
+    let refused = daemon.client.post(daemon.url("/-/reload")).send().unwrap();
+    assert_ne!(refused.status(), 200, "a bad config is refused");
+    let html = daemon.get("/").text().unwrap();
+    let banner = html.split("id=\"reload-refused\"").nth(1).expect("the page shows the refusal");
+    let banner = &banner[..banner.find("</p>").unwrap()];
+    assert!(banner.contains("no_such_kind"), "the banner gives the reason: {banner}");
+    assert!(html.contains("data-id=\"infra.cpu\""), "the previous config keeps running");
+
+    std::fs::write(&daemon.config, &good).unwrap();
+    assert_eq!(daemon.client.post(daemon.url("/-/reload")).send().unwrap().status(), 200);
+    assert!(!daemon.get("/").text().unwrap().contains("id=\"reload-refused\""), "the banner goes with a good reload");
+}

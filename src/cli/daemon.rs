@@ -298,7 +298,7 @@ async fn reload_loop(
                 Ok(())
             }
             Err(err) => {
-                store.set_reload_result(false);
+                store.set_reload_refused(err.to_string());
                 tracing::error!(error = %err, "config reload refused; the previous config keeps running");
                 Err(err)
             }

@@ -83,10 +83,13 @@ impl ItemRecord {
 }
 
 /// How the last config load or reload went.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 pub struct ReloadStatus {
     pub successful: bool,
     pub last_success: SystemTime,
+    /// Why the last reload was refused, while the previous config keeps running; `None` after a
+    /// successful load. Config errors name keys and masked targets, never a secret.
+    pub refusal: Option<String>,
 }
 
 #[derive(Clone, Debug)]
@@ -242,7 +245,7 @@ impl Default for Store {
                 samples: Vec::new(),
                 sample_index: HashMap::new(),
                 groups: Vec::new(),
-                reload: ReloadStatus { successful: true, last_success: SystemTime::now() },
+                reload: ReloadStatus { successful: true, last_success: SystemTime::now(), refusal: None },
                 baseline: None,
                 baseline_readable: true,
             }),
@@ -366,7 +369,17 @@ impl Store {
         inner.reload.successful = successful;
         if successful {
             inner.reload.last_success = SystemTime::now();
+            inner.reload.refusal = None;
         }
+        drop(inner);
+        self.bump();
+    }
+
+    /// A reload was refused for `reason`: the page shows it until a load succeeds.
+    pub fn set_reload_refused(&self, reason: String) {
+        let mut inner = self.write();
+        inner.reload.successful = false;
+        inner.reload.refusal = Some(reason);
         drop(inner);
         self.bump();
     }

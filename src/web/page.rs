@@ -65,6 +65,8 @@ pub struct Page<'a> {
     pub version: &'static str,
     /// When the go-live baseline was taken, if it was.
     pub baseline: Option<String>,
+    /// Why the last reload was refused, while the previous config keeps running.
+    pub reload_refused: Option<String>,
     pub regressed: usize,
     /// The exposition's address relative to the page (`--web.telemetry-path` without its `/`).
     /// Every link and asset is relative, so the page works below any route prefix or proxy path.
@@ -147,6 +149,7 @@ pub fn build(inner: &StoreInner, attention_only: bool, now: SystemTime) -> Page<
         generated_at: rfc3339(now),
         version: crate::web::metrics::VERSION,
         baseline: inner.baseline.as_ref().map(|b| rfc3339(b.taken_at())),
+        reload_refused: inner.reload.refusal.clone(),
         regressed,
         metrics_link: "metrics",
     }
