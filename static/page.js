@@ -11,6 +11,18 @@
     if (element) element.textContent = String(value);
   }
 
+  // The same words as the server's web::view::relative: whole units, cut.
+  function relative(iso) {
+    const at = Date.parse(iso || "");
+    if (Number.isNaN(at)) return "";
+    const delta = Math.round((Date.now() - at) / 1000);
+    const seconds = Math.abs(delta);
+    if (seconds < 10) return delta >= 0 ? "(just now)" : "(in a few seconds)";
+    const amount = seconds < 60 ? seconds + " s" : seconds < 3600 ? Math.floor(seconds / 60) + " min"
+      : seconds < 86400 ? Math.floor(seconds / 3600) + " h" : Math.floor(seconds / 86400) + " d";
+    return delta >= 0 ? "(" + amount + " ago)" : "(in " + amount + ")";
+  }
+
   function percent(part, whole) {
     return whole === 0 ? "100" : String(Math.round((part * 100) / whole));
   }
@@ -29,6 +41,8 @@
       row.querySelector('[data-role="last"]').textContent = item.last_evaluation || "never";
       row.querySelector('[data-role="next"]').textContent =
         item.next_evaluation || (state === "not_applicable" ? "never" : "soon");
+      row.querySelector('[data-role="last-ago"]').textContent = relative(item.last_evaluation);
+      row.querySelector('[data-role="next-in"]').textContent = relative(item.next_evaluation);
     }
     const summary = document_.summary;
     const applicable = summary.items - summary.not_applicable;

@@ -46,6 +46,7 @@ fn a_restarted_daemon_shows_the_last_verdicts_with_their_times_marked_restored_u
     );
     let page = second.get("/").text().unwrap();
     assert!(page.contains("restored at start, not re-evaluated yet"), "the page says so");
+    assert_ne!(second.get("/-/ready").status(), 200, "a restored verdict is not an evaluation: not ready yet");
     let metrics = second.metrics();
     assert_eq!(metrics.value("checklist_item_passing", &[("id", "app.command")]), Some(1.0), "no gap in the series");
     wait_for("the evaluation after the restart", Duration::from_secs(40), || {

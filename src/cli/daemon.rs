@@ -83,7 +83,8 @@ pub async fn run(options: DaemonOptions) -> Result<(), DaemonError> {
     }
     store.install(&config);
     let restored = restore_verdicts(&store, &options.state_file);
-    let saver = tokio::spawn(save_verdicts_on_change(store.clone(), options.state_file.clone()));
+    let (stop_saver, saver_stopped) = tokio::sync::oneshot::channel::<()>();
+    let saver = tokio::spawn(save_verdicts_on_change(store.clone(), options.state_file.clone(), saver_stopped));
     let scheduler = Arc::new(Scheduler::new(store.clone()));
     scheduler.apply(&config);
 
@@ -166,8 +167,12 @@ pub async fn run(options: DaemonOptions) -> Result<(), DaemonError> {
     server::serve(listeners, state, shutdown).await;
     scheduler.stop();
     reloader.abort();
-    saver.abort();
-    save_verdicts(&saver_store, &options.state_file);
+    // The saver finishes a save in flight, then writes the last verdicts once more: an abort
+    // would leave a save running that could land after the final one with older verdicts.
+    let _ = stop_saver.send(());
+    let _ = saver.await;
+    let state_file = options.state_file.clone();
+    let _ = tokio::task::spawn_blocking(move || save_verdicts(&saver_store, &state_file)).await;
     tracing::info!("stopped");
     Ok(())
 }
@@ -197,12 +202,16 @@ fn save_verdicts(store: &Store, path: &std::path::Path) {
 /// saves at exit.
 const SAVE_EVERY: std::time::Duration = std::time::Duration::from_secs(5);
 
-/// Saves the verdicts whenever the store changed since the last save, at most every [`SAVE_EVERY`].
-async fn save_verdicts_on_change(store: Arc<Store>, path: PathBuf) {
+/// Saves the verdicts whenever the store changed since the last save, at most every
+/// [`SAVE_EVERY`], until `stop` fires (between saves, never during one).
+async fn save_verdicts_on_change(store: Arc<Store>, path: PathBuf, mut stop: tokio::sync::oneshot::Receiver<()>) {
     let mut saved_generation = store.generation();
     let mut ticks = tokio::time::interval(SAVE_EVERY);
     loop {
-        ticks.tick().await;
+        tokio::select! {
+            _ = ticks.tick() => {}
+            _ = &mut stop => return,
+        }
         let generation = store.generation();
         if generation == saved_generation {
             continue;
@@ -337,6 +346,13 @@ struct ExternalUrl {
 }
 
 fn parse_external_url(url: &str) -> Result<ExternalUrl, DaemonError> {
+    // Checked before anything quotes the URL: a password in it must not reach the error either.
+    let authority = url.split("://").nth(1).unwrap_or(url).split(['/', '?', '#']).next().unwrap_or_default();
+    if authority.contains('@') {
+        return Err(DaemonError::WebFlag(
+            "--web.external-url: want a URL without a user name or password; it is exported in checklist_web_info and logged".to_string(),
+        ));
+    }
     let refuse = |why: &str| DaemonError::WebFlag(format!("--web.external-url {url:?}: {why}"));
     let rest = url
         .strip_prefix("http://")
@@ -435,6 +451,8 @@ mod tests {
         let error = parse_external_url("host:9847/x").unwrap_err().to_string();
         assert_eq!(error, "--web.external-url \"host:9847/x\": want an absolute http:// or https:// URL");
         assert!(parse_external_url("https:///x").is_err());
+        let error = parse_external_url("https://admin:hunter2@ops.example.com/").unwrap_err().to_string();
+        assert!(error.contains("user name or password") && !error.contains("hunter2"), "{error}");
     }
 
     #[test]

@@ -14,15 +14,32 @@ pub mod verdicts;
 /// across a crash: a temporary file beside it, fsync, rename, fsync of the directory. Creates
 /// the directory when missing. The error says which step failed.
 pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), String> {
+    write_atomically_with_mode(path, bytes, 0o644)
+}
+
+/// [`write_atomically`] for a file only the daemon's user may read (`mode` 0600): the state
+/// file, whose check fingerprints are hashes over definitions that may hold passwords.
+pub fn write_privately(path: &Path, bytes: &[u8]) -> Result<(), String> {
+    write_atomically_with_mode(path, bytes, 0o600)
+}
+
+fn write_atomically_with_mode(path: &Path, bytes: &[u8], mode: u32) -> Result<(), String> {
+    use std::os::unix::fs::OpenOptionsExt;
+    use std::sync::atomic::{AtomicU64, Ordering};
+    // One temporary name per write, created new: two writers at once (the periodic and the
+    // final save, two baseline requests) each write their own whole file, and the last rename
+    // wins, instead of one emptying the file the other is writing.
+    static WRITES: AtomicU64 = AtomicU64::new(0);
     let directory = match path.parent() {
         Some(parent) if !parent.as_os_str().is_empty() => parent.to_path_buf(),
         _ => PathBuf::from("."),
     };
     std::fs::create_dir_all(&directory).map_err(|err| format!("cannot create {}: {err}", directory.display()))?;
     let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    let temporary = directory.join(format!(".{name}.tmp.{}", std::process::id()));
+    let write = WRITES.fetch_add(1, Ordering::Relaxed);
+    let temporary = directory.join(format!(".{name}.tmp.{}.{write}", std::process::id()));
     let written = (|| -> std::io::Result<()> {
-        let mut file = std::fs::File::create(&temporary)?;
+        let mut file = std::fs::OpenOptions::new().write(true).create_new(true).mode(mode).open(&temporary)?;
         file.write_all(bytes)?;
         file.sync_all()?;
         std::fs::rename(&temporary, path)?;

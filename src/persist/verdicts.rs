@@ -67,7 +67,7 @@ pub fn save<T: Serialize>(path: &Path, items: &[T], now: SystemTime) -> Result<(
     let file = StateFile { version: FORMAT_VERSION, saved_at, items };
     let mut json = serde_json::to_vec(&file).map_err(|err| write_error(err.to_string()))?;
     json.push(b'\n');
-    super::write_atomically(path, &json).map_err(write_error)
+    super::write_privately(path, &json).map_err(write_error)
 }
 
 #[cfg(test)]

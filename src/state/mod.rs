@@ -22,6 +22,10 @@ pub struct Evaluation {
     pub outcome: Outcome,
     pub at: SystemTime,
     pub duration: Duration,
+    /// The fingerprint of the check definition that produced it (`None` for a group): a reload
+    /// may keep the verdict while the check changes, and the state file must not then pass the
+    /// old definition's verdict off as the new one's.
+    pub check: Option<u64>,
 }
 
 /// Everything known about one configured item.
@@ -138,9 +142,11 @@ impl StoreInner {
         self.items.iter().filter(|r| r.not_applicable().is_none()).count()
     }
 
-    /// Applicable items not evaluated yet since they were configured.
+    /// Applicable items not evaluated yet since they were configured. A verdict restored from
+    /// the state file counts as not evaluated: it may be days old, so it neither makes the
+    /// daemon ready nor goes into a go-live baseline.
     pub fn pending(&self) -> usize {
-        self.items.iter().filter(|r| r.last.is_none() && r.not_applicable().is_none()).count()
+        self.items.iter().filter(|r| (r.last.is_none() || r.restored) && r.not_applicable().is_none()).count()
     }
 
     /// Derives the verdicts of the groups that contain a changed item (all groups when `changed`
@@ -159,7 +165,7 @@ impl StoreInner {
             let derived = groups::derive(&outcomes);
             let record = &mut self.items[*group];
             match derived {
-                Some(outcome) => record.push(outcome, at, Duration::ZERO),
+                Some(outcome) => record.push(outcome, at, Duration::ZERO, None),
                 None => record.last = None,
             }
             if let Some(changed) = &mut changed {
@@ -170,7 +176,7 @@ impl StoreInner {
 }
 
 impl ItemRecord {
-    fn push(&mut self, outcome: Outcome, at: SystemTime, duration: Duration) {
+    fn push(&mut self, outcome: Outcome, at: SystemTime, duration: Duration, check: Option<u64>) {
         let position = Verdict::ALL.iter().position(|v| *v == outcome.verdict).unwrap_or(2);
         self.counts[position] += 1;
         if self.history.len() == HISTORY_LEN {
@@ -183,7 +189,7 @@ impl ItemRecord {
             self.reason_at_change = Some(excerpt(&outcome.reason, REASON_LABEL_CHARS));
         }
         self.restored = false;
-        self.last = Some(Evaluation { outcome, at, duration });
+        self.last = Some(Evaluation { outcome, at, duration, check });
     }
 
     /// The fingerprint of the check that decides the item; `None` for a group item, whose
@@ -200,7 +206,7 @@ impl ItemRecord {
         Some(SavedVerdict {
             id: self.item().id.clone(),
             kind: self.kind().to_string(),
-            check: self.check_fingerprint()?,
+            check: last.check?,
             verdict: last.outcome.verdict,
             cause: last.outcome.cause,
             reason: last.outcome.reason.clone(),
@@ -354,7 +360,7 @@ impl Store {
         let mut changed = HashSet::new();
         for (item, outcome) in check.items.iter().zip(outcomes) {
             let Some(&index) = inner.index.get(&item.id) else { continue };
-            inner.items[index].push(outcome, at, duration);
+            inner.items[index].push(outcome, at, duration, Some(fingerprint));
             changed.insert(index);
         }
         if !inner.groups.is_empty() {
@@ -416,13 +422,18 @@ impl Store {
             if record.last.is_some() || record.check_fingerprint() != Some(verdict.check) {
                 continue;
             }
-            let at = UNIX_EPOCH + Duration::try_from_secs_f64(verdict.at).unwrap_or_default();
+            // A time that does not fit a SystemTime (a hand-edited or corrupt file) is skipped,
+            // never a panic at start.
+            let Some(at) = Duration::try_from_secs_f64(verdict.at).ok().and_then(|d| UNIX_EPOCH.checked_add(d)) else {
+                continue;
+            };
             let outcome = Outcome { verdict: verdict.verdict, cause: verdict.cause, reason: verdict.reason };
             record.history.push_back((at, outcome.verdict));
             record.last = Some(Evaluation {
                 outcome,
                 at,
                 duration: Duration::try_from_secs_f64(verdict.duration_seconds).unwrap_or_default(),
+                check: Some(verdict.check),
             });
             record.reason_at_change = verdict.reason_at_change;
             record.restored = true;
@@ -683,6 +694,53 @@ members = ["cpu", "port", "cloud"]
         drop(inner);
         new.record(port, port.fingerprint(), vec![Outcome::pass("closed")], vec![], SystemTime::now(), Duration::ZERO);
         assert!(!new.read().items[1].restored, "evaluated again");
+    }
+
+    #[test]
+    fn a_restored_verdict_is_pending_for_readiness_and_a_time_out_of_range_is_skipped() {
+        let old = Store::default();
+        let config = config(TWO_CHECKS);
+        old.install(&config);
+        let port = &config.checks[1];
+        let then = UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+        old.record(port, port.fingerprint(), vec![Outcome::pass("closed")], vec![], then, Duration::ZERO);
+        let saved = old.saved_verdicts();
+        let mut far = saved[0].clone();
+        far.at = 1e19; // fits a Duration, overflows a SystemTime
+        let new = Store::default();
+        new.install(&config);
+        assert_eq!(new.restore(vec![far]), 0, "skipped, not a panic");
+        assert_eq!(new.restore(saved), 1);
+        assert_eq!(new.pending(), 2, "a restored verdict may be days old: not ready, not for a baseline");
+        assert!(new.read().take_baseline(SystemTime::now()).is_err());
+    }
+
+    #[test]
+    fn a_verdict_kept_across_a_changed_check_is_not_saved_as_the_new_checks() {
+        let store = Store::default();
+        let before = config(TWO_CHECKS);
+        store.install(&before);
+        let port = &before.checks[1];
+        store.record(
+            port,
+            port.fingerprint(),
+            vec![Outcome::pass("closed")],
+            vec![],
+            SystemTime::now(),
+            Duration::ZERO,
+        );
+        // The same item, its check changed: the reload keeps the verdict until the new one runs.
+        let after = config(
+            &TWO_CHECKS
+                .replace("[[checks]]\nkind = \"tcp_port\"", "[[checks]]\nkind = \"tcp_port\"\ninterval = \"7m\""),
+        );
+        assert_ne!(after.checks[1].fingerprint(), port.fingerprint());
+        store.install(&after);
+        let saved = store.saved_verdicts();
+        assert!(
+            saved.iter().all(|v| v.check != after.checks[1].fingerprint()),
+            "the old definition's verdict must not be restored onto the new one"
+        );
     }
 
     #[test]

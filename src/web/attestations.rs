@@ -209,6 +209,11 @@ fn check_evidence_url(url: &str) -> Result<(), String> {
     if url.chars().any(char::is_whitespace) {
         return Err("holds white space".to_string());
     }
+    // Pre-signed links and CI job tokens ride in the query (`X-Amz-Signature=`, `job_token=`),
+    // and the link is shown on the page, in reports and in a metric label.
+    if url.contains('?') {
+        return Err("must not carry a query string (signed links and job tokens live there); it is shown on the page and in reports".to_string());
+    }
     Ok(())
 }
 
@@ -221,6 +226,13 @@ fn to_json(value: &impl Serialize) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_evidence_url_with_a_query_string_is_refused() {
+        assert!(check_evidence_url("https://ci.example.org/runs/1").is_ok());
+        let refused = check_evidence_url("https://bucket.example.org/report?X-Amz-Signature=abc").unwrap_err();
+        assert!(refused.contains("query string"), "{refused}");
+    }
 
     fn refused(body: &str) -> (Option<&'static str>, String) {
         let refusal = parse_request(body.as_bytes()).unwrap_err();

@@ -10,7 +10,7 @@ use askama::Template;
 use crate::config::Severity;
 use crate::model::Verdict;
 use crate::state::{ItemRecord, StoreInner};
-use crate::web::view::{reason_of, rfc3339, summarize, DisplayState, Summary};
+use crate::web::view::{reason_of, relative, rfc3339, summarize, DisplayState, Summary};
 
 /// A symbol per verdict, so the strip reads without colour.
 fn symbol(verdict: Verdict) -> &'static str {
@@ -37,9 +37,13 @@ pub struct ItemRow<'a> {
     /// Passed at the go-live baseline and does not pass now.
     pub regressed: bool,
     pub last: String,
+    /// `last` as a person reads it: "3 min ago"; empty when never evaluated.
+    pub last_ago: String,
     /// The verdict came from the state file at start and was not evaluated since.
     pub restored: bool,
     pub next: String,
+    /// `next` as a person reads it: "in 2 min"; empty without a due time.
+    pub next_in: String,
     pub history: Vec<HistoryDot>,
 }
 
@@ -91,11 +95,16 @@ fn row<'a>(record: &'a ItemRecord, inner: &StoreInner, now: SystemTime) -> ItemR
         reason: reason_of(record).unwrap_or(""),
         regressed: inner.regressed(record) == Some(true),
         last: record.last.as_ref().map_or_else(|| "never".to_string(), |e| rfc3339(e.at)),
+        last_ago: record.last.as_ref().map_or_else(String::new, |e| relative(e.at, now)),
         restored: record.restored,
         next: match (record.not_applicable(), record.next_due()) {
             (Some(_), _) => "never".to_string(),
             (None, Some(due)) => rfc3339(due),
             (None, None) => "soon".to_string(),
+        },
+        next_in: match (record.not_applicable(), record.next_due()) {
+            (None, Some(due)) => relative(due, now),
+            _ => String::new(),
         },
         history: record
             .history

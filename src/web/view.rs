@@ -96,6 +96,29 @@ pub fn rfc3339(time: SystemTime) -> String {
     humantime::format_rfc3339_seconds(time).to_string()
 }
 
+/// `time` as a person reads it beside the absolute time, seen from `now`: "just now",
+/// "3 min ago", "in 2 h". Whole units, cut, never rounded up; page.js says the same.
+pub fn relative(time: SystemTime, now: SystemTime) -> String {
+    let (seconds, past) = match now.duration_since(time) {
+        Ok(elapsed) => (elapsed.as_secs(), true),
+        Err(ahead) => (ahead.duration().as_secs(), false),
+    };
+    if seconds < 10 {
+        return if past { "just now".to_string() } else { "in a few seconds".to_string() };
+    }
+    let amount = match seconds {
+        0..=59 => format!("{seconds} s"),
+        60..=3599 => format!("{} min", seconds / 60),
+        3600..=86399 => format!("{} h", seconds / 3600),
+        _ => format!("{} d", seconds / 86400),
+    };
+    if past {
+        format!("{amount} ago")
+    } else {
+        format!("in {amount}")
+    }
+}
+
 pub fn state_name(record: &ItemRecord) -> &'static str {
     if record.not_applicable().is_some() {
         return NOT_APPLICABLE;
@@ -133,4 +156,21 @@ pub fn summarize(items: &[ItemRecord]) -> Summary {
         }
     }
     summary
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn relative_times_read_in_whole_units_both_ways() {
+        use std::time::{Duration, UNIX_EPOCH};
+        let now = UNIX_EPOCH + Duration::from_secs(1_800_000_000);
+        let ago = |s| super::relative(now - Duration::from_secs(s), now);
+        assert_eq!(ago(3), "just now");
+        assert_eq!(ago(42), "42 s ago");
+        assert_eq!(ago(179), "2 min ago");
+        assert_eq!(ago(7300), "2 h ago");
+        assert_eq!(ago(3 * 86400 + 5), "3 d ago");
+        assert_eq!(super::relative(now + Duration::from_secs(125), now), "in 2 min");
+        assert_eq!(super::relative(now + Duration::from_secs(2), now), "in a few seconds");
+    }
 }
