@@ -668,15 +668,22 @@ members = ["cpu", "port", "cloud"]
         assert_eq!(long.chars().count(), REASON_LABEL_CHARS + 1, "cut, with the cut marked: {long}");
     }
 
-    #[test]
-    fn saved_verdicts_come_back_with_their_times_marked_restored_until_evaluated() {
+    /// The state file's content after the port check of [`TWO_CHECKS`] decided `outcome` at `then`.
+    fn saved_port_verdict(outcome: Outcome, then: SystemTime) -> (Config, Vec<SavedVerdict>) {
         let old = Store::default();
         let config = config(TWO_CHECKS);
         old.install(&config);
         let port = &config.checks[1];
-        let then = UNIX_EPOCH + Duration::from_secs(1_700_000_000);
-        old.record(port, port.fingerprint(), vec![Outcome::fail(Cause::Open, "accepts")], vec![], then, Duration::ZERO);
+        old.record(port, port.fingerprint(), vec![outcome], vec![], then, Duration::ZERO);
         let saved = old.saved_verdicts();
+        (config, saved)
+    }
+
+    #[test]
+    fn saved_verdicts_come_back_with_their_times_marked_restored_until_evaluated() {
+        let then = UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+        let (config, saved) = saved_port_verdict(Outcome::fail(Cause::Open, "accepts"), then);
+        let port = &config.checks[1];
         assert_eq!(saved.len(), 1, "only evaluated items are saved");
 
         let new = Store::default();
@@ -698,13 +705,8 @@ members = ["cpu", "port", "cloud"]
 
     #[test]
     fn a_restored_verdict_is_pending_for_readiness_and_a_time_out_of_range_is_skipped() {
-        let old = Store::default();
-        let config = config(TWO_CHECKS);
-        old.install(&config);
-        let port = &config.checks[1];
-        let then = UNIX_EPOCH + Duration::from_secs(1_700_000_000);
-        old.record(port, port.fingerprint(), vec![Outcome::pass("closed")], vec![], then, Duration::ZERO);
-        let saved = old.saved_verdicts();
+        let (config, saved) =
+            saved_port_verdict(Outcome::pass("closed"), UNIX_EPOCH + Duration::from_secs(1_700_000_000));
         let mut far = saved[0].clone();
         far.at = 1e19; // fits a Duration, overflows a SystemTime
         let new = Store::default();
