@@ -87,6 +87,9 @@ fn the_page_works_without_javascript_and_filters_to_what_needs_attention() {
     assert!(html.contains("<a href=\"./\">Show every item</a>"));
     let full = daemon.get("/").text().unwrap();
     assert!(full.contains("CPU &#60;script&#62;") || full.contains("CPU &lt;script&gt;"), "server-side escaping");
+    // Beside each absolute time, the time as a person reads it ("just now", "42 s ago", "in 1 min").
+    assert!(full.contains("data-role=\"last-ago\">("), "an evaluated item says how long ago");
+    assert!(full.contains("data-role=\"next-in\">(in "), "and when it runs next");
     assert_eq!(daemon.get("/static/page.js").status(), 200);
     assert_eq!(daemon.get("/static/page.css").headers()["content-type"], "text/css; charset=utf-8");
 }
