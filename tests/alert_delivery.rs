@@ -6,11 +6,11 @@
 mod common;
 
 use std::io::{BufRead, BufReader, Read, Write};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use common::prometheus::Alertmanager;
+use common::prometheus::{Alertmanager, Prometheus};
 use common::{closed_port, item, wait_for, Daemon};
 
 /// The shipped rules with `for:` shortened, so that the test does not wait two minutes.
@@ -87,15 +87,6 @@ fn webhook_by_path() -> (std::net::SocketAddr, Received) {
     (address, received)
 }
 
-struct Process(Child);
-
-impl Drop for Process {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 #[test]
 fn a_regression_after_go_live_reaches_a_webhook_through_alertmanager() {
     let dir = tempfile::tempdir().unwrap();
@@ -128,29 +119,14 @@ fn a_regression_after_go_live_reaches_a_webhook_through_alertmanager() {
     ));
     let alertmanager_port = alertmanager.port;
     let rules = fast_rules(dir.path());
-    let prometheus_port = closed_port();
-    std::fs::write(
-        dir.path().join("prometheus.yml"),
-        format!(
-            "global:\n  scrape_interval: 500ms\n  evaluation_interval: 500ms\n\
-             rule_files: [{}]\n\
-             alerting:\n  alertmanagers:\n    - static_configs:\n        - targets: [\"127.0.0.1:{alertmanager_port}\"]\n\
-             scrape_configs:\n  - job_name: checklist\n    static_configs:\n      - targets: [\"{}\"]\n",
-            rules.display(),
-            daemon.address
-        ),
-    )
-    .unwrap();
-    let _prometheus = Process(
-        Command::new("prometheus")
-            .arg(format!("--config.file={}", dir.path().join("prometheus.yml").display()))
-            .arg(format!("--storage.tsdb.path={}", dir.path().join("tsdb").display()))
-            .arg(format!("--web.listen-address=127.0.0.1:{prometheus_port}"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("prometheus is installed (tests/run.sh installs it)"),
-    );
+    let _prometheus = Prometheus::start_config(&format!(
+        "global:\n  scrape_interval: 500ms\n  evaluation_interval: 500ms\n\
+         rule_files: [{}]\n\
+         alerting:\n  alertmanagers:\n    - static_configs:\n        - targets: [\"127.0.0.1:{alertmanager_port}\"]\n\
+         scrape_configs:\n  - job_name: checklist\n    static_configs:\n      - targets: [\"{}\"]\n",
+        rules.display(),
+        daemon.address
+    ));
 
     // Break two items that passed at go-live.
     drop(app_port);
@@ -212,7 +188,7 @@ const FAST: &str = "{ forRegressed: '1s', forCriticalFailing: '1h', forUndecidab
 struct AlertChain {
     received: Received,
     _alertmanager: Alertmanager,
-    _prometheus: Process,
+    _prometheus: Prometheus,
     _dir: tempfile::TempDir,
 }
 
@@ -230,29 +206,14 @@ impl AlertChain {
         let rules = dir.path().join("rules.yml");
         let groups = mixin("mixin.prometheusRules.groups + mixin.prometheusAlerts.groups", FAST);
         std::fs::write(&rules, serde_json::json!({ "groups": groups }).to_string()).unwrap();
-        let prometheus_port = closed_port();
-        std::fs::write(
-            dir.path().join("prometheus.yml"),
-            format!(
-                "global:\n  scrape_interval: 500ms\n  evaluation_interval: 500ms\n\
-                 rule_files: [{}]\n\
-                 alerting:\n  alertmanagers:\n    - static_configs:\n        - targets: [\"127.0.0.1:{}\"]\n\
-                 scrape_configs:\n  - job_name: checklist\n    static_configs:\n      - targets: [\"{exporter}\"]\n",
-                rules.display(),
-                alertmanager.port
-            ),
-        )
-        .unwrap();
-        let prometheus = Process(
-            Command::new("prometheus")
-                .arg(format!("--config.file={}", dir.path().join("prometheus.yml").display()))
-                .arg(format!("--storage.tsdb.path={}", dir.path().join("tsdb").display()))
-                .arg(format!("--web.listen-address=127.0.0.1:{prometheus_port}"))
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()
-                .expect("prometheus is installed (tests/run.sh installs it)"),
-        );
+        let prometheus = Prometheus::start_config(&format!(
+            "global:\n  scrape_interval: 500ms\n  evaluation_interval: 500ms\n\
+             rule_files: [{}]\n\
+             alerting:\n  alertmanagers:\n    - static_configs:\n        - targets: [\"127.0.0.1:{}\"]\n\
+             scrape_configs:\n  - job_name: checklist\n    static_configs:\n      - targets: [\"{exporter}\"]\n",
+            rules.display(),
+            alertmanager.port
+        ));
         AlertChain { received, _alertmanager: alertmanager, _prometheus: prometheus, _dir: dir }
     }
 
