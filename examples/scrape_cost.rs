@@ -43,11 +43,11 @@ fn main() {
     let gzip = exposition.render_gzip(Format::Text);
     println!("items={n} body_bytes={} gzip_bytes={}", plain.len(), gzip.len());
     let miss = per_call(20, || {
-        store.set_reload_result(true);
+        store.set_reload_succeeded();
         exposition.render(Format::Text);
     });
     let miss_gzip = per_call(20, || {
-        store.set_reload_result(true);
+        store.set_reload_succeeded();
         exposition.render_gzip(Format::Text);
     });
     let hit = per_call(200, || {

@@ -302,7 +302,7 @@ async fn reload_loop(
                     Ok(mut current) => *current = Arc::new(web),
                     Err(poisoned) => *poisoned.into_inner() = Arc::new(web),
                 }
-                store.set_reload_result(true);
+                store.set_reload_succeeded();
                 tracing::info!(checks = config.deciders.len(), items = config.item_count(), web = %summary, "config reloaded");
                 Ok(())
             }

@@ -89,11 +89,17 @@ impl ItemRecord {
 /// How the last config load or reload went.
 #[derive(Clone, Debug)]
 pub struct ReloadStatus {
-    pub successful: bool,
     pub last_success: SystemTime,
     /// Why the last reload was refused, while the previous config keeps running; `None` after a
     /// successful load. Config errors name keys and masked targets, never a secret.
     pub refusal: Option<String>,
+}
+
+impl ReloadStatus {
+    /// Whether the last load or reload succeeded.
+    pub fn successful(&self) -> bool {
+        self.refusal.is_none()
+    }
 }
 
 #[derive(Clone, Debug)]
@@ -251,7 +257,7 @@ impl Default for Store {
                 samples: Vec::new(),
                 sample_index: HashMap::new(),
                 groups: Vec::new(),
-                reload: ReloadStatus { successful: true, last_success: SystemTime::now(), refusal: None },
+                reload: ReloadStatus { last_success: SystemTime::now(), refusal: None },
                 baseline: None,
                 baseline_readable: true,
             }),
@@ -370,13 +376,11 @@ impl Store {
         self.bump();
     }
 
-    pub fn set_reload_result(&self, successful: bool) {
+    /// A load or reload succeeded: the refusal, if any, is over.
+    pub fn set_reload_succeeded(&self) {
         let mut inner = self.write();
-        inner.reload.successful = successful;
-        if successful {
-            inner.reload.last_success = SystemTime::now();
-            inner.reload.refusal = None;
-        }
+        inner.reload.last_success = SystemTime::now();
+        inner.reload.refusal = None;
         drop(inner);
         self.bump();
     }
@@ -384,7 +388,6 @@ impl Store {
     /// A reload was refused for `reason`: the page shows it until a load succeeds.
     pub fn set_reload_refused(&self, reason: String) {
         let mut inner = self.write();
-        inner.reload.successful = false;
         inner.reload.refusal = Some(reason);
         drop(inner);
         self.bump();

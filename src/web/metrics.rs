@@ -360,7 +360,7 @@ impl Collector for StoreCollector {
             "checklist_config_last_reload_successful",
             "Whether the last config load or reload succeeded (1) or was refused (0).",
         )?;
-        ConstGauge::new(i64::from(inner.reload.successful))
+        ConstGauge::new(i64::from(inner.reload.successful()))
             .encode(family.encode_family(&Vec::<(&str, &str)>::new())?)?;
 
         let mut family = gauge(
@@ -605,7 +605,7 @@ mod tests {
         let first = exposition.cached_part(Format::Text);
         let second = exposition.cached_part(Format::Text);
         assert_eq!(first.text.as_ptr(), second.text.as_ptr(), "same buffer, not a new encoding");
-        store.set_reload_result(true);
+        store.set_reload_succeeded();
         let third = exposition.cached_part(Format::Text);
         assert_ne!(first.text.as_ptr(), third.text.as_ptr());
     }
