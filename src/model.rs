@@ -125,25 +125,90 @@ impl fmt::Display for Cause {
     }
 }
 
-/// A verdict with the reason a person reads, and for fail and error the cause.
+/// The thing a verdict is about, named structurally (not by its reason's wording) so that
+/// failing verdicts about the same thing can be gathered into one root cause: one unset
+/// variable, one missing file, one unreachable endpoint blocks many items, and fixing it once
+/// clears them all. Values are what the config names (a path, a variable, `host:port`), never a
+/// secret: a URL is kept without its user information and query.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(tag = "kind", content = "name", rename_all = "snake_case")]
+pub enum Subject {
+    /// A file or directory, by absolute path.
+    Path(String),
+    /// An environment variable (of the daemon or of an env file), by name.
+    Variable(String),
+    /// A network endpoint, `host:port`.
+    Endpoint(String),
+    /// A URL, without user information or query.
+    Url(String),
+    /// A database, by its masked connection target (`host:port/dbname`).
+    Database(String),
+    /// An external program a check runs, by name.
+    Tool(String),
+    /// A person's attestation, by item id.
+    Attestation(String),
+}
+
+impl Subject {
+    /// The kind as a word (`path`, `variable`, ...), for labels and text.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Subject::Path(_) => "path",
+            Subject::Variable(_) => "variable",
+            Subject::Endpoint(_) => "endpoint",
+            Subject::Url(_) => "url",
+            Subject::Database(_) => "database",
+            Subject::Tool(_) => "tool",
+            Subject::Attestation(_) => "attestation",
+        }
+    }
+
+    pub fn name(&self) -> &str {
+        match self {
+            Subject::Path(name)
+            | Subject::Variable(name)
+            | Subject::Endpoint(name)
+            | Subject::Url(name)
+            | Subject::Database(name)
+            | Subject::Tool(name)
+            | Subject::Attestation(name) => name,
+        }
+    }
+}
+
+impl fmt::Display for Subject {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} {}", self.kind(), self.name())
+    }
+}
+
+/// A verdict with the reason a person reads, for fail and error the cause, and when known the
+/// thing it is about.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Outcome {
     pub verdict: Verdict,
     pub cause: Option<Cause>,
     pub reason: String,
+    pub subject: Option<Subject>,
 }
 
 impl Outcome {
     pub fn pass(reason: impl Into<String>) -> Self {
-        Outcome { verdict: Verdict::Pass, cause: None, reason: reason.into() }
+        Outcome { verdict: Verdict::Pass, cause: None, reason: reason.into(), subject: None }
     }
 
     pub fn fail(cause: Cause, reason: impl Into<String>) -> Self {
-        Outcome { verdict: Verdict::Fail, cause: Some(cause), reason: reason.into() }
+        Outcome { verdict: Verdict::Fail, cause: Some(cause), reason: reason.into(), subject: None }
     }
 
     pub fn error(cause: Cause, reason: impl Into<String>) -> Self {
-        Outcome { verdict: Verdict::Error, cause: Some(cause), reason: reason.into() }
+        Outcome { verdict: Verdict::Error, cause: Some(cause), reason: reason.into(), subject: None }
+    }
+
+    /// Names the thing this verdict is about (see [`Subject`]).
+    pub fn about(mut self, subject: Subject) -> Self {
+        self.subject = Some(subject);
+        self
     }
 
     /// Pass when `ok`, else fail with `cause`; the reason is the same either way because it
@@ -268,11 +333,19 @@ impl Report {
 pub struct ProbeFailure {
     pub cause: Cause,
     pub reason: String,
+    /// The thing that could not be probed, when known (see [`Subject`]).
+    pub subject: Option<Subject>,
 }
 
 impl ProbeFailure {
     pub fn new(cause: Cause, reason: impl Into<String>) -> Self {
-        ProbeFailure { cause, reason: reason.into() }
+        ProbeFailure { cause, reason: reason.into(), subject: None }
+    }
+
+    /// Names the thing that could not be probed.
+    pub fn about(mut self, subject: Subject) -> Self {
+        self.subject = Some(subject);
+        self
     }
 }
 

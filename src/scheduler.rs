@@ -65,7 +65,9 @@ async fn evaluate_now(spec: &Arc<CheckSpec>, ctx: &CheckContext) -> CheckEvaluat
                     format!("the {} check gave no verdict on `{}`", spec.kind.name(), item.aspect),
                 )
             }),
-            Err(failure) => Outcome::error(failure.cause, failure.reason.clone()),
+            Err(failure) => {
+                Outcome { subject: failure.subject.clone(), ..Outcome::error(failure.cause, failure.reason.clone()) }
+            }
         })
         .collect();
     let samples = result.map(|report| report.samples).unwrap_or_default();

@@ -10,7 +10,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use serde::{Deserialize, Serialize};
 
 use crate::config::{CheckSpec, Config, Decider, Item};
-use crate::model::{Cause, Outcome, Sample, Verdict};
+use crate::model::{Cause, Outcome, Sample, Subject, Verdict};
 use crate::persist::baseline::{Baseline, BaselineItem};
 use crate::support::text::excerpt;
 
@@ -216,6 +216,7 @@ impl ItemRecord {
             verdict: last.outcome.verdict,
             cause: last.outcome.cause,
             reason: last.outcome.reason.clone(),
+            subject: last.outcome.subject.clone(),
             reason_at_change: self.reason_at_change.clone(),
             at: last.at.duration_since(UNIX_EPOCH).map(|d| d.as_secs_f64()).unwrap_or(0.0),
             duration_seconds: last.duration.as_secs_f64(),
@@ -236,6 +237,9 @@ pub struct SavedVerdict {
     pub verdict: Verdict,
     pub cause: Option<Cause>,
     pub reason: String,
+    /// The thing the verdict is about, so that root causes survive a restart.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subject: Option<Subject>,
     pub reason_at_change: Option<String>,
     /// When it was evaluated, in seconds since the epoch.
     pub at: f64,
@@ -430,7 +434,12 @@ impl Store {
             let Some(at) = Duration::try_from_secs_f64(verdict.at).ok().and_then(|d| UNIX_EPOCH.checked_add(d)) else {
                 continue;
             };
-            let outcome = Outcome { verdict: verdict.verdict, cause: verdict.cause, reason: verdict.reason };
+            let outcome = Outcome {
+                verdict: verdict.verdict,
+                cause: verdict.cause,
+                reason: verdict.reason,
+                subject: verdict.subject,
+            };
             record.history.push_back((at, outcome.verdict));
             record.last = Some(Evaluation {
                 outcome,

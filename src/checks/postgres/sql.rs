@@ -132,7 +132,8 @@ fn combined_sql() -> String {
 /// What one postgres check keeps between evaluations.
 #[derive(Default)]
 pub struct PostgresState {
-    session: Option<Session>,
+    /// Boxed: a connection is large, and most checks of other kinds share the state enum.
+    session: Option<Box<Session>>,
     pub(super) latency: LatencyTracker,
 }
 
@@ -170,7 +171,7 @@ impl PostgresCheck {
             let fresh = state.session.as_ref().is_none_or(|s| s.client.is_closed());
             if fresh {
                 state.session = None;
-                state.session = Some(self.connect(ctx, url, password.as_ref()).await?);
+                state.session = Some(Box::new(self.connect(ctx, url, password.as_ref()).await?));
             }
             let Some(session) = state.session.as_mut() else {
                 return Err(ProbeFailure::new(Cause::Io, "no connection"));
