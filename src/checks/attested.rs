@@ -7,7 +7,7 @@ use std::time::{Duration, SystemTime};
 use serde::Deserialize;
 
 use super::{Check, CheckContext, KeyError};
-use crate::model::{Cause, CheckResult, MetricFamily, MetricKind, Outcome, ProbeFailure, Report, Sample};
+use crate::model::{Cause, CheckResult, MetricFamily, MetricKind, Outcome, ProbeFailure, Report, Sample, Subject};
 use crate::persist::attestations::{self, AttestError, Attestation, AttestationFile};
 use crate::support::units::HumanDuration;
 
@@ -63,6 +63,10 @@ impl Check for AttestedCheck {
             }
             _ => Err("an attested check decides exactly one item; give each attested item its own check".to_string()),
         }
+    }
+
+    fn subject(&self) -> Option<Subject> {
+        Some(Subject::Attestation(self.item_id.clone()))
     }
 
     async fn run(&self, ctx: &CheckContext, _state: &mut Self::State) -> CheckResult {
