@@ -242,6 +242,7 @@ fn stat(path: &Path) -> Result<Ownership, ProbeFailure> {
 fn read_key_matches(key_path: &Path, leaf: &CertFacts) -> Result<bool, ProbeFailure> {
     let bytes = std::fs::read(key_path).map_err(|err| {
         ProbeFailure::new(Cause::from_io(&err), format!("cannot read key file {}: {}", key_path.display(), err.kind()))
+            .about(subject::path(key_path))
     })?;
     let key = PrivateKeyDer::from_pem_slice(&bytes).map_err(|_| {
         ProbeFailure::new(Cause::Invalid, format!("key file {} holds no PEM private key", key_path.display()))
