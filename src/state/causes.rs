@@ -230,6 +230,10 @@ pub fn summary(subject: &Subject, cause: Option<Cause>) -> String {
         (Subject::Endpoint(_), Some(NotFound)) => Some(format!("{name}: the host name does not resolve")),
         (Subject::Endpoint(_), Some(Open)) => Some(format!("{name} accepts connections; want it closed")),
         (Subject::Endpoint(_), Some(Untrusted)) => Some(format!("{name}: its TLS certificate is not trusted")),
+        (Subject::Endpoint(_) | Subject::Path(_), Some(Expired)) => {
+            Some(format!("{name}: the certificate has expired"))
+        }
+        (Subject::Path(_), Some(Corrupt)) => Some(format!("{name} is corrupt")),
         (Subject::Database(_), Some(Auth)) => Some(format!("cannot log in to {name}")),
         (Subject::Url(_), Some(UnexpectedStatus)) => Some(format!("{name} answers an unexpected status")),
         (Subject::Tool(_), Some(NotFound)) => Some(format!("program `{name}` is not installed (or not on PATH)")),
@@ -362,5 +366,9 @@ mod tests {
             "url https://x/health: below minimum"
         );
         assert_eq!(summary(&Subject::Database("db:5432/app".into()), None), "database db:5432/app does not pass");
+        assert_eq!(
+            summary(&Subject::Endpoint("app.example:443".into()), Some(Cause::Expired)),
+            "app.example:443: the certificate has expired"
+        );
     }
 }
