@@ -19,8 +19,8 @@ use std::time::{Duration, SystemTime};
 use serde::Deserialize;
 use tokio::sync::Semaphore;
 
-use super::{Check, CheckContext, KeyError};
-use crate::model::{Cause, CheckResult, MetricFamily, MetricKind, Outcome, ProbeFailure, Report, Sample};
+use super::{subject, Check, CheckContext, KeyError};
+use crate::model::{Cause, CheckResult, MetricFamily, MetricKind, Outcome, ProbeFailure, Report, Sample, Subject};
 use crate::support::units::{format_age, format_ages_apart, format_bytes, ByteSize, HumanDuration};
 
 pub static BACKUP_NEWEST_AGE: MetricFamily = MetricFamily {
@@ -258,6 +258,10 @@ impl Check for BackupCheck {
         self.set.clone()
     }
 
+    fn subject(&self) -> Option<Subject> {
+        Some(subject::path(&self.directory.join(&self.pattern)))
+    }
+
     async fn run(&self, ctx: &CheckContext, _state: &mut Self::State) -> CheckResult {
         let (directory, pattern) = (self.directory.clone(), self.pattern.clone());
         let listing = ctx.blocking.run(move || list_set(&directory, &pattern, 64)).await??;
@@ -377,6 +381,7 @@ fn io_failure(what: &str, path: &Path, err: &std::io::Error) -> ProbeFailure {
         },
     };
     ProbeFailure::new(Cause::from_io(err), format!("cannot read {what} {}: {why}", path.display()))
+        .about(subject::path(path))
 }
 
 /// Lists the regular files of `directory` whose names match `pattern`, newest first, and reads
@@ -862,6 +867,10 @@ impl Check for BackupIntegrityCheck {
     fn target(&self) -> String {
         // Series carry the set name, so two sets may share a directory.
         self.set.clone()
+    }
+
+    fn subject(&self) -> Option<Subject> {
+        Some(subject::path(&self.directory.join(&self.pattern)))
     }
 
     async fn run(&self, ctx: &CheckContext, _state: &mut Self::State) -> CheckResult {

@@ -22,6 +22,7 @@ pub mod network;
 pub mod pgbouncer;
 pub mod postgres;
 pub mod prometheus;
+pub mod subject;
 pub mod system;
 pub mod tls;
 pub mod vuln_report;
@@ -34,7 +35,7 @@ use std::time::Duration;
 
 use serde::de::DeserializeOwned;
 
-use crate::model::{Cause, MetricFamily, ProbeFailure};
+use crate::model::{Cause, MetricFamily, ProbeFailure, Subject};
 pub use crate::model::{CheckResult, Report};
 
 /// One check family: the parameters of one `[[checks]]` table of its kind, decoded with unknown
@@ -62,6 +63,14 @@ pub trait Check: Clone + fmt::Debug + PartialEq + DeserializeOwned + Send + Sync
     /// silent peer gets a verdict that says so): the key and the message.
     fn validate_timeout(&self, _timeout: Duration) -> Result<(), KeyError> {
         Ok(())
+    }
+
+    /// The one thing the check looks at (its path, its endpoint, its database), which its
+    /// failing and undecidable verdicts are about unless they name a more precise thing (the CA
+    /// file that cannot be read, the variable that is not set): root causes group by it.
+    /// `None` for checks of no single thing.
+    fn subject(&self) -> Option<Subject> {
+        None
     }
 
     /// Sees the ids of the items the check decides, for kinds whose data is keyed by item (an
@@ -92,6 +101,10 @@ impl<T: Check> Check for Box<T> {
 
     fn validate_timeout(&self, timeout: Duration) -> Result<(), KeyError> {
         (**self).validate_timeout(timeout)
+    }
+
+    fn subject(&self) -> Option<Subject> {
+        (**self).subject()
     }
 
     fn bind_items(&mut self, ids: &[&str]) -> Result<(), String> {
@@ -251,7 +264,13 @@ macro_rules! registry {
                             *slot = Some(CheckState::$variant(Default::default()));
                         }
                         match &mut *slot {
-                            Some(CheckState::$variant(state)) => check.run(ctx, state).await,
+                            Some(CheckState::$variant(state)) => {
+                                let result = check.run(ctx, state).await;
+                                match check.subject() {
+                                    Some(thing) => subject::result_about(result, thing),
+                                    None => result,
+                                }
+                            }
                             _ => Err(ProbeFailure::new(Cause::Io, "the check's state slot holds another kind")),
                         }
                     })*

@@ -14,8 +14,8 @@ use std::time::{Duration, SystemTime};
 
 use serde::Deserialize;
 
-use super::{Check, CheckContext, KeyError};
-use crate::model::{Cause, CheckResult, MetricFamily, MetricKind, Outcome, ProbeFailure, Report, Sample};
+use super::{subject, Check, CheckContext, KeyError};
+use crate::model::{Cause, CheckResult, MetricFamily, MetricKind, Outcome, ProbeFailure, Report, Sample, Subject};
 use crate::support::units::{format_age, HumanDuration};
 
 pub static VULN_REPORT_VULNERABILITIES: MetricFamily = MetricFamily {
@@ -113,6 +113,10 @@ impl Check for VulnReportCheck {
 
     fn target(&self) -> String {
         self.file.display().to_string()
+    }
+
+    fn subject(&self) -> Option<Subject> {
+        Some(subject::path(&self.file))
     }
 
     async fn run(&self, ctx: &CheckContext, _state: &mut Self::State) -> CheckResult {

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use super::request::{parse_resolve, RequestSpec};
 use crate::checks::tls::{trust_for, Trust};
-use crate::checks::CheckContext;
+use crate::checks::{subject, CheckContext};
 use crate::model::{Cause, ProbeFailure};
 use crate::support::tls::client_provider;
 use crate::support::units::format_duration;
@@ -212,7 +212,7 @@ async fn send(client: &reqwest::Client, spec: &RequestSpec) -> Result<Answer, Pr
     for (name, value) in &spec.headers {
         request = request.header(*name, value);
     }
-    let failure = |err: reqwest::Error| {
+    let describe = |err: reqwest::Error| {
         let waited = format_duration(spec.request_timeout);
         if err.is_timeout() {
             ProbeFailure::new(Cause::Timeout, format!("{url} gave no complete answer within {waited}"))
@@ -245,6 +245,15 @@ async fn send(client: &reqwest::Client, spec: &RequestSpec) -> Result<Answer, Pr
         } else {
             ProbeFailure::new(Cause::Io, format!("{url} did not give a valid HTTP answer: {}", error_text(&err)))
         }
+    };
+    let failure = |err: reqwest::Error| {
+        // A connection that cannot be made is about the endpoint, whatever path is asked for;
+        // a bad answer is about the URL.
+        let subject = match err.is_connect().then(|| subject::endpoint_of_url(url)).flatten() {
+            Some(endpoint) => endpoint,
+            None => subject::url(url),
+        };
+        describe(err).about(subject)
     };
     let mut response = request.send().await.map_err(failure)?;
     let status = response.status().as_u16();

@@ -27,7 +27,7 @@ use std::time::{Duration, Instant};
 use serde::Deserialize;
 
 use super::{check_ratio, require, shorter_than_timeout, Check, CheckContext, KeyError};
-use crate::model::{Cause, CheckResult, MetricFamily, MetricKind, ProbeFailure};
+use crate::model::{Cause, CheckResult, MetricFamily, MetricKind, ProbeFailure, Subject};
 use crate::support::secret::Secret;
 use crate::support::text::excerpt;
 use crate::support::units::{ByteSize, HumanDuration};
@@ -289,6 +289,10 @@ impl Check for PostgresCheck {
             timeout,
             "a server that accepts and never answers must be reported as such",
         )
+    }
+
+    fn subject(&self) -> Option<Subject> {
+        Some(Subject::Database(self.target()))
     }
 
     async fn run(&self, ctx: &CheckContext, state: &mut Self::State) -> CheckResult {

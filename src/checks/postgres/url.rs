@@ -15,7 +15,7 @@ use tokio_postgres::config::{Host, SslMode};
 
 use super::{io_reason, quote, PostgresCheck};
 use crate::checks::CheckContext;
-use crate::model::{Cause, ProbeFailure};
+use crate::model::{Cause, ProbeFailure, Subject};
 use crate::support::secret::Secret;
 
 /// How the connection is encrypted, from the URL's `sslmode` as libpq reads it.
@@ -143,18 +143,21 @@ impl PostgresCheck {
                 Err(err) if err.kind() == std::io::ErrorKind::NotFound => Err(ProbeFailure::new(
                     Cause::Missing,
                     format!("the password file {shown} is missing (password_file)"),
-                )),
+                )
+                .about(Subject::Path(shown))),
                 Err(err) => Err(ProbeFailure::new(
                     Cause::from_io(&err),
                     format!("the password file {shown} cannot be read (password_file): {}", io_reason(&err)),
-                )),
+                )
+                .about(Subject::Path(shown))),
             };
         }
         let Some(key) = &self.password_env else { return Ok(None) };
         match &self.env_file {
             None => match std::env::var(key) {
                 Ok(value) => Ok(Some(Secret::new(value))),
-                Err(_) => Err(ProbeFailure::new(Cause::Missing, format!("environment variable {key} is not set"))),
+                Err(_) => Err(ProbeFailure::new(Cause::Missing, format!("environment variable {key} is not set"))
+                    .about(Subject::Variable(key.clone()))),
             },
             Some(path) => {
                 let path = path.clone();
@@ -162,12 +165,12 @@ impl PostgresCheck {
                 let read = ctx.blocking.run(move || std::fs::read_to_string(&path)).await?;
                 let text = read.map_err(|err| {
                     ProbeFailure::new(Cause::from_io(&err), format!("env_file {shown}: {}", io_reason(&err)))
+                        .about(Subject::Path(shown.clone()))
                 })?;
-                crate::support::dotenv::parse(&text)
-                    .get(key)
-                    .cloned()
-                    .map(Some)
-                    .ok_or_else(|| ProbeFailure::new(Cause::Missing, format!("env_file {shown} does not set {key}")))
+                crate::support::dotenv::parse(&text).get(key).cloned().map(Some).ok_or_else(|| {
+                    ProbeFailure::new(Cause::Missing, format!("env_file {shown} does not set {key}"))
+                        .about(Subject::Variable(key.clone()))
+                })
             }
         }
     }
