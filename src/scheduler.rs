@@ -54,6 +54,12 @@ async fn evaluate_now(spec: &Arc<CheckSpec>, ctx: &CheckContext) -> CheckEvaluat
     } else {
         run_isolated(spec, ctx).await
     };
+    // A timeout, a crash or a stuck evaluation says nothing of what was looked at: the check's
+    // own subject (its endpoint, its path) names it, so such items still gather under a root cause.
+    let result = result.map_err(|failure| match (&failure.subject, spec.kind.subject()) {
+        (None, Some(thing)) => failure.about(thing),
+        _ => failure,
+    });
     let duration = started.elapsed();
     let outcomes = spec
         .items
@@ -437,10 +443,11 @@ timeout = "300ms"
         let spec = spec(
             r#"
 [[checks]]
-kind = "cpu"
-min_cores = 1
+kind = "disk"
+path = "/"
+min_free_bytes = "1B"
   [[checks.items]]
-  id = "cpu"
+  id = "disk"
   decides = "minimum"
   section = "S"
   title = "t"
@@ -450,6 +457,8 @@ min_cores = 1
         let ctx = CheckContext { blocking: tracker.clone(), ..CheckContext::default() };
         let evaluation = evaluate(&spec, &Semaphore::new(1), &ctx).await;
         assert_eq!(evaluation.outcomes[0].cause, Some(Cause::Stuck));
+        // Stuck says nothing of the disk, so the check's own subject names what was looked at.
+        assert_eq!(evaluation.outcomes[0].subject, Some(crate::model::Subject::Path("/".into())));
         release_tx.send(()).unwrap();
         pending.await.unwrap().unwrap();
         assert_eq!(tracker.in_flight(), 0);

@@ -248,6 +248,13 @@ macro_rules! registry {
                 }
             }
 
+            /// See [`Check::subject`].
+            pub fn subject(&self) -> Option<Subject> {
+                match self {
+                    $(CheckKind::$variant(check) => check.subject(),)*
+                }
+            }
+
             /// See [`Check::bind_items`].
             pub fn bind_items(&mut self, ids: &[&str]) -> Result<(), String> {
                 match self {
