@@ -9,7 +9,7 @@ use std::time::SystemTime;
 use crate::model::Verdict;
 use crate::state::{ItemRecord, StoreInner};
 use crate::web::api::items_document;
-use crate::web::view::{reason_of, rfc3339, state_name, summarize};
+use crate::web::view::{evidence_of, outline, reason_of, rfc3339, state_name, summarize, OutlineNode, EVIDENCE_MARK};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ReportFormat {
@@ -45,17 +45,21 @@ pub fn render(inner: &StoreInner, format: ReportFormat, now: SystemTime) -> Stri
     }
 }
 
-/// Items grouped by section, sections in the order they first appear.
+/// Items grouped by section as the page shows them: sections in the document's order, a group
+/// above its members (see [`outline`]).
 fn by_section(items: &[ItemRecord]) -> Vec<(&str, Vec<&ItemRecord>)> {
-    let mut sections: Vec<(&str, Vec<&ItemRecord>)> = Vec::new();
-    for record in items {
-        let name = record.item().section.as_str();
-        match sections.iter_mut().find(|(section, _)| *section == name) {
-            Some((_, members)) => members.push(record),
-            None => sections.push((name, vec![record])),
-        }
-    }
-    sections
+    outline(items, |_| true)
+        .into_iter()
+        .map(|section| {
+            let mut members = Vec::with_capacity(section.all.len());
+            let mut stack: Vec<&OutlineNode> = section.roots.iter().rev().collect();
+            while let Some(node) = stack.pop() {
+                members.push(&items[node.index]);
+                stack.extend(node.children.iter().rev());
+            }
+            (section.name, members)
+        })
+        .collect()
 }
 
 /// Escapes text for XML attribute values and text nodes.
@@ -160,6 +164,37 @@ fn cell(text: &str) -> String {
     text.replace('\\', "\\\\").replace('|', "\\|").replace(['\n', '\r'], " ").replace('<', "&lt;").replace('>', "&gt;")
 }
 
+/// The reason for a Markdown cell; an attestation's evidence address becomes a link.
+fn reason_cell(record: &ItemRecord) -> String {
+    match evidence_of(record) {
+        Some((reason, url)) => format!("{}{EVIDENCE_MARK}{}", cell(reason), markdown_link(url)),
+        None => cell(reason_of(record).unwrap_or("")),
+    }
+}
+
+/// `[url](url)` for an address `view::split_evidence` accepted (no white space, quotes or angle
+/// brackets): what could end the link or the table cell is percent-encoded in the target and
+/// backslash-escaped in the text.
+fn markdown_link(url: &str) -> String {
+    let mut target = String::with_capacity(url.len());
+    let mut text = String::with_capacity(url.len());
+    for c in url.chars() {
+        match c {
+            '(' | ')' | '[' | ']' | '|' | '\\' => target.push_str(&format!("%{:02X}", c as u32)),
+            c => target.push(c),
+        }
+        match c {
+            '[' | ']' | '(' | ')' | '*' | '_' | '\\' => {
+                text.push('\\');
+                text.push(c);
+            }
+            '|' => text.push_str("\\|"),
+            c => text.push(c),
+        }
+    }
+    format!("[{text}]({target})")
+}
+
 fn markdown(items: &[ItemRecord], now: SystemTime) -> String {
     let summary = summarize(items);
     let mut text = String::new();
@@ -197,7 +232,7 @@ fn markdown(items: &[ItemRecord], now: SystemTime) -> String {
                 item.severity,
                 cell(&item.title),
                 cell(&item.id),
-                cell(reason_of(record).unwrap_or("")),
+                reason_cell(record),
                 record.last.as_ref().map_or_else(|| "never".to_string(), |e| rfc3339(e.at))
             );
         }
@@ -216,6 +251,14 @@ mod tests {
         assert_eq!(
             xml_escape("<script>\"a\" & 'b'</script>\u{1}"),
             "&lt;script&gt;&quot;a&quot; &amp; &apos;b&apos;&lt;/script&gt;\u{fffd}"
+        );
+    }
+
+    #[test]
+    fn an_evidence_link_cannot_break_out_of_its_markdown_link_or_cell() {
+        assert_eq!(
+            markdown_link("https://ci.example.org/runs/(4)|x_[y]"),
+            "[https://ci.example.org/runs/\\(4\\)\\|x\\_\\[y\\]](https://ci.example.org/runs/%284%29%7Cx_%5By%5D)"
         );
     }
 

@@ -337,10 +337,8 @@ async fn route(state: &AppState, request: Request<Incoming>, peer: SocketAddr) -
                 Err(err) => text(StatusCode::INTERNAL_SERVER_ERROR, format!("cannot encode items: {err}\n")),
             }
         }),
-        "/" => only_get(method).unwrap_or_else(|| {
-            let attention_only = query_param(request.uri().query(), "filter") == Some("attention");
-            checklist_page(state, attention_only)
-        }),
+        "/" => only_get(method)
+            .unwrap_or_else(|| checklist_page(state, crate::web::page::Filters::from_query(request.uri().query()))),
         "/static/page.css" => {
             only_get(method).unwrap_or_else(|| static_asset("text/css; charset=utf-8", crate::web::page::STYLESHEET))
         }
@@ -493,9 +491,9 @@ async fn take_baseline(state: &AppState, force: bool) -> Response<Body> {
     }
 }
 
-fn checklist_page(state: &AppState, attention_only: bool) -> Response<Body> {
+fn checklist_page(state: &AppState, filters: crate::web::page::Filters) -> Response<Body> {
     let inner = state.store.snapshot();
-    let mut page = crate::web::page::build(&inner, attention_only, SystemTime::now());
+    let mut page = crate::web::page::build(&inner, filters, SystemTime::now());
     page.metrics_link = state.routes.telemetry_link();
     let rendered = askama::Template::render(&page);
     drop(page);
