@@ -71,7 +71,9 @@
       row.dataset.state = state;
       // A group stays: hiding it would hide members that may still match.
       row.hidden = !matches(state) && !row.classList.contains("group");
-      row.querySelector('[data-role="state"]').textContent = LABELS[state] || state;
+      const badge = row.querySelector('[data-role="state"]');
+      badge.className = "badge state-" + state;
+      badge.textContent = LABELS[state] || state;
       setReason(row.querySelector('[data-role="reason"]'), item.reason || "", row.dataset.kind);
       row.querySelector('[data-role="last"]').textContent = item.last_evaluation || "never";
       row.querySelector('[data-role="next"]').textContent =
