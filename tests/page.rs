@@ -396,4 +396,18 @@ fn an_attestations_evidence_is_a_link_on_the_page_and_in_the_markdown_report() {
     let markdown = daemon.get("/api/v1/report?format=markdown").text().unwrap();
     assert!(markdown.contains(&format!("; evidence: [{good}]({good}) |")), "{markdown}");
     assert!(!markdown.contains(&format!("]({hostile}")), "{markdown}");
+
+    let sheet = daemon.get("/api/v1/report?format=html");
+    assert_eq!(sheet.headers()["content-type"], "text/html; charset=utf-8");
+    let csp = sheet.headers()["content-security-policy"].to_str().unwrap().to_string();
+    assert!(csp.starts_with("default-src 'none'"), "{csp}");
+    let sheet = sheet.text().unwrap();
+    let links: Vec<&str> = sheet.split("<a class=\"evidence\" ").skip(1).map(|l| &l[..l.find('>').unwrap()]).collect();
+    assert_eq!(links.len(), 1, "{links:?}");
+    assert!(links[0] == format!("href=\"{escaped}\" rel=\"noopener noreferrer\""), "{links:?}");
+    assert!(!sheet.contains("\"onmouseover=\"") && !sheet.contains("<script"), "{sheet}");
+    // Groups above their members, indented; sections as on the page.
+    let group = sheet.find("data-id=\"infra.ready\"").unwrap();
+    assert!(group < sheet.find("data-id=\"infra.cpu\"").unwrap());
+    assert!(sheet.contains("<td class=\"depth-1\">Item infra.cpu <code>infra.cpu</code></td>"), "{sheet}");
 }

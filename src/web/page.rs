@@ -12,7 +12,7 @@ use crate::config::{Decider, Severity};
 use crate::model::Verdict;
 use crate::state::{ItemRecord, StoreInner};
 use crate::web::view::{
-    evidence_of, outline, reason_of, relative, rfc3339, summarize, DisplayState, OutlineNode, Summary,
+    outline, reason_and_evidence, relative, rfc3339, summarize, DisplayState, OutlineNode, SectionRows, Summary,
 };
 
 /// A symbol per verdict, so the strip reads without colour.
@@ -62,13 +62,9 @@ pub struct ItemRow<'a> {
     pub closes: usize,
 }
 
-pub struct SectionView<'a> {
-    pub name: &'a str,
-    pub passing: usize,
-    pub total: usize,
-    /// The section's items in outline order, depth by depth (see `ItemRow::opens`/`closes`).
-    pub items: Vec<ItemRow<'a>>,
-}
+/// A section of the page: its items in outline order, depth by depth (see `ItemRow::opens` and
+/// `closes`).
+pub type SectionView<'a> = SectionRows<'a, ItemRow<'a>>;
 
 /// What the "Needs attention" box lists at most; the rest is one link away.
 pub const ATTENTION_SHOWN: usize = 10;
@@ -214,10 +210,7 @@ fn row<'a>(index: usize, context: &Context<'a>) -> ItemRow<'a> {
     let (inner, now) = (context.inner, context.now);
     let record = &inner.items[index];
     let state = context.states[index];
-    let (reason, evidence) = match evidence_of(record) {
-        Some((reason, url)) => (reason, Some(url)),
-        None => (reason_of(record).unwrap_or(""), None),
-    };
+    let (reason, evidence) = reason_and_evidence(record);
     ItemRow {
         id: &record.item().id,
         title: &record.item().title,
@@ -312,8 +305,8 @@ pub fn build<'a>(inner: &'a StoreInner, filters: Filters, now: SystemTime) -> Pa
         sections.push(SectionView {
             name: section.name,
             passing: section.all.iter().filter(|&&i| states[i] == DisplayState::Passing).count(),
-            total: applicable.count(),
-            items,
+            applicable: applicable.count(),
+            rows: items,
         });
     }
 
@@ -425,7 +418,7 @@ mod tests {
         assert_eq!(page.sections.iter().map(|s| s.name).collect::<Vec<_>>(), vec!["S0", "S1"]);
         let filtered = build(&inner, Filters { attention: true, ..Filters::default() }, at);
         assert_eq!(filtered.sections.len(), 1, "S1 holds only a passing item");
-        assert_eq!(filtered.sections[0].items.len(), 2);
+        assert_eq!(filtered.sections[0].rows.len(), 2);
         assert_eq!(page.all_percent, "33");
     }
 

@@ -367,13 +367,20 @@ async fn route(state: &AppState, request: Request<Incoming>, peer: SocketAddr) -
             match ReportFormat::parse(name) {
                 Some(format) => {
                     let inner = state.store.snapshot();
-                    with_type(
+                    let mut response = with_type(
                         StatusCode::OK,
                         format.content_type(),
                         crate::web::report::render(&inner, format, SystemTime::now()),
-                    )
+                    );
+                    if format == ReportFormat::Html {
+                        // Its own inline style and nothing else: no script, no fetch, no frame.
+                        response.headers_mut().insert("content-security-policy", HeaderValue::from_static(REPORT_CSP));
+                    }
+                    response
                 }
-                None => text(StatusCode::BAD_REQUEST, "unknown report format; use format=junit, markdown or json\n"),
+                None => {
+                    text(StatusCode::BAD_REQUEST, "unknown report format; use format=junit, markdown, html or json\n")
+                }
             }
         }),
         _ => {
@@ -449,6 +456,10 @@ async fn reload(state: &AppState) -> Response<Body> {
         Err(_) => text(StatusCode::SERVICE_UNAVAILABLE, "shutting down\n"),
     }
 }
+
+/// The HTML sign-off sheet's policy: its inline stylesheet, nothing else.
+const REPORT_CSP: &str =
+    "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
 
 /// The content security policy of the page: its own script, style and API, nothing else.
 const PAGE_CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; \

@@ -296,6 +296,23 @@ pub fn split_evidence(reason: &str) -> Option<(&str, &str)> {
     safe.then_some((before, url))
 }
 
+/// The reason to show and, apart from it, the evidence link of an attested item.
+pub fn reason_and_evidence(record: &ItemRecord) -> (&str, Option<&str>) {
+    match evidence_of(record) {
+        Some((reason, url)) => (reason, Some(url)),
+        None => (reason_of(record).unwrap_or(""), None),
+    }
+}
+
+/// A section as the page and the HTML sheet show it: its tally and its rows in outline order.
+pub struct SectionRows<'a, Row> {
+    pub name: &'a str,
+    pub passing: usize,
+    /// Its items that apply to this site.
+    pub applicable: usize,
+    pub rows: Vec<Row>,
+}
+
 /// What separates the reason of an attested item from its evidence link.
 pub const EVIDENCE_MARK: &str = "; evidence: ";
 
