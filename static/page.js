@@ -81,6 +81,15 @@
       row.querySelector('[data-role="last-ago"]').textContent = relative(item.last_evaluation);
       row.querySelector('[data-role="next-in"]').textContent = relative(item.next_evaluation);
     }
+    // A group's "2 of 3 members pass", as web::page::members_summary counts it.
+    const stateOf = new Map(document_.items.map((item) => [item.id, item.stale ? "stale" : item.state]));
+    for (const group of document.querySelectorAll("[data-members]")) {
+      const states = group.dataset.members.split(" ").map((id) => stateOf.get(id))
+        .filter((state) => state !== undefined && state !== "not_applicable");
+      const passing = states.filter((state) => state === "pass").length;
+      const label = group.querySelector('[data-role="members"]');
+      if (label) label.textContent = passing + " of " + states.length + (states.length === 1 ? " member passes" : " members pass");
+    }
     const summary = document_.summary;
     const applicable = summary.items - summary.not_applicable;
     text("all-percent", percent(summary.pass, applicable) + "%");

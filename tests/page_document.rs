@@ -226,6 +226,22 @@ fn the_reference_checklist_page_follows_the_document_in_chromium() {
     assert_eq!(ids.len(), 302, "every line once");
     assert_eq!(ids.iter().collect::<HashSet<_>>().len(), 302, "no line twice");
 
+    // A group's tally agrees with its members' states, after the script's refresh too.
+    let tallies = browser.run(
+        "const wrong = [];
+         for (const group of document.querySelectorAll('[data-members]')) {
+           const states = group.dataset.members.split(' ').map(id => document.getElementById('item-' + id))
+             .filter(row => row && row.dataset.state !== 'not_applicable').map(row => row.dataset.state);
+           const passing = states.filter(s => s === 'pass').length;
+           const text = group.querySelector('[data-role=members]').textContent;
+           if (!text.startsWith(passing + ' of ' + states.length + ' member')) wrong.push(group.dataset.id + ': ' + text);
+         }
+         return [document.querySelectorAll('[data-members]').length, wrong];",
+        json!([]),
+    );
+    assert!(tallies[0].as_u64().unwrap() > 50, "{tallies}");
+    assert_eq!(tallies[1], json!([]), "group tallies that disagree with their members");
+
     // A badge has the colour of its own item's state, not of the group around it.
     let colours = browser.run(
         "const seen = {};

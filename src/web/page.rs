@@ -54,6 +54,8 @@ pub struct ItemRow<'a> {
     pub history: Vec<HistoryDot>,
     /// For a group: how its members stand, "2 of 3 members pass"; empty for other items.
     pub members: String,
+    /// For a group: its members' ids, space-separated, from which page.js recounts `members`.
+    pub member_ids: String,
     /// A group with members shown under it: the row opens a collapsible `<details>` list.
     pub opens: bool,
     /// Whether that list starts open: a group that needs attention shows its members.
@@ -239,6 +241,10 @@ fn row<'a>(index: usize, context: &Context<'a>) -> ItemRow<'a> {
             .map(|(at, verdict)| HistoryDot { state: verdict.as_str(), symbol: symbol(*verdict), at: rfc3339(*at) })
             .collect(),
         members: members_summary(record, context),
+        member_ids: match &record.decider {
+            Decider::Group(group) => group.members.join(" "),
+            Decider::Check(_) => String::new(),
+        },
         opens: false,
         open: false,
         closes: 0,
