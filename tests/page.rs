@@ -411,3 +411,23 @@ fn an_attestations_evidence_is_a_link_on_the_page_and_in_the_markdown_report() {
     assert!(group < sheet.find("data-id=\"infra.cpu\"").unwrap());
     assert!(sheet.contains("<td class=\"depth-1\">Item infra.cpu <code>infra.cpu</code></td>"), "{sheet}");
 }
+
+#[test]
+fn a_config_made_by_init_from_the_document_shows_every_line_in_document_order() {
+    let document = format!("{}/tests/fixtures/production-deployment-checklist.md", env!("CARGO_MANIFEST_DIR"));
+    let init = Command::new(common::BINARY).args(["init", "--from", &document]).output().unwrap();
+    assert!(init.status.success(), "{}", String::from_utf8_lossy(&init.stderr));
+    let text = String::from_utf8(init.stdout).unwrap();
+    // `init` writes the lines in document order, a group line before its indented lines.
+    let in_document: Vec<&str> = text
+        .lines()
+        .filter_map(|line| line.trim_start().strip_prefix("id = \""))
+        .map(|rest| rest.trim_end_matches('"'))
+        .collect();
+    assert_eq!(in_document.len(), 302);
+    let daemon = Daemon::start(&text);
+    let html = daemon.get("/").text().unwrap();
+    let on_page: Vec<&str> = html.split(" data-id=\"").skip(1).map(|rest| &rest[..rest.find('"').unwrap()]).collect();
+    assert_eq!(on_page, in_document, "the page lists the document's lines in its order");
+    assert!(html.matches("<ul class=\"items members-list\">").count() > 50, "bold parent lines hold their lines");
+}
