@@ -192,14 +192,17 @@ pub struct OutlineSection<'a> {
 /// `keep` filters: a kept item hangs under its nearest kept ancestor, so each appears once.
 pub fn outline(items: &[ItemRecord], keep: impl Fn(usize) -> bool) -> Vec<OutlineSection<'_>> {
     let section_of = |index: usize| items[index].item().section.as_str();
+    // Section names in order, and each name's place (a config may have thousands of sections).
     let mut order: Vec<&str> = Vec::new();
+    let mut place: HashMap<&str, usize> = HashMap::new();
     let leads = |record: &ItemRecord| record.decider.items().first().is_some_and(|first| first.id == record.item().id);
     for leading_only in [true, false] {
         for record in items.iter().filter(|record| !leading_only || leads(record)) {
             let name = record.item().section.as_str();
-            if !order.contains(&name) {
+            place.entry(name).or_insert_with(|| {
                 order.push(name);
-            }
+                order.len() - 1
+            });
         }
     }
 
@@ -259,10 +262,14 @@ pub fn outline(items: &[ItemRecord], keep: impl Fn(usize) -> bool) -> Vec<Outlin
         }
     }
 
+    let mut members: Vec<Vec<usize>> = vec![Vec::new(); order.len()];
+    for index in 0..items.len() {
+        members[place[section_of(index)]].push(index);
+    }
     order
         .into_iter()
-        .map(|name| {
-            let all: Vec<usize> = (0..items.len()).filter(|&i| section_of(i) == name).collect();
+        .zip(members)
+        .map(|(name, all)| {
             let mut tops: Vec<usize> = all.iter().copied().filter(|i| !parent.contains_key(i)).collect();
             tops.sort_by_key(|&t| first_of(t, &children));
             let mut roots = Vec::new();
