@@ -337,10 +337,8 @@ async fn route(state: &AppState, request: Request<Incoming>, peer: SocketAddr) -
                 Err(err) => text(StatusCode::INTERNAL_SERVER_ERROR, format!("cannot encode items: {err}\n")),
             }
         }),
-        "/" => only_get(method).unwrap_or_else(|| {
-            let attention_only = query_param(request.uri().query(), "filter") == Some("attention");
-            checklist_page(state, attention_only)
-        }),
+        "/" => only_get(method)
+            .unwrap_or_else(|| checklist_page(state, crate::web::page::Filters::from_query(request.uri().query()))),
         "/static/page.css" => {
             only_get(method).unwrap_or_else(|| static_asset("text/css; charset=utf-8", crate::web::page::STYLESHEET))
         }
@@ -369,13 +367,20 @@ async fn route(state: &AppState, request: Request<Incoming>, peer: SocketAddr) -
             match ReportFormat::parse(name) {
                 Some(format) => {
                     let inner = state.store.snapshot();
-                    with_type(
+                    let mut response = with_type(
                         StatusCode::OK,
                         format.content_type(),
                         crate::web::report::render(&inner, format, SystemTime::now()),
-                    )
+                    );
+                    if format == ReportFormat::Html {
+                        // Its own inline style and nothing else: no script, no fetch, no frame.
+                        response.headers_mut().insert("content-security-policy", HeaderValue::from_static(REPORT_CSP));
+                    }
+                    response
                 }
-                None => text(StatusCode::BAD_REQUEST, "unknown report format; use format=junit, markdown or json\n"),
+                None => {
+                    text(StatusCode::BAD_REQUEST, "unknown report format; use format=junit, markdown, html or json\n")
+                }
             }
         }),
         _ => {
@@ -452,6 +457,10 @@ async fn reload(state: &AppState) -> Response<Body> {
     }
 }
 
+/// The HTML sign-off sheet's policy: its inline stylesheet, nothing else.
+const REPORT_CSP: &str =
+    "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
+
 /// The content security policy of the page: its own script, style and API, nothing else.
 const PAGE_CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; \
 img-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'";
@@ -493,9 +502,9 @@ async fn take_baseline(state: &AppState, force: bool) -> Response<Body> {
     }
 }
 
-fn checklist_page(state: &AppState, attention_only: bool) -> Response<Body> {
+fn checklist_page(state: &AppState, filters: crate::web::page::Filters) -> Response<Body> {
     let inner = state.store.snapshot();
-    let mut page = crate::web::page::build(&inner, attention_only, SystemTime::now());
+    let mut page = crate::web::page::build(&inner, filters, SystemTime::now());
     page.metrics_link = state.routes.telemetry_link();
     let rendered = askama::Template::render(&page);
     drop(page);

@@ -448,6 +448,20 @@ pub fn verdict(items: &HashMap<String, serde_json::Value>, id: &str) -> (String,
     (text("state"), text("cause"), text("reason"))
 }
 
+/// `config_text` with every network target in `[vars]` on loopback (see [`loopback_overrides`]),
+/// written back as TOML: for a daemon, which reads no overrides from the test's environment.
+pub fn on_loopback(config_text: &str) -> String {
+    let mut document: toml::Table = config_text.parse().unwrap();
+    let overrides = loopback_overrides(config_text);
+    if let Some(vars) = document.get_mut("vars").and_then(toml::Value::as_table_mut) {
+        for (key, value) in overrides {
+            let name = key.trim_start_matches("CHECKLIST__VARS__").to_ascii_lowercase();
+            vars.insert(name, toml::Value::String(value));
+        }
+    }
+    toml::to_string(&document).unwrap()
+}
+
 /// Every variable that names a network target, pointed at loopback: tests send no traffic
 /// anywhere else.
 pub fn loopback_overrides(config_text: &str) -> Vec<(String, String)> {
