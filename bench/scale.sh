@@ -46,7 +46,7 @@ mib() { awk -v k="$1" 'BEGIN {printf "%.1f", k / 1024}'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN {if (b == 0) print "nan"; else printf "%.2f", a / b}'; }
 
 echo "# machine: $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg), $(date -u +%FT%TZ); binary $BIN"
-res exporter_version "$("$BIN" --version | awk '{print $2}')"
+res exporter_version "$("$BIN" --version | awk 'NR == 1 {print $3}')"
 res blackbox_version "$(/usr/bin/prometheus-blackbox-exporter --version 2>&1 | awk 'NR == 1 {print $3}')"
 res node_exporter_version "$(/usr/bin/prometheus-node-exporter --version 2>&1 | awk 'NR == 1 {print $3}')"
 

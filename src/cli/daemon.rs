@@ -117,6 +117,9 @@ pub async fn run(options: DaemonOptions) -> Result<(), DaemonError> {
         shard = %options.shard,
         "listening"
     );
+    // The store and the scheduler share what they need of it; the rest of the decoded file goes.
+    drop(config);
+    tokio::spawn(release_after_first_round(store.clone()));
     let web: SharedWebSettings = Arc::new(RwLock::new(Arc::new(web)));
 
     let (reload_tx, reload_rx) = mpsc::channel::<ReloadRequest>(8);
@@ -436,6 +439,20 @@ fn is_listening_socket(fd: i32) -> bool {
     let result =
         unsafe { libc::getsockopt(fd, libc::SOL_SOCKET, libc::SO_ACCEPTCONN, (&raw mut accepting).cast(), &mut size) };
     result == 0 && accepting == 1
+}
+
+/// Hands the memory freed during the first round of evaluations back once every item has been
+/// evaluated: thousands of probes' buffers and connections are freed between the verdicts that
+/// stay, and glibc would keep the holes. Checked once a second; gives up after a day (an item
+/// that never finishes its first evaluation).
+async fn release_after_first_round(store: Arc<Store>) {
+    for _ in 0..24 * 60 * 60 {
+        if store.pending() == 0 {
+            let _ = tokio::task::spawn_blocking(crate::support::memory::release_freed_memory).await;
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+    }
 }
 
 #[cfg(test)]

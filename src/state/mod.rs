@@ -193,6 +193,10 @@ impl ItemRecord {
         self.counts[position] += 1;
         if self.history.len() == HISTORY_LEN {
             self.history.pop_front();
+        } else if self.history.len() == self.history.capacity() {
+            // Grown to the bound exactly: doubling past 16 would hold room for 32 of 24 entries,
+            // 192 bytes an item for good.
+            self.history.reserve_exact(self.history.len().max(4).min(HISTORY_LEN - self.history.len()));
         }
         self.history.push_back((at, outcome.verdict));
         let changed =
@@ -785,6 +789,8 @@ members = ["cpu", "port", "cloud"]
         }
         assert_eq!(store.read().items[0].history.len(), HISTORY_LEN);
         assert_eq!(store.read().items[0].counts[0], HISTORY_LEN as u64 + 5);
+        // Room for the bound and no more: a doubled deque would hold 32 slots per item for good.
+        assert_eq!(store.read().items[0].history.capacity(), HISTORY_LEN);
     }
 
     #[test]

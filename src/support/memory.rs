@@ -37,3 +37,17 @@ pub fn tune_allocator() {
         libc::mallopt(libc::M_TRIM_THRESHOLD, 1024 * 1024);
     }
 }
+
+/// How big an answer must be before the memory freed after building it is handed back: below
+/// this the transient allocations are small enough to be reused in place.
+pub const LARGE_ANSWER_BYTES: usize = 1 << 20;
+
+/// [`release_freed_memory`] after an answer of `bytes` was built, when it was a large one (the
+/// `/api/v1/items` JSON or the exposition of thousands of items): building it took a snapshot
+/// of the store and many small pieces, freed between the long-lived records, which glibc would
+/// otherwise keep as holes in the heap.
+pub fn release_after_large_answer(bytes: usize) {
+    if bytes >= LARGE_ANSWER_BYTES {
+        release_freed_memory();
+    }
+}

@@ -202,6 +202,9 @@ impl Exposition {
         let part = Arc::new(CachedPart { generation, ..writer.finish() });
         let mut cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
         cache[slot] = Some(part.clone());
+        drop(cache);
+        // The snapshot and the previous part are gone: give the holes they leave back.
+        crate::support::memory::release_after_large_answer(part.text_len);
         part
     }
 

@@ -330,10 +330,16 @@ async fn route(state: &AppState, request: Request<Incoming>, peer: SocketAddr) -
             }
         }
         "/api/v1/items" => only_get(method).unwrap_or_else(|| {
-            let inner = state.store.snapshot();
-            let document = crate::web::api::items_document(&inner);
-            match serde_json::to_vec_pretty(&document) {
-                Ok(json) => with_type(StatusCode::OK, "application/json", json),
+            let encoded = {
+                let inner = state.store.snapshot();
+                serde_json::to_vec_pretty(&crate::web::api::items_document(&inner))
+            };
+            match encoded {
+                Ok(json) => {
+                    // The snapshot is dropped: give the holes it leaves back.
+                    crate::support::memory::release_after_large_answer(json.len());
+                    with_type(StatusCode::OK, "application/json", json)
+                }
                 Err(err) => text(StatusCode::INTERNAL_SERVER_ERROR, format!("cannot encode items: {err}\n")),
             }
         }),
