@@ -60,7 +60,10 @@
   async function refresh() {
     try {
       // Relative to the page, so that it works below --web.route-prefix and behind a proxy path.
-      const response = await fetch("api/v1/items", { headers: { Accept: "application/json" } });
+      // The environment the page shows, when the config declares environments.
+      const environment = document.body.dataset.environment;
+      const query = environment ? "?environment=" + encodeURIComponent(environment) : "";
+      const response = await fetch("api/v1/items" + query, { headers: { Accept: "application/json" } });
       if (!response.ok) throw new Error("HTTP " + response.status);
       apply(await response.json());
     } catch (error) {

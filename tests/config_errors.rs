@@ -24,7 +24,7 @@ const CASES: &[(&str, &str)] = &[
     ("variable_not_scalar", "vars.uploads: must be a string, a boolean or a number, not array"),
     ("title_too_long", "checks[0] (cpu; items: infra.cpu): item infra.cpu: title: 600 bytes; at most 512"),
     ("enabled_not_boolean", "checks[0] (cpu; items: aws.cpu): enabled: must be true or false"),
-    ("unknown_top_level_key", "unknown field `setting`, expected one of `settings`, `checks`, `vars`"),
+    ("unknown_top_level_key", "unknown field `setting`, expected one of `settings`, `checks`, `vars`, `environments`"),
     (
         "unknown_settings_key",
         "unknown field `default_intreval`, expected one of `default_interval`, `default_timeout`, `max_concurrent_checks` for key `settings`",

@@ -75,6 +75,51 @@ pub struct Page<'a> {
     /// The exposition's address relative to the page (`--web.telemetry-path` without its `/`).
     /// Every link and asset is relative, so the page works below any route prefix or proxy path.
     pub metrics_link: &'a str,
+    /// The environments to switch between (empty without environments), and the one shown.
+    pub environments: Vec<String>,
+    pub environment: Option<String>,
+}
+
+impl Page<'_> {
+    /// `&environment=NAME` for links that keep the environment shown; empty without one.
+    pub fn environment_query(&self) -> String {
+        self.environment.as_ref().map_or_else(String::new, |name| format!("&environment={name}"))
+    }
+
+    /// `?environment=NAME` for links with no other parameter; empty without one.
+    pub fn environment_only_query(&self) -> String {
+        self.environment.as_ref().map_or_else(String::new, |name| format!("?environment={name}"))
+    }
+}
+
+/// Narrows a snapshot to the environment `asked` (`?environment=NAME`), or to the first one
+/// when `default_first` and none was asked (the page shows one environment at a time, so that
+/// an item's anchor is unique). Returns the environments declared and the one kept; refuses an
+/// environment the config does not declare, naming those it does.
+pub fn select_environment(
+    inner: &mut StoreInner,
+    asked: Option<&str>,
+    default_first: bool,
+) -> Result<(Vec<String>, Option<String>), String> {
+    let environments = inner.environments();
+    let chosen = match asked {
+        Some(name) if environments.iter().any(|known| known == name) => Some(name.to_string()),
+        Some(name) if environments.is_empty() => {
+            return Err(format!("environment={name}: the config declares no environments"))
+        }
+        Some(name) => {
+            return Err(format!(
+                "environment={name}: the config declares no such environment; declared: {}",
+                environments.join(", ")
+            ))
+        }
+        None if default_first => environments.first().cloned(),
+        None => None,
+    };
+    if let Some(name) = &chosen {
+        inner.keep_environment(name);
+    }
+    Ok((environments, chosen))
 }
 
 fn percent(part: usize, whole: usize) -> String {
@@ -161,6 +206,8 @@ pub fn build(inner: &StoreInner, attention_only: bool, now: SystemTime) -> Page<
         reload_refused: inner.reload.refusal.clone(),
         regressed,
         metrics_link: "metrics",
+        environments: Vec::new(),
+        environment: None,
     }
 }
 

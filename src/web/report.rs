@@ -45,11 +45,17 @@ pub fn render(inner: &StoreInner, format: ReportFormat, now: SystemTime) -> Stri
     }
 }
 
-/// Items grouped by section, sections in the order they first appear.
-fn by_section(items: &[ItemRecord]) -> Vec<(&str, Vec<&ItemRecord>)> {
-    let mut sections: Vec<(&str, Vec<&ItemRecord>)> = Vec::new();
+/// Items grouped by section, sections in the order they first appear. With environments a
+/// section is one per environment, named `section (environment)`, so a report of every
+/// environment never mixes the verdicts of two.
+fn by_section(items: &[ItemRecord]) -> Vec<(String, Vec<&ItemRecord>)> {
+    let mut sections: Vec<(String, Vec<&ItemRecord>)> = Vec::new();
     for record in items {
-        let name = record.item().section.as_str();
+        let item = record.item();
+        let name = match item.environment.as_deref() {
+            Some(environment) => format!("{} ({environment})", item.section),
+            None => item.section.clone(),
+        };
         match sections.iter_mut().find(|(section, _)| *section == name) {
             Some((_, members)) => members.push(record),
             None => sections.push((name, vec![record])),
@@ -97,7 +103,7 @@ fn junit(items: &[ItemRecord], now: SystemTime) -> String {
         let _ = writeln!(
             xml,
             "  <testsuite name=\"{}\" tests=\"{}\" failures=\"{}\" errors=\"{}\" skipped=\"{}\" time=\"{time:.6}\">",
-            xml_escape(section),
+            xml_escape(&section),
             members.len(),
             count(Some(Verdict::Fail)),
             count(Some(Verdict::Error)),
@@ -109,7 +115,7 @@ fn junit(items: &[ItemRecord], now: SystemTime) -> String {
             let _ = write!(
                 xml,
                 "    <testcase classname=\"{}\" name=\"{}: {}\" time=\"{time:.6}\"",
-                xml_escape(section),
+                xml_escape(&section),
                 xml_escape(&item.id),
                 xml_escape(&item.title)
             );
@@ -185,7 +191,7 @@ fn markdown(items: &[ItemRecord], now: SystemTime) -> String {
     for (section, members) in by_section(items) {
         let passing = members.iter().filter(|r| r.verdict() == Some(Verdict::Pass)).count();
         let applicable = members.iter().filter(|r| r.not_applicable().is_none()).count();
-        let _ = writeln!(text, "## {} ({passing} of {applicable} pass)\n", cell(section));
+        let _ = writeln!(text, "## {} ({passing} of {applicable} pass)\n", cell(&section));
         let _ = writeln!(text, "| state | severity | item | reason | evidence time |");
         let _ = writeln!(text, "|---|---|---|---|---|");
         for record in members {

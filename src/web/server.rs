@@ -330,7 +330,11 @@ async fn route(state: &AppState, request: Request<Incoming>, peer: SocketAddr) -
             }
         }
         "/api/v1/items" => only_get(method).unwrap_or_else(|| {
-            let inner = state.store.snapshot();
+            let mut inner = state.store.snapshot();
+            let asked = query_param(request.uri().query(), "environment");
+            if let Err(reason) = crate::web::page::select_environment(&mut inner, asked, false) {
+                return text(StatusCode::NOT_FOUND, format!("{reason}\n"));
+            }
             let document = crate::web::api::items_document(&inner);
             match serde_json::to_vec_pretty(&document) {
                 Ok(json) => with_type(StatusCode::OK, "application/json", json),
@@ -339,7 +343,7 @@ async fn route(state: &AppState, request: Request<Incoming>, peer: SocketAddr) -
         }),
         "/" => only_get(method).unwrap_or_else(|| {
             let attention_only = query_param(request.uri().query(), "filter") == Some("attention");
-            checklist_page(state, attention_only)
+            checklist_page(state, attention_only, query_param(request.uri().query(), "environment"))
         }),
         "/static/page.css" => {
             only_get(method).unwrap_or_else(|| static_asset("text/css; charset=utf-8", crate::web::page::STYLESHEET))
@@ -368,7 +372,11 @@ async fn route(state: &AppState, request: Request<Incoming>, peer: SocketAddr) -
             let name = query_param(request.uri().query(), "format").unwrap_or("markdown");
             match ReportFormat::parse(name) {
                 Some(format) => {
-                    let inner = state.store.snapshot();
+                    let mut inner = state.store.snapshot();
+                    let asked = query_param(request.uri().query(), "environment");
+                    if let Err(reason) = crate::web::page::select_environment(&mut inner, asked, false) {
+                        return text(StatusCode::NOT_FOUND, format!("{reason}\n"));
+                    }
                     with_type(
                         StatusCode::OK,
                         format.content_type(),
@@ -493,10 +501,15 @@ async fn take_baseline(state: &AppState, force: bool) -> Response<Body> {
     }
 }
 
-fn checklist_page(state: &AppState, attention_only: bool) -> Response<Body> {
-    let inner = state.store.snapshot();
+fn checklist_page(state: &AppState, attention_only: bool, environment: Option<&str>) -> Response<Body> {
+    let mut inner = state.store.snapshot();
+    let (environments, environment) = match crate::web::page::select_environment(&mut inner, environment, true) {
+        Ok(selected) => selected,
+        Err(reason) => return text(StatusCode::NOT_FOUND, format!("{reason}\n")),
+    };
     let mut page = crate::web::page::build(&inner, attention_only, SystemTime::now());
     page.metrics_link = state.routes.telemetry_link();
+    (page.environments, page.environment) = (environments, environment);
     let rendered = askama::Template::render(&page);
     drop(page);
     drop(inner);
