@@ -49,17 +49,17 @@
     (
       %(expr)s
     )
-    * on (job, instance, id) group_left (target)
-      topk by (job, instance, id) (1, %(reason)s)
+    * on (job, instance, environment, id) group_left (target)
+      topk by (job, instance, environment, id) (1, %(reason)s)
     or
     (
       %(expr)s
     )
-    unless on (job, instance, id)
+    unless on (job, instance, environment, id)
       %(reason)s
   ||| % { expr: indent(exprOf(series)), reason: series('checklist_item_reason_info') },
 
-  local notGroup(series) = 'unless on (job, instance, id) %s' % series('checklist_item_info', ',kind="group"'),
+  local notGroup(series) = 'unless on (job, instance, environment, id) %s' % series('checklist_item_info', ',kind="group"'),
 
   local itemAnnotations(alert, what) = {
     summary: title + ' (' + '{{ $labels.id }}) ' + what,
@@ -96,7 +96,7 @@
             // work, not an incident.
             expr: tolerateOutage(withTarget(function(series) |||
               (%(passing)s == 0)
-              and on (job, instance, id) (%(error)s == 0)
+              and on (job, instance, environment, id) (%(error)s == 0)
               %(notGroup)s
             ||| % { passing: series('checklist_item_passing', ',severity="critical"'), 'error': series('checklist_item_error'), notGroup: notGroup(series) })),
             'for': c.forCriticalFailing,
@@ -117,7 +117,7 @@
             expr: |||
               (
                   time() - checklist_item_last_evaluation_timestamp_seconds{%(job)s}
-                > on (job, instance, id)
+                > on (job, instance, environment, id)
                   3 * checklist_item_interval_seconds{%(job)s}
               )
               %(notGroup)s
