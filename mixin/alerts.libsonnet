@@ -20,10 +20,11 @@
   local query(series, labels) =
     'printf "last_over_time(' + series + '{' + std.join(',', [l + '=%q' for l in labels]) + '}[' + c.outageTolerance + '])" '
     + std.join(' ', ['$labels.' + l for l in labels]) + ' | query',
-  local itemLabels = ['job', 'instance', 'id'],
+  // `environment` is empty, and matches series without it, when the config declares none.
+  local itemLabels = ['job', 'instance', 'environment', 'id'],
   local title = '{{ with ' + query('checklist_item_info', itemLabels) + ' }}{{ . | first | label "title" }}{{ else }}{{ $labels.id }}{{ end }}',
   local reason = '{{ with ' + query('checklist_item_reason_info', itemLabels) + ' }}{{ . | first | label "reason" }}{{ else }}(no reason exported){{ end }}',
-  local itemURL = '{{ with ' + query('checklist_web_info', ['job', 'instance']) + ' }}{{ . | first | label "external_url" }}{{ else }}http://{{ $labels.instance }}/{{ end }}#item-{{ $labels.id }}',
+  local itemURL = '{{ with ' + query('checklist_web_info', ['job', 'instance']) + ' }}{{ . | first | label "external_url" }}{{ else }}http://{{ $labels.instance }}/{{ end }}{{ if $labels.environment }}?environment={{ $labels.environment }}{{ end }}#item-{{ $labels.id }}',
 
   local runbook(alert) = c.runbookURLBase + '#' + std.asciiLower(alert),
 
