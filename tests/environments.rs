@@ -236,3 +236,18 @@ fn the_state_file_keeps_each_environments_verdict_apart_and_restores_it() {
     let tls = restored["items"].as_array().unwrap().iter().find(|item| item["id"] == "web.tls").unwrap().clone();
     assert_eq!(tls["state"], "fail", "restored or evaluated again, staging's item keeps its own verdict: {tls}");
 }
+
+#[test]
+fn the_configuration_reference_example_loads_with_each_environments_values() {
+    let reference = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/configuration.md")).unwrap();
+    let section = &reference[reference.find("## `[environments]`").expect("the environments section")..];
+    let start = section.find("```toml\n").unwrap() + "```toml\n".len();
+    let example = &section[start..start + section[start..].find("```").unwrap()];
+    let config = checklist_exporter::config::parse("docs/configuration.md (environments)", example, Vec::new())
+        .unwrap_or_else(|err| panic!("{err}"));
+    assert_eq!(config.environments, ["production", "staging"]);
+    assert_eq!(config.item_count(), 4);
+    let targets: Vec<String> = config.checks.iter().map(|check| check.kind.target()).collect();
+    assert!(targets[1].contains("/opt/dndstory/config/.env"), "{targets:?}");
+    assert!(targets[3].contains("/opt/dndstory-staging/config/.env"), "{targets:?}");
+}
