@@ -718,6 +718,50 @@ members = ["cpu", "port", "cloud"]
         assert_eq!(long.chars().count(), REASON_LABEL_CHARS + 1, "cut, with the cut marked: {long}");
     }
 
+    #[test]
+    fn environments_keep_their_own_records_samples_and_saved_verdicts() {
+        let text = format!("[vars]\nx = 1\n[environments.production.vars]\n[environments.staging.vars]\n{TWO_CHECKS}");
+        let config = config(&text);
+        let store = Store::default();
+        store.install(&config);
+        assert_eq!(store.read().environments(), ["production", "staging"]);
+        let staging_cpu = config.checks.iter().find(|c| c.items[0].key() == "staging;cpu").unwrap();
+        let sample = crate::model::Sample::new(&crate::checks::system::HOST_CPU_CORES, 4.0);
+        let then = UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+        store.record(
+            staging_cpu,
+            staging_cpu.fingerprint(),
+            vec![Outcome::pass("4 cores")],
+            vec![sample],
+            then,
+            Duration::ZERO,
+        );
+        let inner = store.read();
+        let verdicts: Vec<(String, Option<Verdict>)> =
+            inner.items.iter().map(|r| (r.item().key(), r.verdict())).collect();
+        assert_eq!(
+            verdicts[0],
+            ("production;cpu".to_string(), None),
+            "the same id in another environment is untouched"
+        );
+        assert_eq!(verdicts[2], ("staging;cpu".to_string(), Some(Verdict::Pass)));
+        let labels = &inner.samples.iter().find(|(f, _)| *f == staging_cpu.fingerprint()).unwrap().1[0].labels;
+        assert!(labels.contains(&("environment", "staging".to_string())), "{labels:?}");
+        let mut view = inner.clone();
+        drop(inner);
+        view.keep_environment("staging");
+        assert_eq!(view.items.len(), 2);
+
+        let saved = store.saved_verdicts();
+        assert_eq!(saved.len(), 1);
+        assert_eq!((saved[0].id.as_str(), saved[0].environment.as_deref()), ("cpu", Some("staging")));
+        let restarted = Store::default();
+        restarted.install(&config);
+        assert_eq!(restarted.restore(saved), 1);
+        let restored: Vec<bool> = restarted.read().items.iter().map(|r| r.restored).collect();
+        assert_eq!(restored, [false, false, true, false], "back on staging's item only");
+    }
+
     /// The state file's content after the port check of [`TWO_CHECKS`] decided `outcome` at `then`.
     fn saved_port_verdict(outcome: Outcome, then: SystemTime) -> (Config, Vec<SavedVerdict>) {
         let old = Store::default();
