@@ -726,7 +726,12 @@ members = ["cpu", "port", "cloud"]
         store.install(&config);
         assert_eq!(store.read().environments(), ["production", "staging"]);
         let staging_cpu = config.checks.iter().find(|c| c.items[0].key() == "staging;cpu").unwrap();
-        let sample = crate::model::Sample::new(&crate::checks::system::HOST_CPU_CORES, 4.0);
+        static CORES: crate::model::MetricFamily = crate::model::MetricFamily {
+            name: "checklist_host_cpu_cores",
+            help: "cores",
+            kind: crate::model::MetricKind::Gauge,
+        };
+        let sample = crate::model::Sample::new(&CORES, 4.0);
         let then = UNIX_EPOCH + Duration::from_secs(1_700_000_000);
         store.record(
             staging_cpu,
