@@ -11,6 +11,7 @@ use askama::Template;
 use crate::config::{Decider, Severity};
 use crate::model::Verdict;
 use crate::state::{ItemRecord, StoreInner};
+use crate::web::causes::RootCausesSection;
 use crate::web::view::{
     outline, reason_and_evidence, relative, rfc3339, summarize, DisplayState, OutlineNode, SectionRows, Summary,
 };
@@ -157,6 +158,8 @@ pub struct Page<'a> {
     pub attention: Vec<ItemRow<'a>>,
     /// How many items need attention in all.
     pub attention_total: usize,
+    /// "Fix these first": the leading root causes, on the whole page and the attention view.
+    pub root_causes: RootCausesSection,
     pub filters: Filters,
     pub section_choices: Vec<Choice<'a>>,
     pub severity_choices: Vec<Choice<'a>>,
@@ -341,6 +344,11 @@ pub fn build<'a>(inner: &'a StoreInner, filters: Filters, now: SystemTime) -> Pa
         counts,
         attention,
         attention_total,
+        root_causes: if filters.section.is_none() && filters.severity.is_none() && filters.state.is_none() {
+            RootCausesSection::from_store(inner)
+        } else {
+            RootCausesSection::default()
+        },
         section_choices,
         severity_choices: choices(
             [Severity::Critical, Severity::Warning, Severity::Info].map(|s| (s.as_str(), s.as_str())),
