@@ -150,7 +150,7 @@ pub struct Assertions {
 }
 
 #[derive(Clone, Debug, PartialEq, Deserialize)]
-#[serde(untagged)]
+#[serde(untagged, expecting = "a status like 200 or a list like [201, 409]")]
 pub enum Statuses {
     One(u16),
     Any(Vec<u16>),
@@ -248,14 +248,18 @@ impl Check for HttpJourneyCheck {
                 return Err(KeyError::new("steps", format!("two steps are named `{}`", step.name)));
             }
             // Every `{{name}}` must already be known when the step runs.
-            let later =
-                |name: &str| self.steps[index..].iter().find(|s| s.capture.contains_key(name)).map(|s| s.name.as_str());
+            let later = |name: &str| {
+                self.steps[index + 1..].iter().find(|s| s.capture.contains_key(name)).map(|s| s.name.as_str())
+            };
             for (place, template) in step.templates() {
                 for name in references(&template).map_err(|why| at(format!("{place}: {why}")))? {
                     if self.secrets.contains_key(name) || captured.contains_key(name) {
                         continue;
                     }
                     return Err(at(match later(name) {
+                        _ if step.capture.contains_key(name) => {
+                            format!("{place}: `{{{{{name}}}}}` is captured by this step itself, from its answer")
+                        }
                         Some(by) => format!("{place}: `{{{{{name}}}}}` is captured only by the later step `{by}`"),
                         None => {
                             format!("{place}: `{{{{{name}}}}}` is neither a secret nor captured by an earlier step")
@@ -1137,6 +1141,13 @@ mod tests {
         );
         let twice = journey(&format!("{login}{}", login.replace("name = \"login\"", "name = \"again\""))).unwrap_err();
         assert_eq!(twice.message, "step `again`: capture `token`: step `login` captures it already");
+        let own = journey(&login.replace("{{password}}", "{{token}}")).unwrap_err();
+        assert_eq!(
+            own.message,
+            "step `login`: form.password: `{{token}}` is captured by this step itself, from its answer"
+        );
+        let status = journey(&me.replace("headers", "expect = { status = \"ok\" }\nheaders")).unwrap_err();
+        assert!(status.message.contains("a status like 200 or a list like [201, 409]"), "{}", status.message);
         let reserved = journey(&me.replace("name = \"me\"", "name = \"journey\"")).unwrap_err();
         assert!(reserved.message.contains("other than `journey`"), "{}", reserved.message);
     }
