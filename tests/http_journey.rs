@@ -149,10 +149,22 @@ fn polling_gives_up_at_its_bound_and_a_route_that_never_limits_fails() {
         app.url("/api/limited"),
         common::item("burst.rate_limit", "warning", Some("rate_limit"))
     );
-    let (items, _) = check(&limited, &[]);
+    // `within` ends the polling before `max_attempts` does.
+    let within = limited
+        .replace("name = \"burst\"", "name = \"burst_within\"")
+        .replace(
+            "interval = \"0s\", max_attempts = 20 }",
+            "interval = \"20ms\", max_attempts = 1000, within = \"300ms\" }",
+        )
+        .replace("burst.rate_limit", "within.rate_limit");
+    let (items, _) = check(&format!("{limited}\n{within}"), &[]);
     let (state, cause, reason) = common::verdict(&items, "burst.rate_limit");
     assert_eq!((state.as_str(), cause.as_str()), ("fail", "timeout"));
     assert!(reason.contains(": still status 200, want 429 after 20 attempt(s) over "), "{reason}");
+    let (state, cause, reason) = common::verdict(&items, "within.rate_limit");
+    assert_eq!((state.as_str(), cause.as_str()), ("fail", "timeout"));
+    let attempts: u32 = reason.split(" after ").nth(1).and_then(|rest| rest.split(' ').next()?.parse().ok()).unwrap();
+    assert!((1..=16).contains(&attempts), "300 ms at 20 ms intervals allows at most 16 attempts: {reason}");
 }
 
 #[test]
