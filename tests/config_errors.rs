@@ -30,8 +30,8 @@ const CASES: &[(&str, &str)] = &[
         "unknown field `default_intreval`, expected one of `default_interval`, `default_timeout`, `max_concurrent_checks` for key `settings`",
     ),
     ("syntax_error", "TOML syntax error at line 1, column 10: unclosed array table, expected `]`"),
-    ("unknown_kind", "checks[0] (cpus; items: infra.cpu): kind: unknown kind `cpus`; one of cpu, memory, disk, tcp_port, dns, postgres, pgbouncer, tls, tls_cert_file, http, http_headers, https_redirect, cors, http_restricted, metrics_endpoint, backup, backup_integrity, directories, permissions, dir_usage, json_log, app_env, env_rule, command, attested, group, vuln_report, prometheus, alertmanager"),
-    ("missing_kind", "checks[0] (items: infra.cpu): kind: missing; one of cpu, memory, disk, tcp_port, dns, postgres, pgbouncer, tls, tls_cert_file, http, http_headers, https_redirect, cors, http_restricted, metrics_endpoint, backup, backup_integrity, directories, permissions, dir_usage, json_log, app_env, env_rule, command, attested, group, vuln_report, prometheus, alertmanager"),
+    ("unknown_kind", "checks[0] (cpus; items: infra.cpu): kind: unknown kind `cpus`; one of cpu, memory, disk, tcp_port, dns, postgres, pgbouncer, tls, tls_cert_file, http, http_headers, https_redirect, cors, http_restricted, metrics_endpoint, http_journey, backup, backup_integrity, directories, permissions, dir_usage, json_log, app_env, env_rule, command, attested, group, vuln_report, prometheus, alertmanager"),
+    ("missing_kind", "checks[0] (items: infra.cpu): kind: missing; one of cpu, memory, disk, tcp_port, dns, postgres, pgbouncer, tls, tls_cert_file, http, http_headers, https_redirect, cors, http_restricted, metrics_endpoint, http_journey, backup, backup_integrity, directories, permissions, dir_usage, json_log, app_env, env_rule, command, attested, group, vuln_report, prometheus, alertmanager"),
     (
         "unknown_check_key",
         "checks[0] (cpu; items: infra.cpu): unknown field `min_coers`, expected `min_cores` or `recommended_cores`",
