@@ -130,6 +130,16 @@ fn real_dumps_restore_and_broken_drifted_or_foreign_ones_are_told_apart() {
         &pipe(&["gzip", "-c"], &plain),
     );
     let gzip = pipe(&["gzip", "-c"], &plain);
+    let identity = keys_dir.join("age-identity");
+    let status = Command::new("age-keygen").arg("-o").arg(&identity).stderr(Stdio::null()).status().unwrap();
+    assert!(status.success(), "age-keygen");
+    let recipient = Command::new("age-keygen").arg("-y").arg(&identity).output().unwrap();
+    let recipient = String::from_utf8(recipient.stdout).unwrap();
+    let age = pipe(&["age", "-r", recipient.trim()], &pipe(&["zstd", "-c", "-q"], &custom));
+    // A restore that keeps going while the scratch database is already past its bound.
+    let marker = b"-- PostgreSQL database dump complete";
+    let at = plain.windows(marker.len()).position(|w| w == marker).unwrap();
+    let oversized = [&plain[..at], &b"SELECT pg_sleep(5);\n\n"[..], &plain[at..]].concat();
     let zstd = pipe(&["zstd", "-c", "-q"], &custom);
 
     let foreign = unique("checklist_restore_foreign");
@@ -158,6 +168,14 @@ fn real_dumps_restore_and_broken_drifted_or_foreign_ones_are_told_apart() {
         ("gzip", "db.sql.gz", "*.sql.gz", gzip.clone(), compare.clone()),
         ("zstd", "db.dump.zst", "*.dump.zst", zstd, compare.clone()),
         ("gpg", "db.sql.gz.gpg", "*.sql.gz.gpg", gpg, gpg_keys),
+        (
+            "age",
+            "db.dump.zst.age",
+            "*.dump.zst.age",
+            age,
+            format!("{compare}\nage_identity_file = \"{}\"", identity.display()),
+        ),
+        ("oversized", "db.sql", "*.sql", oversized, format!("{compare}\nmax_scratch_size = \"1MiB\"")),
         ("truncated", "db.sql.gz", "*.sql.gz", cut, compare.clone()),
         ("truncated_custom", "db.dump", "*.dump", custom[..custom.len() / 2].to_vec(), compare.clone()),
         ("wrong_schema", "db.dump", "*.dump", old, compare.clone()),
@@ -190,7 +208,7 @@ fn real_dumps_restore_and_broken_drifted_or_foreign_ones_are_told_apart() {
 
     let (_, items, stderr) = check_once_as(&config, None);
 
-    for set in ["plain", "custom", "gzip", "zstd", "gpg"] {
+    for set in ["plain", "custom", "gzip", "zstd", "gpg", "age"] {
         for aspect in ["restores", "migrations", "data", "duration"] {
             let (state, _, reason) = verdict(&items, &format!("{set}.{aspect}"));
             assert_eq!(state, "pass", "{set}.{aspect}: {reason}");
@@ -198,6 +216,11 @@ fn real_dumps_restore_and_broken_drifted_or_foreign_ones_are_told_apart() {
     }
     let (_, _, reason) = verdict(&items, "gpg.restores");
     assert!(reason.contains("decrypted with gpg") && reason.contains("restored with psql"), "{reason}");
+    let (_, _, reason) = verdict(&items, "age.restores");
+    assert!(reason.contains("decrypted with age") && reason.contains("restored with pg_restore"), "{reason}");
+    let (state, cause, reason) = verdict(&items, "oversized.restores");
+    assert_eq!((state.as_str(), cause.as_str()), ("fail", "above_maximum"), "{reason}");
+    assert!(reason.contains("past max_scratch_size 1 MiB; the restore was stopped"), "{reason}");
     let (_, _, reason) = verdict(&items, "zstd.restores");
     assert!(reason.contains("restored with pg_restore"), "{reason}");
     let (_, _, reason) = verdict(&items, "plain.data");
