@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use common::pg::{psql, unique, TestDatabase, SHARED_PORT};
-use common::{check_once_as, item, verdict};
+use common::{check_once_as, item, verdict, Daemon};
 
 /// The drill role's password: it must never show in any output.
 const CANARY: &str = "CANARY-restore-Qw7tY3uI9oP2aS5d";
@@ -326,4 +326,34 @@ fn a_drill_cut_off_by_its_timeout_leaves_no_scratch_database_behind_for_long() {
     let sleeping =
         psql(SHARED_PORT, "postgres", "SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'SELECT pg_sleep(120)%'");
     assert_eq!(sleeping, "0", "the hanging restore's session was ended");
+}
+
+#[test]
+fn the_daemon_exports_the_drills_duration_size_and_row_counts() {
+    let production = app_database("cl_restore_gauges", "abc123", 30);
+    let mut roles = TestDatabase::create(SHARED_PORT, "cl_restore_gauges_roles");
+    let role = roles.role("cl_drill", "LOGIN CREATEDB NOSUPERUSER");
+    let sets = Sets { root: tempfile::tempdir().unwrap() };
+    let dir = sets.write("nightly", "db.dump", &pg_dump(&production.name, &["-Fc"]));
+    let scratch_url = format!("postgres://{role}@127.0.0.1:{SHARED_PORT}/postgres?sslmode=disable");
+    let production_url = format!("postgres://postgres@127.0.0.1:{SHARED_PORT}/{}?sslmode=disable", production.name);
+    let keys =
+        format!("production_url = \"{production_url}\"\nrto = \"1h\"\nrow_count_tables = [\"users\", \"stories\"]");
+    let daemon = Daemon::start(&drill("nightly", &dir, "*.dump", &scratch_url, &keys));
+    daemon.wait_ready();
+    common::wait_for("the drill's verdict", std::time::Duration::from_secs(60), || {
+        daemon.item("nightly.restores")["state"].as_str() == Some("pass")
+    });
+    let text = daemon.metrics_text();
+    assert_eq!(common::promtool_complaints(&text), None, "{text}");
+    let metrics = common::Metrics::parse(&text);
+    let set = [("set", "nightly")];
+    assert!(metrics.value("checklist_backup_restore_duration_seconds", &set).is_some_and(|s| s > 0.0), "{text}");
+    // At least the empty database's catalog.
+    assert!(metrics.value("checklist_backup_restore_size_bytes", &set).is_some_and(|b| b > 1e6), "{text}");
+    assert_eq!(metrics.value("checklist_backup_restore_rows", &[("set", "nightly"), ("table", "stories")]), Some(30.0));
+    assert_eq!(metrics.value("checklist_backup_restore_rows", &[("set", "nightly"), ("table", "users")]), Some(20.0));
+    for aspect in ["restores", "migrations", "data", "duration"] {
+        assert_eq!(metrics.value("checklist_item_passing", &[("id", &format!("nightly.{aspect}"))]), Some(1.0));
+    }
 }
