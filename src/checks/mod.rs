@@ -13,6 +13,7 @@
 
 pub mod attested;
 pub mod backup;
+pub mod backup_restore;
 pub mod command;
 pub mod env;
 pub mod files;
@@ -353,6 +354,7 @@ registry! {
     HttpJourney(Box<http::HttpJourneyCheck>),
     Backup(backup::BackupCheck),
     BackupIntegrity(backup::BackupIntegrityCheck),
+    BackupRestore(Box<backup_restore::BackupRestoreCheck>),
     Directories(files::DirectoriesCheck),
     Permissions(files::PermissionsCheck),
     DirUsage(files::DirUsageCheck),
