@@ -54,6 +54,12 @@ async fn evaluate_now(spec: &Arc<CheckSpec>, ctx: &CheckContext) -> CheckEvaluat
     } else {
         run_isolated(spec, ctx).await
     };
+    // A timeout, a crash or a stuck evaluation says nothing of what was looked at: the check's
+    // own subject (its endpoint, its path) names it, so such items still gather under a root cause.
+    let result = result.map_err(|failure| match (&failure.subject, spec.kind.subject()) {
+        (None, Some(thing)) => failure.about(thing),
+        _ => failure,
+    });
     let duration = started.elapsed();
     let outcomes = spec
         .items
@@ -216,6 +222,9 @@ async fn drive(mut commands: mpsc::UnboundedReceiver<Command>, store: Arc<Store>
     let checks = &mut checks.0;
     // Due times; an entry whose time no longer matches its check's `next_due` is stale.
     let mut queue: BinaryHeap<Reverse<(Instant, u64)>> = BinaryHeap::new();
+    // Evaluations say when they are done, so that their finished task is let go at once: a
+    // finished task keeps its allocation while its handle is held, some 500 bytes a check.
+    let (finished_sender, mut finished) = mpsc::unbounded_channel::<(u64, tokio::task::Id)>();
     loop {
         let next = queue.peek().map(|Reverse((due, _))| *due);
         tokio::select! {
@@ -232,6 +241,14 @@ async fn drive(mut commands: mpsc::UnboundedReceiver<Command>, store: Arc<Store>
                 }
                 None => break,
             },
+            Some((fingerprint, task)) = finished.recv() => {
+                // Only the task it names: a later evaluation may have started since.
+                if let Some(scheduled) = checks.get_mut(&fingerprint) {
+                    if scheduled.running.as_ref().is_some_and(|running| running.id() == task) {
+                        scheduled.running = None;
+                    }
+                }
+            }
             () = sleep_until_or_forever(next) => {
                 let now = Instant::now();
                 while let Some(Reverse((due, fingerprint))) = queue.peek().copied() {
@@ -255,6 +272,7 @@ async fn drive(mut commands: mpsc::UnboundedReceiver<Command>, store: Arc<Store>
                         scheduled.ctx.clone(),
                         store.clone(),
                         limiter.clone(),
+                        finished_sender.clone(),
                     )));
                 }
             }
@@ -355,6 +373,7 @@ async fn evaluate_and_record(
     ctx: CheckContext,
     store: Arc<Store>,
     limiter: Arc<Semaphore>,
+    finished: mpsc::UnboundedSender<(u64, tokio::task::Id)>,
 ) {
     // The slot first, then the evaluation future, boxed: that future is as large as the largest
     // check kind's probe, and creating it before the slot would make every check waiting for a
@@ -364,6 +383,8 @@ async fn evaluate_and_record(
     drop(permit);
     tracing::debug!(check = %spec.describe(), took = %format_duration(evaluation.duration), "evaluated");
     store.record(&spec, fingerprint, evaluation.outcomes, evaluation.samples, evaluation.at, evaluation.duration);
+    // The driver is gone only at shutdown, when nothing is left to let go of.
+    let _ = finished.send((fingerprint, tokio::task::id()));
 }
 
 #[cfg(test)]
@@ -437,10 +458,11 @@ timeout = "300ms"
         let spec = spec(
             r#"
 [[checks]]
-kind = "cpu"
-min_cores = 1
+kind = "disk"
+path = "/"
+min_free_bytes = "1B"
   [[checks.items]]
-  id = "cpu"
+  id = "disk"
   decides = "minimum"
   section = "S"
   title = "t"
@@ -450,6 +472,8 @@ min_cores = 1
         let ctx = CheckContext { blocking: tracker.clone(), ..CheckContext::default() };
         let evaluation = evaluate(&spec, &Semaphore::new(1), &ctx).await;
         assert_eq!(evaluation.outcomes[0].cause, Some(Cause::Stuck));
+        // Stuck says nothing of the disk, so the check's own subject names what was looked at.
+        assert_eq!(evaluation.outcomes[0].subject, Some(crate::model::Subject::Path("/".into())));
         release_tx.send(()).unwrap();
         pending.await.unwrap().unwrap();
         assert_eq!(tracker.in_flight(), 0);

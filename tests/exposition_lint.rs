@@ -7,21 +7,7 @@ mod common;
 use std::path::Path;
 use std::time::Duration;
 
-use common::{promtool_complaints, wait_for, Daemon};
-
-/// The config with every network target in `[vars]` on loopback (tests send no traffic anywhere
-/// else), written back as TOML.
-fn on_loopback(config_text: &str) -> String {
-    let mut document: toml::Table = config_text.parse().unwrap();
-    let overrides = common::loopback_overrides(config_text);
-    if let Some(vars) = document.get_mut("vars").and_then(toml::Value::as_table_mut) {
-        for (key, value) in overrides {
-            let name = key.trim_start_matches("CHECKLIST__VARS__").to_ascii_lowercase();
-            vars.insert(name, toml::Value::String(value));
-        }
-    }
-    toml::to_string(&document).unwrap()
-}
+use common::{on_loopback, promtool_complaints, wait_for, Daemon};
 
 #[test]
 fn every_shipped_config_exports_names_promtool_accepts() {

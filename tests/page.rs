@@ -287,3 +287,181 @@ fn a_refused_reload_shows_a_banner_with_its_reason_until_a_reload_succeeds() {
     assert_eq!(daemon.client.post(daemon.url("/-/reload")).send().unwrap().status(), 200);
     assert!(!daemon.get("/").text().unwrap().contains("id=\"reload-refused\""), "the banner goes with a good reload");
 }
+
+/// A group over a passing and a failing item, written after them as configs do, and two attested
+/// items in another section.
+fn grouped_config(attestations: &std::path::Path) -> String {
+    let in_section = |text: String, name: &str| text.replace("Test Section", name);
+    let attested = |id: &str| {
+        format!(
+            "[[checks]]\nkind = \"attested\"\nfile = \"{}\"\nvalidity = \"30d\"\ninterval = \"1h\"\n{}\n",
+            attestations.display(),
+            in_section(item(id, "info", None), "Sign-off")
+        )
+    };
+    format!(
+        "[[checks]]\nkind = \"cpu\"\nmin_cores = 1\n{}\n\
+         [[checks]]\nkind = \"tcp_port\"\naddress = \"127.0.0.1:{}\"\nexpect = \"open\"\nconnect_timeout = \"1s\"\n{}\n\
+         [[checks]]\nkind = \"group\"\nmembers = [\"infra.cpu\", \"net.app_port\"]\n{}\n{}{}",
+        in_section(item("infra.cpu", "critical", Some("minimum")), "Infrastructure"),
+        closed_port(),
+        in_section(item("net.app_port", "warning", None), "Infrastructure"),
+        in_section(item("infra.ready", "critical", None), "Infrastructure"),
+        attested("ev.good"),
+        attested("ev.hostile"),
+    )
+}
+
+#[test]
+fn without_javascript_a_group_stands_open_above_its_members_and_filters_are_a_form() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("c.toml");
+    std::fs::write(&config, grouped_config(&dir.path().join("attestations.json"))).unwrap();
+    let daemon = Daemon::start_with(&config, &[]);
+    wait_for("the members decided", Duration::from_secs(30), || {
+        daemon.item("infra.cpu")["state"] == "pass" && daemon.item("infra.ready")["state"] == "fail"
+    });
+
+    let html = daemon.get("/").text().unwrap();
+    let position = |needle: &str| html.find(needle).unwrap_or_else(|| panic!("{needle} missing: {html}"));
+    let group = position("id=\"item-infra.ready\"");
+    assert!(group < position("id=\"item-infra.cpu\"") && group < position("id=\"item-net.app_port\""), "above");
+    let nested = &html[group..position("id=\"item-infra.cpu\"")];
+    assert!(nested.contains("<details open><summary>"), "a failing group starts open: {nested}");
+    assert!(nested.contains("1 of 2 members pass"), "{nested}");
+    assert!(nested.contains("<ul class=\"items members-list\">"), "{nested}");
+    assert_eq!(html.matches("data-id=\"infra.cpu\"").count(), 1, "each item once");
+    assert!(html.contains("<form class=\"filters\" method=\"get\" action=\"./\""));
+    assert!(html.contains("<option value=\"Sign-off\">Sign-off</option>"), "sections to choose from");
+    assert!(html.contains("<div id=\"root-causes\">"), "a place for root causes, above the rest: {html}");
+
+    // The form's query, as a browser sends it: `+` for spaces, the section escaped.
+    let failing = daemon.get("/?filter=&section=Infrastructure&severity=&state=fail").text().unwrap();
+    assert!(failing.contains("data-id=\"infra.ready\"") && failing.contains("data-id=\"net.app_port\""));
+    assert!(!failing.contains("data-id=\"infra.cpu\""), "a passing member is left out");
+    assert!(!failing.contains("data-section=\"Sign-off\""));
+    assert!(!failing.contains("id=\"attention-title\""), "a filtered page has no attention box: each item once");
+    assert!(failing.contains("<option value=\"fail\" selected>Failing</option>"), "the form shows the filter");
+    let warnings = daemon.get("/?severity=warning").text().unwrap();
+    assert_eq!(warnings.matches("class=\"item ").count(), 1, "only net.app_port is a warning");
+    let nothing = daemon.get("/?section=No+Such+Section").text().unwrap();
+    assert!(nothing.contains("id=\"nothing-shown\""));
+}
+
+#[test]
+fn an_attestations_evidence_is_a_link_on_the_page_and_in_the_markdown_report() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("c.toml");
+    std::fs::write(&config, grouped_config(&dir.path().join("attestations.json"))).unwrap();
+    let daemon = Daemon::start_with(&config, &["--web.enable-attestation-api"]);
+    daemon.wait_ready();
+    let good = "https://ci.example.org/runs/42&retry=1";
+    // Accepted by the API (no query, no user-info, no white space), but no safe link.
+    let hostile = "https://ci.example.org/x\"onmouseover=\"alert(1)";
+    for (id, evidence) in [("ev.good", good), ("ev.hostile", hostile)] {
+        let body = serde_json::json!({"item": id, "by": "ci", "evidence_url": evidence}).to_string();
+        let response = daemon.client.post(daemon.url("/api/v1/attestations")).body(body).send().unwrap();
+        assert!(response.status().is_success(), "{}", response.text().unwrap());
+    }
+    wait_for("both attested", Duration::from_secs(30), || {
+        daemon.item("ev.good")["state"] == "pass" && daemon.item("ev.hostile")["state"] == "pass"
+    });
+
+    let html = daemon.get("/").text().unwrap();
+    let links: Vec<&str> = html.split("<a class=\"evidence\" ").skip(1).map(|l| &l[..l.find('>').unwrap()]).collect();
+    assert_eq!(links.len(), 1, "one link, for the safe address: {links:?}");
+    let escaped = good.replace('&', "&#38;");
+    assert!(
+        links[0] == format!("href=\"{escaped}\" rel=\"noopener noreferrer\"")
+            || links[0] == format!("href=\"{}\" rel=\"noopener noreferrer\"", good.replace('&', "&amp;")),
+        "{links:?}"
+    );
+    assert!(!html.contains("\"onmouseover=\""), "the hostile address is text, escaped");
+    assert!(html.contains("x&#34;onmouseover=&#34;alert(1)") || html.contains("x&quot;onmouseover=&quot;alert(1)"));
+
+    // page.js rebuilds the reason from /api/v1/items with the same rule.
+    let output = chromium(&["--dump-dom"], &daemon.url("/"));
+    let dom = String::from_utf8_lossy(&output.stdout).into_owned();
+    assert!(dom.contains("<span id=\"live-status\"> · live</span>"), "the script refreshed the page: {dom}");
+    let links: Vec<&str> = dom.split("<a ").skip(1).filter(|l| l.starts_with("class=\"evidence\"")).collect();
+    assert_eq!(links.len(), 1, "{links:?}");
+    assert!(
+        links[0].starts_with(&format!(
+            "class=\"evidence\" href=\"{}\" rel=\"noopener noreferrer\">",
+            good.replace('&', "&amp;")
+        )),
+        "{links:?}"
+    );
+
+    let markdown = daemon.get("/api/v1/report?format=markdown").text().unwrap();
+    assert!(markdown.contains(&format!("; evidence: [{good}]({good}) |")), "{markdown}");
+    assert!(!markdown.contains(&format!("]({hostile}")), "{markdown}");
+
+    let sheet = daemon.get("/api/v1/report?format=html");
+    assert_eq!(sheet.headers()["content-type"], "text/html; charset=utf-8");
+    let csp = sheet.headers()["content-security-policy"].to_str().unwrap().to_string();
+    assert!(csp.starts_with("default-src 'none'"), "{csp}");
+    let sheet = sheet.text().unwrap();
+    let links: Vec<&str> = sheet.split("<a class=\"evidence\" ").skip(1).map(|l| &l[..l.find('>').unwrap()]).collect();
+    assert_eq!(links.len(), 1, "{links:?}");
+    assert!(links[0] == format!("href=\"{escaped}\" rel=\"noopener noreferrer\""), "{links:?}");
+    assert!(!sheet.contains("\"onmouseover=\"") && !sheet.contains("<script"), "{sheet}");
+    // Groups above their members, indented; sections as on the page.
+    let group = sheet.find("data-id=\"infra.ready\"").unwrap();
+    assert!(group < sheet.find("data-id=\"infra.cpu\"").unwrap());
+    assert!(sheet.contains("<td class=\"depth-1\">Item infra.cpu <code>infra.cpu</code></td>"), "{sheet}");
+}
+
+#[test]
+fn a_config_made_by_init_from_the_document_shows_every_line_in_document_order() {
+    let document = format!("{}/tests/fixtures/production-deployment-checklist.md", env!("CARGO_MANIFEST_DIR"));
+    let init = Command::new(common::BINARY).args(["init", "--from", &document]).output().unwrap();
+    assert!(init.status.success(), "{}", String::from_utf8_lossy(&init.stderr));
+    let text = String::from_utf8(init.stdout).unwrap();
+    // `init` writes the lines in document order, a group line before its indented lines.
+    let in_document: Vec<&str> = text
+        .lines()
+        .filter_map(|line| line.trim_start().strip_prefix("id = \""))
+        .map(|rest| rest.trim_end_matches('"'))
+        .collect();
+    assert_eq!(in_document.len(), 302);
+    let daemon = Daemon::start(&text);
+    let html = daemon.get("/").text().unwrap();
+    let on_page: Vec<&str> = html.split(" data-id=\"").skip(1).map(|rest| &rest[..rest.find('"').unwrap()]).collect();
+    assert_eq!(on_page, in_document, "the page lists the document's lines in its order");
+    assert!(html.matches("<ul class=\"items members-list\">").count() > 50, "bold parent lines hold their lines");
+}
+
+/// A port check and a TLS check of one closed port, and a missing directory: the page leads,
+/// without JavaScript, with the port as the one cause worth fixing first, naming the items it
+/// clears; the one-item cause (the directory) stays in the item list only. A section filter
+/// shows no causes.
+#[test]
+fn without_javascript_the_page_leads_with_the_cause_that_clears_most() {
+    let port = closed_port();
+    let config = format!(
+        "[[checks]]\nkind = \"tcp_port\"\naddress = \"127.0.0.1:{port}\"\nexpect = \"open\"\nconnect_timeout = \"1s\"\n{}\n\
+         [[checks]]\nkind = \"tls\"\naddress = \"127.0.0.1:{port}\"\nserver_name = \"localhost\"\n{}\n\
+         [[checks]]\nkind = \"disk\"\npath = \"/nonexistent/checklist-causes-test\"\nmin_free_bytes = 1\n{}\n",
+        item("net.app_port", "critical", None),
+        item("tls.installed", "critical", Some("trusted")),
+        item("files.uploads", "warning", Some("minimum")),
+    );
+    let daemon = Daemon::start(&config);
+    wait_for("every item evaluated", Duration::from_secs(30), || daemon.items()["summary"]["pending"] == 0);
+    let html = daemon.get("/").text().unwrap();
+    let causes = html.find("<h2 id=\"root-causes-title\">Fix these first</h2>").expect("a root causes section");
+    assert!(causes < html.find("Needs attention").unwrap(), "the causes come first");
+    let entry = format!("data-subject=\"endpoint 127.0.0.1:{port}\"");
+    assert_eq!(html.matches(&entry).count(), 1, "{html}");
+    assert!(html.contains("clears 2 items"), "{html}");
+    assert!(html.contains("<a href=\"#item-net.app_port\">net.app_port</a>, <a href=\"#item-tls.installed\">"));
+    assert!(!html.contains("data-subject=\"path /nonexistent"), "a one-item cause does not lead");
+    assert!(html.contains("2 of 3 failing or undecidable items come down to this one of 2 causes."), "{html}");
+    let api = daemon.items();
+    let listed: Vec<&str> =
+        api["root_causes"].as_array().unwrap().iter().map(|c| c["kind"].as_str().unwrap()).collect();
+    assert_eq!(listed, ["endpoint", "path"], "the API lists every cause, ranked");
+    let filtered = daemon.get("/?section=Test+Section").text().unwrap();
+    assert!(!filtered.contains("Fix these first"), "a section filter narrows to rows");
+}

@@ -9,6 +9,7 @@ cd "$(dirname "$0")/.."
 declare -A wanted=(
   [promtool]=prometheus
   [chromium]=chromium
+  [chromedriver]=chromium-driver  # tests/page_document.rs: clicks, forms and screenshots over WebDriver
   [psql]=postgresql-client
   [pgbouncer]=pgbouncer
   [nginx]=nginx

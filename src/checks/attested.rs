@@ -6,8 +6,8 @@ use std::time::{Duration, SystemTime};
 
 use serde::Deserialize;
 
-use super::{Check, CheckContext, KeyError};
-use crate::model::{Cause, CheckResult, MetricFamily, MetricKind, Outcome, ProbeFailure, Report, Sample};
+use super::{subject, Check, CheckContext, KeyError};
+use crate::model::{Cause, CheckResult, MetricFamily, MetricKind, Outcome, ProbeFailure, Report, Sample, Subject};
 use crate::persist::attestations::{self, AttestError, Attestation, AttestationFile};
 use crate::support::units::HumanDuration;
 
@@ -65,11 +65,19 @@ impl Check for AttestedCheck {
         }
     }
 
+    fn subject(&self) -> Option<Subject> {
+        Some(Subject::Attestation(self.item_id.clone()))
+    }
+
     async fn run(&self, ctx: &CheckContext, _state: &mut Self::State) -> CheckResult {
         let file = self.file.clone();
-        let store = ctx.blocking.run(move || attestations::load(&file)).await?.map_err(|err| match err {
-            AttestError::Corrupt { .. } => ProbeFailure::new(Cause::Corrupt, err.to_string()),
-            _ => ProbeFailure::new(Cause::Io, err.to_string()),
+        let store = ctx.blocking.run(move || attestations::load(&file)).await?.map_err(|err| {
+            let failure = match err {
+                AttestError::Corrupt { .. } => ProbeFailure::new(Cause::Corrupt, err.to_string()),
+                _ => ProbeFailure::new(Cause::Io, err.to_string()),
+            };
+            // An unreadable attestations file blocks every item recorded in it, not one person's.
+            failure.about(subject::path(&self.file))
         })?;
         Ok(self.decide(&store, SystemTime::now()))
     }

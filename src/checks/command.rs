@@ -10,7 +10,7 @@ use serde::Deserialize;
 use tokio::io::{AsyncRead, AsyncReadExt};
 
 use super::{shorter_than_timeout, Check, CheckContext, KeyError};
-use crate::model::{Cause, CheckResult, MetricFamily, MetricKind, Outcome, ProbeFailure, Report, Sample};
+use crate::model::{Cause, CheckResult, MetricFamily, MetricKind, Outcome, ProbeFailure, Report, Sample, Subject};
 use crate::support::text::excerpt;
 use crate::support::units::{format_duration, ByteSize, HumanDuration};
 
@@ -277,7 +277,9 @@ pub async fn run_command(argv: &[String], timeout: Duration, cap: usize) -> Resu
                 std::io::ErrorKind::PermissionDenied => "cannot be executed: permission denied".to_string(),
                 _ => format!("cannot be started: {err}"),
             };
+            // The program itself is what is missing or not executable, whatever the check asks.
             ProbeFailure::new(Cause::from_io(&err), format!("`{program}` {why}"))
+                .about(Subject::Tool(program.to_string()))
         })?;
     let mut killer = GroupKiller(child.id().map(|pid| pid as i32));
     let stdout = child.stdout.take();

@@ -10,8 +10,8 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-use super::{compile_regex, Check, CheckContext, KeyError};
-use crate::model::{Cause, CheckResult, MetricFamily, MetricKind, Outcome, ProbeFailure, Report, Sample};
+use super::{compile_regex, subject, Check, CheckContext, KeyError};
+use crate::model::{Cause, CheckResult, MetricFamily, MetricKind, Outcome, ProbeFailure, Report, Sample, Subject};
 use crate::support::dotenv::{self, EnvFile};
 use crate::support::secret::Secret;
 use crate::support::text::excerpt;
@@ -64,7 +64,12 @@ impl EnvSource {
 
     async fn read(&self, ctx: &CheckContext) -> Result<EnvFile, ProbeFailure> {
         let source = self.clone();
-        ctx.blocking.run(move || source.read_blocking()).await?
+        // Every key read from a file that cannot be read is about that file, not each key.
+        let file = self.file.clone().or_else(|| self.pidfile.clone()).unwrap_or_default();
+        ctx.blocking.run(move || source.read_blocking()).await?.map_err(|failure| match failure.subject {
+            Some(_) => failure,
+            None => failure.about(subject::path(&file)),
+        })
     }
 
     fn read_blocking(&self) -> Result<EnvFile, ProbeFailure> {
@@ -156,7 +161,7 @@ fn shown(value: &Secret) -> String {
 }
 
 fn missing(key: &str) -> Outcome {
-    Outcome::fail(Cause::Missing, format!("{key} is not set"))
+    Outcome::fail(Cause::Missing, format!("{key} is not set")).about(Subject::Variable(key.to_string()))
 }
 
 fn default_required_keys() -> Vec<String> {
@@ -299,13 +304,21 @@ impl AppEnvCheck {
             "secret_key",
             get("SECRET_KEY").map_or_else(
                 || missing("SECRET_KEY"),
-                |v| decide_secret_key(v, self.min_secret_key_chars, self.min_secret_key_entropy_bits),
+                |v| {
+                    let decided = decide_secret_key(v, self.min_secret_key_chars, self.min_secret_key_entropy_bits);
+                    subject::unless_passing(decided, Subject::Variable("SECRET_KEY".into()))
+                },
             ),
         );
         report = report.with(
             "database_url",
-            get("DATABASE_URL")
-                .map_or_else(|| missing("DATABASE_URL"), |v| decide_database_url(v, self.min_database_password_chars)),
+            get("DATABASE_URL").map_or_else(
+                || missing("DATABASE_URL"),
+                |v| {
+                    let decided = decide_database_url(v, self.min_database_password_chars);
+                    subject::unless_passing(decided, Subject::Variable("DATABASE_URL".into()))
+                },
+            ),
         );
         report =
             report.with("debug", get("DEBUG").map_or_else(|| missing("DEBUG"), |v| decide_flag("DEBUG", v, false)));
@@ -725,6 +738,7 @@ impl EnvRuleCheck {
                 }
             }
         };
+        let outcome = subject::unless_passing(outcome, Subject::Variable(key.clone()));
         // No samples: the env file's series belong to the app_env check of the file, and
         // several rules share one file.
         Report::default().with("rule", outcome)
@@ -820,7 +834,10 @@ mod tests {
         );
         assert_eq!(report.outcome("ssl_redirect").unwrap().verdict, Verdict::Fail);
         assert_eq!(report.outcome("openai_api_key").unwrap().cause, Some(Cause::Invalid));
-        assert_eq!(report.outcome("secret_key").unwrap(), &Outcome::fail(Cause::Missing, "SECRET_KEY is not set"));
+        assert_eq!(
+            report.outcome("secret_key").unwrap(),
+            &Outcome::fail(Cause::Missing, "SECRET_KEY is not set").about(Subject::Variable("SECRET_KEY".into()))
+        );
         assert_eq!(report.outcome("allowed_hosts").unwrap().cause, Some(Cause::Missing));
     }
 
@@ -847,7 +864,12 @@ mod tests {
         };
         let regex = EnvRuleCheck { matches: Some("^tok-".into()), ..rule("TOKEN") };
         let outcome = regex.decide(&env).outcome("rule").cloned().unwrap();
-        assert_eq!(outcome, Outcome::fail(Cause::Mismatch, "TOKEN (18 characters); want it to match /^tok-/"));
+        assert_eq!(
+            outcome,
+            Outcome::fail(Cause::Mismatch, "TOKEN (18 characters); want it to match /^tok-/")
+                .about(Subject::Variable("TOKEN".into())),
+            "a rule that does not hold is about its variable"
+        );
         let range = EnvRuleCheck { min: Some(1024.0), max: Some(65535.0), secret: false, ..rule("PORT") };
         assert_eq!(
             range.decide(&env).outcome("rule").unwrap().reason,

@@ -13,8 +13,8 @@ use std::time::{Duration, SystemTime};
 
 use serde::Deserialize;
 
-use super::{require, Check, CheckContext, KeyError};
-use crate::model::{Cause, CheckResult, MetricFamily, MetricKind, Outcome, ProbeFailure, Report, Sample};
+use super::{require, subject, Check, CheckContext, KeyError};
+use crate::model::{Cause, CheckResult, MetricFamily, MetricKind, Outcome, ProbeFailure, Report, Sample, Subject};
 use crate::support::accounts::{self, Access, AccountError, Credentials, Ownership};
 use crate::support::units::{format_ages_apart, ByteSize, HumanDuration};
 
@@ -76,6 +76,10 @@ impl Check for DirectoriesCheck {
 
     fn target(&self) -> String {
         self.root.display().to_string()
+    }
+
+    fn subject(&self) -> Option<Subject> {
+        Some(subject::path(&self.root))
     }
 
     async fn run(&self, ctx: &CheckContext, _state: &mut Self::State) -> CheckResult {
@@ -174,6 +178,7 @@ fn absolute(key: &'static str, path: &Path) -> Result<(), KeyError> {
 
 fn io_failure(path: &Path, err: &std::io::Error) -> ProbeFailure {
     ProbeFailure::new(Cause::from_io(err), format!("cannot examine {}: {}", path.display(), describe_io(err)))
+        .about(subject::path(path))
 }
 
 /// `kind = "permissions"`: who may read or write a path, and whether key files are private.
@@ -280,6 +285,10 @@ impl Check for PermissionsCheck {
             Some(uid) => format!("{} for uid {uid}", self.path.display()),
             None => self.path.display().to_string(),
         }
+    }
+
+    fn subject(&self) -> Option<Subject> {
+        Some(subject::path(&self.path))
     }
 
     async fn run(&self, ctx: &CheckContext, _state: &mut Self::State) -> CheckResult {
@@ -408,6 +417,10 @@ impl Check for DirUsageCheck {
 
     fn target(&self) -> String {
         self.path.display().to_string()
+    }
+
+    fn subject(&self) -> Option<Subject> {
+        Some(subject::path(&self.path))
     }
 
     async fn run(&self, ctx: &CheckContext, _state: &mut Self::State) -> CheckResult {
@@ -604,6 +617,10 @@ impl Check for JsonLogCheck {
     fn target(&self) -> String {
         // Kinds without value series may check one path several ways.
         format!("{} (last {} lines)", self.path.display(), self.lines)
+    }
+
+    fn subject(&self) -> Option<Subject> {
+        Some(subject::path(&self.path))
     }
 
     async fn run(&self, ctx: &CheckContext, _state: &mut Self::State) -> CheckResult {

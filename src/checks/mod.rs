@@ -13,6 +13,7 @@
 
 pub mod attested;
 pub mod backup;
+pub mod backup_restore;
 pub mod command;
 pub mod env;
 pub mod files;
@@ -22,6 +23,7 @@ pub mod network;
 pub mod pgbouncer;
 pub mod postgres;
 pub mod prometheus;
+pub mod subject;
 pub mod system;
 pub mod tls;
 pub mod vuln_report;
@@ -34,7 +36,7 @@ use std::time::Duration;
 
 use serde::de::DeserializeOwned;
 
-use crate::model::{Cause, MetricFamily, ProbeFailure};
+use crate::model::{Cause, MetricFamily, ProbeFailure, Subject};
 pub use crate::model::{CheckResult, Report};
 
 /// One check family: the parameters of one `[[checks]]` table of its kind, decoded with unknown
@@ -50,6 +52,12 @@ pub trait Check: Clone + fmt::Debug + PartialEq + DeserializeOwned + Send + Sync
     /// window, histogram buckets); `()` for most. A reload that changes the check starts afresh.
     type State: Default + Send + 'static;
 
+    /// The aspects this check can decide: its kind's [`Check::ASPECTS`], or more for a kind whose
+    /// parameters name them (a journey's steps). The first is still the default.
+    fn aspects(&self) -> &'static [&'static str] {
+        Self::ASPECTS
+    }
+
     /// Checks the parameters on their own and against the aspect an item binds to; the error
     /// names the offending key.
     fn validate(&self, aspect: &str) -> Result<(), KeyError>;
@@ -62,6 +70,14 @@ pub trait Check: Clone + fmt::Debug + PartialEq + DeserializeOwned + Send + Sync
     /// silent peer gets a verdict that says so): the key and the message.
     fn validate_timeout(&self, _timeout: Duration) -> Result<(), KeyError> {
         Ok(())
+    }
+
+    /// The one thing the check looks at (its path, its endpoint, its database), which its
+    /// failing and undecidable verdicts are about unless they name a more precise thing (the CA
+    /// file that cannot be read, the variable that is not set): root causes group by it.
+    /// `None` for checks of no single thing.
+    fn subject(&self) -> Option<Subject> {
+        None
     }
 
     /// Sees the ids of the items the check decides, for kinds whose data is keyed by item (an
@@ -82,6 +98,10 @@ impl<T: Check> Check for Box<T> {
     const FAMILIES: &'static [&'static MetricFamily] = T::FAMILIES;
     type State = T::State;
 
+    fn aspects(&self) -> &'static [&'static str] {
+        (**self).aspects()
+    }
+
     fn validate(&self, aspect: &str) -> Result<(), KeyError> {
         (**self).validate(aspect)
     }
@@ -92,6 +112,10 @@ impl<T: Check> Check for Box<T> {
 
     fn validate_timeout(&self, timeout: Duration) -> Result<(), KeyError> {
         (**self).validate_timeout(timeout)
+    }
+
+    fn subject(&self) -> Option<Subject> {
+        (**self).subject()
     }
 
     fn bind_items(&mut self, ids: &[&str]) -> Result<(), String> {
@@ -200,10 +224,10 @@ macro_rules! registry {
                 }
             }
 
-            /// See [`Check::ASPECTS`].
+            /// See [`Check::aspects`].
             pub fn aspects(&self) -> &'static [&'static str] {
                 match self {
-                    $(CheckKind::$variant(_) => <$family as Check>::ASPECTS,)*
+                    $(CheckKind::$variant(check) => check.aspects(),)*
                 }
             }
 
@@ -235,6 +259,13 @@ macro_rules! registry {
                 }
             }
 
+            /// See [`Check::subject`].
+            pub fn subject(&self) -> Option<Subject> {
+                match self {
+                    $(CheckKind::$variant(check) => check.subject(),)*
+                }
+            }
+
             /// See [`Check::bind_items`].
             pub fn bind_items(&mut self, ids: &[&str]) -> Result<(), String> {
                 match self {
@@ -251,7 +282,13 @@ macro_rules! registry {
                             *slot = Some(CheckState::$variant(Default::default()));
                         }
                         match &mut *slot {
-                            Some(CheckState::$variant(state)) => check.run(ctx, state).await,
+                            Some(CheckState::$variant(state)) => {
+                                let result = check.run(ctx, state).await;
+                                match check.subject() {
+                                    Some(thing) => subject::result_about(result, thing),
+                                    None => result,
+                                }
+                            }
                             _ => Err(ProbeFailure::new(Cause::Io, "the check's state slot holds another kind")),
                         }
                     })*
@@ -314,8 +351,10 @@ registry! {
     Cors(http::CorsCheck),
     HttpRestricted(http::HttpRestrictedCheck),
     MetricsEndpoint(http::MetricsEndpointCheck),
+    HttpJourney(Box<http::HttpJourneyCheck>),
     Backup(backup::BackupCheck),
     BackupIntegrity(backup::BackupIntegrityCheck),
+    BackupRestore(Box<backup_restore::BackupRestoreCheck>),
     Directories(files::DirectoriesCheck),
     Permissions(files::PermissionsCheck),
     DirUsage(files::DirUsageCheck),

@@ -14,7 +14,7 @@ use hickory_resolver::{Hosts, TokioResolver};
 use serde::Deserialize;
 
 use super::{shorter_than_timeout, Check, CheckContext, KeyError};
-use crate::model::{Cause, CheckResult, MetricFamily, MetricKind, Outcome, ProbeFailure, Report, Sample};
+use crate::model::{Cause, CheckResult, MetricFamily, MetricKind, Outcome, ProbeFailure, Report, Sample, Subject};
 use crate::support::file_identity::FileIdentity;
 use crate::support::units::{format_duration, HumanDuration};
 
@@ -94,6 +94,10 @@ impl Check for TcpPortCheck {
             timeout,
             "a silent port must be seen as filtered",
         )
+    }
+
+    fn subject(&self) -> Option<Subject> {
+        Some(Subject::Endpoint(self.address.clone()))
     }
 
     async fn run(&self, _ctx: &CheckContext, _state: &mut Self::State) -> CheckResult {

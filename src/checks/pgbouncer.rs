@@ -10,7 +10,7 @@ use super::postgres::tls::tls_connector;
 use super::postgres::url::PgUrl;
 use super::postgres::{default_connect_timeout, quote};
 use super::{Check, CheckContext, KeyError};
-use crate::model::{Cause, CheckResult, MetricFamily, MetricKind, Outcome, ProbeFailure, Report, Sample};
+use crate::model::{Cause, CheckResult, MetricFamily, MetricKind, Outcome, ProbeFailure, Report, Sample, Subject};
 use crate::support::secret::Secret;
 use crate::support::units::{format_duration, HumanDuration};
 use crate::support::url::mask_url;
@@ -67,6 +67,10 @@ impl Check for PgbouncerCheck {
             Ok(url) => url.server(),
             Err(_) => mask_url(self.url.expose()),
         }
+    }
+
+    fn subject(&self) -> Option<Subject> {
+        Some(Subject::Database(self.target()))
     }
 
     async fn run(&self, ctx: &CheckContext, _state: &mut Self::State) -> CheckResult {

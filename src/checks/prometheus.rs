@@ -587,7 +587,13 @@ pub fn decide_ready(url: &str, ready: Result<u16, ProbeFailure>, status: &Alertm
     let ready_url = endpoint(url, "/-/ready");
     let code = match ready {
         Ok(code) => code,
-        Err(failure) => return Outcome::error(failure.cause, failure.reason),
+        Err(failure) => {
+            let outcome = Outcome::error(failure.cause, failure.reason);
+            return match failure.subject {
+                Some(subject) => outcome.about(subject),
+                None => outcome,
+            };
+        }
     };
     if code != 200 {
         return Outcome::fail(Cause::UnexpectedStatus, format!("{ready_url} answered {code}; want 200"));

@@ -6,8 +6,8 @@ use std::path::PathBuf;
 
 use serde::Deserialize;
 
-use super::{check_ratio, require, Check, CheckContext, KeyError};
-use crate::model::{Cause, CheckResult, MetricFamily, MetricKind, Outcome, ProbeFailure, Report, Sample};
+use super::{check_ratio, require, subject, Check, CheckContext, KeyError};
+use crate::model::{Cause, CheckResult, MetricFamily, MetricKind, Outcome, ProbeFailure, Report, Sample, Subject};
 use crate::support::units::{format_bytes, format_percents_apart, ByteSize};
 
 pub static HOST_CPU_CORES: MetricFamily = MetricFamily {
@@ -250,6 +250,10 @@ impl Check for DiskCheck {
 
     fn target(&self) -> String {
         self.path.display().to_string()
+    }
+
+    fn subject(&self) -> Option<Subject> {
+        Some(subject::path(&self.path))
     }
 
     async fn run(&self, ctx: &CheckContext, _state: &mut Self::State) -> CheckResult {

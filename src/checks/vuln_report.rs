@@ -14,8 +14,8 @@ use std::time::{Duration, SystemTime};
 
 use serde::Deserialize;
 
-use super::{Check, CheckContext, KeyError};
-use crate::model::{Cause, CheckResult, MetricFamily, MetricKind, Outcome, ProbeFailure, Report, Sample};
+use super::{subject, Check, CheckContext, KeyError};
+use crate::model::{Cause, CheckResult, MetricFamily, MetricKind, Outcome, ProbeFailure, Report, Sample, Subject};
 use crate::support::units::{format_age, HumanDuration};
 
 pub static VULN_REPORT_VULNERABILITIES: MetricFamily = MetricFamily {
@@ -113,6 +113,10 @@ impl Check for VulnReportCheck {
 
     fn target(&self) -> String {
         self.file.display().to_string()
+    }
+
+    fn subject(&self) -> Option<Subject> {
+        Some(subject::path(&self.file))
     }
 
     async fn run(&self, ctx: &CheckContext, _state: &mut Self::State) -> CheckResult {
@@ -318,39 +322,34 @@ fn osv_dependency(package: OsvPackage) -> Dependency {
     Dependency { name: package.package.name, version: package.package.version, vulns, skip_reason: None }
 }
 
-/// pip-audit 2's `{"dependencies": [...], "fixes": [...]}`, or the bare list of pip-audit 1.
+/// pip-audit 2's `{"dependencies": [...], "fixes": [...]}`; other keys are skipped unread.
 #[derive(Deserialize)]
-#[serde(untagged)]
-enum PipAuditDocument {
-    Current { dependencies: Vec<Dependency> },
-    Legacy(Vec<Dependency>),
+struct PipAuditDocument {
+    dependencies: Option<Vec<Dependency>>,
 }
 
-/// The dependencies of a pip-audit JSON report. The error says what is wrong where.
+/// The dependencies of a pip-audit JSON report (pip-audit 2's object, or the bare list of
+/// pip-audit 1). The error says what is wrong where. The report is decoded straight into the
+/// few fields the decision reads, never into a `serde_json::Value` tree: a 4 MB report with
+/// descriptions took 61 MB as a tree (bench/vuln_report.sh).
 pub fn parse_pip_audit(bytes: &[u8]) -> Result<Vec<Dependency>, String> {
-    // Untagged enums lose serde's message, so the shape is told apart by hand first.
-    let value: serde_json::Value = serde_json::from_slice(bytes).map_err(|err| format!("invalid JSON ({err})"))?;
-    let wrong_shape = |err: serde_json::Error| format!("unexpected shape ({err})");
-    match &value {
-        serde_json::Value::Object(map) if !map.contains_key("dependencies") => {
-            Err("unexpected shape (no `dependencies` list at the top)".to_string())
+    let explain = |err: serde_json::Error| {
+        if err.is_syntax() || err.is_eof() {
+            format!("invalid JSON ({err})")
+        } else {
+            format!("unexpected shape ({err})")
         }
-        serde_json::Value::Object(_) | serde_json::Value::Array(_) => {
-            match serde_json::from_value::<PipAuditDocument>(value.clone()) {
-                Ok(PipAuditDocument::Current { dependencies } | PipAuditDocument::Legacy(dependencies)) => {
-                    Ok(dependencies)
-                }
-                Err(_) => {
-                    // Decode the plain list again for serde's message, which names the field.
-                    let list = match value {
-                        serde_json::Value::Object(mut map) => map.remove("dependencies").unwrap_or_default(),
-                        other => other,
-                    };
-                    serde_json::from_value::<Vec<Dependency>>(list).map_err(wrong_shape)
-                }
-            }
+    };
+    match bytes.iter().find(|byte| !byte.is_ascii_whitespace()) {
+        Some(b'[') => serde_json::from_slice::<Vec<Dependency>>(bytes).map_err(explain),
+        Some(b'{') => serde_json::from_slice::<PipAuditDocument>(bytes)
+            .map_err(explain)?
+            .dependencies
+            .ok_or_else(|| "unexpected shape (no `dependencies` list at the top)".to_string()),
+        _ => {
+            serde_json::from_slice::<serde::de::IgnoredAny>(bytes).map_err(|err| format!("invalid JSON ({err})"))?;
+            Err("unexpected shape (want an object with a `dependencies` list)".to_string())
         }
-        _ => Err("unexpected shape (want an object with a `dependencies` list)".to_string()),
     }
 }
 

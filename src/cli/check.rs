@@ -14,6 +14,7 @@ use crate::cli::args::{OnlyItems, OutputFormat};
 use crate::config::{self, Shard};
 use crate::scheduler::evaluate;
 use crate::state::Store;
+use crate::web::causes::RootCausesSection;
 use crate::web::report::ReportFormat;
 use crate::web::view::{reason_of, state_name, summarize, DisplayState, NOT_APPLICABLE};
 
@@ -53,7 +54,8 @@ pub async fn run(
         Some(report_format) => {
             out.write_all(crate::web::report::render(&inner, report_format, std::time::SystemTime::now()).as_bytes())
         }
-        None => write_table(&inner.items, only, out),
+        None => write_root_causes(&RootCausesSection::from_store(&inner), out)
+            .and_then(|()| write_table(&inner.items, only, out)),
     };
     if let Err(err) = written {
         eprintln!("cannot write the results: {err}");
@@ -127,6 +129,37 @@ pub(crate) async fn evaluate_once(config_file: &Path, scope: &Scope) -> Result<A
     }
 
     Ok(store)
+}
+
+/// How many blocked item ids a cause's line names before it says "and N more".
+const IDS_PER_CAUSE: usize = 3;
+
+/// "Fix these first": the leading root causes, each with how many items fixing it clears,
+/// before the item list; nothing when no failing item names what it is about.
+fn write_root_causes(section: &RootCausesSection, out: &mut impl Write) -> std::io::Result<()> {
+    if section.causes.is_empty() {
+        return Ok(());
+    }
+    let of_total = if section.shown == section.total {
+        String::new()
+    } else {
+        format!(" ({} of {} causes)", section.shown, section.total)
+    };
+    writeln!(
+        out,
+        "Fix these first{of_total}: they block {} of {} failing or undecidable items.",
+        section.covered, section.failing
+    )?;
+    let width = section.causes.len().to_string().len();
+    for (rank, cause) in section.causes.iter().enumerate() {
+        let noun = if cause.count == 1 { "item" } else { "items" };
+        let mut ids = cause.items.iter().take(IDS_PER_CAUSE).cloned().collect::<Vec<_>>().join(", ");
+        if cause.items.len() > IDS_PER_CAUSE {
+            ids.push_str(&format!(" and {} more", cause.items.len() - IDS_PER_CAUSE));
+        }
+        writeln!(out, "{:>width$}. {} — clears {} {noun}: {ids}", rank + 1, cause.summary, cause.count)?;
+    }
+    writeln!(out)
 }
 
 fn write_table(

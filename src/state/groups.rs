@@ -3,32 +3,38 @@
 //! (`config::groups` resolves the members and the order).
 
 use crate::model::{Cause, Outcome, Verdict};
+use crate::support::text::excerpt;
 
 /// How many member ids a reason names before it says "and N more".
-const NAMED_IN_REASON: usize = 3;
+const NAMED_IN_REASON: usize = 5;
+
+/// The longest group reason, in characters: members are named by id and verdict, never by their
+/// own reasons (a group of groups would nest them into kilobyte-long lines); a member's reason
+/// is on its own row.
+pub const MAX_REASON_CHARS: usize = 300;
 
 /// The verdict of a group from the last outcomes of its applicable members, in config order:
 /// any failing member fails the group; otherwise any undecidable member makes it undecidable;
 /// otherwise it passes once every member has passed. `None` while a member has not been
 /// evaluated yet and nothing has failed.
 pub fn derive(members: &[(&str, Option<&Outcome>)]) -> Option<Outcome> {
-    let with = |verdict: Verdict| -> Vec<(&str, &Outcome)> {
-        members.iter().filter_map(|(id, outcome)| outcome.filter(|o| o.verdict == verdict).map(|o| (*id, o))).collect()
-    };
     let total = members.len();
-    let failing = with(Verdict::Fail);
-    if let Some((_, first)) = failing.first() {
-        return Some(Outcome::fail(
-            first.cause.unwrap_or(Cause::Io),
-            format!("{} of {total} fail: {}", failing.len(), name_some(&failing)),
-        ));
+    let not_passing: Vec<(&str, &Outcome)> = members
+        .iter()
+        .filter_map(|(id, outcome)| outcome.filter(|o| o.verdict != Verdict::Pass).map(|o| (*id, o)))
+        .collect();
+    let first_with = |verdict: Verdict| not_passing.iter().find(|(_, o)| o.verdict == verdict).map(|(_, o)| *o);
+    let reason = || {
+        excerpt(
+            &format!("{} of {total} members do not pass: {}", not_passing.len(), name_some(&not_passing)),
+            MAX_REASON_CHARS,
+        )
+    };
+    if let Some(first) = first_with(Verdict::Fail) {
+        return Some(Outcome::fail(first.cause.unwrap_or(Cause::Io), reason()));
     }
-    let undecidable = with(Verdict::Error);
-    if let Some((_, first)) = undecidable.first() {
-        return Some(Outcome::error(
-            first.cause.unwrap_or(Cause::Io),
-            format!("{} of {total} cannot be decided: {}", undecidable.len(), name_some(&undecidable)),
-        ));
+    if let Some(first) = first_with(Verdict::Error) {
+        return Some(Outcome::error(first.cause.unwrap_or(Cause::Io), reason()));
     }
     if members.iter().any(|(_, outcome)| outcome.is_none()) {
         return None;
@@ -36,10 +42,16 @@ pub fn derive(members: &[(&str, Option<&Outcome>)]) -> Option<Outcome> {
     Some(Outcome::pass(if total == 1 { "its 1 item passes".to_string() } else { format!("all {total} items pass") }))
 }
 
-/// `disk.free (free space on / is 2 GiB ...), cpu.cores (...) and 3 more`.
+/// `disk.free (fail: below_minimum), cpu.cores (error: timeout) and 3 more`.
 fn name_some(members: &[(&str, &Outcome)]) -> String {
-    let mut named: Vec<String> =
-        members.iter().take(NAMED_IN_REASON).map(|(id, outcome)| format!("{id} ({})", outcome.reason)).collect();
+    let mut named: Vec<String> = members
+        .iter()
+        .take(NAMED_IN_REASON)
+        .map(|(id, outcome)| match outcome.cause {
+            Some(cause) => format!("{id} ({}: {cause})", outcome.verdict.as_str()),
+            None => format!("{id} ({})", outcome.verdict.as_str()),
+        })
+        .collect();
     if members.len() > NAMED_IN_REASON {
         named.push(format!("{} more", members.len() - NAMED_IN_REASON));
     }
@@ -70,7 +82,13 @@ mod tests {
         let gone = Outcome::error(Cause::NotFound, "no /opt");
         let outcome =
             derive(&[("cpu", Some(&low)), ("disk", Some(&gone)), ("net", None), ("mem", Some(&pass))]).unwrap();
-        assert_eq!(outcome, Outcome::fail(Cause::BelowMinimum, "1 of 4 fail: cpu (2 cores; want at least 4)"));
+        assert_eq!(
+            outcome,
+            Outcome::fail(
+                Cause::BelowMinimum,
+                "2 of 4 members do not pass: cpu (fail: below_minimum) and disk (error: not_found)"
+            )
+        );
     }
 
     #[test]
@@ -78,14 +96,21 @@ mod tests {
         let pass = Outcome::pass("ok");
         let gone = Outcome::error(Cause::Timeout, "no answer in 5s");
         let outcome = derive(&[("a", Some(&pass)), ("b", Some(&gone))]).unwrap();
-        assert_eq!(outcome, Outcome::error(Cause::Timeout, "1 of 2 cannot be decided: b (no answer in 5s)"));
+        assert_eq!(outcome, Outcome::error(Cause::Timeout, "1 of 2 members do not pass: b (error: timeout)"));
     }
 
     #[test]
     fn long_lists_are_shortened() {
         let bad = Outcome::fail(Cause::Missing, "x");
         let members: Vec<(&str, Option<&Outcome>)> =
-            ["a", "b", "c", "d", "e"].iter().map(|id| (*id, Some(&bad))).collect();
-        assert_eq!(derive(&members).unwrap().reason, "5 of 5 fail: a (x), b (x), c (x) and 2 more");
+            ["a", "b", "c", "d", "e", "f", "g"].iter().map(|id| (*id, Some(&bad))).collect();
+        assert_eq!(
+            derive(&members).unwrap().reason,
+            "7 of 7 members do not pass: a (fail: missing), b (fail: missing), c (fail: missing), d (fail: missing), \
+             e (fail: missing) and 2 more"
+        );
+        let long_id = "x".repeat(400);
+        let long: Vec<(&str, Option<&Outcome>)> = vec![(long_id.as_str(), Some(&bad))];
+        assert!(derive(&long).unwrap().reason.chars().count() <= MAX_REASON_CHARS + 1, "bounded, the cut marked");
     }
 }

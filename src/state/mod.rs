@@ -14,6 +14,7 @@ use crate::model::{Cause, Outcome, Sample, Subject, Verdict};
 use crate::persist::baseline::{Baseline, BaselineItem};
 use crate::support::text::excerpt;
 
+pub mod causes;
 pub mod groups;
 
 /// One finished evaluation of one item.
@@ -69,6 +70,11 @@ impl ItemRecord {
 
     pub fn timeout(&self) -> Duration {
         self.decider.timeout()
+    }
+
+    /// Whether the item is a group, whose verdict derives from its members.
+    pub fn is_group(&self) -> bool {
+        matches!(self.decider, Decider::Group(_))
     }
 
     pub fn verdict(&self) -> Option<Verdict> {
@@ -607,10 +613,14 @@ members = ["cpu", "port", "cloud"]
         assert_eq!(store.read().items[4].verdict(), None, "inner waits for port");
         store.record(port, port.fingerprint(), vec![Outcome::fail(Cause::Open, "open")], vec![], now, Duration::ZERO);
         let inner = store.read();
-        assert_eq!(inner.items[4].last.as_ref().unwrap().outcome.reason, "1 of 2 fail: port (open)");
+        assert_eq!(
+            inner.items[4].last.as_ref().unwrap().outcome.reason,
+            "1 of 2 members do not pass: port (fail: open)"
+        );
         assert_eq!(
             inner.items[3].last.as_ref().unwrap().outcome.reason,
-            "1 of 1 fail: inner (1 of 2 fail: port (open))"
+            "1 of 1 members do not pass: inner (fail: open)",
+            "a group of groups names its members, not their reasons"
         );
         assert_eq!(inner.items[3].last.as_ref().unwrap().outcome.cause, Some(Cause::Open));
         drop(inner);

@@ -6,6 +6,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use serde::Serialize;
 
 use crate::config::Severity;
+use crate::model::Subject;
+use crate::state::causes::{root_causes, RootCause};
 use crate::state::{ItemRecord, StoreInner};
 use crate::web::view::{reason_of, rfc3339, state_name, summarize, DisplayState, Summary};
 
@@ -30,6 +32,10 @@ pub struct ItemView<'a> {
     pub regressed: Option<bool>,
     pub cause: Option<&'static str>,
     pub reason: Option<&'a str>,
+    /// What a failing or undecidable verdict is about (`{"kind": "path", "name": "/opt/app/.env"}`),
+    /// when its check names it: the key root causes are gathered by.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub subject: Option<&'a Subject>,
     pub last_evaluation: Option<String>,
     pub last_evaluation_timestamp_seconds: Option<f64>,
     /// The verdict was restored from the state file at start and not evaluated since.
@@ -54,6 +60,9 @@ pub struct ItemsDocument<'a> {
     pub baseline_taken_at: Option<String>,
     pub summary: Summary,
     pub items: Vec<ItemView<'a>>,
+    /// Failing and undecidable items gathered by the thing they are about, ranked by the weight
+    /// of what fixing each would clear (see `state::causes`).
+    pub root_causes: Vec<RootCause>,
 }
 
 pub fn item_view<'a>(record: &'a ItemRecord, inner: &StoreInner) -> ItemView<'a> {
@@ -70,6 +79,7 @@ pub fn item_view<'a>(record: &'a ItemRecord, inner: &StoreInner) -> ItemView<'a>
         regressed: inner.regressed(record),
         cause: last.and_then(|e| e.outcome.cause).map(|c| c.as_str()),
         reason: reason_of(record),
+        subject: last.and_then(|e| e.outcome.subject.as_ref()).filter(|_| record.not_applicable().is_none()),
         last_evaluation: last.map(|e| rfc3339(e.at)),
         last_evaluation_timestamp_seconds: last
             .map(|e| e.at.duration_since(UNIX_EPOCH).map(|d| d.as_secs_f64()).unwrap_or(0.0)),
@@ -87,6 +97,7 @@ pub fn items_document(inner: &StoreInner) -> ItemsDocument<'_> {
         generated_at: rfc3339(SystemTime::now()),
         summary: summarize(&inner.items),
         items: inner.items.iter().map(|record| item_view(record, inner)).collect(),
+        root_causes: root_causes(inner),
         baseline_taken_at: inner.baseline.as_ref().map(|b| rfc3339(b.taken_at())),
     }
 }

@@ -8,6 +8,7 @@
 pub mod api;
 pub mod attestations;
 pub mod basic_auth;
+pub mod causes;
 pub mod connections;
 pub mod metrics;
 pub mod page;

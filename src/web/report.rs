@@ -9,13 +9,18 @@ use std::time::SystemTime;
 use crate::model::Verdict;
 use crate::state::{ItemRecord, StoreInner};
 use crate::web::api::items_document;
-use crate::web::view::{reason_of, rfc3339, state_name, summarize};
+use crate::web::view::{
+    outline, reason_and_evidence, rfc3339, state_name, summarize, OutlineNode, SectionRows, EVIDENCE_MARK,
+};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ReportFormat {
     Json,
     Junit,
     Markdown,
+    /// A page of its own (inline style, no script) to attach or print: the Markdown sheet's
+    /// content with groups indented and evidence links.
+    Html,
 }
 
 impl ReportFormat {
@@ -24,6 +29,7 @@ impl ReportFormat {
             "json" => Some(ReportFormat::Json),
             "junit" => Some(ReportFormat::Junit),
             "markdown" | "md" => Some(ReportFormat::Markdown),
+            "html" => Some(ReportFormat::Html),
             _ => None,
         }
     }
@@ -33,6 +39,7 @@ impl ReportFormat {
             ReportFormat::Json => "application/json",
             ReportFormat::Junit => "application/xml; charset=utf-8",
             ReportFormat::Markdown => "text/markdown; charset=utf-8",
+            ReportFormat::Html => "text/html; charset=utf-8",
         }
     }
 }
@@ -42,26 +49,69 @@ pub fn render(inner: &StoreInner, format: ReportFormat, now: SystemTime) -> Stri
         ReportFormat::Json => serde_json::to_string_pretty(&items_document(inner)).unwrap_or_default() + "\n",
         ReportFormat::Junit => junit(&inner.items, now),
         ReportFormat::Markdown => markdown(&inner.items, now),
+        ReportFormat::Html => html(&inner.items, now),
     }
 }
 
-/// Items grouped by section, sections in the order they first appear. With environments a
-/// section is one per environment, named `section (environment)`, so a report of every
-/// environment never mixes the verdicts of two.
+/// Items grouped by section as the page shows them: sections in the document's order, a group
+/// above its members (see [`outline`]). With environments a section is one per environment,
+/// named `section (environment)`, so a report of every environment never mixes the verdicts of
+/// two.
 fn by_section(items: &[ItemRecord]) -> Vec<(String, Vec<&ItemRecord>)> {
-    let mut sections: Vec<(String, Vec<&ItemRecord>)> = Vec::new();
+    nested_by_section(items)
+        .into_iter()
+        .map(|(name, members)| (name, members.into_iter().map(|(record, _)| record).collect()))
+        .collect()
+}
+
+/// [`by_section`] with each item's depth: 0 at the top, 1 under a group, and so on.
+fn nested_by_section(items: &[ItemRecord]) -> Vec<(String, Vec<(&ItemRecord, usize)>)> {
+    let mut environments: Vec<Option<&str>> = Vec::new();
     for record in items {
-        let item = record.item();
-        let name = match item.environment.as_deref() {
-            Some(environment) => format!("{} ({environment})", item.section),
-            None => item.section.clone(),
-        };
-        match sections.iter_mut().find(|(section, _)| *section == name) {
-            Some((_, members)) => members.push(record),
-            None => sections.push((name, vec![record])),
+        let environment = record.item().environment.as_deref();
+        if !environments.contains(&environment) {
+            environments.push(environment);
         }
     }
+    if let [None] | [] = environments.as_slice() {
+        let all: Vec<usize> = (0..items.len()).collect();
+        return outlined(items, items, &all, None);
+    }
+    // Ids repeat across environments, and the outline finds a group's members by id: outline
+    // each environment's items on their own (a copy: reports are rare and small).
+    let mut sections = Vec::new();
+    for environment in environments {
+        let chosen: Vec<usize> =
+            (0..items.len()).filter(|&i| items[i].item().environment.as_deref() == environment).collect();
+        let subset: Vec<ItemRecord> = chosen.iter().map(|&i| items[i].clone()).collect();
+        sections.extend(outlined(items, &subset, &chosen, environment));
+    }
     sections
+}
+
+/// The outline of `subset` (the items at `chosen` of `items`), as references into `items`.
+fn outlined<'a>(
+    items: &'a [ItemRecord],
+    subset: &[ItemRecord],
+    chosen: &[usize],
+    environment: Option<&str>,
+) -> Vec<(String, Vec<(&'a ItemRecord, usize)>)> {
+    outline(subset, |_| true)
+        .into_iter()
+        .map(|section| {
+            let mut members = Vec::with_capacity(section.all.len());
+            let mut stack: Vec<(&OutlineNode, usize)> = section.roots.iter().rev().map(|n| (n, 0)).collect();
+            while let Some((node, depth)) = stack.pop() {
+                members.push((&items[chosen[node.index]], depth));
+                stack.extend(node.children.iter().rev().map(|child| (child, depth + 1)));
+            }
+            let name = match environment {
+                Some(environment) => format!("{} ({environment})", section.name),
+                None => section.name.to_string(),
+            };
+            (name, members)
+        })
+        .collect()
 }
 
 /// Escapes text for XML attribute values and text nodes.
@@ -166,6 +216,37 @@ fn cell(text: &str) -> String {
     text.replace('\\', "\\\\").replace('|', "\\|").replace(['\n', '\r'], " ").replace('<', "&lt;").replace('>', "&gt;")
 }
 
+/// The reason for a Markdown cell; an attestation's evidence address becomes a link.
+fn reason_cell(record: &ItemRecord) -> String {
+    match reason_and_evidence(record) {
+        (reason, Some(url)) => format!("{}{EVIDENCE_MARK}{}", cell(reason), markdown_link(url)),
+        (reason, None) => cell(reason),
+    }
+}
+
+/// `[url](url)` for an address `view::split_evidence` accepted (no white space, quotes or angle
+/// brackets): what could end the link or the table cell is percent-encoded in the target and
+/// backslash-escaped in the text.
+fn markdown_link(url: &str) -> String {
+    let mut target = String::with_capacity(url.len());
+    let mut text = String::with_capacity(url.len());
+    for c in url.chars() {
+        match c {
+            '(' | ')' | '[' | ']' | '|' | '\\' => target.push_str(&format!("%{:02X}", c as u32)),
+            c => target.push(c),
+        }
+        match c {
+            '[' | ']' | '(' | ')' | '*' | '_' | '\\' => {
+                text.push('\\');
+                text.push(c);
+            }
+            '|' => text.push_str("\\|"),
+            c => text.push(c),
+        }
+    }
+    format!("[{text}]({target})")
+}
+
 fn markdown(items: &[ItemRecord], now: SystemTime) -> String {
     let summary = summarize(items);
     let mut text = String::new();
@@ -203,7 +284,7 @@ fn markdown(items: &[ItemRecord], now: SystemTime) -> String {
                 item.severity,
                 cell(&item.title),
                 cell(&item.id),
-                cell(reason_of(record).unwrap_or("")),
+                reason_cell(record),
                 record.last.as_ref().map_or_else(|| "never".to_string(), |e| rfc3339(e.at))
             );
         }
@@ -211,6 +292,64 @@ fn markdown(items: &[ItemRecord], now: SystemTime) -> String {
     }
     text.push_str("Signed off by: ____________________  Date: ____________\n");
     text
+}
+
+/// One row of the HTML sheet.
+pub struct HtmlRow<'a> {
+    pub depth: usize,
+    pub state: &'static str,
+    pub severity: &'static str,
+    pub id: &'a str,
+    pub title: &'a str,
+    pub reason: &'a str,
+    pub evidence: Option<&'a str>,
+    pub at: String,
+}
+
+#[derive(askama::Template)]
+#[template(path = "report.html")]
+pub struct HtmlReport<'a> {
+    pub generated_at: String,
+    pub version: &'static str,
+    pub summary: crate::web::view::Summary,
+    pub ready: bool,
+    pub sections: Vec<SectionRows<'a, HtmlRow<'a>>>,
+}
+
+fn html(items: &[ItemRecord], now: SystemTime) -> String {
+    let summary = summarize(items);
+    let sections = nested_by_section(items)
+        .into_iter()
+        .map(|(name, members)| SectionRows {
+            name: name.into(),
+            passing: members.iter().filter(|(r, _)| r.verdict() == Some(Verdict::Pass)).count(),
+            applicable: members.iter().filter(|(r, _)| r.not_applicable().is_none()).count(),
+            rows: members
+                .into_iter()
+                .map(|(record, depth)| {
+                    let (reason, evidence) = reason_and_evidence(record);
+                    HtmlRow {
+                        depth,
+                        state: state_name(record),
+                        severity: record.item().severity.as_str(),
+                        id: &record.item().id,
+                        title: &record.item().title,
+                        reason,
+                        evidence,
+                        at: record.last.as_ref().map_or_else(|| "never".to_string(), |e| rfc3339(e.at)),
+                    }
+                })
+                .collect(),
+        })
+        .collect();
+    let report = HtmlReport {
+        generated_at: rfc3339(now),
+        version: crate::web::metrics::VERSION,
+        ready: summary.critical_all_pass(),
+        summary,
+        sections,
+    };
+    askama::Template::render(&report).unwrap_or_else(|err| format!("cannot render the report: {err}\n"))
 }
 
 #[cfg(test)]
@@ -226,6 +365,14 @@ mod tests {
     }
 
     #[test]
+    fn an_evidence_link_cannot_break_out_of_its_markdown_link_or_cell() {
+        assert_eq!(
+            markdown_link("https://ci.example.org/runs/(4)|x_[y]"),
+            "[https://ci.example.org/runs/\\(4\\)\\|x\\_\\[y\\]](https://ci.example.org/runs/%284%29%7Cx_%5By%5D)"
+        );
+    }
+
+    #[test]
     fn markdown_cells_cannot_break_the_table() {
         assert_eq!(cell("a|b\nc <b>"), "a\\|b c &lt;b&gt;");
     }
@@ -234,6 +381,7 @@ mod tests {
     fn report_formats_parse_by_name() {
         assert_eq!(ReportFormat::parse("junit"), Some(ReportFormat::Junit));
         assert_eq!(ReportFormat::parse("md"), Some(ReportFormat::Markdown));
+        assert_eq!(ReportFormat::parse("html"), Some(ReportFormat::Html));
         assert_eq!(ReportFormat::parse("pdf"), None);
     }
 }

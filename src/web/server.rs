@@ -342,8 +342,8 @@ async fn route(state: &AppState, request: Request<Incoming>, peer: SocketAddr) -
             }
         }),
         "/" => only_get(method).unwrap_or_else(|| {
-            let attention_only = query_param(request.uri().query(), "filter") == Some("attention");
-            checklist_page(state, attention_only, query_param(request.uri().query(), "environment"))
+            let query = request.uri().query();
+            checklist_page(state, crate::web::page::Filters::from_query(query), query_param(query, "environment"))
         }),
         "/static/page.css" => {
             only_get(method).unwrap_or_else(|| static_asset("text/css; charset=utf-8", crate::web::page::STYLESHEET))
@@ -377,13 +377,20 @@ async fn route(state: &AppState, request: Request<Incoming>, peer: SocketAddr) -
                     if let Err(reason) = crate::web::page::select_environment(&mut inner, asked, false) {
                         return text(StatusCode::NOT_FOUND, format!("{reason}\n"));
                     }
-                    with_type(
+                    let mut response = with_type(
                         StatusCode::OK,
                         format.content_type(),
                         crate::web::report::render(&inner, format, SystemTime::now()),
-                    )
+                    );
+                    if format == ReportFormat::Html {
+                        // Its own inline style and nothing else: no script, no fetch, no frame.
+                        response.headers_mut().insert("content-security-policy", HeaderValue::from_static(REPORT_CSP));
+                    }
+                    response
                 }
-                None => text(StatusCode::BAD_REQUEST, "unknown report format; use format=junit, markdown or json\n"),
+                None => {
+                    text(StatusCode::BAD_REQUEST, "unknown report format; use format=junit, markdown, html or json\n")
+                }
             }
         }),
         _ => {
@@ -460,6 +467,10 @@ async fn reload(state: &AppState) -> Response<Body> {
     }
 }
 
+/// The HTML sign-off sheet's policy: its inline stylesheet, nothing else.
+const REPORT_CSP: &str =
+    "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
+
 /// The content security policy of the page: its own script, style and API, nothing else.
 const PAGE_CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; \
 img-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'";
@@ -501,13 +512,13 @@ async fn take_baseline(state: &AppState, force: bool) -> Response<Body> {
     }
 }
 
-fn checklist_page(state: &AppState, attention_only: bool, environment: Option<&str>) -> Response<Body> {
+fn checklist_page(state: &AppState, filters: crate::web::page::Filters, environment: Option<&str>) -> Response<Body> {
     let mut inner = state.store.snapshot();
     let (environments, environment) = match crate::web::page::select_environment(&mut inner, environment, true) {
         Ok(selected) => selected,
         Err(reason) => return text(StatusCode::NOT_FOUND, format!("{reason}\n")),
     };
-    let mut page = crate::web::page::build(&inner, attention_only, SystemTime::now());
+    let mut page = crate::web::page::build(&inner, filters, SystemTime::now());
     page.metrics_link = state.routes.telemetry_link();
     (page.environments, page.environment) = (environments, environment);
     let rendered = askama::Template::render(&page);

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use super::request::{parse_resolve, RequestSpec};
 use crate::checks::tls::{trust_for, Trust};
-use crate::checks::CheckContext;
+use crate::checks::{subject, CheckContext};
 use crate::model::{Cause, ProbeFailure};
 use crate::support::tls::client_provider;
 use crate::support::units::format_duration;
@@ -58,6 +58,16 @@ impl ClientSlot {
     ) -> Result<Answer, ProbeFailure> {
         let client = client(ctx, self, spec).await?;
         send(&client, spec).await
+    }
+
+    /// The check's client for `spec`'s trust and limits, for a kind that builds its own
+    /// requests (a journey's steps with bodies) and sends them with [`exchange`].
+    pub(in crate::checks) async fn client(
+        &mut self,
+        ctx: &CheckContext,
+        spec: &RequestSpec,
+    ) -> Result<reqwest::Client, ProbeFailure> {
+        client(ctx, self, spec).await
     }
 }
 
@@ -206,13 +216,22 @@ fn error_text(err: &reqwest::Error) -> String {
 /// Makes the request and reads the body up to the cap. The scheduler's timeout bounds the whole
 /// check; `request_timeout` bounds this request so that its reason is specific.
 async fn send(client: &reqwest::Client, spec: &RequestSpec) -> Result<Answer, ProbeFailure> {
-    let url = &spec.url;
-    let started = Instant::now();
-    let mut request = client.request(spec.method.clone(), url);
+    let mut request = client.request(spec.method.clone(), &spec.url);
     for (name, value) in &spec.headers {
         request = request.header(*name, value);
     }
-    let failure = |err: reqwest::Error| {
+    exchange(request, spec).await
+}
+
+/// Sends a built request and reads the answer up to `spec`'s body cap; a failure's reason names
+/// `spec.url` (which a journey sets to the step's URL as written, without captured values).
+pub(in crate::checks) async fn exchange(
+    request: reqwest::RequestBuilder,
+    spec: &RequestSpec,
+) -> Result<Answer, ProbeFailure> {
+    let url = &spec.url;
+    let started = Instant::now();
+    let describe = |err: reqwest::Error| {
         let waited = format_duration(spec.request_timeout);
         if err.is_timeout() {
             ProbeFailure::new(Cause::Timeout, format!("{url} gave no complete answer within {waited}"))
@@ -245,6 +264,15 @@ async fn send(client: &reqwest::Client, spec: &RequestSpec) -> Result<Answer, Pr
         } else {
             ProbeFailure::new(Cause::Io, format!("{url} did not give a valid HTTP answer: {}", error_text(&err)))
         }
+    };
+    let failure = |err: reqwest::Error| {
+        // A connection that cannot be made is about the endpoint, whatever path is asked for;
+        // a bad answer is about the URL.
+        let subject = match err.is_connect().then(|| subject::endpoint_of_url(url)).flatten() {
+            Some(endpoint) => endpoint,
+            None => subject::url(url),
+        };
+        describe(err).about(subject)
     };
     let mut response = request.send().await.map_err(failure)?;
     let status = response.status().as_u16();

@@ -9,7 +9,7 @@ use super::{quote, PostgresCheck, PG_CONNECTIONS_IN_USE, PG_CONNECTIONS_USED_RAT
 use super::{PG_INFO, PG_PROBE_QUERY_DURATION, PG_SETTING, TUNING_SETTINGS};
 use crate::checks::latency::LatencyTracker;
 use crate::checks::Check;
-use crate::model::{Cause, Outcome, ProbeFailure, Report, Sample};
+use crate::model::{Cause, Outcome, ProbeFailure, Report, Sample, Verdict};
 use crate::support::secret::Secret;
 use crate::support::units::{format_bytes, format_duration, format_durations_apart, format_percent};
 
@@ -38,7 +38,7 @@ impl PostgresCheck {
                 },
                 _ => Outcome::error(problem.cause, format!("cannot reach PostgreSQL at {server}: {}", problem.reason)),
             };
-            report = report.with(aspect, outcome);
+            report = report.with(aspect, about_the_problem(outcome, problem));
         }
         report
     }
@@ -48,7 +48,7 @@ impl PostgresCheck {
     pub fn decide_without_password(&self, server: &str, problem: &ProbeFailure) -> Report {
         let reason = format!("{}; cannot log in to PostgreSQL at {server} without it", problem.reason);
         Self::ASPECTS.iter().fold(Report::default(), |report, aspect| {
-            report.with(aspect, Outcome::error(problem.cause, reason.clone()))
+            report.with(aspect, about_the_problem(Outcome::error(problem.cause, reason.clone()), problem))
         })
     }
 
@@ -393,6 +393,15 @@ pub fn decide_latency(tracker: &LatencyTracker, max: Duration, window: Duration)
                 ),
             )
         }
+    }
+}
+
+/// `outcome`, about what `problem` is about (the unset password variable, the missing password
+/// file) when it names that; otherwise the check's database is filled in later.
+fn about_the_problem(outcome: Outcome, problem: &ProbeFailure) -> Outcome {
+    match (&problem.subject, outcome.verdict) {
+        (Some(subject), Verdict::Fail | Verdict::Error) => outcome.about(subject.clone()),
+        _ => outcome,
     }
 }
 

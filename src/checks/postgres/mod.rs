@@ -27,7 +27,7 @@ use std::time::{Duration, Instant};
 use serde::Deserialize;
 
 use super::{check_ratio, require, shorter_than_timeout, Check, CheckContext, KeyError};
-use crate::model::{Cause, CheckResult, MetricFamily, MetricKind, ProbeFailure};
+use crate::model::{Cause, CheckResult, MetricFamily, MetricKind, ProbeFailure, Subject};
 use crate::support::secret::Secret;
 use crate::support::text::excerpt;
 use crate::support::units::{ByteSize, HumanDuration};
@@ -291,6 +291,10 @@ impl Check for PostgresCheck {
         )
     }
 
+    fn subject(&self) -> Option<Subject> {
+        Some(Subject::Database(self.target()))
+    }
+
     async fn run(&self, ctx: &CheckContext, state: &mut Self::State) -> CheckResult {
         let url =
             PgUrl::parse(self.url.expose()).map_err(|why| ProbeFailure::new(Cause::Invalid, format!("url {why}")))?;
@@ -334,7 +338,7 @@ pub(crate) fn quote(text: &str) -> String {
     excerpt(text, MAX_QUOTED_CHARS)
 }
 
-fn is_table_name(name: &str) -> bool {
+pub(crate) fn is_table_name(name: &str) -> bool {
     let identifier = |part: &str| {
         let mut chars = part.chars();
         chars.next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')

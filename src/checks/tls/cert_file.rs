@@ -15,8 +15,8 @@ use super::cert::{
 };
 use super::trust::read_pem_certs;
 use super::{TLS_CERT_NOT_AFTER, TLS_CERT_NOT_BEFORE};
-use crate::checks::{Check, CheckContext, KeyError};
-use crate::model::{Cause, CheckResult, MetricFamily, Outcome, ProbeFailure, Report, Sample};
+use crate::checks::{subject, Check, CheckContext, KeyError};
+use crate::model::{Cause, CheckResult, MetricFamily, Outcome, ProbeFailure, Report, Sample, Subject};
 use crate::support::accounts::{self, Access, Account, AccountError, Credentials, Ownership};
 use crate::support::tls::client_provider;
 use crate::support::units::HumanDuration;
@@ -84,6 +84,10 @@ impl Check for TlsCertFileCheck {
 
     fn target(&self) -> String {
         self.cert_file.display().to_string()
+    }
+
+    fn subject(&self) -> Option<Subject> {
+        Some(subject::path(&self.cert_file))
     }
 
     async fn run(&self, ctx: &CheckContext, _state: &mut Self::State) -> CheckResult {
@@ -238,6 +242,7 @@ fn stat(path: &Path) -> Result<Ownership, ProbeFailure> {
 fn read_key_matches(key_path: &Path, leaf: &CertFacts) -> Result<bool, ProbeFailure> {
     let bytes = std::fs::read(key_path).map_err(|err| {
         ProbeFailure::new(Cause::from_io(&err), format!("cannot read key file {}: {}", key_path.display(), err.kind()))
+            .about(subject::path(key_path))
     })?;
     let key = PrivateKeyDer::from_pem_slice(&bytes).map_err(|_| {
         ProbeFailure::new(Cause::Invalid, format!("key file {} holds no PEM private key", key_path.display()))

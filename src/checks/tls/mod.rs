@@ -52,7 +52,9 @@ use self::probe::{GradeProbes, LegacyResult, TlsObservation, Unobserved, Verific
 // The HTTP checks build their clients from the same provider and trust material.
 pub(crate) use self::trust::{trust_for, Trust};
 use super::{Check, CheckContext, KeyError};
-use crate::model::{Cause, CheckResult, MetricFamily, MetricKind, Outcome, ProbeFailure, Report, Sample, Verdict};
+use crate::model::{
+    Cause, CheckResult, MetricFamily, MetricKind, Outcome, ProbeFailure, Report, Sample, Subject, Verdict,
+};
 use crate::support::units::HumanDuration;
 
 pub static TLS_VERSION_INFO: MetricFamily = MetricFamily {
@@ -205,6 +207,10 @@ impl Check for TlsCheck {
             (Some(name), Some((host, _))) if name != host => format!("{name}@{}", self.address),
             _ => self.address.clone(),
         }
+    }
+
+    fn subject(&self) -> Option<Subject> {
+        Some(Subject::Endpoint(self.address.clone()))
     }
 
     async fn run(&self, ctx: &CheckContext, _state: &mut Self::State) -> CheckResult {

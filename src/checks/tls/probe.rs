@@ -144,12 +144,15 @@ impl TlsCheck {
         let server_name = ServerName::try_from(name.clone())
             .map_err(|_| ProbeFailure::new(Cause::Invalid, format!("`{name}` is not a server name")))?;
         let verifier = Verifier::new(CapturingVerifier { signature_error: Mutex::new(None) }, &client_provider());
-        let config = rustls::ClientConfig::builder_with_provider(client_provider())
+        let mut config = rustls::ClientConfig::builder_with_provider(client_provider())
             .with_safe_default_protocol_versions()
             .map_err(|err| ProbeFailure::new(Cause::Io, format!("cannot configure TLS: {err}")))?
             .dangerous()
             .with_custom_certificate_verifier(verifier.clone())
             .with_no_client_auth();
+        // Every probe is a full handshake with a config of its own, which could never resume a
+        // session: no session cache (rustls' default reserves room for 256 servers per config).
+        config.resumption = rustls::client::Resumption::disabled();
         let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
         let stream = self.connect().await?;
         let address = &self.address;

@@ -78,6 +78,7 @@ fn system_roots() -> Arc<Vec<CertificateDer<'static>>> {
 fn read_ca_file(path: &Path) -> Result<Vec<u8>, ProbeFailure> {
     std::fs::read(path).map_err(|err| {
         ProbeFailure::new(Cause::from_io(&err), format!("cannot read CA file {}: {err}", path.display()))
+            .about(crate::checks::subject::path(path))
     })
 }
 
