@@ -155,7 +155,10 @@ fn check_evaluates_one_environment_or_all_grouped() {
 
     let (code, stdout, _) = run(&setup, &["check"]);
     assert_eq!(code, Some(1), "one environment is not ready, so the whole is not: {stdout}");
-    assert!(stdout.starts_with("ENVIRONMENT  VERDICT"), "{stdout}");
+    // The root causes lead, naming each item with its environment; then the table.
+    assert!(stdout.starts_with("Fix these first"), "{stdout}");
+    assert!(stdout.contains("clears 2 items: db.running (production), db.running (staging)"), "{stdout}");
+    assert!(stdout.contains("\nENVIRONMENT  VERDICT"), "{stdout}");
     assert!(
         stdout.contains("\nproduction: 3 items, 2 pass, 1 fail, 0 error. Critical items passing: 2 of 2. Ready: yes."),
         "{stdout}"
