@@ -20,10 +20,11 @@
   local query(series, labels) =
     'printf "last_over_time(' + series + '{' + std.join(',', [l + '=%q' for l in labels]) + '}[' + c.outageTolerance + '])" '
     + std.join(' ', ['$labels.' + l for l in labels]) + ' | query',
-  local itemLabels = ['job', 'instance', 'id'],
+  // `environment` is empty, and matches series without it, when the config declares none.
+  local itemLabels = ['job', 'instance', 'environment', 'id'],
   local title = '{{ with ' + query('checklist_item_info', itemLabels) + ' }}{{ . | first | label "title" }}{{ else }}{{ $labels.id }}{{ end }}',
   local reason = '{{ with ' + query('checklist_item_reason_info', itemLabels) + ' }}{{ . | first | label "reason" }}{{ else }}(no reason exported){{ end }}',
-  local itemURL = '{{ with ' + query('checklist_web_info', ['job', 'instance']) + ' }}{{ . | first | label "external_url" }}{{ else }}http://{{ $labels.instance }}/{{ end }}#item-{{ $labels.id }}',
+  local itemURL = '{{ with ' + query('checklist_web_info', ['job', 'instance']) + ' }}{{ . | first | label "external_url" }}{{ else }}http://{{ $labels.instance }}/{{ end }}{{ if $labels.environment }}?environment={{ $labels.environment }}{{ end }}#item-{{ $labels.id }}',
 
   local runbook(alert) = c.runbookURLBase + '#' + std.asciiLower(alert),
 
@@ -49,17 +50,17 @@
     (
       %(expr)s
     )
-    * on (job, instance, id) group_left (target)
-      topk by (job, instance, id) (1, %(reason)s)
+    * on (job, instance, environment, id) group_left (target)
+      topk by (job, instance, environment, id) (1, %(reason)s)
     or
     (
       %(expr)s
     )
-    unless on (job, instance, id)
+    unless on (job, instance, environment, id)
       %(reason)s
   ||| % { expr: indent(exprOf(series)), reason: series('checklist_item_reason_info') },
 
-  local notGroup(series) = 'unless on (job, instance, id) %s' % series('checklist_item_info', ',kind="group"'),
+  local notGroup(series) = 'unless on (job, instance, environment, id) %s' % series('checklist_item_info', ',kind="group"'),
 
   local itemAnnotations(alert, what) = {
     summary: title + ' (' + '{{ $labels.id }}) ' + what,
@@ -96,7 +97,7 @@
             // work, not an incident.
             expr: tolerateOutage(withTarget(function(series) |||
               (%(passing)s == 0)
-              and on (job, instance, id) (%(error)s == 0)
+              and on (job, instance, environment, id) (%(error)s == 0)
               %(notGroup)s
             ||| % { passing: series('checklist_item_passing', ',severity="critical"'), 'error': series('checklist_item_error'), notGroup: notGroup(series) })),
             'for': c.forCriticalFailing,
@@ -117,7 +118,7 @@
             expr: |||
               (
                   time() - checklist_item_last_evaluation_timestamp_seconds{%(job)s}
-                > on (job, instance, id)
+                > on (job, instance, environment, id)
                   3 * checklist_item_interval_seconds{%(job)s}
               )
               %(notGroup)s

@@ -1,4 +1,4 @@
-// The fleet dashboard: every query selects $job and $instance and joins on (job, instance, id),
+// The fleet dashboard: every query selects $job and $instance and joins on (job, instance, environment, id),
 // so it holds with any number of exporters; readiness comes from the recording rules.
 {
   local c = $._config,
@@ -108,14 +108,14 @@
               [0, 4, 12, 8], [target('instance_section:checklist_readiness:ratio{%s}' % sel, '{{instance}} {{section}}')], 'percentunit', readinessThresholds),
         panel(6, 'state-timeline', 'Regressions over time',
               'Each item in the go-live baseline over time: red while it is regressed. Items that never passed are not shown.',
-              [12, 4, 12, 8], [target('max by (instance, id) (checklist_item_regressed{%s})' % sel, '{{instance}} {{id}}')], 'none', zeroIsGreen,
+              [12, 4, 12, 8], [target('max by (instance, environment, id) (checklist_item_regressed{%s})' % sel, '{{instance}} {{id}}')], 'none', zeroIsGreen,
               { fieldConfig+: { defaults+: { mappings: [{ type: 'value', options: { '0': { text: 'as at go-live', color: 'green' }, '1': { text: 'regressed', color: 'red' } } }] } } }),
         panel(7, 'table', 'Regressed items',
               'Items regressed now, with their title and section. A row links to the item on its exporter page.',
-              [0, 12, 12, 8], [target('(checklist_item_regressed{%s} == 1) * on (job, instance, id) group_left (title) checklist_item_info{%s} * on (job, instance) group_left (external_url) checklist_web_info{%s}' % [sel, sel, sel], instant=true)], '', null, itemLink),
+              [0, 12, 12, 8], [target('(checklist_item_regressed{%s} == 1) * on (job, instance, environment, id) group_left (title) checklist_item_info{%s} * on (job, instance) group_left (external_url) checklist_web_info{%s}' % [sel, sel, sel], instant=true)], '', null, itemLink),
         panel(8, 'table', 'Failing and undecidable items with their cause and reason',
               'Every item that fails or cannot be decided, per exporter, with the cause code and the reason recorded when it broke. A row links to the item on its exporter page.',
-              [12, 12, 12, 8], [target('checklist_item_failure_cause{%s} * on (job, instance, id) group_left (title, section, severity) checklist_item_info{%s} * on (job, instance, id) group_left (reason) checklist_item_reason_info{%s} * on (job, instance) group_left (external_url) checklist_web_info{%s}' % [sel, sel, sel, sel], instant=true)], '', null, itemLink),
+              [12, 12, 12, 8], [target('checklist_item_failure_cause{%s} * on (job, instance, environment, id) group_left (title, section, severity) checklist_item_info{%s} * on (job, instance, environment, id) group_left (reason) checklist_item_reason_info{%s} * on (job, instance) group_left (external_url) checklist_web_info{%s}' % [sel, sel, sel, sel], instant=true)], '', null, itemLink),
         panel(9, 'timeseries', 'Certificate expiry per target',
               'Time left on the leaf certificate and on the earliest-expiring certificate of the chain, per target. Red under 7 days (CertificateExpiryCritical), orange under 21.',
               [0, 20, 12, 8], [
@@ -142,7 +142,7 @@
               [12, 36, 12, 8], [target('histogram_quantile(0.95, sum by (job, instance, target, le) (rate(checklist_http_request_duration_seconds_bucket{%s}[$__rate_interval])))' % sel, '{{instance}} {{target}}')], 's', thresholds([['green', null], ['red', 2]])),
         panel(16, 'timeseries', 'Evaluation errors per second',
               'How often each item could not be decided, per exporter.',
-              [0, 44, 24, 8], [target('sum by (job, instance, id) (rate(checklist_item_evaluations_total{%s,result="error"}[$__rate_interval]))' % sel, '{{instance}} {{id}}')], 'ops'),
+              [0, 44, 24, 8], [target('sum by (job, instance, environment, id) (rate(checklist_item_evaluations_total{%s,result="error"}[$__rate_interval]))' % sel, '{{instance}} {{id}}')], 'ops'),
       ],
     },
   },

@@ -8,11 +8,11 @@
             record: 'instance_%s:checklist_readiness:ratio' % by,
             expr: |||
               (
-                  sum by (job, instance, %(by)s) (checklist_item_passing{%(job)s})
+                  sum by (job, instance, environment, %(by)s) (checklist_item_passing{%(job)s})
                 or
-                  0 * count by (job, instance, %(by)s) (checklist_item_info{%(job)s})
+                  0 * count by (job, instance, environment, %(by)s) (checklist_item_info{%(job)s})
               )
-              / count by (job, instance, %(by)s) (checklist_item_info{%(job)s} unless on (job, instance, id) checklist_item_not_applicable)
+              / count by (job, instance, environment, %(by)s) (checklist_item_info{%(job)s} unless on (job, instance, environment, id) checklist_item_not_applicable)
             ||| % { by: by, job: $._config.jobSelector },
           }
           for by in ['section', 'severity']
@@ -24,11 +24,11 @@
             record: 'instance:checklist_readiness:ratio',
             expr: |||
               (
-                  sum by (job, instance) (checklist_item_passing{%(job)s})
+                  sum by (job, instance, environment) (checklist_item_passing{%(job)s})
                 or
-                  0 * count by (job, instance) (checklist_item_info{%(job)s})
+                  0 * count by (job, instance, environment) (checklist_item_info{%(job)s})
               )
-              / count by (job, instance) (checklist_item_info{%(job)s} unless on (job, instance, id) checklist_item_not_applicable)
+              / count by (job, instance, environment) (checklist_item_info{%(job)s} unless on (job, instance, environment, id) checklist_item_not_applicable)
             ||| % { job: $._config.jobSelector },
           },
         ],

@@ -90,6 +90,15 @@
       const label = group.querySelector('[data-role="members"]');
       if (label) label.textContent = passing + " of " + states.length + (states.length === 1 ? " member passes" : " members pass");
     }
+    // "Fix these first" keeps the causes the server ranked; a refresh updates how many items
+    // each still blocks and marks the ones fixed since (a reload re-ranks them).
+    const causes = new Map((document_.root_causes || []).map((c) => [c.name ? c.kind + " " + c.name : c.kind, c]));
+    for (const entry of document.querySelectorAll("#root-causes li[data-subject]")) {
+      const cause = causes.get(entry.dataset.subject);
+      const count = entry.querySelector(".root-cause-count");
+      entry.classList.toggle("cleared", !cause);
+      if (count) count.textContent = cause ? "clears " + cause.items.length + (cause.items.length === 1 ? " item" : " items") : "fixed";
+    }
     const summary = document_.summary;
     const applicable = summary.items - summary.not_applicable;
     text("all-percent", percent(summary.pass, applicable) + "%");
@@ -106,7 +115,10 @@
   async function refresh() {
     try {
       // Relative to the page, so that it works below --web.route-prefix and behind a proxy path.
-      const response = await fetch("api/v1/items", { headers: { Accept: "application/json" } });
+      // The environment the page shows, when the config declares environments.
+      const environment = document.body.dataset.environment;
+      const query = environment ? "?environment=" + encodeURIComponent(environment) : "";
+      const response = await fetch("api/v1/items" + query, { headers: { Accept: "application/json" } });
       if (!response.ok) throw new Error("HTTP " + response.status);
       apply(await response.json());
     } catch (error) {

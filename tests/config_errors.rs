@@ -24,14 +24,14 @@ const CASES: &[(&str, &str)] = &[
     ("variable_not_scalar", "vars.uploads: must be a string, a boolean or a number, not array"),
     ("title_too_long", "checks[0] (cpu; items: infra.cpu): item infra.cpu: title: 600 bytes; at most 512"),
     ("enabled_not_boolean", "checks[0] (cpu; items: aws.cpu): enabled: must be true or false"),
-    ("unknown_top_level_key", "unknown field `setting`, expected one of `settings`, `checks`, `vars`"),
+    ("unknown_top_level_key", "unknown field `setting`, expected one of `settings`, `checks`, `vars`, `environments`"),
     (
         "unknown_settings_key",
         "unknown field `default_intreval`, expected one of `default_interval`, `default_timeout`, `max_concurrent_checks` for key `settings`",
     ),
     ("syntax_error", "TOML syntax error at line 1, column 10: unclosed array table, expected `]`"),
-    ("unknown_kind", "checks[0] (cpus; items: infra.cpu): kind: unknown kind `cpus`; one of cpu, memory, disk, tcp_port, dns, postgres, pgbouncer, tls, tls_cert_file, http, http_headers, https_redirect, cors, http_restricted, metrics_endpoint, backup, backup_integrity, directories, permissions, dir_usage, json_log, app_env, env_rule, command, attested, group, vuln_report, prometheus, alertmanager"),
-    ("missing_kind", "checks[0] (items: infra.cpu): kind: missing; one of cpu, memory, disk, tcp_port, dns, postgres, pgbouncer, tls, tls_cert_file, http, http_headers, https_redirect, cors, http_restricted, metrics_endpoint, backup, backup_integrity, directories, permissions, dir_usage, json_log, app_env, env_rule, command, attested, group, vuln_report, prometheus, alertmanager"),
+    ("unknown_kind", "checks[0] (cpus; items: infra.cpu): kind: unknown kind `cpus`; one of cpu, memory, disk, tcp_port, dns, postgres, pgbouncer, tls, tls_cert_file, http, http_headers, https_redirect, cors, http_restricted, metrics_endpoint, http_journey, backup, backup_integrity, backup_restore, directories, permissions, dir_usage, json_log, app_env, env_rule, command, attested, group, vuln_report, prometheus, alertmanager"),
+    ("missing_kind", "checks[0] (items: infra.cpu): kind: missing; one of cpu, memory, disk, tcp_port, dns, postgres, pgbouncer, tls, tls_cert_file, http, http_headers, https_redirect, cors, http_restricted, metrics_endpoint, http_journey, backup, backup_integrity, backup_restore, directories, permissions, dir_usage, json_log, app_env, env_rule, command, attested, group, vuln_report, prometheus, alertmanager"),
     (
         "unknown_check_key",
         "checks[0] (cpu; items: infra.cpu): unknown field `min_coers`, expected `min_cores` or `recommended_cores`",
@@ -212,6 +212,22 @@ const CASES: &[(&str, &str)] = &[
         "checks[0] (http_headers; items: tls.item): unknown field `hsts_max_age`, expected one of `url`, `resolve`, `ca_files`, `system_roots`, `request_timeout`, `max_body_bytes`, `follow_redirects`, `max_redirects`, `hsts_min_max_age`, `hsts_include_subdomains`, `xss_protection`, `referrer_policies`",
     ),
     ("bad_backup_pattern", "checks[0] (backup db; items: backup.age): pattern: `db-[0-9.sql.gz` is not a glob: Pattern syntax error near position 3: invalid range pattern"),
+    (
+        "restore_foreign_scratch_database",
+        "checks[0] (backup_restore postgres-daily; items: dr.database_restore): scratch_database: `dndstory` is not a scratch name: it must start with `checklist_restore_` (lower-case letters, digits, `_`; at most 63), so that no other database is ever dropped",
+    ),
+    (
+        "restore_as_production_role",
+        "checks[0] (backup_restore postgres-daily; items: dr.database_restore): scratch_url: restores as `checklist_restore`, production's role on 127.0.0.1:5432; use a dedicated role with CREATEDB",
+    ),
+    (
+        "restore_migrations_without_production",
+        "checks[0] (backup_restore postgres-daily; items: dr.database_restore): production_url: an item decides `migrations`, which needs `production_url`",
+    ),
+    (
+        "restore_duration_without_rto",
+        "checks[0] (backup_restore postgres-daily; items: dr.database_restore): rto: an item decides `duration`, which needs `rto`",
+    ),
     ("bad_backup_set", "checks[0] (backup daily db; items: backup.age): set: `daily db` is not a set name (letters, digits, `_`, `-`, `.`; at most 64)"),
     ("zero_backup_count", "checks[0] (backup db; items: backup.retention): min_count: must be at least 1"),
     ("env_source_missing", "checks[0] (app_env; items: env.debug): file: missing; give `file` (an env file) or `pidfile` (a running process)"),

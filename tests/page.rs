@@ -333,7 +333,7 @@ fn without_javascript_a_group_stands_open_above_its_members_and_filters_are_a_fo
     assert_eq!(html.matches("data-id=\"infra.cpu\"").count(), 1, "each item once");
     assert!(html.contains("<form class=\"filters\" method=\"get\" action=\"./\""));
     assert!(html.contains("<option value=\"Sign-off\">Sign-off</option>"), "sections to choose from");
-    assert!(html.contains("<div id=\"root-causes\" class=\"root-causes\"></div>"), "a place for root causes");
+    assert!(html.contains("<div id=\"root-causes\">"), "a place for root causes, above the rest: {html}");
 
     // The form's query, as a browser sends it: `+` for spaces, the section escaped.
     let failing = daemon.get("/?filter=&section=Infrastructure&severity=&state=fail").text().unwrap();
@@ -430,4 +430,38 @@ fn a_config_made_by_init_from_the_document_shows_every_line_in_document_order() 
     let on_page: Vec<&str> = html.split(" data-id=\"").skip(1).map(|rest| &rest[..rest.find('"').unwrap()]).collect();
     assert_eq!(on_page, in_document, "the page lists the document's lines in its order");
     assert!(html.matches("<ul class=\"items members-list\">").count() > 50, "bold parent lines hold their lines");
+}
+
+/// A port check and a TLS check of one closed port, and a missing directory: the page leads,
+/// without JavaScript, with the port as the one cause worth fixing first, naming the items it
+/// clears; the one-item cause (the directory) stays in the item list only. A section filter
+/// shows no causes.
+#[test]
+fn without_javascript_the_page_leads_with_the_cause_that_clears_most() {
+    let port = closed_port();
+    let config = format!(
+        "[[checks]]\nkind = \"tcp_port\"\naddress = \"127.0.0.1:{port}\"\nexpect = \"open\"\nconnect_timeout = \"1s\"\n{}\n\
+         [[checks]]\nkind = \"tls\"\naddress = \"127.0.0.1:{port}\"\nserver_name = \"localhost\"\n{}\n\
+         [[checks]]\nkind = \"disk\"\npath = \"/nonexistent/checklist-causes-test\"\nmin_free_bytes = 1\n{}\n",
+        item("net.app_port", "critical", None),
+        item("tls.installed", "critical", Some("trusted")),
+        item("files.uploads", "warning", Some("minimum")),
+    );
+    let daemon = Daemon::start(&config);
+    wait_for("every item evaluated", Duration::from_secs(30), || daemon.items()["summary"]["pending"] == 0);
+    let html = daemon.get("/").text().unwrap();
+    let causes = html.find("<h2 id=\"root-causes-title\">Fix these first</h2>").expect("a root causes section");
+    assert!(causes < html.find("Needs attention").unwrap(), "the causes come first");
+    let entry = format!("data-subject=\"endpoint 127.0.0.1:{port}\"");
+    assert_eq!(html.matches(&entry).count(), 1, "{html}");
+    assert!(html.contains("clears 2 items"), "{html}");
+    assert!(html.contains("<a href=\"#item-net.app_port\">net.app_port</a>, <a href=\"#item-tls.installed\">"));
+    assert!(!html.contains("data-subject=\"path /nonexistent"), "a one-item cause does not lead");
+    assert!(html.contains("2 of 3 failing or undecidable items come down to this one of 2 causes."), "{html}");
+    let api = daemon.items();
+    let listed: Vec<&str> =
+        api["root_causes"].as_array().unwrap().iter().map(|c| c["kind"].as_str().unwrap()).collect();
+    assert_eq!(listed, ["endpoint", "path"], "the API lists every cause, ranked");
+    let filtered = daemon.get("/?section=Test+Section").text().unwrap();
+    assert!(!filtered.contains("Fix these first"), "a section filter narrows to rows");
 }

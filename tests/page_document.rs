@@ -206,6 +206,45 @@ fn the_reference_checklist_page_follows_the_document_in_chromium() {
     assert_eq!(sections.iter().collect::<Vec<_>>(), expected, "sections out of the document's order");
     assert_eq!(sections.len(), 27);
 
+    // The page leads with "Fix these first": at most a dozen causes, above the attention box
+    // and the sections, ranked by weight (the attestations, when shown, last), no item under
+    // two causes, and together most of the failing items.
+    let causes = browser.run(
+        "const list = document.querySelector('#root-causes ol.root-causes');
+         if (!list) return null;
+         const first = (css) => document.querySelector(css);
+         const before = (a, b) => !b || !!(a.compareDocumentPosition(b) & Node.DOCUMENT_POSITION_FOLLOWING);
+         return {
+           leads: before(list, first('section.attention')) && before(list, first('section.section')),
+           causes: [...list.querySelectorAll('li[data-subject]')].map(li => ({
+             subject: li.dataset.subject,
+             weight: Number(li.dataset.weight),
+             items: [...li.querySelectorAll('.root-cause-items a')].map(a => a.getAttribute('href').slice(6)),
+           })),
+           summary: first('.root-causes-summary').textContent,
+         };",
+        json!([]),
+    );
+    assert!(causes.is_object(), "no \"Fix these first\" list on the page");
+    assert_eq!(causes["leads"], true, "the root causes do not lead the page");
+    let shown = causes["causes"].as_array().unwrap();
+    assert!((2..=12).contains(&shown.len()), "{} causes shown: {causes}", shown.len());
+    let on_host: Vec<&Value> = shown.iter().filter(|c| c["subject"] != "attestations").collect();
+    let weights: Vec<u64> = on_host.iter().map(|c| c["weight"].as_u64().unwrap()).collect();
+    assert!(weights.windows(2).all(|w| w[0] >= w[1]), "causes out of rank: {weights:?}");
+    if let Some(at) = shown.iter().position(|c| c["subject"] == "attestations") {
+        assert_eq!(at, shown.len() - 1, "the attestations come after the causes on the host");
+    }
+    let mut named = HashSet::new();
+    for item in shown.iter().flat_map(|c| c["items"].as_array().unwrap()) {
+        assert!(named.insert(item.as_str().unwrap().to_string()), "{item} under two causes: {causes}");
+    }
+    let summary = causes["summary"].as_str().unwrap();
+    let (covered, failing) = summary.split_once(" of ").unwrap();
+    let covered: usize = covered.trim().parse().unwrap();
+    let failing: usize = failing.split_whitespace().next().unwrap().parse().unwrap();
+    assert!(covered * 2 > failing, "the shown causes account for {covered} of {failing} failing items: {summary}");
+
     // Every item a group of its section names is nested under one of those groups, below it.
     let groups = same_section_groups();
     assert!(groups.len() > 100, "the reference checklist has bold parent lines: {}", groups.len());

@@ -65,7 +65,11 @@ fn the_tls_port_ca_file_and_backup_pattern_of_the_reference_config_are_variables
     let having = |needle: &str| described.iter().filter(|d| d.contains(needle)).count();
     assert_eq!(having("127.0.0.1:8443"), 1, "the tls check's address is tls_host:tls_port");
     assert_eq!(having("/etc/dnd/ca.pem"), 1, "the tls check trusts ca_file");
-    assert_eq!(having("db-*.dump"), 2, "both backup checks of the dumps use backup_pattern");
+    assert_eq!(
+        having("db-*.dump"),
+        3,
+        "the backup, integrity and restore drill checks of the dumps use backup_pattern"
+    );
 }
 
 #[test]

@@ -10,7 +10,7 @@
 //! this process (the tool reads the passphrase or identity file itself).
 
 use std::fs::File;
-use std::io::{BufRead, BufReader, Read};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -342,11 +342,11 @@ impl BackupCheck {
     }
 }
 
-fn file_name(path: &Path) -> String {
+pub(super) fn file_name(path: &Path) -> String {
     path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| path.display().to_string())
 }
 
-fn validate_set(set: &str, directory: &Path, pattern: &str) -> Result<(), KeyError> {
+pub(super) fn validate_set(set: &str, directory: &Path, pattern: &str) -> Result<(), KeyError> {
     let valid_set = !set.is_empty()
         && set.len() <= 64
         && set.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'));
@@ -370,7 +370,7 @@ fn validate_set(set: &str, directory: &Path, pattern: &str) -> Result<(), KeyErr
 }
 
 /// Describes an I/O error on `path` as a probe failure a person can act on.
-fn io_failure(what: &str, path: &Path, err: &std::io::Error) -> ProbeFailure {
+pub(super) fn io_failure(what: &str, path: &Path, err: &std::io::Error) -> ProbeFailure {
     let why = match err.raw_os_error() {
         Some(libc::ELOOP) => "a symbolic link loop".to_string(),
         Some(libc::ENOTDIR) => "a path component is not a directory".to_string(),
@@ -386,7 +386,7 @@ fn io_failure(what: &str, path: &Path, err: &std::io::Error) -> ProbeFailure {
 
 /// Lists the regular files of `directory` whose names match `pattern`, newest first, and reads
 /// the first `head_bytes` of the newest.
-fn list_set(directory: &Path, pattern: &str, head_bytes: usize) -> Result<BackupListing, ProbeFailure> {
+pub(super) fn list_set(directory: &Path, pattern: &str, head_bytes: usize) -> Result<BackupListing, ProbeFailure> {
     let glob = glob::Pattern::new(pattern)
         .map_err(|err| ProbeFailure::new(Cause::Invalid, format!("`{pattern}` is not a glob: {err}")))?;
     let metadata = std::fs::metadata(directory).map_err(|err| io_failure("backup directory", directory, &err))?;
@@ -450,7 +450,7 @@ pub enum DumpKind {
 }
 
 /// Why a backup failed its integrity check.
-#[derive(Debug, thiserror::Error, PartialEq)]
+#[derive(Clone, Debug, thiserror::Error, PartialEq)]
 pub enum IntegrityError {
     #[error("truncated: the {format} stream ends at byte {offset} before its end")]
     Truncated { format: &'static str, offset: u64 },
@@ -468,6 +468,9 @@ pub enum IntegrityError {
     Decryptor { tool: &'static str, detail: String },
     #[error("the check was cancelled")]
     Cancelled,
+    /// The reader of the content (a restore's `psql`) stopped taking it.
+    #[error("the content could not be handed on after {written} bytes: {detail}")]
+    Write { written: u64, detail: String },
 }
 
 /// A `BufRead` that counts the bytes its consumer has consumed: for a decoder, the offset in
@@ -499,6 +502,12 @@ impl<R: BufRead> BufRead for CountingReader<R> {
 /// recognises the dump inside. Memory is constant: one input buffer, one output chunk, and the
 /// first and last few KiB of the content. `cancel` stops it between chunks.
 pub fn verify<R: Read>(source: R, cancel: &AtomicBool) -> Result<Verified, IntegrityError> {
+    verify_into(source, cancel, &mut std::io::sink())
+}
+
+/// [`verify`], handing every decoded chunk to `sink` as it is read: a restore drill pipes the
+/// content into `psql` or `pg_restore` this way, with the same truncation and checksum checks.
+pub fn verify_into<R: Read>(source: R, cancel: &AtomicBool, sink: &mut dyn Write) -> Result<Verified, IntegrityError> {
     let mut input = CountingReader { inner: BufReader::with_capacity(CHUNK, source), consumed: 0 };
     let head = input.fill_buf().map_err(|err| IntegrityError::Read { offset: 0, detail: err.to_string() })?;
     let container = Container::sniff(head);
@@ -514,24 +523,25 @@ pub fn verify<R: Read>(source: R, cancel: &AtomicBool) -> Result<Verified, Integ
         Container::Age | Container::OpenPgp => return Err(IntegrityError::Encrypted(container.describe())),
         Container::Gzip => {
             let mut decoder = flate2::bufread::MultiGzDecoder::new(input);
-            let result = scan(&mut decoder, cancel);
+            let result = scan(&mut decoder, cancel, sink);
             ("gzip", result, decoder.get_ref().consumed)
         }
         Container::Zstd => match zstd::stream::read::Decoder::with_buffer(input) {
             Ok(mut decoder) => {
-                let result = scan(&mut decoder, cancel);
+                let result = scan(&mut decoder, cancel, sink);
                 ("zstd", result, decoder.get_ref().consumed)
             }
             Err(err) => return Err(IntegrityError::Corrupt { offset: 0, detail: err.to_string() }),
         },
         Container::PgCustom | Container::Raw => {
-            let result = scan(&mut input, cancel);
+            let result = scan(&mut input, cancel, sink);
             ("file", result, input.consumed)
         }
     };
     let offset = consumed;
     let scanned = result.map_err(|err| match err {
         ScanError::Cancelled => IntegrityError::Cancelled,
+        ScanError::Sink { written, err } => IntegrityError::Write { written, detail: err.to_string() },
         ScanError::Io(err) if err.kind() == std::io::ErrorKind::UnexpectedEof => {
             IntegrityError::Truncated { format, offset }
         }
@@ -553,11 +563,13 @@ pub fn verify<R: Read>(source: R, cancel: &AtomicBool) -> Result<Verified, Integ
 }
 
 /// Verifies the backup at `path`: as it is, or, when it is encrypted and a key for it is
-/// configured, through the decrypting tool. The outer error is the file itself unreadable.
-fn verify_file(
+/// configured, through the decrypting tool; the content goes to `sink` as it is read. The outer
+/// error is the file itself unreadable.
+pub(super) fn verify_file(
     path: &Path,
     keys: &DecryptionKeys,
     cancel: &AtomicBool,
+    sink: &mut dyn Write,
 ) -> Result<Result<Verified, IntegrityError>, std::io::Error> {
     let mut file = File::open(path)?;
     let mut head = Vec::with_capacity(64);
@@ -567,9 +579,9 @@ fn verify_file(
     let tool = match container {
         Container::OpenPgp if keys.has_gpg() => "gpg",
         Container::Age if keys.age_identity_file.is_some() => "age",
-        _ => return Ok(verify(file, cancel)),
+        _ => return Ok(verify_into(file, cancel, sink)),
     };
-    Ok(decrypt_and_verify(tool, keys, file, cancel))
+    Ok(decrypt_and_verify(tool, keys, file, cancel, sink))
 }
 
 /// A GnuPG home directory of our own for one decryption, when none is configured: gpg wants
@@ -600,6 +612,7 @@ fn decrypt_and_verify(
     keys: &DecryptionKeys,
     file: File,
     cancel: &AtomicBool,
+    sink: &mut dyn Write,
 ) -> Result<Verified, IntegrityError> {
     let failed = |detail: String| IntegrityError::Decryptor { tool, detail };
     for (key, path) in [
@@ -652,7 +665,7 @@ fn decrypt_and_verify(
     });
     let result = match child.stdout.take() {
         // Dropping stdout when verify returns makes a tool still writing stop (EPIPE).
-        Some(stdout) => verify(stdout, cancel),
+        Some(stdout) => verify_into(stdout, cancel, sink),
         None => Err(IntegrityError::Read { offset: 0, detail: "no output from the decryptor".into() }),
     };
     if matches!(result, Err(IntegrityError::Cancelled)) {
@@ -711,6 +724,7 @@ fn decoder_message(err: &std::io::Error) -> String {
 enum ScanError {
     Io(std::io::Error),
     Cancelled,
+    Sink { written: u64, err: std::io::Error },
 }
 
 struct Scanned {
@@ -719,7 +733,7 @@ struct Scanned {
     tail: Vec<u8>,
 }
 
-fn scan(reader: &mut impl Read, cancel: &AtomicBool) -> Result<Scanned, ScanError> {
+fn scan(reader: &mut impl Read, cancel: &AtomicBool, sink: &mut dyn Write) -> Result<Scanned, ScanError> {
     let mut buffer = vec![0u8; CHUNK];
     let mut head = Vec::with_capacity(EDGE);
     let mut tail: Vec<u8> = Vec::with_capacity(2 * EDGE);
@@ -735,6 +749,7 @@ fn scan(reader: &mut impl Read, cancel: &AtomicBool) -> Result<Scanned, ScanErro
             Err(err) => return Err(ScanError::Io(err)),
         };
         let chunk = &buffer[..n];
+        sink.write_all(chunk).map_err(|err| ScanError::Sink { written: total, err })?;
         if head.len() < EDGE {
             let take = (EDGE - head.len()).min(n);
             head.extend_from_slice(&chunk[..take]);
@@ -807,7 +822,42 @@ pub fn decide_integrity(name: &str, result: &Result<Verified, IntegrityError>) -
         Err(err @ IntegrityError::WrongKey { .. }) => Outcome::fail(Cause::Invalid, format!("{name}: {err}")),
         Err(err @ IntegrityError::Decryptor { .. }) => Outcome::error(Cause::Io, format!("{name}: {err}")),
         Err(IntegrityError::Cancelled) => Outcome::error(Cause::Timeout, format!("{name}: the check was cancelled")),
+        Err(err @ IntegrityError::Write { .. }) => Outcome::error(Cause::Io, format!("{name}: {err}")),
         Err(err) => Outcome::fail(Cause::Corrupt, format!("{name}: {err}")),
+    }
+}
+
+/// Refuses relative key paths, and a pattern naming encrypted files without their key: said
+/// once at load rather than as an error at every run, since without the key the content of an
+/// encrypted backup cannot be read.
+pub(super) fn validate_keys(pattern: &str, keys: &DecryptionKeys) -> Result<(), KeyError> {
+    for (key, path) in [
+        ("gpg_passphrase_file", &keys.gpg_passphrase_file),
+        ("gpg_homedir", &keys.gpg_homedir),
+        ("age_identity_file", &keys.age_identity_file),
+    ] {
+        if let Some(path) = path {
+            if !path.is_absolute() {
+                return Err(KeyError::new(key, format!("`{}` is not an absolute path", path.display())));
+            }
+        }
+    }
+    match named_encryption(pattern) {
+        Some(Container::OpenPgp) if !keys.has_gpg() => Err(KeyError::new(
+            "pattern",
+            format!(
+                "`{pattern}` names encrypted files (OpenPGP), whose content cannot be verified without the key; \
+                 give `gpg_passphrase_file` (gpg --symmetric) or `gpg_homedir` (a keyring with the secret key)"
+            ),
+        )),
+        Some(Container::Age) if keys.age_identity_file.is_none() => Err(KeyError::new(
+            "pattern",
+            format!(
+                "`{pattern}` names encrypted files (age), whose content cannot be verified without the key; \
+                 give `age_identity_file`"
+            ),
+        )),
+        _ => Ok(()),
     }
 }
 
@@ -829,39 +879,7 @@ impl Check for BackupIntegrityCheck {
 
     fn validate(&self, _aspect: &str) -> Result<(), KeyError> {
         validate_set(&self.set, &self.directory, &self.pattern)?;
-        for (key, path) in [
-            ("gpg_passphrase_file", &self.gpg_passphrase_file),
-            ("gpg_homedir", &self.gpg_homedir),
-            ("age_identity_file", &self.age_identity_file),
-        ] {
-            if let Some(path) = path {
-                if !path.is_absolute() {
-                    return Err(KeyError::new(key, format!("`{}` is not an absolute path", path.display())));
-                }
-            }
-        }
-        // Said once here rather than as an error at every run: without the key the content of
-        // an encrypted backup cannot be verified.
-        let keys = self.keys();
-        match named_encryption(&self.pattern) {
-            Some(Container::OpenPgp) if !keys.has_gpg() => Err(KeyError::new(
-                "pattern",
-                format!(
-                    "`{}` names encrypted files (OpenPGP), whose content cannot be verified without the key; \
-                     give `gpg_passphrase_file` (gpg --symmetric) or `gpg_homedir` (a keyring with the secret key)",
-                    self.pattern
-                ),
-            )),
-            Some(Container::Age) if keys.age_identity_file.is_none() => Err(KeyError::new(
-                "pattern",
-                format!(
-                    "`{}` names encrypted files (age), whose content cannot be verified without the key; \
-                     give `age_identity_file`",
-                    self.pattern
-                ),
-            )),
-            _ => Ok(()),
-        }
+        validate_keys(&self.pattern, &self.keys())
     }
 
     fn target(&self) -> String {
@@ -901,7 +919,7 @@ impl Check for BackupIntegrityCheck {
         let result = ctx
             .blocking
             .run(move || -> Result<Result<Verified, IntegrityError>, std::io::Error> {
-                verify_file(&path, &keys, &cancel)
+                verify_file(&path, &keys, &cancel, &mut std::io::sink())
             })
             .await?
             .map_err(|err| io_failure("backup file", &newest.path, &err))?;

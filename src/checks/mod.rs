@@ -13,6 +13,7 @@
 
 pub mod attested;
 pub mod backup;
+pub mod backup_restore;
 pub mod command;
 pub mod env;
 pub mod files;
@@ -50,6 +51,12 @@ pub trait Check: Clone + fmt::Debug + PartialEq + DeserializeOwned + Send + Sync
     /// What one check keeps from one evaluation to the next (a reused connection, a latency
     /// window, histogram buckets); `()` for most. A reload that changes the check starts afresh.
     type State: Default + Send + 'static;
+
+    /// The aspects this check can decide: its kind's [`Check::ASPECTS`], or more for a kind whose
+    /// parameters name them (a journey's steps). The first is still the default.
+    fn aspects(&self) -> &'static [&'static str] {
+        Self::ASPECTS
+    }
 
     /// Checks the parameters on their own and against the aspect an item binds to; the error
     /// names the offending key.
@@ -90,6 +97,10 @@ impl<T: Check> Check for Box<T> {
     const ASPECTS: &'static [&'static str] = T::ASPECTS;
     const FAMILIES: &'static [&'static MetricFamily] = T::FAMILIES;
     type State = T::State;
+
+    fn aspects(&self) -> &'static [&'static str] {
+        (**self).aspects()
+    }
 
     fn validate(&self, aspect: &str) -> Result<(), KeyError> {
         (**self).validate(aspect)
@@ -213,10 +224,10 @@ macro_rules! registry {
                 }
             }
 
-            /// See [`Check::ASPECTS`].
+            /// See [`Check::aspects`].
             pub fn aspects(&self) -> &'static [&'static str] {
                 match self {
-                    $(CheckKind::$variant(_) => <$family as Check>::ASPECTS,)*
+                    $(CheckKind::$variant(check) => check.aspects(),)*
                 }
             }
 
@@ -340,8 +351,10 @@ registry! {
     Cors(http::CorsCheck),
     HttpRestricted(http::HttpRestrictedCheck),
     MetricsEndpoint(http::MetricsEndpointCheck),
+    HttpJourney(Box<http::HttpJourneyCheck>),
     Backup(backup::BackupCheck),
     BackupIntegrity(backup::BackupIntegrityCheck),
+    BackupRestore(Box<backup_restore::BackupRestoreCheck>),
     Directories(files::DirectoriesCheck),
     Permissions(files::PermissionsCheck),
     DirUsage(files::DirUsageCheck),

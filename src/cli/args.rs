@@ -111,6 +111,10 @@ pub enum Command {
         /// Show only these items (text format); the summary and the exit code still count all.
         #[arg(long, value_enum, value_name = "ITEMS")]
         only: Option<OnlyItems>,
+        /// Evaluate only this environment of a config that declares `[environments.NAME]`
+        /// (default: every environment, grouped).
+        #[arg(long, value_name = "NAME")]
+        environment: Option<String>,
     },
     /// Evaluate every item once and record which pass as the go-live baseline; from then on an
     /// item that passed at the baseline and fails is reported as regressed.
@@ -118,6 +122,9 @@ pub enum Command {
         /// Replace an existing baseline file, readable or not (it is never replaced silently).
         #[arg(long)]
         force: bool,
+        /// Record only this environment's items, keeping the other environments' baseline.
+        #[arg(long, value_name = "NAME")]
+        environment: Option<String>,
     },
     /// Record that a person confirmed an item decided by an `attested` check: who, now, and an
     /// optional note. The item passes until the attestation is older than the check's validity.

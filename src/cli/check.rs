@@ -20,9 +20,16 @@ use crate::web::view::{reason_of, state_name, summarize, DisplayState, NOT_APPLI
 
 use super::{EXIT_BAD_CONFIG, EXIT_NOT_READY, EXIT_READY};
 
+/// Which items a one-shot run evaluates: those of a shard, of one environment or of all.
+pub struct Scope {
+    pub shard: Shard,
+    /// `--environment NAME`: that environment's items only.
+    pub environment: Option<String>,
+}
+
 pub async fn run(
     config_file: &Path,
-    shard: Shard,
+    scope: &Scope,
     format: OutputFormat,
     only: Option<OnlyItems>,
     out: &mut impl Write,
@@ -32,7 +39,7 @@ pub async fn run(
         eprintln!("--only applies to --format text; the other formats always list every item");
         return EXIT_BAD_CONFIG;
     }
-    let store = match evaluate_once(config_file, shard).await {
+    let store = match evaluate_once(config_file, scope).await {
         Ok(store) => store,
         Err(code) => return code,
     };
@@ -62,9 +69,10 @@ pub async fn run(
 
 /// Loads the config and evaluates every check of `shard` once; a bad config is reported and gives its
 /// exit code.
-pub(crate) async fn evaluate_once(config_file: &Path, shard: Shard) -> Result<Arc<Store>, i32> {
+pub(crate) async fn evaluate_once(config_file: &Path, scope: &Scope) -> Result<Arc<Store>, i32> {
     // Reading and decoding the file blocks: off the async workers, as the daemon's reload does.
     let path = config_file.to_path_buf();
+    let shard = scope.shard;
     let loaded = tokio::task::spawn_blocking(move || config::load(&path).map(|c| c.restricted_to(shard))).await;
     let loaded = match loaded {
         Ok(loaded) => loaded,
@@ -80,6 +88,16 @@ pub(crate) async fn evaluate_once(config_file: &Path, shard: Shard) -> Result<Ar
             eprintln!("{err}");
             return Err(EXIT_BAD_CONFIG);
         }
+    };
+    let config = match &scope.environment {
+        None => config,
+        Some(environment) => match config.restricted_to_environment(environment) {
+            Ok(config) => config,
+            Err(reason) => {
+                eprintln!("{}: {reason}", config_file.display());
+                return Err(EXIT_BAD_CONFIG);
+            }
+        },
     };
     let store = Store::new();
     store.install(&config);
@@ -160,19 +178,45 @@ fn write_table(
     // Wide enough for every state name, `not_applicable` included, so the columns stay straight.
     let state_width = NOT_APPLICABLE.len();
     let id_width = shown.iter().map(|r| r.item().id.len()).max().unwrap_or(2).max(2);
+    // With environments, items come grouped by environment (the config's order) and a column
+    // names it; without, the table is as it always was.
+    let environments = environments_of(items);
+    let env_width = environments.iter().map(|name| name.len()).max().map_or(0, |width| width.max(11));
+    let env_cell = |name: &str| if env_width == 0 { String::new() } else { format!("{name:<env_width$}  ") };
     if !shown.is_empty() {
-        writeln!(out, "{:<state_width$}  {:<8}  {:<id_width$}  REASON", "VERDICT", "SEVERITY", "ID")?;
+        let heading = env_cell("ENVIRONMENT");
+        writeln!(out, "{heading}{:<state_width$}  {:<8}  {:<id_width$}  REASON", "VERDICT", "SEVERITY", "ID")?;
     }
     for record in &shown {
         let reason = reason_of(record).unwrap_or("");
         writeln!(
             out,
-            "{:<state_width$}  {:<8}  {:<id_width$}  {}",
+            "{}{:<state_width$}  {:<8}  {:<id_width$}  {}",
+            env_cell(record.item().environment_name()),
             state_name(record),
             record.item().severity.as_str(),
             record.item().id,
             reason
         )?;
+    }
+    if environments.len() > 1 {
+        writeln!(out)?;
+        for environment in &environments {
+            let of_environment: Vec<_> =
+                items.iter().filter(|r| r.item().environment_name() == *environment).cloned().collect();
+            let summary = summarize(&of_environment);
+            writeln!(
+                out,
+                "{environment}: {} items, {} pass, {} fail, {} error. Critical items passing: {} of {}. Ready: {}.",
+                summary.items,
+                summary.pass,
+                summary.fail,
+                summary.error,
+                summary.critical_pass,
+                summary.critical_items,
+                if summary.critical_all_pass() { "yes" } else { "no" }
+            )?;
+        }
     }
     let summary = summarize(items);
     if only == Some(OnlyItems::Attention) {
@@ -203,4 +247,15 @@ fn write_table(
         summary.critical_items,
         if summary.critical_all_pass() { "yes" } else { "no" }
     )
+}
+
+/// The environments of `items` in the order they come; empty when the config declares none.
+fn environments_of(items: &[crate::state::ItemRecord]) -> Vec<&str> {
+    let mut names: Vec<&str> = Vec::new();
+    for name in items.iter().filter_map(|record| record.item().environment.as_deref()) {
+        if names.last() != Some(&name) && !names.contains(&name) {
+            names.push(name);
+        }
+    }
+    names
 }

@@ -98,13 +98,15 @@ pub fn run(cli: Cli) -> ExitCode {
         }
     };
     match cli.command {
-        Some(Command::Check { format, only }) => {
+        Some(Command::Check { format, only, environment }) => {
+            let scope = check::Scope { shard, environment };
             let code =
-                runtime.block_on(check::run(&cli.config_file, shard, format, only, &mut std::io::stdout().lock()));
+                runtime.block_on(check::run(&cli.config_file, &scope, format, only, &mut std::io::stdout().lock()));
             ExitCode::from(code as u8)
         }
-        Some(Command::Baseline { force }) => {
-            let code = runtime.block_on(baseline::record_baseline(&cli.config_file, shard, &cli.baseline_file, force));
+        Some(Command::Baseline { force, environment }) => {
+            let scope = check::Scope { shard, environment };
+            let code = runtime.block_on(baseline::record_baseline(&cli.config_file, &scope, &cli.baseline_file, force));
             ExitCode::from(code as u8)
         }
         Some(Command::Attest { item_id, by, note }) => {

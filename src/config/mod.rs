@@ -83,6 +83,28 @@ pub struct Item {
     pub severity: Severity,
     /// The aspect of its check that decides this item.
     pub aspect: &'static str,
+    /// The environment this instance of the item checks, when the config declares environments
+    /// (`[environments.NAME]`); `None` otherwise. An item is identified by (environment, id).
+    pub environment: Option<Arc<str>>,
+}
+
+impl Item {
+    /// What identifies the item in this config: its id, or `environment;id` once the config
+    /// declares environments. The store, the baseline and the state file key items by it, and
+    /// it is the text shards place the item by ([`shard::placement_value`]).
+    pub fn key(&self) -> String {
+        self.key_of(&self.id)
+    }
+
+    /// The key of the item `id` of the same environment as this one (a group's member).
+    pub fn key_of(&self, id: &str) -> String {
+        shard::placement_value(self.environment.as_deref(), id)
+    }
+
+    /// The environment's name, or "" when the config declares none.
+    pub fn environment_name(&self) -> &str {
+        self.environment.as_deref().unwrap_or("")
+    }
 }
 
 /// One probe with its schedule and the items it decides.
@@ -230,6 +252,18 @@ impl Decider {
             Decider::Group(group) => group.describe(),
         }
     }
+
+    /// Marks its items as the instances of `environment`. While loading, before anything else
+    /// holds the decider, so nothing is copied.
+    fn set_environment(&mut self, environment: &Arc<str>) {
+        let items = match self {
+            Decider::Check(check) => &mut Arc::make_mut(check).items,
+            Decider::Group(group) => std::slice::from_mut(&mut Arc::make_mut(group).item),
+        };
+        for item in items {
+            item.environment = Some(environment.clone());
+        }
+    }
 }
 
 /// A whole, valid config.
@@ -247,6 +281,9 @@ pub struct Config {
     /// What the load noticed but did not refuse (an undeclared `CHECKLIST__VARS__*`); logged by
     /// [`load`].
     pub warnings: Vec<String>,
+    /// The environments the config declares (`[environments.NAME]`), in name order; empty when
+    /// it declares none, and then no item has an environment.
+    pub environments: Vec<String>,
 }
 
 impl Config {
@@ -256,6 +293,26 @@ impl Config {
 
     pub fn item_count(&self) -> usize {
         self.deciders.iter().map(|d| d.items().len()).sum()
+    }
+
+    /// The part of this config that checks `environment`: its checks and groups only. Refused
+    /// with the declared names when the config declares no such environment.
+    pub fn restricted_to_environment(self, environment: &str) -> Result<Config, String> {
+        if !self.environments.iter().any(|name| name == environment) {
+            return Err(match self.environments.is_empty() {
+                true => format!("--environment {environment}: the config declares no environments"),
+                false => format!(
+                    "--environment {environment}: the config declares no such environment; declared: {}",
+                    self.environments.join(", ")
+                ),
+            });
+        }
+        let mine = |decider: &Decider| decider.items().iter().all(|item| item.environment_name() == environment);
+        let deciders: Vec<Decider> = self.deciders.iter().filter(|decider| mine(decider)).cloned().collect();
+        let checks = checks_of(&deciders);
+        let groups = self.groups.iter().filter(|group| group.item.environment_name() == environment).cloned().collect();
+        let environments = vec![environment.to_string()];
+        Ok(Config { deciders, checks, groups, environments, ..self })
     }
 }
 
@@ -275,6 +332,9 @@ struct RawFile {
     #[serde(default)]
     #[allow(dead_code)]
     vars: Option<serde::de::IgnoredAny>,
+    #[serde(default)]
+    #[allow(dead_code)]
+    environments: Option<serde::de::IgnoredAny>,
 }
 
 #[derive(Default, Deserialize)]
@@ -343,6 +403,13 @@ pub fn parse(file: &str, text: &str, env: impl IntoIterator<Item = (String, Stri
         }
         Some(_) => return Err(invalid("vars".into(), "must be a table ([vars])".into())),
     };
+    let environment_tables = match document.remove("environments") {
+        None => None,
+        Some(toml::Value::Table(table)) => Some(table),
+        Some(_) => {
+            return Err(invalid("environments".into(), "must be a table of environments ([environments.NAME])".into()))
+        }
+    };
 
     // The rest (settings) goes through the config crate, which layers the environment over it.
     let (var_overrides, overrides): (HashMap<String, String>, HashMap<String, String>) = env
@@ -350,7 +417,6 @@ pub fn parse(file: &str, text: &str, env: impl IntoIterator<Item = (String, Stri
         .filter(|(key, _)| key.starts_with(&format!("{ENV_PREFIX}__")))
         .partition(|(key, _)| key.starts_with(crate::config::vars::ENV_VAR_PREFIX));
     vars.override_from_env(var_overrides).map_err(|(location, reason)| invalid(location, reason))?;
-    vars.resolve().map_err(|(location, reason)| invalid(location, reason))?;
     let rest = toml::to_string(&document).map_err(|err| syntax(err.to_string()))?;
     let tree = config::Config::builder()
         .add_source(config::File::from_str(&rest, config::FileFormat::Toml))
@@ -369,19 +435,109 @@ pub fn parse(file: &str, text: &str, env: impl IntoIterator<Item = (String, Stri
 
     // Absolute, for the hints that print a command naming the file (run from anywhere).
     let source = std::path::absolute(file).unwrap_or_else(|_| PathBuf::from(file));
-    let mut deciders = Vec::with_capacity(raw_checks.len());
+    let warnings = vars.warnings().to_vec();
+    let environments = match environment_tables {
+        None => None,
+        Some(tables) => Some(vars.environments(tables).map_err(|(location, reason)| invalid(location, reason))?),
+    };
+    let mut deciders = Vec::with_capacity(raw_checks.len() * environments.as_ref().map_or(1, Vec::len));
+    let mut groups = Vec::new();
+    let environment_names: Vec<String>;
+    match environments {
+        None => {
+            vars.resolve().map_err(|(location, reason)| invalid(location, reason))?;
+            let scope = Scope { file, vars: &vars, environment: None, settings: &settings, source: &source };
+            // Consumed one by one, so each check's raw table is freed as soon as it is decoded.
+            decode_checks(&scope, raw_checks.into_iter(), &mut deciders)?;
+            groups = groups::resolve(&mut deciders).map_err(|(location, reason)| invalid(location, reason))?;
+            environment_names = Vec::new();
+        }
+        Some(environments) => {
+            // Every check once per environment, each with the environment's variables; ids and
+            // targets are unique within an environment, and groups take members of their own.
+            environment_names = environments.iter().map(|(name, _)| name.to_string()).collect();
+            for (name, mut environment_vars) in environments {
+                let within = |location: String| format!("environments.{name}: {location}");
+                environment_vars.resolve().map_err(|(location, reason)| invalid(within(location), reason))?;
+                let scope = Scope {
+                    file,
+                    vars: &environment_vars,
+                    environment: Some(name.clone()),
+                    settings: &settings,
+                    source: &source,
+                };
+                let start = deciders.len();
+                decode_checks(&scope, raw_checks.iter().cloned(), &mut deciders)?;
+                let resolved = groups::resolve(&mut deciders[start..])
+                    .map_err(|(location, reason)| invalid(within(location), reason))?;
+                groups.extend(resolved);
+            }
+        }
+    }
+    let item_count: usize = deciders.iter().map(|d| d.items().len()).sum();
+    if item_count == 0 {
+        // A gate that checks nothing says "ready": an empty, truncated or mis-generated file
+        // must not pass CI.
+        return Err(invalid(
+            "checks".into(),
+            "the file declares no items, and a checklist with nothing to check would pass every gate (an empty or cut-short file?); add at least one [[checks]] with its [[checks.items]]".into(),
+        ));
+    }
+    if item_count > MAX_ITEMS {
+        return Err(invalid("checks".into(), format!("{item_count} items; at most {MAX_ITEMS} are allowed")));
+    }
+    let checks = checks_of(&deciders);
+    Ok(Config {
+        source: PathBuf::from(file),
+        settings,
+        deciders,
+        checks,
+        groups,
+        warnings,
+        environments: environment_names,
+    })
+}
+
+/// What the checks of one environment (or of the config without environments) are decoded with.
+struct Scope<'a> {
+    file: &'a str,
+    vars: &'a Vars,
+    environment: Option<Arc<str>>,
+    settings: &'a Settings,
+    source: &'a Path,
+}
+
+/// Decodes the `[[checks]]` tables with the scope's variables into `deciders`, refusing an id
+/// or a target used twice within the scope.
+fn decode_checks(
+    scope: &Scope<'_>,
+    raw_checks: impl Iterator<Item = toml::Value>,
+    deciders: &mut Vec<Decider>,
+) -> Result<(), ConfigError> {
+    let Scope { file, vars, settings, source, .. } = scope;
+    let (settings, source) = (*settings, *source);
+    let invalid = |location: String, reason: String| ConfigError::Invalid {
+        file: file.to_string(),
+        location: match &scope.environment {
+            Some(name) => format!("environments.{name}: {location}"),
+            None => location,
+        },
+        reason,
+    };
     let mut first_use: HashMap<String, usize> = HashMap::new();
     let mut targets: HashMap<(&'static str, String), usize> = HashMap::new();
-    // Consumed one by one, so each check's raw table is freed as soon as it is decoded.
-    for (index, mut value) in raw_checks.into_iter().enumerate() {
+    for (index, mut value) in raw_checks.enumerate() {
         // Remembered before expansion, so that a switched-off item can say which variable did it.
         let enabled_by = value.get("enabled").and_then(toml::Value::as_str).and_then(Vars::sole_reference);
         let enabled_by = enabled_by.map(str::to_string);
         // The keys written with variables, so a refused path can say where its value came from.
         let written = written_with_vars(&value);
         vars.expand(&mut value).map_err(|reason| invalid(format!("checks[{index}]"), reason))?;
-        let decider = decode_table(index, value, &settings, enabled_by.as_deref(), &source)
-            .map_err(|(location, reason)| invalid(location, explain_path(&vars, &written, reason)))?;
+        let mut decider = decode_table(index, value, settings, enabled_by.as_deref(), source)
+            .map_err(|(location, reason)| invalid(location, explain_path(vars, &written, reason)))?;
+        if let Some(environment) = &scope.environment {
+            decider.set_environment(environment);
+        }
         for item in decider.items() {
             if let Some(earlier) = first_use.insert(item.id.clone(), index) {
                 return Err(invalid(
@@ -408,22 +564,7 @@ pub fn parse(file: &str, text: &str, env: impl IntoIterator<Item = (String, Stri
         }
         deciders.push(decider);
     }
-    let item_count: usize = deciders.iter().map(|d| d.items().len()).sum();
-    if item_count == 0 {
-        // A gate that checks nothing says "ready": an empty, truncated or mis-generated file
-        // must not pass CI.
-        return Err(invalid(
-            "checks".into(),
-            "the file declares no items, and a checklist with nothing to check would pass every gate (an empty or cut-short file?); add at least one [[checks]] with its [[checks.items]]".into(),
-        ));
-    }
-    if item_count > MAX_ITEMS {
-        return Err(invalid("checks".into(), format!("{item_count} items; at most {MAX_ITEMS} are allowed")));
-    }
-    let groups = groups::resolve(&mut deciders).map_err(|(location, reason)| invalid(location, reason))?;
-    let checks = checks_of(&deciders);
-    let warnings = vars.warnings().to_vec();
-    Ok(Config { source: PathBuf::from(file), settings, deciders, checks, groups, warnings })
+    Ok(())
 }
 
 /// A check's top-level keys whose text uses a variable, as written.
@@ -698,7 +839,7 @@ fn decode_item(raw: RawItem, kind: &Decoded) -> Result<Item, String> {
         })?,
     };
     kind.validate(aspect).map_err(|err| format!("{}: {}", err.key, err.message))?;
-    Ok(Item { id, section: raw.section, title: raw.title, severity, aspect })
+    Ok(Item { id, section: raw.section, title: raw.title, severity, aspect, environment: None })
 }
 
 #[cfg(test)]
@@ -922,6 +1063,107 @@ members = ["aws.alb"]
             let err = parse_text(text).unwrap_err().to_string();
             assert!(err.starts_with("test.toml: checks: the file declares no items"), "{text:?}: {err}");
         }
+    }
+
+    const ENVIRONMENTS: &str = r#"
+[vars]
+root = "/srv/dnd"
+port = 5432
+dir = "${root}/uploads"
+
+[environments.staging.vars]
+root = "/srv/staging"
+
+[environments.production.vars]
+port = 6432
+
+[[checks]]
+kind = "tcp_port"
+address = "127.0.0.1:${port}"
+expect = "open"
+  [[checks.items]]
+  id = "db.port"
+  section = "Database"
+  title = "Port ${port}"
+  severity = "critical"
+[[checks]]
+kind = "disk"
+path = "${dir}"
+min_free_bytes = 1
+  [[checks.items]]
+  id = "disk"
+  section = "Infrastructure"
+  title = "Uploads"
+  severity = "critical"
+  decides = "minimum"
+[[checks]]
+kind = "group"
+members = ["db.port", "disk"]
+  [[checks.items]]
+  id = "all"
+  section = "Sign-off"
+  title = "All"
+  severity = "critical"
+"#;
+
+    #[test]
+    fn each_environment_has_every_item_once_with_its_own_variables() {
+        let config = parse_text(ENVIRONMENTS).unwrap();
+        assert_eq!(config.environments, ["production", "staging"]);
+        let items: Vec<(String, String)> =
+            config.items().map(|(_, item)| (item.environment_name().to_string(), item.key())).collect();
+        assert_eq!(items.len(), 6);
+        assert_eq!(items[0], ("production".to_string(), "production;db.port".to_string()));
+        assert_eq!(items[3], ("staging".to_string(), "staging;db.port".to_string()));
+        let targets: Vec<String> = config.checks.iter().map(|check| check.kind.target()).collect();
+        assert_eq!(targets, ["127.0.0.1:6432", "/srv/dnd/uploads", "127.0.0.1:5432", "/srv/staging/uploads"]);
+        assert_eq!(config.checks[0].items[0].title, "Port 6432");
+        assert_eq!(config.groups.len(), 2, "one group per environment");
+        assert_ne!(config.checks[0].fingerprint(), config.checks[2].fingerprint());
+        let staging = config.clone().restricted_to_environment("staging").unwrap();
+        assert_eq!(staging.item_count(), 3);
+        assert!(staging.items().all(|(_, item)| item.environment_name() == "staging"));
+        assert_eq!(
+            config.restricted_to_environment("qa").unwrap_err(),
+            "--environment qa: the config declares no such environment; declared: production, staging"
+        );
+        let plain = parse_text(SITE).unwrap();
+        assert!(plain.environments.is_empty() && plain.items().all(|(_, item)| item.environment.is_none()));
+        assert_eq!(plain.items().next().map(|(_, item)| item.key()), Some("infra.cpu".to_string()));
+    }
+
+    #[test]
+    fn a_bad_environment_is_refused_naming_it_and_the_reason() {
+        let refused = |text: String| parse_text(&text).unwrap_err().to_string();
+        assert_eq!(
+            refused(ENVIRONMENTS.replace("port = 6432", "prot = 6432")),
+            "test.toml: environments.production.vars.prot: `prot` is not declared in [vars]; declared: dir, port, root"
+        );
+        assert_eq!(
+            refused(ENVIRONMENTS.replace("port = 6432", "port = \"6432\"")),
+            "test.toml: environments.production.vars.port: `port` is declared in [vars] as integer, not string"
+        );
+        assert!(refused(ENVIRONMENTS.replace("[environments.staging.vars]", "[environments.\"\".vars]"))
+            .starts_with("test.toml: environments.\"\": an environment name is a label value"));
+        assert!(refused(ENVIRONMENTS.replace("[environments.staging.vars]", "[environments.Staging.vars]"))
+            .starts_with("test.toml: environments.\"Staging\": an environment name is a label value"));
+        let twice = refused(ENVIRONMENTS.replace("[environments.production.vars]", "[environments.staging.vars]"));
+        assert!(twice.contains("duplicate key") && twice.contains("line"), "{twice}");
+        assert_eq!(
+            refused(
+                ENVIRONMENTS
+                    .replace("[environments.staging.vars]", "[environments.staging]\nvar = 1\n[environments.qa.vars]")
+            ),
+            "test.toml: environments.staging.var: unknown key; an environment has only `vars`"
+        );
+        assert!(
+            refused(format!("[environments]\n{SITE}")).starts_with("test.toml: environments: declares no environment")
+        );
+        // A problem inside a check names the environment whose values caused it.
+        assert_eq!(
+            refused(ENVIRONMENTS.replace("root = \"/srv/staging\"", "root = \"srv/staging\"")),
+            "test.toml: environments.staging: checks[1] (disk srv/staging/uploads; items: disk): path: `srv/staging/uploads` is not an absolute path (written \"${dir}\"; vars.dir = \"${root}/uploads\" = \"srv/staging/uploads\", vars.root = \"srv/staging\")"
+        );
     }
 
     const POSTGRES: &str = r#"

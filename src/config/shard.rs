@@ -3,9 +3,10 @@
 //!
 //! An item's shard is Prometheus's `hashmod` of its placement value (the last 8 bytes of the
 //! MD5 of the value, big-endian, modulo the shard count), so a relabelling rule with
-//! `action: hashmod` over the same value predicts the split. The value is the item's id today;
-//! once a config declares environments it becomes `environment;id`, the text `hashmod` hashes
-//! for `source_labels: [environment, id]` with the default separator ([`placement_value`]).
+//! `action: hashmod` over the same value predicts the split. The value is the item's id; when
+//! the config declares environments it is `environment;id`, the text `hashmod` hashes for
+//! `source_labels: [environment, id]` with the default separator ([`placement_value`]), so the
+//! instances of one item in different environments are spread over the shards too.
 //!
 //! Groups: a group's verdict is derived from its members, and the store can only derive it from
 //! members it holds. So an item that belongs to a group goes where its group goes: every item
@@ -114,35 +115,35 @@ impl Clusters {
     }
 }
 
-/// For every item id, the value it is placed by: its own id, or the id of the outermost group
-/// of the cluster that group membership joins it to.
-fn placements(config: &Config) -> HashMap<&str, String> {
-    let index: HashMap<&str, usize> =
-        config.items().enumerate().map(|(at, (_, item))| (item.id.as_str(), at)).collect();
+/// For every item key ([`super::Item::key`]), the value it is placed by: its own key, or the
+/// key of the outermost group of the cluster that group membership joins it to. With
+/// environments a key is `environment;id`, and groups only hold members of their environment.
+fn placements(config: &Config) -> HashMap<String, String> {
+    let index: HashMap<String, usize> = config.items().enumerate().map(|(at, (_, item))| (item.key(), at)).collect();
     let mut clusters = Clusters { parent: (0..index.len()).collect() };
     for group in &config.groups {
-        let Some(&at) = index.get(group.item.id.as_str()) else { continue };
+        let Some(&at) = index.get(&group.item.key()) else { continue };
         for member in &group.members {
-            if let Some(&member_at) = index.get(member.as_str()) {
+            if let Some(&member_at) = index.get(&group.item.key_of(member)) {
                 clusters.join(at, member_at);
             }
         }
     }
     // Groups come members first, so the last group of a cluster contains, directly or not,
     // every other group of it: the outermost one.
-    let mut cluster_key: HashMap<usize, &str> = HashMap::new();
+    let mut cluster_key: HashMap<usize, String> = HashMap::new();
     for group in &config.groups {
-        if let Some(&at) = index.get(group.item.id.as_str()) {
-            cluster_key.insert(clusters.root(at), group.item.id.as_str());
+        let key = group.item.key();
+        if let Some(&at) = index.get(&key) {
+            cluster_key.insert(clusters.root(at), key);
         }
     }
-    index
-        .iter()
-        .map(|(&id, &at)| {
-            let key = cluster_key.get(&clusters.root(at)).copied().unwrap_or(id);
-            (id, placement_value(None, key))
-        })
-        .collect()
+    let mut placed = HashMap::with_capacity(index.len());
+    for (key, &at) in &index {
+        let value = cluster_key.get(&clusters.root(at)).cloned().unwrap_or_else(|| key.clone());
+        placed.insert(key.clone(), value);
+    }
+    placed
 }
 
 impl Config {
@@ -154,13 +155,13 @@ impl Config {
             return self;
         }
         let placements = placements(&self);
-        let owned = |id: &str| placements.get(id).is_some_and(|value| shard.owns(value));
+        let owned = |item: &super::Item| placements.get(&item.key()).is_some_and(|value| shard.owns(value));
         let deciders: Vec<Decider> = self
             .deciders
             .iter()
             .filter_map(|decider| match decider {
                 Decider::Check(check) => {
-                    let mine: Vec<_> = check.items.iter().filter(|item| owned(&item.id)).cloned().collect();
+                    let mine: Vec<_> = check.items.iter().filter(|item| owned(item)).cloned().collect();
                     if mine.is_empty() {
                         None
                     } else if mine.len() == check.items.len() {
@@ -171,11 +172,11 @@ impl Config {
                         Some(Decider::Check(Arc::new(part)))
                     }
                 }
-                Decider::Group(group) => owned(&group.item.id).then(|| Decider::Group(group.clone())),
+                Decider::Group(group) => owned(&group.item).then(|| Decider::Group(group.clone())),
             })
             .collect();
         let checks = super::checks_of(&deciders);
-        let groups = self.groups.iter().filter(|group| owned(&group.item.id)).cloned().collect();
+        let groups = self.groups.iter().filter(|group| owned(&group.item)).cloned().collect();
         Config { deciders, checks, groups, ..self }
     }
 }
@@ -315,5 +316,41 @@ mod tests {
             assert_eq!(part.groups.len() + part.checks.len(), part.deciders.len());
         }
         assert_eq!(whole.clone().restricted_to(Shard::WHOLE).item_count(), whole.item_count());
+    }
+
+    #[test]
+    fn with_environments_items_are_placed_by_environment_and_id_and_groups_keep_their_members() {
+        let mut text = String::from("[vars]\ncores = 1\n");
+        for environment in ["production", "staging", "qa"] {
+            text.push_str(&format!("[environments.{environment}.vars]\n"));
+        }
+        text.push_str("[[checks]]\nkind = \"cpu\"\nmin_cores = \"${cores}\"\n");
+        for n in 0..30 {
+            text.push_str(&item_table(&format!("cpu.{n}")));
+        }
+        text.push_str("[[checks]]\nkind = \"group\"\nmembers = [\"cpu.0\", \"cpu.1\"]\n");
+        text.push_str(&item_table("group.cpu"));
+        let whole = config(&text);
+        let keys = |config: &Config| -> Vec<String> { config.items().map(|(_, item)| item.key()).collect() };
+        let parts: Vec<Config> =
+            (0..3).map(|index| whole.clone().restricted_to(Shard::new(index, 3).unwrap())).collect();
+        let mut union: Vec<String> = parts.iter().flat_map(keys).collect();
+        let total = union.len();
+        union.sort();
+        union.dedup();
+        assert_eq!((total, union.len()), (whole.item_count(), whole.item_count()), "disjoint and complete");
+        for (index, part) in parts.iter().enumerate() {
+            for (_, item) in part.items() {
+                let placed_by = match item.id.as_str() {
+                    "cpu.0" | "cpu.1" => item.key_of("group.cpu"),
+                    _ => item.key(),
+                };
+                assert_eq!(hashmod(&placed_by, 3), index as u64, "{} is placed by {placed_by}", item.key());
+            }
+        }
+        // The same id lands on different shards in different environments: the environment counts
+        // (values as Python's hashlib gives them: md5 of `production;cpu.5` ... modulo 3).
+        let shard_of = |environment: &str| hashmod(&placement_value(Some(environment), "cpu.5"), 3);
+        assert_eq!((shard_of("production"), shard_of("staging")), (0, 1));
     }
 }

@@ -13,6 +13,7 @@
 //! refused with its chain (`a -> b -> a`).
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
 /// Environment variables with this prefix override a declared variable.
 pub const ENV_VAR_PREFIX: &str = "CHECKLIST__VARS__";
@@ -86,6 +87,59 @@ impl Vars {
             };
         }
         Ok(())
+    }
+
+    /// The variables of each environment a config declares (`[environments.NAME.vars]`): these
+    /// values over a copy of the declared ones, not resolved yet (so that an environment's
+    /// `app_root` moves the paths built on it). An environment may only set variables `[vars]`
+    /// declares, with the declared type: a typo must not silently leave one environment on
+    /// another's target. Names are label values: lower-case letters, digits, `_` and `-`.
+    pub fn environments(&self, tables: toml::Table) -> Result<Vec<(Arc<str>, Vars)>, VarError> {
+        if tables.is_empty() {
+            return Err((
+                "environments".to_string(),
+                "declares no environment; add [environments.NAME] tables or remove [environments]".to_string(),
+            ));
+        }
+        let mut environments = Vec::with_capacity(tables.len());
+        for (name, table) in tables {
+            let here = format!("environments.{name}");
+            if !valid_environment_name(&name) {
+                return Err((
+                    format!("environments.\"{name}\""),
+                    "an environment name is a label value: 1 to 64 lower-case letters, digits, `_` and `-`, starting with a letter or digit".to_string(),
+                ));
+            }
+            let toml::Value::Table(mut table) = table else {
+                return Err((here, "must be a table ([environments.NAME])".to_string()));
+            };
+            let values = match table.remove("vars") {
+                None => toml::Table::new(),
+                Some(toml::Value::Table(values)) => values,
+                Some(_) => {
+                    return Err((format!("{here}.vars"), "must be a table ([environments.NAME.vars])".to_string()))
+                }
+            };
+            if let Some(key) = table.keys().next() {
+                return Err((format!("{here}.{key}"), "unknown key; an environment has only `vars`".to_string()));
+            }
+            let mut vars = self.clone();
+            for (var, value) in values {
+                let at = format!("{here}.vars.{var}");
+                let Some(declared) = vars.values.get_mut(&var) else {
+                    return Err((at, format!("`{var}` is not declared in [vars]; {}", self.declared())));
+                };
+                if std::mem::discriminant(declared) != std::mem::discriminant(&value) {
+                    return Err((
+                        at,
+                        format!("`{var}` is declared in [vars] as {}, not {}", declared.type_str(), value.type_str()),
+                    ));
+                }
+                *declared = value;
+            }
+            environments.push((Arc::from(name.as_str()), vars));
+        }
+        Ok(environments)
     }
 
     /// What the load noticed but did not refuse: environment variables naming no declared variable.
@@ -269,6 +323,12 @@ fn references(text: &str) -> Vec<&str> {
         }
     }
     names
+}
+
+fn valid_environment_name(name: &str) -> bool {
+    name.len() <= 64
+        && name.chars().next().is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
+        && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '_' | '-'))
 }
 
 fn valid_name(name: &str) -> bool {

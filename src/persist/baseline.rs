@@ -16,6 +16,10 @@ pub const FORMAT_VERSION: u32 = 1;
 #[serde(deny_unknown_fields)]
 pub struct BaselineItem {
     pub id: String,
+    /// The environment of this instance of the item, when the config declares environments;
+    /// absent otherwise, so a config without environments writes the file it always wrote.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub environment: Option<String>,
     pub passing: bool,
 }
 
@@ -38,9 +42,32 @@ impl Baseline {
         UNIX_EPOCH + Duration::from_secs_f64(self.taken_at.max(0.0))
     }
 
-    /// Whether `id` passed at the baseline; `None` when the item did not exist then.
+    /// Whether `id` (of a config without environments) passed at the baseline; `None` when the
+    /// item did not exist then.
     pub fn passed(&self, id: &str) -> Option<bool> {
-        self.items.iter().find(|item| item.id == id).map(|item| item.passing)
+        self.passed_in(None, id)
+    }
+
+    /// Whether item `id` of `environment` passed at the baseline; `None` when the item did not
+    /// exist then. Items are compared within their environment only.
+    pub fn passed_in(&self, environment: Option<&str>, id: &str) -> Option<bool> {
+        self.items
+            .iter()
+            .find(|item| item.id == id && item.environment.as_deref() == environment)
+            .map(|item| item.passing)
+    }
+
+    /// Whether it holds items of `environment`.
+    pub fn covers(&self, environment: &str) -> bool {
+        self.items.iter().any(|item| item.environment.as_deref() == Some(environment))
+    }
+
+    /// This baseline with the items of `environment` replaced by those of `taken` (a baseline of
+    /// that environment alone), taken at `taken`'s time: one environment signed off after another.
+    pub fn with_environment_from(mut self, environment: &str, taken: Baseline) -> Baseline {
+        self.items.retain(|item| item.environment.as_deref() != Some(environment));
+        self.items.extend(taken.items);
+        Baseline { taken_at: taken.taken_at, ..self }
     }
 
     pub fn passing_count(&self) -> usize {
@@ -92,7 +119,10 @@ mod tests {
     fn sample() -> Baseline {
         Baseline::new(
             UNIX_EPOCH + Duration::from_secs(1_800_000_000),
-            vec![BaselineItem { id: "a".into(), passing: true }, BaselineItem { id: "b".into(), passing: false }],
+            vec![
+                BaselineItem { id: "a".into(), environment: None, passing: true },
+                BaselineItem { id: "b".into(), environment: None, passing: false },
+            ],
         )
     }
 
@@ -107,9 +137,31 @@ mod tests {
         assert_eq!(loaded.passed("a"), Some(true));
         assert_eq!(loaded.passed("b"), Some(false));
         assert_eq!(loaded.passed("new"), None);
+        assert_eq!(loaded.passed_in(Some("staging"), "a"), None, "an item of an environment is another item");
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(!text.contains("environment"), "no environments, the file as before: {text}");
         assert_eq!(loaded.passing_count(), 1);
         let leftovers: Vec<_> = std::fs::read_dir(path.parent().unwrap()).unwrap().collect();
         assert_eq!(leftovers.len(), 1, "no temporary file is left behind");
+    }
+
+    #[test]
+    fn an_environment_signed_off_later_replaces_only_its_own_items() {
+        let item = |id: &str, environment: &str, passing| BaselineItem {
+            id: id.into(),
+            environment: Some(environment.into()),
+            passing,
+        };
+        let staging = Baseline::new(UNIX_EPOCH, vec![item("a", "staging", true), item("a", "production", false)]);
+        assert!(staging.covers("production") && !staging.covers("qa"));
+        let later = Baseline::new(UNIX_EPOCH + Duration::from_secs(60), vec![item("a", "production", true)]);
+        let merged = staging.with_environment_from("production", later);
+        assert_eq!(merged.passed_in(Some("staging"), "a"), Some(true));
+        assert_eq!(merged.passed_in(Some("production"), "a"), Some(true));
+        assert_eq!(merged.items.len(), 2);
+        assert_eq!(merged.taken_at, 60.0);
+        let text = serde_json::to_string(&merged).unwrap();
+        assert!(text.contains(r#""environment":"production""#), "{text}");
     }
 
     #[test]

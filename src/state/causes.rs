@@ -80,14 +80,26 @@ pub struct ItemFact<'a> {
 }
 
 /// The root causes of the store's last verdicts, ranked.
+/// Items are named by id; when the store holds more than one environment (a view of one
+/// environment holds one) an id repeats, so it is named `id (environment)`.
 pub fn root_causes(inner: &StoreInner) -> Vec<RootCause> {
+    let qualify = inner.environments().len() > 1;
+    let names: Vec<String> = inner
+        .items
+        .iter()
+        .map(|record| match (&record.item().environment, qualify) {
+            (Some(environment), true) => format!("{} ({environment})", record.item().id),
+            _ => record.item().id.clone(),
+        })
+        .collect();
     let facts: Vec<ItemFact<'_>> = inner
         .items
         .iter()
-        .map(|record| {
+        .zip(&names)
+        .map(|(record, name)| {
             let outcome = record.last.as_ref().filter(|_| record.not_applicable().is_none()).map(|e| &e.outcome);
             ItemFact {
-                id: &record.item().id,
+                id: name,
                 severity: record.item().severity,
                 group: record.is_group(),
                 verdict: outcome.map(|o| o.verdict),

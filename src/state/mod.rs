@@ -112,6 +112,7 @@ impl ReloadStatus {
 pub struct StoreInner {
     /// In config order, which is the order metrics, the API and reports list items in.
     pub items: Vec<ItemRecord>,
+    /// Item key ([`crate::config::Item::key`]: the id, or `environment;id`) to index in `items`.
     index: HashMap<String, usize>,
     /// Value samples of each check, keyed by its fingerprint, in config order.
     pub samples: Vec<(u64, Vec<Sample>)>,
@@ -129,7 +130,8 @@ impl StoreInner {
     /// Whether the item regressed: it passed at the baseline and its last verdict is not a pass.
     /// `None` without a baseline, or for an item the baseline does not know.
     pub fn regressed(&self, record: &ItemRecord) -> Option<bool> {
-        let passed_then = self.baseline.as_ref()?.passed(&record.item().id)?;
+        let item = record.item();
+        let passed_then = self.baseline.as_ref()?.passed_in(item.environment.as_deref(), &item.id)?;
         Some(passed_then && record.verdict().is_some_and(|verdict| verdict != Verdict::Pass))
     }
 
@@ -144,9 +146,32 @@ impl StoreInner {
         let items = self
             .items
             .iter()
-            .map(|r| BaselineItem { id: r.item().id.clone(), passing: r.verdict() == Some(Verdict::Pass) })
+            .map(|r| BaselineItem {
+                id: r.item().id.clone(),
+                environment: r.item().environment.as_deref().map(str::to_string),
+                passing: r.verdict() == Some(Verdict::Pass),
+            })
             .collect();
         Ok(Baseline::new(now, items))
+    }
+
+    /// The environments of the items in config order; empty when the config declares none.
+    pub fn environments(&self) -> Vec<String> {
+        let mut names: Vec<String> = Vec::new();
+        for name in self.items.iter().filter_map(|record| record.item().environment.as_deref()) {
+            if !names.iter().any(|known| known == name) {
+                names.push(name.to_string());
+            }
+        }
+        names
+    }
+
+    /// Narrows a snapshot to the items of `environment`, for a page, an API answer or a report
+    /// of one environment. The view derives nothing afterwards, so its groups are dropped.
+    pub fn keep_environment(&mut self, environment: &str) {
+        self.items.retain(|record| record.item().environment.as_deref() == Some(environment));
+        self.index = self.items.iter().enumerate().map(|(i, r)| (r.item().key(), i)).collect();
+        self.groups.clear();
     }
 
     /// Items the config did not switch off: what "N of M applicable" counts everywhere.
@@ -221,6 +246,7 @@ impl ItemRecord {
         let last = self.last.as_ref()?;
         Some(SavedVerdict {
             id: self.item().id.clone(),
+            environment: self.item().environment.as_deref().map(str::to_string),
             kind: self.kind().to_string(),
             check: last.check?,
             verdict: last.outcome.verdict,
@@ -239,6 +265,10 @@ impl ItemRecord {
 #[serde(deny_unknown_fields)]
 pub struct SavedVerdict {
     pub id: String,
+    /// The item's environment, when the config declares environments (absent otherwise, so a
+    /// state file without environments is the file it always was).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub environment: Option<String>,
     /// The kind that decided it, for a person reading the file.
     pub kind: String,
     /// The fingerprint of the check's whole definition: a verdict is restored only onto the
@@ -314,12 +344,12 @@ impl Store {
     pub fn install(&self, config: &Config) {
         let mut inner = self.write();
         let mut previous: HashMap<String, ItemRecord> =
-            inner.items.drain(..).map(|record| (record.item().id.clone(), record)).collect();
+            inner.items.drain(..).map(|record| (record.item().key(), record)).collect();
         let mut previous_samples: HashMap<u64, Vec<Sample>> = inner.samples.drain(..).collect();
         let mut items = Vec::with_capacity(config.item_count());
         for decider in &config.deciders {
             for (position, item) in decider.items().iter().enumerate() {
-                let kept = previous.remove(&item.id);
+                let kept = previous.remove(&item.key());
                 items.push(ItemRecord {
                     decider: decider.clone(),
                     position,
@@ -339,7 +369,7 @@ impl Store {
                 (fingerprint, previous_samples.remove(&fingerprint).unwrap_or_default())
             })
             .collect();
-        inner.index = items.iter().enumerate().map(|(i, r)| (r.item().id.clone(), i)).collect();
+        inner.index = items.iter().enumerate().map(|(i, r)| (r.item().key(), i)).collect();
         inner.sample_index = samples.iter().enumerate().map(|(i, (f, _))| (*f, i)).collect();
         inner.items = items;
         inner.samples = samples;
@@ -348,11 +378,11 @@ impl Store {
             .iter()
             .filter(|group| group.not_applicable.is_none())
             .filter_map(|group| {
-                let item = *inner.index.get(&group.item.id)?;
+                let item = *inner.index.get(&group.item.key())?;
                 let members = group
                     .members
                     .iter()
-                    .filter_map(|id| inner.index.get(id).copied())
+                    .filter_map(|id| inner.index.get(&group.item.key_of(id)).copied())
                     .filter(|&m| inner.items[m].not_applicable().is_none())
                     .collect();
                 Some((item, members))
@@ -374,12 +404,19 @@ impl Store {
         at: SystemTime,
         duration: Duration,
     ) {
+        let mut samples = samples;
+        // The same check in two environments gives the same series but for this label.
+        if let Some(environment) = check.items.first().and_then(|item| item.environment.as_deref()) {
+            for sample in &mut samples {
+                sample.labels.push(("environment", environment.to_string()));
+            }
+        }
         let mut inner = self.write();
         let Some(&slot) = inner.sample_index.get(&fingerprint) else { return };
         inner.samples[slot].1 = samples;
         let mut changed = HashSet::new();
         for (item, outcome) in check.items.iter().zip(outcomes) {
-            let Some(&index) = inner.index.get(&item.id) else { continue };
+            let Some(&index) = inner.index.get(&item.key()) else { continue };
             inner.items[index].push(outcome, at, duration, Some(fingerprint));
             changed.insert(index);
         }
@@ -434,7 +471,8 @@ impl Store {
         let mut inner = self.write();
         let mut restored = 0;
         for verdict in saved {
-            let Some(&index) = inner.index.get(&verdict.id) else { continue };
+            let key = crate::config::shard::placement_value(verdict.environment.as_deref(), &verdict.id);
+            let Some(&index) = inner.index.get(&key) else { continue };
             let record = &mut inner.items[index];
             if record.last.is_some() || record.check_fingerprint() != Some(verdict.check) {
                 continue;
@@ -692,6 +730,55 @@ members = ["cpu", "port", "cloud"]
         record(Outcome::error(Cause::Refused, "x".repeat(REASON_LABEL_CHARS + 50)));
         let long = reason(&store).unwrap();
         assert_eq!(long.chars().count(), REASON_LABEL_CHARS + 1, "cut, with the cut marked: {long}");
+    }
+
+    #[test]
+    fn environments_keep_their_own_records_samples_and_saved_verdicts() {
+        let text = format!("[vars]\nx = 1\n[environments.production.vars]\n[environments.staging.vars]\n{TWO_CHECKS}");
+        let config = config(&text);
+        let store = Store::default();
+        store.install(&config);
+        assert_eq!(store.read().environments(), ["production", "staging"]);
+        let staging_cpu = config.checks.iter().find(|c| c.items[0].key() == "staging;cpu").unwrap();
+        static CORES: crate::model::MetricFamily = crate::model::MetricFamily {
+            name: "checklist_host_cpu_cores",
+            help: "cores",
+            kind: crate::model::MetricKind::Gauge,
+        };
+        let sample = crate::model::Sample::new(&CORES, 4.0);
+        let then = UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+        store.record(
+            staging_cpu,
+            staging_cpu.fingerprint(),
+            vec![Outcome::pass("4 cores")],
+            vec![sample],
+            then,
+            Duration::ZERO,
+        );
+        let inner = store.read();
+        let verdicts: Vec<(String, Option<Verdict>)> =
+            inner.items.iter().map(|r| (r.item().key(), r.verdict())).collect();
+        assert_eq!(
+            verdicts[0],
+            ("production;cpu".to_string(), None),
+            "the same id in another environment is untouched"
+        );
+        assert_eq!(verdicts[2], ("staging;cpu".to_string(), Some(Verdict::Pass)));
+        let labels = &inner.samples.iter().find(|(f, _)| *f == staging_cpu.fingerprint()).unwrap().1[0].labels;
+        assert!(labels.contains(&("environment", "staging".to_string())), "{labels:?}");
+        let mut view = inner.clone();
+        drop(inner);
+        view.keep_environment("staging");
+        assert_eq!(view.items.len(), 2);
+
+        let saved = store.saved_verdicts();
+        assert_eq!(saved.len(), 1);
+        assert_eq!((saved[0].id.as_str(), saved[0].environment.as_deref()), ("cpu", Some("staging")));
+        let restarted = Store::default();
+        restarted.install(&config);
+        assert_eq!(restarted.restore(saved), 1);
+        let restored: Vec<bool> = restarted.read().items.iter().map(|r| r.restored).collect();
+        assert_eq!(restored, [false, false, true, false], "back on staging's item only");
     }
 
     /// The state file's content after the port check of [`TWO_CHECKS`] decided `outcome` at `then`.

@@ -15,6 +15,9 @@ use crate::web::view::{reason_of, rfc3339, state_name, summarize, DisplayState, 
 #[derive(Debug, Serialize)]
 pub struct ItemView<'a> {
     pub id: &'a str,
+    /// Absent when the config declares no environments.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub environment: Option<&'a str>,
     pub section: &'a str,
     pub title: &'a str,
     pub severity: Severity,
@@ -66,6 +69,7 @@ pub fn item_view<'a>(record: &'a ItemRecord, inner: &StoreInner) -> ItemView<'a>
     let last = record.last.as_ref();
     ItemView {
         id: &record.item().id,
+        environment: record.item().environment.as_deref(),
         section: &record.item().section,
         title: &record.item().title,
         severity: record.item().severity,

@@ -8,6 +8,10 @@ use crate::model::Verdict;
 use crate::state::causes::{leading, root_causes, RootCause};
 use crate::state::StoreInner;
 
+/// How many blocked items a cause names on the page: a cause of 46 items would otherwise be a
+/// wall of its own. The rest are counted, and all of them are in `/api/v1/items`.
+pub const ITEMS_NAMED: usize = 8;
+
 /// One root cause as the section shows it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RootCauseView {
@@ -17,8 +21,10 @@ pub struct RootCauseView {
     /// How many items fixing it clears (group items not counted).
     pub count: usize,
     pub weight: u32,
-    /// The ids of the items it blocks, each linked to `#item-<id>`.
+    /// The ids of the first [`ITEMS_NAMED`] items it blocks, each linked to `#item-<id>`.
     pub items: Vec<String>,
+    /// How many more it blocks than `items` names.
+    pub more: usize,
     /// The group items that clear with them.
     pub groups: Vec<String>,
 }
@@ -30,7 +36,8 @@ impl From<&RootCause> for RootCauseView {
             summary: cause.summary.clone(),
             count: cause.items.len(),
             weight: cause.weight,
-            items: cause.items.clone(),
+            items: cause.items.iter().take(ITEMS_NAMED).cloned().collect(),
+            more: cause.items.len().saturating_sub(ITEMS_NAMED),
             groups: cause.groups.clone(),
         }
     }

@@ -364,11 +364,26 @@ fn gauge<'a>(
 /// The labels of the verdict gauges: alerts group and route on section and severity.
 fn full_labels(record: &ItemRecord) -> Vec<(&'static str, &str)> {
     let item = record.item();
-    vec![("id", item.id.as_str()), ("section", item.section.as_str()), ("severity", item.severity.as_str())]
+    with_environment(
+        record,
+        vec![("id", item.id.as_str()), ("section", item.section.as_str()), ("severity", item.severity.as_str())],
+    )
 }
 
 fn id_label(record: &ItemRecord) -> Vec<(&'static str, &str)> {
-    vec![("id", record.item().id.as_str())]
+    with_environment(record, vec![("id", record.item().id.as_str())])
+}
+
+/// Item labels with `environment="..."` added when the config declares environments: an item
+/// is identified by (environment, id) then, and without it two instances would be one series.
+fn with_environment<'a>(
+    record: &'a ItemRecord,
+    mut labels: Vec<(&'static str, &'a str)>,
+) -> Vec<(&'static str, &'a str)> {
+    if let Some(environment) = record.item().environment.as_deref() {
+        labels.push(("environment", environment));
+    }
+    labels
 }
 
 /// Encodes one gauge family with a sample per evaluated item.
@@ -390,14 +405,14 @@ fn item_gauge<'a>(
 /// A check's item moves with its check; a group's moves whenever any applicable member is
 /// recorded, so it is its members' smallest interval (nested groups included).
 fn item_intervals(encoder: &mut DescriptorEncoder<'_>, inner: &StoreInner) -> Result<(), std::fmt::Error> {
-    let by_id: HashMap<&str, &ItemRecord> = inner.items.iter().map(|r| (r.item().id.as_str(), r)).collect();
+    let by_key: HashMap<String, &ItemRecord> = inner.items.iter().map(|r| (r.item().key(), r)).collect();
     let mut family = gauge(
         encoder,
         "checklist_item_interval_seconds",
         "How often the item is evaluated, in seconds (for a group item, its members' smallest interval); absent for items that do not apply.",
     )?;
     for record in inner.items.iter().filter(|r| r.not_applicable().is_none()) {
-        let seconds = effective_interval(record, &by_id, 0).as_secs_f64();
+        let seconds = effective_interval(record, &by_key, 0).as_secs_f64();
         ConstGauge::new(seconds).encode(family.encode_family(&id_label(record))?)?;
     }
     Ok(())
@@ -406,7 +421,7 @@ fn item_intervals(encoder: &mut DescriptorEncoder<'_>, inner: &StoreInner) -> Re
 /// Groups nest at most as deep as the config allows; the bound only guards against a cycle.
 const MAX_GROUP_DEPTH: usize = 64;
 
-fn effective_interval(record: &ItemRecord, by_id: &HashMap<&str, &ItemRecord>, depth: usize) -> Duration {
+fn effective_interval(record: &ItemRecord, by_key: &HashMap<String, &ItemRecord>, depth: usize) -> Duration {
     let Decider::Group(group) = &record.decider else { return record.interval() };
     if depth >= MAX_GROUP_DEPTH {
         return record.interval();
@@ -414,9 +429,9 @@ fn effective_interval(record: &ItemRecord, by_id: &HashMap<&str, &ItemRecord>, d
     group
         .members
         .iter()
-        .filter_map(|id| by_id.get(id.as_str()))
+        .filter_map(|id| by_key.get(&group.item.key_of(id)))
         .filter(|member| member.not_applicable().is_none())
-        .map(|member| effective_interval(member, by_id, depth + 1))
+        .map(|member| effective_interval(member, by_key, depth + 1))
         .min()
         .unwrap_or_else(|| record.interval())
 }
@@ -481,13 +496,16 @@ impl Collector for StoreCollector {
         )?;
         for record in &inner.items {
             let item = record.item();
-            let labels = vec![
-                ("id", item.id.as_str()),
-                ("section", item.section.as_str()),
-                ("severity", item.severity.as_str()),
-                ("kind", record.kind()),
-                ("title", item.title.as_str()),
-            ];
+            let labels = with_environment(
+                record,
+                vec![
+                    ("id", item.id.as_str()),
+                    ("section", item.section.as_str()),
+                    ("severity", item.severity.as_str()),
+                    ("kind", record.kind()),
+                    ("title", item.title.as_str()),
+                ],
+            );
             ConstGauge::new(1i64).encode(family.encode_family(&labels)?)?;
         }
 
@@ -499,12 +517,7 @@ impl Collector for StoreCollector {
             "1 for an item the config switched off for this site; absent for every other item.",
         )?;
         for record in inner.items.iter().filter(|r| r.not_applicable().is_some()) {
-            let item = record.item();
-            let labels = vec![
-                ("id", item.id.as_str()),
-                ("section", item.section.as_str()),
-                ("severity", item.severity.as_str()),
-            ];
+            let labels = full_labels(record);
             ConstGauge::new(1i64).encode(family.encode_family(&labels)?)?;
         }
 
@@ -535,7 +548,8 @@ impl Collector for StoreCollector {
         )?;
         for (record, evaluation) in &evaluated {
             if let Some(cause) = evaluation.outcome.cause {
-                let labels = vec![("id", record.item().id.as_str()), ("cause", cause.as_str())];
+                let labels =
+                    with_environment(record, vec![("id", record.item().id.as_str()), ("cause", cause.as_str())]);
                 ConstGauge::new(1i64).encode(family.encode_family(&labels)?)?;
             }
         }
@@ -566,7 +580,8 @@ impl Collector for StoreCollector {
         )?;
         for (record, _) in &evaluated {
             for (verdict, count) in Verdict::ALL.iter().zip(record.counts) {
-                let labels = vec![("id", record.item().id.as_str()), ("result", verdict.as_str())];
+                let labels =
+                    with_environment(record, vec![("id", record.item().id.as_str()), ("result", verdict.as_str())]);
                 ConstCounter::new(count).encode(family.encode_family(&labels)?)?;
             }
         }
@@ -648,7 +663,10 @@ fn encode_reason_info(
         }
         let target = record.decider.target();
         let reason = record.reason_at_change.as_deref().unwrap_or_default();
-        let labels = vec![("id", record.item().id.as_str()), ("target", target.as_str()), ("reason", reason)];
+        let labels = with_environment(
+            record,
+            vec![("id", record.item().id.as_str()), ("target", target.as_str()), ("reason", reason)],
+        );
         ConstGauge::new(1i64).encode(family.encode_family(&labels)?)?;
     }
     Ok(())

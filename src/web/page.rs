@@ -11,6 +11,7 @@ use askama::Template;
 use crate::config::{Decider, Severity};
 use crate::model::Verdict;
 use crate::state::{ItemRecord, StoreInner};
+use crate::web::causes::RootCausesSection;
 use crate::web::view::{
     outline, reason_and_evidence, relative, rfc3339, summarize, DisplayState, OutlineNode, SectionRows, Summary,
 };
@@ -157,6 +158,8 @@ pub struct Page<'a> {
     pub attention: Vec<ItemRow<'a>>,
     /// How many items need attention in all.
     pub attention_total: usize,
+    /// "Fix these first": the leading root causes, on the whole page and the attention view.
+    pub root_causes: RootCausesSection,
     pub filters: Filters,
     pub section_choices: Vec<Choice<'a>>,
     pub severity_choices: Vec<Choice<'a>>,
@@ -174,6 +177,51 @@ pub struct Page<'a> {
     /// The exposition's address relative to the page (`--web.telemetry-path` without its `/`).
     /// Every link and asset is relative, so the page works below any route prefix or proxy path.
     pub metrics_link: &'a str,
+    /// The environments to switch between (empty without environments), and the one shown.
+    pub environments: Vec<String>,
+    pub environment: Option<String>,
+}
+
+impl Page<'_> {
+    /// `&environment=NAME` for links that keep the environment shown; empty without one.
+    pub fn environment_query(&self) -> String {
+        self.environment.as_ref().map_or_else(String::new, |name| format!("&environment={name}"))
+    }
+
+    /// `?environment=NAME` for links with no other parameter; empty without one.
+    pub fn environment_only_query(&self) -> String {
+        self.environment.as_ref().map_or_else(String::new, |name| format!("?environment={name}"))
+    }
+}
+
+/// Narrows a snapshot to the environment `asked` (`?environment=NAME`), or to the first one
+/// when `default_first` and none was asked (the page shows one environment at a time, so that
+/// an item's anchor is unique). Returns the environments declared and the one kept; refuses an
+/// environment the config does not declare, naming those it does.
+pub fn select_environment(
+    inner: &mut StoreInner,
+    asked: Option<&str>,
+    default_first: bool,
+) -> Result<(Vec<String>, Option<String>), String> {
+    let environments = inner.environments();
+    let chosen = match asked {
+        Some(name) if environments.iter().any(|known| known == name) => Some(name.to_string()),
+        Some(name) if environments.is_empty() => {
+            return Err(format!("environment={name}: the config declares no environments"))
+        }
+        Some(name) => {
+            return Err(format!(
+                "environment={name}: the config declares no such environment; declared: {}",
+                environments.join(", ")
+            ))
+        }
+        None if default_first => environments.first().cloned(),
+        None => None,
+    };
+    if let Some(name) = &chosen {
+        inner.keep_environment(name);
+    }
+    Ok((environments, chosen))
 }
 
 fn percent(part: usize, whole: usize) -> String {
@@ -309,7 +357,7 @@ pub fn build<'a>(inner: &'a StoreInner, filters: Filters, now: SystemTime) -> Pa
         }
         let applicable = section.all.iter().filter(|&&i| states[i] != DisplayState::NotApplicable);
         sections.push(SectionView {
-            name: section.name,
+            name: section.name.into(),
             passing: section.all.iter().filter(|&&i| states[i] == DisplayState::Passing).count(),
             applicable: applicable.count(),
             rows: items,
@@ -341,6 +389,11 @@ pub fn build<'a>(inner: &'a StoreInner, filters: Filters, now: SystemTime) -> Pa
         counts,
         attention,
         attention_total,
+        root_causes: if filters.section.is_none() && filters.severity.is_none() && filters.state.is_none() {
+            RootCausesSection::from_store(inner)
+        } else {
+            RootCausesSection::default()
+        },
         section_choices,
         severity_choices: choices(
             [Severity::Critical, Severity::Warning, Severity::Info].map(|s| (s.as_str(), s.as_str())),
@@ -356,6 +409,8 @@ pub fn build<'a>(inner: &'a StoreInner, filters: Filters, now: SystemTime) -> Pa
         reload_refused: inner.reload.refusal.clone(),
         regressed,
         metrics_link: "metrics",
+        environments: Vec::new(),
+        environment: None,
     }
 }
 
@@ -421,7 +476,7 @@ mod tests {
         let attention: Vec<&str> = page.attention.iter().map(|r| r.id).collect();
         assert_eq!(attention, vec!["i2", "i0"]);
         assert_eq!(page.counts, [1, 2, 0, 0, 0, 0]);
-        assert_eq!(page.sections.iter().map(|s| s.name).collect::<Vec<_>>(), vec!["S0", "S1"]);
+        assert_eq!(page.sections.iter().map(|s| s.name.as_ref()).collect::<Vec<_>>(), vec!["S0", "S1"]);
         let filtered = build(&inner, Filters { attention: true, ..Filters::default() }, at);
         assert_eq!(filtered.sections.len(), 1, "S1 holds only a passing item");
         assert_eq!(filtered.sections[0].rows.len(), 2);

@@ -54,8 +54,10 @@ pub fn render(inner: &StoreInner, format: ReportFormat, now: SystemTime) -> Stri
 }
 
 /// Items grouped by section as the page shows them: sections in the document's order, a group
-/// above its members (see [`outline`]).
-fn by_section(items: &[ItemRecord]) -> Vec<(&str, Vec<&ItemRecord>)> {
+/// above its members (see [`outline`]). With environments a section is one per environment,
+/// named `section (environment)`, so a report of every environment never mixes the verdicts of
+/// two.
+fn by_section(items: &[ItemRecord]) -> Vec<(String, Vec<&ItemRecord>)> {
     nested_by_section(items)
         .into_iter()
         .map(|(name, members)| (name, members.into_iter().map(|(record, _)| record).collect()))
@@ -63,17 +65,51 @@ fn by_section(items: &[ItemRecord]) -> Vec<(&str, Vec<&ItemRecord>)> {
 }
 
 /// [`by_section`] with each item's depth: 0 at the top, 1 under a group, and so on.
-fn nested_by_section(items: &[ItemRecord]) -> Vec<(&str, Vec<(&ItemRecord, usize)>)> {
-    outline(items, |_| true)
+fn nested_by_section(items: &[ItemRecord]) -> Vec<(String, Vec<(&ItemRecord, usize)>)> {
+    let mut environments: Vec<Option<&str>> = Vec::new();
+    for record in items {
+        let environment = record.item().environment.as_deref();
+        if !environments.contains(&environment) {
+            environments.push(environment);
+        }
+    }
+    if let [None] | [] = environments.as_slice() {
+        let all: Vec<usize> = (0..items.len()).collect();
+        return outlined(items, items, &all, None);
+    }
+    // Ids repeat across environments, and the outline finds a group's members by id: outline
+    // each environment's items on their own (a copy: reports are rare and small).
+    let mut sections = Vec::new();
+    for environment in environments {
+        let chosen: Vec<usize> =
+            (0..items.len()).filter(|&i| items[i].item().environment.as_deref() == environment).collect();
+        let subset: Vec<ItemRecord> = chosen.iter().map(|&i| items[i].clone()).collect();
+        sections.extend(outlined(items, &subset, &chosen, environment));
+    }
+    sections
+}
+
+/// The outline of `subset` (the items at `chosen` of `items`), as references into `items`.
+fn outlined<'a>(
+    items: &'a [ItemRecord],
+    subset: &[ItemRecord],
+    chosen: &[usize],
+    environment: Option<&str>,
+) -> Vec<(String, Vec<(&'a ItemRecord, usize)>)> {
+    outline(subset, |_| true)
         .into_iter()
         .map(|section| {
             let mut members = Vec::with_capacity(section.all.len());
             let mut stack: Vec<(&OutlineNode, usize)> = section.roots.iter().rev().map(|n| (n, 0)).collect();
             while let Some((node, depth)) = stack.pop() {
-                members.push((&items[node.index], depth));
+                members.push((&items[chosen[node.index]], depth));
                 stack.extend(node.children.iter().rev().map(|child| (child, depth + 1)));
             }
-            (section.name, members)
+            let name = match environment {
+                Some(environment) => format!("{} ({environment})", section.name),
+                None => section.name.to_string(),
+            };
+            (name, members)
         })
         .collect()
 }
@@ -117,7 +153,7 @@ fn junit(items: &[ItemRecord], now: SystemTime) -> String {
         let _ = writeln!(
             xml,
             "  <testsuite name=\"{}\" tests=\"{}\" failures=\"{}\" errors=\"{}\" skipped=\"{}\" time=\"{time:.6}\">",
-            xml_escape(section),
+            xml_escape(&section),
             members.len(),
             count(Some(Verdict::Fail)),
             count(Some(Verdict::Error)),
@@ -129,7 +165,7 @@ fn junit(items: &[ItemRecord], now: SystemTime) -> String {
             let _ = write!(
                 xml,
                 "    <testcase classname=\"{}\" name=\"{}: {}\" time=\"{time:.6}\"",
-                xml_escape(section),
+                xml_escape(&section),
                 xml_escape(&item.id),
                 xml_escape(&item.title)
             );
@@ -236,7 +272,7 @@ fn markdown(items: &[ItemRecord], now: SystemTime) -> String {
     for (section, members) in by_section(items) {
         let passing = members.iter().filter(|r| r.verdict() == Some(Verdict::Pass)).count();
         let applicable = members.iter().filter(|r| r.not_applicable().is_none()).count();
-        let _ = writeln!(text, "## {} ({passing} of {applicable} pass)\n", cell(section));
+        let _ = writeln!(text, "## {} ({passing} of {applicable} pass)\n", cell(&section));
         let _ = writeln!(text, "| state | severity | item | reason | evidence time |");
         let _ = writeln!(text, "|---|---|---|---|---|");
         for record in members {
@@ -285,7 +321,7 @@ fn html(items: &[ItemRecord], now: SystemTime) -> String {
     let sections = nested_by_section(items)
         .into_iter()
         .map(|(name, members)| SectionRows {
-            name,
+            name: name.into(),
             passing: members.iter().filter(|(r, _)| r.verdict() == Some(Verdict::Pass)).count(),
             applicable: members.iter().filter(|(r, _)| r.not_applicable().is_none()).count(),
             rows: members

@@ -331,7 +331,11 @@ async fn route(state: &AppState, request: Request<Incoming>, peer: SocketAddr) -
         }
         "/api/v1/items" => only_get(method).unwrap_or_else(|| {
             let encoded = {
-                let inner = state.store.snapshot();
+                let mut inner = state.store.snapshot();
+                let asked = query_param(request.uri().query(), "environment");
+                if let Err(reason) = crate::web::page::select_environment(&mut inner, asked, false) {
+                    return text(StatusCode::NOT_FOUND, format!("{reason}\n"));
+                }
                 serde_json::to_vec_pretty(&crate::web::api::items_document(&inner))
             };
             match encoded {
@@ -343,8 +347,10 @@ async fn route(state: &AppState, request: Request<Incoming>, peer: SocketAddr) -
                 Err(err) => text(StatusCode::INTERNAL_SERVER_ERROR, format!("cannot encode items: {err}\n")),
             }
         }),
-        "/" => only_get(method)
-            .unwrap_or_else(|| checklist_page(state, crate::web::page::Filters::from_query(request.uri().query()))),
+        "/" => only_get(method).unwrap_or_else(|| {
+            let query = request.uri().query();
+            checklist_page(state, crate::web::page::Filters::from_query(query), query_param(query, "environment"))
+        }),
         "/static/page.css" => {
             only_get(method).unwrap_or_else(|| static_asset("text/css; charset=utf-8", crate::web::page::STYLESHEET))
         }
@@ -372,7 +378,11 @@ async fn route(state: &AppState, request: Request<Incoming>, peer: SocketAddr) -
             let name = query_param(request.uri().query(), "format").unwrap_or("markdown");
             match ReportFormat::parse(name) {
                 Some(format) => {
-                    let inner = state.store.snapshot();
+                    let mut inner = state.store.snapshot();
+                    let asked = query_param(request.uri().query(), "environment");
+                    if let Err(reason) = crate::web::page::select_environment(&mut inner, asked, false) {
+                        return text(StatusCode::NOT_FOUND, format!("{reason}\n"));
+                    }
                     let mut response = with_type(
                         StatusCode::OK,
                         format.content_type(),
@@ -508,10 +518,15 @@ async fn take_baseline(state: &AppState, force: bool) -> Response<Body> {
     }
 }
 
-fn checklist_page(state: &AppState, filters: crate::web::page::Filters) -> Response<Body> {
-    let inner = state.store.snapshot();
+fn checklist_page(state: &AppState, filters: crate::web::page::Filters, environment: Option<&str>) -> Response<Body> {
+    let mut inner = state.store.snapshot();
+    let (environments, environment) = match crate::web::page::select_environment(&mut inner, environment, true) {
+        Ok(selected) => selected,
+        Err(reason) => return text(StatusCode::NOT_FOUND, format!("{reason}\n")),
+    };
     let mut page = crate::web::page::build(&inner, filters, SystemTime::now());
     page.metrics_link = state.routes.telemetry_link();
+    (page.environments, page.environment) = (environments, environment);
     let rendered = askama::Template::render(&page);
     drop(page);
     drop(inner);

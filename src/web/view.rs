@@ -313,7 +313,9 @@ pub fn reason_and_evidence(record: &ItemRecord) -> (&str, Option<&str>) {
 
 /// A section as the page and the HTML sheet show it: its tally and its rows in outline order.
 pub struct SectionRows<'a, Row> {
-    pub name: &'a str,
+    /// Borrowed from the config, or made (`section (environment)` in a report of every
+    /// environment).
+    pub name: std::borrow::Cow<'a, str>,
     pub passing: usize,
     /// Its items that apply to this site.
     pub applicable: usize,

@@ -3,6 +3,7 @@
 #![allow(dead_code)] // each test file uses a different part of this module
 
 pub mod hostile;
+pub mod journey_app;
 pub mod nginx;
 pub mod pki;
 pub mod probe;
@@ -426,15 +427,19 @@ pub fn check_once_as(config_text: &str, uid: Option<u32>) -> (Option<i32>, HashM
     let output = command.args(["check", "--format", "json", "--config.file"]).arg(&config).output().unwrap();
     let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
     let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    (output.status.code(), items_by_id(&stdout, &stderr), stderr)
+}
+
+/// The items of a `check --format json` document by id; `stderr` explains a missing document.
+pub fn items_by_id(stdout: &str, stderr: &str) -> HashMap<String, serde_json::Value> {
     let document: serde_json::Value =
-        serde_json::from_str(&stdout).unwrap_or_else(|_| panic!("no JSON document; stderr: {stderr}"));
-    let items = document["items"]
+        serde_json::from_str(stdout).unwrap_or_else(|_| panic!("no JSON document; stderr: {stderr}"));
+    document["items"]
         .as_array()
         .unwrap()
         .iter()
         .map(|item| (item["id"].as_str().unwrap().to_string(), item.clone()))
-        .collect();
-    (output.status.code(), items, stderr)
+        .collect()
 }
 
 pub fn check_once(config_text: &str) -> HashMap<String, serde_json::Value> {

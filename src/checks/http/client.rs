@@ -59,6 +59,16 @@ impl ClientSlot {
         let client = client(ctx, self, spec).await?;
         send(&client, spec).await
     }
+
+    /// The check's client for `spec`'s trust and limits, for a kind that builds its own
+    /// requests (a journey's steps with bodies) and sends them with [`exchange`].
+    pub(in crate::checks) async fn client(
+        &mut self,
+        ctx: &CheckContext,
+        spec: &RequestSpec,
+    ) -> Result<reqwest::Client, ProbeFailure> {
+        client(ctx, self, spec).await
+    }
 }
 
 /// The check's client: the one kept in the slot while the trust material is the one it was built
@@ -206,12 +216,21 @@ fn error_text(err: &reqwest::Error) -> String {
 /// Makes the request and reads the body up to the cap. The scheduler's timeout bounds the whole
 /// check; `request_timeout` bounds this request so that its reason is specific.
 async fn send(client: &reqwest::Client, spec: &RequestSpec) -> Result<Answer, ProbeFailure> {
-    let url = &spec.url;
-    let started = Instant::now();
-    let mut request = client.request(spec.method.clone(), url);
+    let mut request = client.request(spec.method.clone(), &spec.url);
     for (name, value) in &spec.headers {
         request = request.header(*name, value);
     }
+    exchange(request, spec).await
+}
+
+/// Sends a built request and reads the answer up to `spec`'s body cap; a failure's reason names
+/// `spec.url` (which a journey sets to the step's URL as written, without captured values).
+pub(in crate::checks) async fn exchange(
+    request: reqwest::RequestBuilder,
+    spec: &RequestSpec,
+) -> Result<Answer, ProbeFailure> {
+    let url = &spec.url;
+    let started = Instant::now();
     let describe = |err: reqwest::Error| {
         let waited = format_duration(spec.request_timeout);
         if err.is_timeout() {

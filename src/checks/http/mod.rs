@@ -8,7 +8,8 @@
 //! 400 KiB and 100 headers). The decisions are pure functions of the answer, tested beside them.
 //!
 //! One file a kind: `health` (`http`), `headers` (`http_headers`), `redirect` (`https_redirect`),
-//! `cors`, `restricted` (`http_restricted`) and `exposition` (`metrics_endpoint`). What they
+//! `cors`, `restricted` (`http_restricted`), `exposition` (`metrics_endpoint`) and `journey`
+//! (`http_journey`, a scripted sequence of requests as a synthetic user). What they
 //! share: `request`, the request fields that `http_kind!` declares once for every kind with
 //! their defaults and validation, and `client`, which makes the request. The `prometheus` and
 //! `alertmanager` kinds (`checks::prometheus`) call their HTTP APIs through the same two.
@@ -18,6 +19,7 @@ mod cors;
 mod exposition;
 mod headers;
 mod health;
+mod journey;
 mod redirect;
 mod request;
 mod restricted;
@@ -30,6 +32,7 @@ pub use headers::{
     HttpHeadersCheck, REFERRER_POLICIES,
 };
 pub use health::{decide_json, json_at, HttpCheck, HttpState, LatencyFigures, HTTP_REQUEST_DURATION};
+pub use journey::{HttpJourneyCheck, JourneyState, HTTP_JOURNEY_STEP_DURATION};
 pub use redirect::{decide_redirect, HttpsRedirectCheck};
 pub use request::RequestSpec;
 pub(super) use request::{

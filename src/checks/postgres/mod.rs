@@ -338,7 +338,7 @@ pub(crate) fn quote(text: &str) -> String {
     excerpt(text, MAX_QUOTED_CHARS)
 }
 
-fn is_table_name(name: &str) -> bool {
+pub(crate) fn is_table_name(name: &str) -> bool {
     let identifier = |part: &str| {
         let mut chars = part.chars();
         chars.next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')

@@ -8,7 +8,7 @@
 //! or an env file) or `password_file`: `PostgresCheck::password` reads whichever is configured.
 
 use std::net::IpAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
 use tokio_postgres::config::{Host, SslMode};
@@ -131,47 +131,72 @@ impl PostgresCheck {
     /// The password to log in with: from the URL, `password_env` or `password_file`. `Ok(None)`
     /// when none is configured (trust or peer authentication).
     pub(super) async fn password(&self, ctx: &CheckContext, url: &PgUrl) -> Result<Option<Secret>, ProbeFailure> {
-        if let Some(password) = url.config.get_password() {
-            return Ok(Some(Secret::new(String::from_utf8_lossy(password))));
-        }
-        if let Some(path) = &self.password_file {
-            let path = path.clone();
+        let source = PasswordSource {
+            password_env: self.password_env.as_deref(),
+            env_file: self.env_file.as_deref(),
+            password_file: self.password_file.as_deref(),
+            file_key: "password_file",
+        };
+        read_password(ctx, url, &source).await
+    }
+}
+
+/// Where a password comes from besides the URL, and the key that names the file in messages
+/// (`password_file`, or a `backup_restore` check's `scratch_password_file`).
+pub(crate) struct PasswordSource<'a> {
+    pub password_env: Option<&'a str>,
+    pub env_file: Option<&'a Path>,
+    pub password_file: Option<&'a Path>,
+    pub file_key: &'a str,
+}
+
+/// The password to log in with: from the URL, the file or the environment variable (looked up
+/// in the env file when one is given). `Ok(None)` when none is configured.
+pub(crate) async fn read_password(
+    ctx: &CheckContext,
+    url: &PgUrl,
+    source: &PasswordSource<'_>,
+) -> Result<Option<Secret>, ProbeFailure> {
+    if let Some(password) = url.config.get_password() {
+        return Ok(Some(Secret::new(String::from_utf8_lossy(password))));
+    }
+    if let Some(path) = source.password_file {
+        let path = path.to_path_buf();
+        let shown = path.display().to_string();
+        let key = source.file_key;
+        let read = ctx.blocking.run(move || std::fs::read_to_string(&path)).await?;
+        return match read {
+            Ok(text) => Ok(Some(Secret::new(text.trim_end_matches(['\n', '\r'])))),
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
+                Err(ProbeFailure::new(Cause::Missing, format!("the password file {shown} is missing ({key})"))
+                    .about(Subject::Path(shown)))
+            }
+            Err(err) => Err(ProbeFailure::new(
+                Cause::from_io(&err),
+                format!("the password file {shown} cannot be read ({key}): {}", io_reason(&err)),
+            )
+            .about(Subject::Path(shown))),
+        };
+    }
+    let Some(key) = source.password_env else { return Ok(None) };
+    match source.env_file {
+        None => match std::env::var(key) {
+            Ok(value) => Ok(Some(Secret::new(value))),
+            Err(_) => Err(ProbeFailure::new(Cause::Missing, format!("environment variable {key} is not set"))
+                .about(Subject::Variable(key.to_string()))),
+        },
+        Some(path) => {
+            let path = path.to_path_buf();
             let shown = path.display().to_string();
             let read = ctx.blocking.run(move || std::fs::read_to_string(&path)).await?;
-            return match read {
-                Ok(text) => Ok(Some(Secret::new(text.trim_end_matches(['\n', '\r'])))),
-                Err(err) if err.kind() == std::io::ErrorKind::NotFound => Err(ProbeFailure::new(
-                    Cause::Missing,
-                    format!("the password file {shown} is missing (password_file)"),
-                )
-                .about(Subject::Path(shown))),
-                Err(err) => Err(ProbeFailure::new(
-                    Cause::from_io(&err),
-                    format!("the password file {shown} cannot be read (password_file): {}", io_reason(&err)),
-                )
-                .about(Subject::Path(shown))),
-            };
-        }
-        let Some(key) = &self.password_env else { return Ok(None) };
-        match &self.env_file {
-            None => match std::env::var(key) {
-                Ok(value) => Ok(Some(Secret::new(value))),
-                Err(_) => Err(ProbeFailure::new(Cause::Missing, format!("environment variable {key} is not set"))
-                    .about(Subject::Variable(key.clone()))),
-            },
-            Some(path) => {
-                let path = path.clone();
-                let shown = path.display().to_string();
-                let read = ctx.blocking.run(move || std::fs::read_to_string(&path)).await?;
-                let text = read.map_err(|err| {
-                    ProbeFailure::new(Cause::from_io(&err), format!("env_file {shown}: {}", io_reason(&err)))
-                        .about(Subject::Path(shown.clone()))
-                })?;
-                crate::support::dotenv::parse(&text).get(key).cloned().map(Some).ok_or_else(|| {
-                    ProbeFailure::new(Cause::Missing, format!("env_file {shown} does not set {key}"))
-                        .about(Subject::Variable(key.clone()))
-                })
-            }
+            let text = read.map_err(|err| {
+                ProbeFailure::new(Cause::from_io(&err), format!("env_file {shown}: {}", io_reason(&err)))
+                    .about(Subject::Path(shown.clone()))
+            })?;
+            crate::support::dotenv::parse(&text).get(key).cloned().map(Some).ok_or_else(|| {
+                ProbeFailure::new(Cause::Missing, format!("env_file {shown} does not set {key}"))
+                    .about(Subject::Variable(key.to_string()))
+            })
         }
     }
 }
