@@ -69,6 +69,22 @@ fn check(config: &str, env: &[(&str, &str)]) -> (HashMap<String, serde_json::Val
     (common::items_by_id(&stdout, &stderr), format!("{stdout}\n{stderr}"))
 }
 
+/// Neither the password nor any token the app handed out is in the daemon's metrics, items
+/// API, page or logs.
+fn assert_no_secret_in_any_output(daemon: &common::Daemon) {
+    let outputs = [
+        ("metrics", daemon.metrics_text()),
+        ("items", daemon.get("/api/v1/items").text().unwrap()),
+        ("page", daemon.get("/").text().unwrap()),
+        ("logs", daemon.logs().join("\n")),
+    ];
+    for (name, text) in outputs {
+        for canary in [PASSWORD_CANARY, TOKEN_CANARY] {
+            assert!(!text.contains(canary), "{canary} in the {name}: {text}");
+        }
+    }
+}
+
 const PASSWORD_ENV: &str = "{ env = \"JOURNEY_TEST_PASSWORD\" }";
 
 #[test]
@@ -217,17 +233,7 @@ fn secrets_and_captured_tokens_never_reach_metrics_items_logs_or_the_page() {
         daemon.item("j.delete_story")["reason"],
         "not run: `{{story_id}}` has no value (its step failed or was not run)"
     );
-    let outputs = [
-        ("metrics", daemon.metrics_text()),
-        ("items", daemon.get("/api/v1/items").text().unwrap()),
-        ("page", daemon.get("/").text().unwrap()),
-        ("logs", daemon.logs().join("\n")),
-    ];
-    for (name, text) in outputs {
-        for canary in [PASSWORD_CANARY, TOKEN_CANARY] {
-            assert!(!text.contains(canary), "{canary} in the {name}: {text}");
-        }
-    }
+    assert_no_secret_in_any_output(&daemon);
     let metrics = daemon.metrics();
     assert!(
         metrics
@@ -279,4 +285,105 @@ fn bad_journeys_are_refused_naming_the_step_and_the_reason() {
         assert_eq!(output.status.code(), Some(2), "{stderr}");
         assert!(stderr.contains(message), "want {message:?} in: {stderr}");
     }
+}
+
+/// A journey of two steps: register, then log in with `login_expect`, capturing the token
+/// (JSON) and the session (a cookie) the login answer carries.
+fn login_journey(app: &JourneyApp, name: &str, password: &str, login_expect: &str) -> String {
+    let url = app.url("");
+    format!(
+        "[[checks]]\nkind = \"http_journey\"\nname = \"{name}\"\nsecrets = {{ password = {password} }}\n\
+         [[checks.steps]]\nname = \"register\"\nmethod = \"POST\"\nurl = \"{url}/api/auth/register\"\njson = {{ email = \"user@example.test\", password = \"{{{{password}}}}\" }}\nexpect = {{ status = [201, 409] }}\n\
+         [[checks.steps]]\nname = \"login\"\nmethod = \"POST\"\nurl = \"{url}/api/auth/login\"\nform = {{ username = \"user@example.test\", password = \"{{{{password}}}}\" }}\nexpect = {login_expect}\ncapture = {{ token = {{ json = \"$.access_token\" }}, session = {{ cookie = \"session\" }} }}\n{}",
+        common::item(&format!("{name}.login"), "critical", Some("login"))
+    )
+}
+
+#[test]
+fn a_step_failing_on_the_answer_that_issues_a_token_does_not_quote_it() {
+    let app = JourneyApp::start(Behaviour::default());
+    let dir = tempfile::tempdir().unwrap();
+    let secret_file = dir.path().join("password");
+    std::fs::write(&secret_file, PASSWORD_CANARY).unwrap();
+    let password = format!("{{ file = \"{}\" }}", secret_file.display());
+    // Each login fails its assertion on what carries the fresh token: the cookie, the JSON field.
+    let config = [
+        login_journey(
+            &app,
+            "cookie",
+            &password,
+            "{ status = 200, header_matches = { \"set-cookie\" = \"^nothing$\" } }",
+        ),
+        login_journey(
+            &app,
+            "field",
+            &password,
+            "{ status = 200, json_equals = { \"$.access_token\" = \"not-the-token\" } }",
+        ),
+    ]
+    .join("\n");
+    let daemon = common::Daemon::start(&config);
+    daemon.wait_ready();
+    common::wait_for("both logins decided", Duration::from_secs(30), || {
+        daemon.item("cookie.login")["state"] == "fail" && daemon.item("field.login")["state"] == "fail"
+    });
+    let url = app.url("");
+    assert_eq!(
+        daemon.item("cookie.login")["reason"],
+        format!(
+            "POST {url}/api/auth/login: `set-cookie` is \"session=<captured session>; Path=/; HttpOnly\", want one matching `^nothing$`"
+        )
+    );
+    assert_eq!(
+        daemon.item("field.login")["reason"],
+        format!("POST {url}/api/auth/login: `$.access_token` is \"<captured token>\", want \"not-the-token\"")
+    );
+    assert_no_secret_in_any_output(&daemon);
+}
+
+#[test]
+fn a_body_cut_at_the_cap_cannot_tell_what_it_lacks_and_subjects_keep_no_query() {
+    let app = JourneyApp::start(Behaviour::default());
+    let closed = common::closed_port();
+    // The answer, `{"detail":"not found"}`, is cut at 8 bytes: `whisper` might follow.
+    let config = format!(
+        "[[checks]]\nkind = \"http_journey\"\nname = \"cut\"\nmax_body_bytes = 8\n[[checks.steps]]\nname = \"page\"\nurl = \"{}\"\nexpect = {{ status = 404, body_lacks = [\"whisper\"] }}\n{}\n\
+         [[checks]]\nkind = \"http_journey\"\nname = \"down\"\n[[checks.steps]]\nname = \"ping\"\nurl = \"http://127.0.0.1:{closed}/health?key=query-canary\"\n{}\n\
+         [[checks]]\nkind = \"http\"\nurl = \"http://127.0.0.1:{closed}/other\"\n{}",
+        app.url("/nothing?key=query-canary"),
+        common::item("cut.page", "critical", Some("page")),
+        common::item("down.ping", "critical", Some("ping")),
+        common::item("down.http", "warning", Some("status")),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("checklist.toml");
+    std::fs::write(&path, &config).unwrap();
+    let output =
+        Command::new(common::BINARY).args(["check", "--format", "json", "--config.file"]).arg(&path).output().unwrap();
+    let (stdout, stderr) = (String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
+    let items = common::items_by_id(&stdout, &stderr);
+    assert_eq!(
+        common::verdict(&items, "cut.page"),
+        (
+            "error".into(),
+            "invalid".into(),
+            format!(
+                "GET {}: the body was cut at 8 bytes; cannot tell whether it lacks `whisper` (raise max_body_bytes)",
+                app.url("/nothing?key=query-canary")
+            )
+        )
+    );
+    assert_eq!(items["cut.page"]["subject"], serde_json::json!({ "kind": "url", "name": app.url("/nothing") }));
+    let endpoint = serde_json::json!({ "kind": "endpoint", "name": format!("127.0.0.1:{closed}") });
+    assert_eq!(common::verdict(&items, "down.ping").0, "error");
+    assert_eq!(items["down.ping"]["subject"], endpoint, "a refused connection is about the endpoint");
+    assert_eq!(items["down.http"]["subject"], endpoint, "as for the `http` kind");
+    let document: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    let causes = document["root_causes"].as_array().unwrap();
+    let shared = causes.iter().find(|c| c["kind"] == "endpoint").unwrap_or_else(|| panic!("{causes:#?}"));
+    let mut gathered: Vec<&str> = shared["items"].as_array().unwrap().iter().filter_map(|id| id.as_str()).collect();
+    gathered.sort_unstable();
+    assert_eq!(gathered, ["down.http", "down.ping"], "one root cause for both kinds: {causes:#?}");
+    let subjects: Vec<String> = items.values().map(|item| item["subject"].to_string()).collect();
+    assert!(!subjects.concat().contains("query-canary"), "{subjects:?}");
 }

@@ -23,7 +23,7 @@ use serde::Deserialize;
 use super::client::exchange;
 use super::request::{default_max_body, default_request_timeout, validate_common, RequestSpec};
 use super::{Answer, ClientSlot};
-use crate::checks::{compile_regex, shorter_than_timeout, Check, CheckContext, KeyError};
+use crate::checks::{compile_regex, shorter_than_timeout, subject, Check, CheckContext, KeyError};
 use crate::model::{Cause, CheckResult, MetricFamily, MetricKind, Outcome, ProbeFailure, Report, Sample, Subject};
 use crate::support::secret::Secret;
 use crate::support::text::excerpt;
@@ -128,6 +128,35 @@ pub struct Capture {
     pub json: Option<String>,
     pub header: Option<String>,
     pub cookie: Option<String>,
+}
+
+impl Capture {
+    /// The value this capture, named `name`, keeps from `answer`, or why there is none.
+    fn take(&self, name: &str, answer: &Answer) -> Result<String, String> {
+        match (&self.json, &self.header, &self.cookie) {
+            (Some(path), _, _) => match json_body(answer).and_then(|document| JsonPath::lookup_text(&document, path)) {
+                Ok(Some(found)) => Ok(found),
+                Ok(None) => Err(format!("nothing at `{path}` in the JSON answer to capture as `{name}`")),
+                Err(miss) => Err(format!("cannot capture `{name}`: {}", miss.detail)),
+            },
+            (_, Some(header), _) => answer
+                .all(&header.to_ascii_lowercase())
+                .first()
+                .map(|value| value.to_string())
+                .ok_or_else(|| format!("no `{header}` header to capture as `{name}`")),
+            (_, _, Some(cookie)) => cookie_value(&answer.all("set-cookie"), cookie)
+                .map(str::to_string)
+                .ok_or_else(|| format!("no `{cookie}` cookie set to capture as `{name}`")),
+            _ => Err(format!("capture `{name}` names no source")),
+        }
+    }
+}
+
+/// Whether polling must stop rather than wait `poll.interval` again, `elapsed` after its first
+/// attempt: the next attempt would start after `within`. A wait past what time can count is
+/// past any `within`.
+fn out_of_time(elapsed: Duration, poll: &Poll) -> bool {
+    poll.within.is_some_and(|within| elapsed.checked_add(poll.interval.0).is_none_or(|next| next > within.0))
 }
 
 /// Assertions on one answer. In `expect` a missing `status` means any 2xx; in `until`, any.
@@ -289,8 +318,23 @@ impl Check for HttpJourneyCheck {
         shorter_than_timeout("request_timeout", self.request_timeout.0, timeout, why)?;
         for step in &self.steps {
             if let Some(poll) = &step.poll {
-                let waits = poll.interval.0 * poll.max_attempts.saturating_sub(1);
-                let bound = poll.within.map_or(waits, |within| within.0.min(waits));
+                let waits = poll.interval.0.checked_mul(poll.max_attempts.saturating_sub(1));
+                let bound = match (waits, poll.within) {
+                    (Some(waits), Some(within)) => waits.min(within.0),
+                    (Some(waits), None) => waits,
+                    (None, Some(within)) => within.0,
+                    (None, None) => {
+                        return Err(KeyError::new(
+                            "steps",
+                            format!(
+                                "step `{}`: poll: {} attempts {} apart is a wait too long to count; give fewer or a `within`",
+                                step.name,
+                                poll.max_attempts,
+                                format_duration(poll.interval.0)
+                            ),
+                        ))
+                    }
+                };
                 shorter_than_timeout("steps", bound, timeout, "polling must give up")?;
             }
         }
@@ -306,6 +350,8 @@ impl Check for HttpJourneyCheck {
         let mut steps: Vec<(&'static str, Outcome)> = Vec::new();
         // The first failed step: why the later ones are not run.
         let mut stopped: Option<(String, Outcome)> = None;
+        // Every value a capture found, also in answers whose step failed: hidden in reasons.
+        let mut glimpsed: Vec<(String, Secret)> = Vec::new();
         for step in &self.steps {
             let outcome = match &stopped {
                 Some((why, failed)) if !step.always => Outcome {
@@ -315,7 +361,7 @@ impl Check for HttpJourneyCheck {
                 },
                 _ => {
                     let step_started = Instant::now();
-                    let run = self.run_step(ctx, &client, step, &mut values).await;
+                    let run = self.run_step(ctx, &client, step, &mut values, &mut glimpsed).await;
                     report = report.sample(
                         Sample::new(&HTTP_JOURNEY_STEP_DURATION, step_started.elapsed().as_secs_f64())
                             .label("journey", self.name.as_str())
@@ -339,7 +385,8 @@ impl Check for HttpJourneyCheck {
                 Outcome { reason: format!("step `{name}`: {}", outcome.reason), ..outcome.clone() }
             }
         };
-        let hidden = Hidden::new(&values, &self.secrets);
+        let glimpsed = glimpsed.iter().map(|(name, value)| (name, value));
+        let hidden = Hidden::new(values.iter().chain(glimpsed), &self.secrets);
         for (name, outcome) in std::iter::once((WHOLE, whole)).chain(steps) {
             report = report.with(name, Outcome { reason: hidden.scrub(&outcome.reason), ..outcome });
         }
@@ -479,6 +526,13 @@ impl Assertions {
     /// The first assertion `answer` breaks: its cause and what was seen against what was wanted.
     /// `any_2xx`: a missing `status` wants a 2xx (in `expect`) rather than anything (in `until`).
     pub fn check(&self, answer: &Answer, any_2xx: bool) -> Result<(), Miss> {
+        self.check_hiding(answer, any_2xx, &Hidden::default())
+    }
+
+    /// [`Assertions::check`], quoting what was seen with `hidden`'s values replaced before it is
+    /// cut short: a value cut first would no longer match, and its first 80 characters would show.
+    fn check_hiding(&self, answer: &Answer, any_2xx: bool, hidden: &Hidden) -> Result<(), Miss> {
+        let quote = |seen: &str| excerpt(&hidden.scrub(seen), 80);
         let status = answer.status;
         match &self.status {
             Some(wanted) if !wanted.list().contains(&status) => {
@@ -506,7 +560,7 @@ impl Assertions {
                     return Err(Miss::new(Cause::Missing, format!("no `{name}` header, want one matching `{pattern}`")))
                 }
                 Some(first) if !values.iter().any(|value| regex.is_match(value)) => {
-                    let seen = excerpt(first, 80);
+                    let seen = quote(first);
                     return Err(Miss::new(
                         Cause::Mismatch,
                         format!("`{name}` is {seen:?}, want one matching `{pattern}`"),
@@ -514,6 +568,13 @@ impl Assertions {
                 }
                 _ => {}
             }
+        }
+        if let (Some(text), true) = (self.body_lacks.first(), answer.truncated) {
+            // The text may be in the part that was not read.
+            let cap = answer.body.len();
+            return Err(Miss::undecidable(format!(
+                "the body was cut at {cap} bytes; cannot tell whether it lacks `{text}` (raise max_body_bytes)"
+            )));
         }
         let body = String::from_utf8_lossy(&answer.body);
         if let Some(text) = self.body_lacks.iter().find(|text| body.contains(text.as_str())) {
@@ -537,7 +598,7 @@ impl Assertions {
                     ))
                 }
                 Some(found) if found != *wanted => {
-                    let seen = excerpt(&found, 80);
+                    let seen = quote(&found);
                     return Err(Miss::new(Cause::Mismatch, format!("`{path}` is {seen:?}, want {wanted:?}")));
                 }
                 Some(_) => {}
@@ -547,23 +608,31 @@ impl Assertions {
     }
 }
 
-/// A broken assertion: its cause and a short "seen, want" text.
+/// A broken assertion: its cause and a short "seen, want" text; or, `undecidable`, an answer
+/// that cannot tell whether the assertion holds (a body cut at the cap).
 #[derive(Clone, Debug, PartialEq)]
 pub struct Miss {
     pub cause: Cause,
     pub detail: String,
+    pub undecidable: bool,
 }
 
 impl Miss {
     fn new(cause: Cause, detail: String) -> Self {
-        Miss { cause, detail }
+        Miss { cause, detail, undecidable: false }
+    }
+
+    fn undecidable(detail: String) -> Self {
+        Miss { cause: Cause::Invalid, detail, undecidable: true }
     }
 }
 
 fn json_body(answer: &Answer) -> Result<serde_json::Value, Miss> {
     if answer.truncated {
         let cap = answer.body.len();
-        return Err(Miss::new(Cause::Invalid, format!("the body is larger than the cap of {cap} bytes")));
+        return Err(Miss::undecidable(format!(
+            "the body was cut at {cap} bytes; cannot read it as JSON (raise max_body_bytes)"
+        )));
     }
     serde_json::from_slice(&answer.body)
         .map_err(|err| Miss::new(Cause::Invalid, format!("the answer is not JSON ({err})")))
@@ -767,12 +836,18 @@ fn cookie_value<'a>(set_cookies: &[&'a str], name: &str) -> Option<&'a str> {
 
 /// Secret and captured values with the words that replace them in reasons, longest first so a
 /// value inside another is not half-replaced.
+#[derive(Default)]
 struct Hidden(Vec<(String, String)>);
 
 impl Hidden {
-    fn new(values: &HashMap<String, Secret>, secrets: &BTreeMap<String, SecretSource>) -> Hidden {
+    /// `values` by name: secrets (named in `secrets`) and captures, including those of answers
+    /// whose step failed, which are kept for no template but may be quoted by a reason.
+    fn new<'a>(
+        values: impl IntoIterator<Item = (&'a String, &'a Secret)>,
+        secrets: &BTreeMap<String, SecretSource>,
+    ) -> Hidden {
         let mut hidden: Vec<(String, String)> = values
-            .iter()
+            .into_iter()
             .filter(|(name, value)| {
                 !value.is_empty()
                     && (secrets.contains_key(name.as_str()) || value.char_len() >= MIN_HIDDEN_CAPTURE_CHARS)
@@ -932,12 +1007,13 @@ impl HttpJourneyCheck {
         client: &reqwest::Client,
         step: &Step,
         values: &mut HashMap<String, Secret>,
+        glimpsed: &mut Vec<(String, Secret)>,
     ) -> Result<Outcome, (String, Outcome)> {
         let prepared = self.prepare(ctx, step, values).await?;
         let shown = crate::support::url::mask_url(&step.url);
         let spec = self.spec(&step.url);
         let what = format!("{} {shown}", step.method);
-        let about = || Subject::Url(shown.clone());
+        let about = || subject::url(&step.url);
         let method = reqwest::Method::from_bytes(step.method.as_bytes()).unwrap_or(reqwest::Method::GET);
         let started = Instant::now();
         let attempts = step.poll.as_ref().map_or(1, |poll| poll.max_attempts.max(1));
@@ -955,18 +1031,37 @@ impl HttpJourneyCheck {
                 request = request.body(bytes.clone());
             }
             let answer = exchange(request, &spec).await.map_err(|failure| {
-                let outcome = Outcome::error(failure.cause, failure.reason.clone()).about(about());
+                // A connection that cannot be made is about the endpoint (as for the `http`
+                // kind, so that both share a root cause); a bad answer is about the URL.
+                let subject = failure.subject.clone().unwrap_or_else(about);
+                let outcome = Outcome::error(failure.cause, failure.reason.clone()).about(subject);
                 (failure.reason, outcome)
             })?;
+            // What the step would capture is hidden before any assertion quotes the answer: a
+            // failing step's answer may carry a fresh token.
+            for (name, value) in
+                step.capture.iter().filter_map(|(name, capture)| Some((name, capture.take(name, &answer).ok()?)))
+            {
+                // Polling asks again and again: keep each value once.
+                if !glimpsed.iter().any(|(_, seen)| seen.expose() == value) {
+                    glimpsed.push((name.clone(), Secret::new(value)));
+                }
+            }
+            let hidden =
+                Hidden::new(values.iter().chain(glimpsed.iter().map(|(name, value)| (name, value))), &self.secrets);
             let fail = |miss: Miss| {
-                let outcome = Outcome::fail(miss.cause, format!("{what}: {}", miss.detail)).about(about());
-                (miss.detail, outcome)
+                let reason = format!("{what}: {}", miss.detail);
+                let outcome = if miss.undecidable {
+                    Outcome::error(miss.cause, reason)
+                } else {
+                    Outcome::fail(miss.cause, reason)
+                };
+                (miss.detail, outcome.about(about()))
             };
-            step.expect.check(&answer, true).map_err(fail)?;
+            step.expect.check_hiding(&answer, true, &hidden).map_err(fail)?;
             let Some(poll) = &step.poll else { break answer };
-            let Err(waiting) = poll.until.check(&answer, false) else { break answer };
-            let out_of_time = poll.within.is_some_and(|within| started.elapsed() + poll.interval.0 > within.0);
-            if attempt >= attempts || out_of_time {
+            let Err(waiting) = poll.until.check_hiding(&answer, false, &hidden) else { break answer };
+            if attempt >= attempts || out_of_time(started.elapsed(), poll) {
                 let detail = format!(
                     "still {} after {attempt} attempt(s) over {}",
                     waiting.detail,
@@ -979,25 +1074,7 @@ impl HttpJourneyCheck {
         };
         let mut captured = Vec::new();
         for (name, capture) in &step.capture {
-            let value = match (&capture.json, &capture.header, &capture.cookie) {
-                (Some(path), _, _) => {
-                    match json_body(&answer).and_then(|document| JsonPath::lookup_text(&document, path)) {
-                        Ok(Some(found)) => Ok(found),
-                        Ok(None) => Err(format!("nothing at `{path}` in the JSON answer to capture as `{name}`")),
-                        Err(miss) => Err(format!("cannot capture `{name}`: {}", miss.detail)),
-                    }
-                }
-                (_, Some(header), _) => answer
-                    .all(&header.to_ascii_lowercase())
-                    .first()
-                    .map(|value| value.to_string())
-                    .ok_or_else(|| format!("no `{header}` header to capture as `{name}`")),
-                (_, _, Some(cookie)) => cookie_value(&answer.all("set-cookie"), cookie)
-                    .map(str::to_string)
-                    .ok_or_else(|| format!("no `{cookie}` cookie set to capture as `{name}`")),
-                _ => Err(format!("capture `{name}` names no source")),
-            };
-            match value {
+            match capture.take(name, &answer) {
                 Ok(value) => {
                     values.insert(name.clone(), Secret::new(value));
                     captured.push(name.as_str());
@@ -1098,6 +1175,89 @@ mod tests {
             hidden.scrub("`$.t` is \"tok-canary-123\" for pw-canary at /stories/7"),
             "`$.t` is \"<captured token>\" for <secret password> at /stories/7"
         );
+    }
+
+    #[test]
+    fn a_quoted_value_is_scrubbed_before_it_is_cut_short() {
+        let token = format!("tok-canary-{}", "x".repeat(100));
+        let values = secret_values(&[("token", token.as_str())]);
+        let hidden = Hidden::new(&values, &BTreeMap::new());
+        let body = format!(r#"{{"token":"{token}"}}"#);
+        let json = answer(200, &[("Set-Cookie", &format!("session={token}; HttpOnly"))], &body);
+        let cookie = Assertions {
+            header_matches: [("set-cookie".to_string(), "^nothing$".to_string())].into(),
+            ..Assertions::default()
+        };
+        assert_eq!(
+            cookie.check_hiding(&json, true, &hidden).unwrap_err().detail,
+            "`set-cookie` is \"session=<captured token>; HttpOnly\", want one matching `^nothing$`"
+        );
+        let field = Assertions { json_equals: [("$.token".into(), "other".into())].into(), ..Assertions::default() };
+        assert_eq!(
+            field.check_hiding(&json, true, &hidden).unwrap_err().detail,
+            "`$.token` is \"<captured token>\", want \"other\""
+        );
+        // Without the value hidden, a cut would leave 80 characters of it that no scrub matches.
+        assert!(field.check(&json, true).unwrap_err().detail.contains("tok-canary-xxx"));
+    }
+
+    #[test]
+    fn a_body_cut_at_the_cap_cannot_tell_what_it_lacks() {
+        let mut cut = answer(200, &[], "<html>fine so far");
+        cut.truncated = true;
+        let lacks = Assertions { body_lacks: vec!["<script>".into()], ..Assertions::default() };
+        let miss = lacks.check(&cut, true).unwrap_err();
+        assert!(miss.undecidable, "{miss:?}");
+        assert_eq!(
+            miss.detail,
+            "the body was cut at 17 bytes; cannot tell whether it lacks `<script>` (raise max_body_bytes)"
+        );
+        cut.truncated = false;
+        assert!(lacks.check(&cut, true).is_ok());
+        cut.body = b"<script>".to_vec();
+        cut.truncated = true;
+        let found = lacks.check(&cut, true).unwrap_err();
+        assert!(
+            found.undecidable,
+            "a cut body is undecidable even when it shows the text: the cap decided nothing else"
+        );
+    }
+
+    #[test]
+    fn polling_bounds_that_time_cannot_count_are_refused_or_stop_the_polling() {
+        let poll = |interval: Duration, max_attempts: u32, within: Option<Duration>| Poll {
+            until: Assertions { status: Some(Statuses::One(200)), ..Assertions::default() },
+            interval: HumanDuration(interval),
+            max_attempts,
+            within: within.map(HumanDuration),
+        };
+        assert!(out_of_time(Duration::ZERO, &poll(Duration::MAX, 2, Some(Duration::from_secs(1)))));
+        assert!(out_of_time(Duration::from_secs(1), &poll(Duration::MAX, 2, Some(Duration::MAX))));
+        assert!(!out_of_time(
+            Duration::from_millis(100),
+            &poll(Duration::from_millis(100), 2, Some(Duration::from_secs(1)))
+        ));
+        assert!(out_of_time(
+            Duration::from_millis(950),
+            &poll(Duration::from_millis(100), 2, Some(Duration::from_secs(1)))
+        ));
+        assert!(!out_of_time(Duration::MAX, &poll(Duration::MAX, 2, None)), "without `within` the attempts bound it");
+        let step = |poll: &str| {
+            format!("[[steps]]\nname = \"wait\"\nurl = \"http://127.0.0.1:1/\"\npoll = {{ until = {{ status = 200 }}, {poll} }}\n")
+        };
+        let check = |poll: &str| {
+            let check: HttpJourneyCheck = toml::from_str(&format!("name = \"j\"\n{}", step(poll))).unwrap();
+            check.validate_timeout(Duration::from_secs(30))
+        };
+        let huge = "interval = \"100000000000000000s\", max_attempts = 4000000000";
+        let refused = check(huge).unwrap_err();
+        assert!(refused.message.contains("step `wait`: poll: 4000000000 attempts "), "{}", refused.message);
+        assert!(refused.message.contains("a wait too long to count"), "{}", refused.message);
+        assert_eq!(check(&format!("{huge}, within = \"10s\"")), Ok(()), "`within` bounds the wait");
+        assert!(check(&format!("{huge}, within = \"60s\""))
+            .unwrap_err()
+            .message
+            .contains("is not shorter than the timeout"));
     }
 
     #[test]
