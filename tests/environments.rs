@@ -2,7 +2,8 @@
 //! environment with an `environment` label, decided against that environment's targets (here
 //! two real rustls servers on loopback, one with a good certificate and one with an expired
 //! one, and a port the test opens and closes); the page switches between environments; `check`,
-//! `baseline` and regressions work per environment.
+//! `baseline` and regressions work per environment; `attest --environment` (and the API's
+//! `environment`) signs off one environment's instance of an item.
 
 mod common;
 
