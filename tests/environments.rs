@@ -2,7 +2,8 @@
 //! environment with an `environment` label, decided against that environment's targets (here
 //! two real rustls servers on loopback, one with a good certificate and one with an expired
 //! one, and a port the test opens and closes); the page switches between environments; `check`,
-//! `baseline` and regressions work per environment.
+//! `baseline` and regressions work per environment; `attest --environment` (and the API's
+//! `environment`) signs off one environment's instance of an item.
 
 mod common;
 
@@ -253,4 +254,156 @@ fn the_configuration_reference_example_loads_with_each_environments_values() {
     let targets: Vec<String> = config.checks.iter().map(|check| check.kind.target()).collect();
     assert!(targets[1].contains("/opt/dndstory/config/.env"), "{targets:?}");
     assert!(targets[3].contains("/opt/dndstory-staging/config/.env"), "{targets:?}");
+}
+
+/// Two environments attesting per environment: `ops.rollback` reads each environment's own file
+/// (a variable), `ops.dr_test` one file the config chose for both.
+fn attested_config(dir: &std::path::Path) -> String {
+    format!(
+        "[vars]\nattestations = \"{production}\"\n\
+         [environments.production.vars]\n\
+         [environments.staging.vars]\nattestations = \"{staging}\"\n\
+         [[checks]]\nkind = \"attested\"\nfile = \"${{attestations}}\"\nvalidity = \"30d\"\ninterval = \"1h\"\n{rollback}\n\
+         [[checks]]\nkind = \"attested\"\nfile = \"{shared}\"\nvalidity = \"90d\"\ninterval = \"1h\"\n{dr}\n",
+        production = dir.join("production.json").display(),
+        staging = dir.join("staging.json").display(),
+        shared = dir.join("shared.json").display(),
+        rollback = item("ops.rollback", "critical", None),
+        dr = item("ops.dr_test", "warning", None),
+    )
+}
+
+/// The lines of the audit log beside `file`, as JSON.
+fn audit_entries(file: &std::path::Path) -> Vec<serde_json::Value> {
+    let log = std::fs::read_to_string(file.with_extension("audit.jsonl")).unwrap_or_default();
+    log.lines().map(|line| serde_json::from_str(line).unwrap()).collect()
+}
+
+#[test]
+fn attesting_one_environment_passes_that_environment_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("checklist.toml");
+    std::fs::write(&config, attested_config(dir.path())).unwrap();
+    let attest = |args: &[&str]| {
+        let output = Command::new(BINARY).arg("attest").args(args).arg("--config.file").arg(&config).output().unwrap();
+        let text = |bytes: &[u8]| String::from_utf8_lossy(bytes).into_owned();
+        (output.status.code(), text(&output.stdout), text(&output.stderr))
+    };
+
+    // Each environment keeps its own file, so which one is signed off must be said.
+    let (code, stdout, stderr) = attest(&["ops.rollback", "--by", "alice"]);
+    assert_eq!(code, Some(1), "{stdout}{stderr}");
+    let production = dir.path().join("production.json");
+    let staging = dir.path().join("staging.json");
+    assert_eq!(
+        stderr,
+        format!(
+            "item ops.rollback is attested per environment, each in its own file: production ({}), staging ({}); \
+             name the one signed off with --environment production or --environment staging\n",
+            production.display(),
+            staging.display()
+        )
+    );
+    let (code, _, stderr) = attest(&["ops.rollback", "--by", "alice", "--environment", "qa"]);
+    assert_eq!(code, Some(1));
+    assert_eq!(stderr, "--environment qa: the config declares no such environment; declared: production, staging\n");
+    assert!(!production.exists() && !staging.exists(), "a refusal records nothing");
+
+    let (code, stdout, stderr) = attest(&["ops.rollback", "--by", "alice", "--environment", "staging"]);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(stdout.starts_with("recorded: ops.rollback (staging) attested by alice at "), "{stdout}");
+    assert!(!production.exists(), "staging's sign-off never touches production's file");
+    let entries = audit_entries(&staging);
+    assert_eq!(entries.len(), 1);
+    assert_eq!(
+        (&entries[0]["item"], &entries[0]["environments"]),
+        (&"ops.rollback".into(), &serde_json::json!(["staging"]))
+    );
+
+    // One file for both: recorded once, and the answer says whom it serves.
+    let (code, stdout, stderr) = attest(&["ops.dr_test", "--by", "bob"]);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(
+        stdout.starts_with(
+            "recorded: ops.dr_test (for production, staging, which share one attestation file) attested by bob"
+        ),
+        "{stdout}"
+    );
+    let shared = dir.path().join("shared.json");
+    assert_eq!(audit_entries(&shared)[0]["environments"], serde_json::json!(["production", "staging"]));
+
+    let daemon = Daemon::start_with(&config, &["--web.enable-attestation-api"]);
+    let state = |environment: &str, id: &str| {
+        let items: serde_json::Value = daemon.get(&format!("/api/v1/items?environment={environment}")).json().unwrap();
+        let found = items["items"].as_array().unwrap().iter().find(|item| item["id"] == id).cloned();
+        found.unwrap_or_else(|| panic!("no {id} in {environment}: {items}"))["state"].as_str().unwrap().to_string()
+    };
+    wait_for("the first evaluations", Duration::from_secs(20), || {
+        ["production", "staging"]
+            .iter()
+            .all(|environment| ["ops.rollback", "ops.dr_test"].iter().all(|id| state(environment, id) != "pending"))
+    });
+    assert_eq!(state("staging", "ops.rollback"), "pass");
+    assert_eq!(state("production", "ops.rollback"), "fail", "staging's sign-off must not pass production");
+    let items: serde_json::Value = daemon.get("/api/v1/items?environment=production").json().unwrap();
+    let rollback = items["items"].as_array().unwrap().iter().find(|item| item["id"] == "ops.rollback").unwrap();
+    let reason = rollback["reason"].as_str().unwrap();
+    assert!(
+        reason.contains("`checklist-exporter attest ops.rollback --by NAME --environment production --config.file "),
+        "{reason}"
+    );
+    assert_eq!((state("production", "ops.dr_test"), state("staging", "ops.dr_test")), ("pass".into(), "pass".into()));
+
+    let post = |body: &str| {
+        let response = daemon.client.post(daemon.url("/api/v1/attestations")).body(body.to_string()).send().unwrap();
+        (response.status().as_u16(), response.json::<serde_json::Value>().unwrap())
+    };
+    let (status, answer) = post(r#"{"item": "ops.rollback", "by": "ci"}"#);
+    assert_eq!((status, &answer["field"]), (422, &"environment".into()), "{answer}");
+    assert!(
+        answer["error"].as_str().unwrap().contains("name the one signed off with environment production"),
+        "{answer}"
+    );
+    let (status, answer) = post(r#"{"item": "ops.rollback", "environment": "qa", "by": "ci"}"#);
+    assert_eq!(status, 404, "{answer}");
+    assert_eq!(
+        answer["error"],
+        "environment qa: the config declares no such environment; declared: production, staging"
+    );
+    let (status, answer) = post(r#"{"item": "ops.rollback", "environment": "production", "by": "ci"}"#);
+    assert_eq!(status, 201, "{answer}");
+    assert_eq!(answer["environments"], serde_json::json!(["production"]));
+    wait_for("production's item to pass", Duration::from_secs(20), || state("production", "ops.rollback") == "pass");
+    let entries = audit_entries(&production);
+    assert_eq!((&entries[0]["environments"], &entries[0]["via"]), (&serde_json::json!(["production"]), &"api".into()));
+    assert_eq!(audit_entries(&staging).len(), 1, "production's sign-off leaves staging's log alone");
+}
+
+#[test]
+fn without_environments_attest_refuses_an_environment() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("checklist.toml");
+    let store = dir.path().join("attestations.json");
+    let text = format!(
+        "[[checks]]\nkind = \"attested\"\nfile = \"{}\"\nvalidity = \"30d\"\n{}\n",
+        store.display(),
+        item("ops.rollback", "critical", None)
+    );
+    std::fs::write(&config, text).unwrap();
+    let attest = |args: &[&str]| {
+        Command::new(BINARY).arg("attest").args(args).arg("--config.file").arg(&config).output().unwrap()
+    };
+    let refused = attest(&["ops.rollback", "--by", "alice", "--environment", "staging"]);
+    assert_eq!(refused.status.code(), Some(1));
+    assert_eq!(
+        String::from_utf8_lossy(&refused.stderr),
+        "--environment staging: the config declares no environments; attest ops.rollback without it\n"
+    );
+    assert!(!store.exists());
+    let recorded = attest(&["ops.rollback", "--by", "alice"]);
+    assert_eq!(recorded.status.code(), Some(0));
+    let stdout = String::from_utf8_lossy(&recorded.stdout);
+    assert!(stdout.starts_with("recorded: ops.rollback attested by alice at "), "{stdout}");
+    let entry = &audit_entries(&store)[0];
+    assert!(entry.get("environments").is_none(), "no environments, no field: {entry}");
 }

@@ -32,6 +32,11 @@ pub struct AttestedCheck {
     /// missing attestation names it, so that the printed command works when copied.
     #[serde(skip)]
     pub config_file: PathBuf,
+    /// The environment of the item, filled in by the config loader when the config declares
+    /// environments: the printed command names it, since environments may keep their
+    /// attestations in different files.
+    #[serde(skip)]
+    pub environment: Option<String>,
 }
 
 impl Check for AttestedCheck {
@@ -88,6 +93,9 @@ impl AttestedCheck {
     /// for a POSIX shell), ready to paste: `checklist-exporter attest ID --by NAME --config.file …`.
     pub fn attest_command(&self) -> String {
         let mut command = format!("checklist-exporter attest {} --by NAME", self.item_id);
+        if let Some(environment) = &self.environment {
+            command.push_str(&format!(" --environment {environment}"));
+        }
         if !self.config_file.as_os_str().is_empty() {
             command.push_str(&format!(" --config.file {}", shell_quoted(&self.config_file.to_string_lossy())));
         }
@@ -227,6 +235,7 @@ mod tests {
             validity: HumanDuration(DAY),
             item_id: "ops.rollback".into(),
             config_file: "/etc/checklist exporter/it's.toml".into(),
+            environment: None,
         };
         let report = check.decide(&AttestationFile::default(), SystemTime::now());
         let outcome = report.outcome("attested").unwrap();
@@ -235,6 +244,10 @@ mod tests {
             outcome.reason,
             "no attestation recorded for ops.rollback; record one with `checklist-exporter attest ops.rollback --by NAME --config.file '/etc/checklist exporter/it'\\''s.toml'`"
         );
+        let staging = AttestedCheck { environment: Some("staging".into()), ..check };
+        let report = staging.decide(&AttestationFile::default(), SystemTime::now());
+        let reason = &report.outcome("attested").unwrap().reason;
+        assert!(reason.ends_with("attest ops.rollback --by NAME --environment staging --config.file '/etc/checklist exporter/it'\\''s.toml'`"), "{reason}");
         assert_eq!(shell_quoted("/etc/checklist-exporter/checklist.toml"), "/etc/checklist-exporter/checklist.toml");
     }
 

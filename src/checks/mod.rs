@@ -317,6 +317,14 @@ impl CheckKind {
         }
     }
 
+    /// Tells the check which environment's instance it is; only an `attested` check keeps it,
+    /// for the command its hint prints (`attest ID --environment NAME`).
+    pub fn bind_environment(&mut self, environment: &str) {
+        if let CheckKind::Attested(check) = self {
+            check.environment = Some(environment.to_string());
+        }
+    }
+
     /// Whether a person's action outside the config (an `attest`) decides the check, so that a
     /// reload runs it again at once rather than at its next turn.
     pub fn reads_attestations(&self) -> bool {

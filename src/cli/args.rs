@@ -137,6 +137,10 @@ pub enum Command {
         /// What was done, for whoever reads the item later.
         #[arg(long)]
         note: Option<String>,
+        /// The environment signed off, in a config that declares `[environments.NAME]`; needed
+        /// when the item's environments keep their attestations in different files.
+        #[arg(long, value_name = "NAME")]
+        environment: Option<String>,
     },
     /// Make a config from a Markdown checklist: every checkbox line an attested item under its
     /// heading, indented lines grouped under their parent, and a commented-out check for lines a

@@ -245,7 +245,7 @@ fn start_attestation_recorder(config_file: PathBuf, scheduler: Arc<Scheduler>) -
                     });
             match &recorded {
                 Ok(done) => {
-                    tracing::info!(item = %done.item, by = %done.by, evidence = ?done.evidence_url, "attestation recorded through the API");
+                    tracing::info!(item = %done.item, environments = ?done.environments, by = %done.by, evidence = ?done.evidence_url, "attestation recorded through the API");
                     scheduler.run_item_now(&done.item);
                 }
                 Err(refusal) => tracing::warn!(error = %refusal.error, "attestation refused"),

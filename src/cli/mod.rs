@@ -109,8 +109,8 @@ pub fn run(cli: Cli) -> ExitCode {
             let code = runtime.block_on(baseline::record_baseline(&cli.config_file, &scope, &cli.baseline_file, force));
             ExitCode::from(code as u8)
         }
-        Some(Command::Attest { item_id, by, note }) => {
-            ExitCode::from(attest::command(&cli.config_file, &item_id, &by, note) as u8)
+        Some(Command::Attest { item_id, by, note, environment }) => {
+            ExitCode::from(attest::command(&cli.config_file, &item_id, environment.as_deref(), &by, note) as u8)
         }
         Some(Command::Init { .. }) => unreachable!("init returned above, without a runtime"),
         None => {

@@ -257,7 +257,11 @@ impl Decider {
     /// holds the decider, so nothing is copied.
     fn set_environment(&mut self, environment: &Arc<str>) {
         let items = match self {
-            Decider::Check(check) => &mut Arc::make_mut(check).items,
+            Decider::Check(check) => {
+                let check = Arc::make_mut(check);
+                check.kind.bind_environment(environment);
+                &mut check.items
+            }
             Decider::Group(group) => std::slice::from_mut(&mut Arc::make_mut(group).item),
         };
         for item in items {

@@ -64,6 +64,9 @@ pub enum Source {
 #[derive(Debug, Serialize)]
 struct AuditEntry<'a> {
     item: &'a str,
+    /// The environments the entry serves (`[environments.NAME]`); absent without environments.
+    #[serde(skip_serializing_if = "<[String]>::is_empty")]
+    environments: &'a [String],
     #[serde(flatten)]
     attestation: &'a Attestation,
     via: Source,
@@ -125,7 +128,7 @@ pub fn parse(bytes: &[u8]) -> Result<AttestationFile, String> {
 
 /// Records `attestation` for `id` from the `attest` command; see [`record_from`].
 pub fn record(path: &Path, id: &str, attestation: Attestation) -> Result<(), AttestError> {
-    record_from(path, id, attestation, Source::Cli)
+    record_from(path, id, attestation, Source::Cli, &[])
 }
 
 /// The audit log beside the attestation file: `attestations.json` → `attestations.audit.jsonl`.
@@ -135,7 +138,15 @@ pub fn audit_log_path(path: &Path) -> PathBuf {
 
 /// Records `attestation` for `id`, replacing an earlier one, atomically, after appending it to
 /// the audit log: the file keeps only the latest attestation per item, the log keeps them all.
-pub fn record_from(path: &Path, id: &str, attestation: Attestation, source: Source) -> Result<(), AttestError> {
+/// The file keys entries by item id only: `environments` (those whose instance of the item
+/// reads this file) goes to the audit log.
+pub fn record_from(
+    path: &Path,
+    id: &str,
+    attestation: Attestation,
+    source: Source,
+    environments: &[String],
+) -> Result<(), AttestError> {
     if attestation.by.trim().is_empty() {
         return Err(AttestError::Invalid("--by must name who attests".to_string()));
     }
@@ -150,7 +161,7 @@ pub fn record_from(path: &Path, id: &str, attestation: Attestation, source: Sour
     let _lock = lock(path)?;
     let mut file = load(path)?;
     // Logged first: an attestation in force is always in the log, even if the write then fails.
-    append_audit(path, &AuditEntry { item: id, attestation: &attestation, via: source })?;
+    append_audit(path, &AuditEntry { item: id, environments, attestation: &attestation, via: source })?;
     file.attestations.insert(id.to_string(), attestation);
     write_atomically(path, &file)
 }

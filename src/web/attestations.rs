@@ -32,6 +32,8 @@ const MAX_BODY_BYTES: usize = 16 * 1024;
 #[derive(Clone, Debug, PartialEq)]
 pub struct AttestationRequest {
     pub item: String,
+    /// The environment whose instance of the item is attested (`[environments.NAME]`).
+    pub environment: Option<String>,
     pub by: String,
     pub note: Option<String>,
     /// As written (`7d`), and parsed.
@@ -43,6 +45,10 @@ pub struct AttestationRequest {
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Recorded {
     pub item: String,
+    /// The environments the attestation serves: the one named, or every environment whose
+    /// instance of the item reads the same attestation file. Absent without environments.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub environments: Vec<String>,
     pub by: String,
     pub at: String,
     pub valid_until: String,
@@ -140,14 +146,14 @@ async fn read_body(body: Incoming) -> Result<Bytes, Refusal> {
     }
 }
 
-/// Reads `{item, by, note, valid_for, evidence_url}`; the error names the first bad field.
+/// Reads `{item, environment, by, note, valid_for, evidence_url}`; the error names the first bad field.
 pub fn parse_request(bytes: &[u8]) -> Result<AttestationRequest, Refusal> {
     let value: serde_json::Value = serde_json::from_slice(bytes)
         .map_err(|err| Refusal::new(StatusCode::BAD_REQUEST, None, format!("the body is not JSON: {err}")))?;
     let serde_json::Value::Object(fields) = value else {
         return Err(Refusal::new(StatusCode::BAD_REQUEST, None, "the body must be a JSON object"));
     };
-    const KNOWN: [&str; 5] = ["item", "by", "note", "valid_for", "evidence_url"];
+    const KNOWN: [&str; 6] = ["item", "environment", "by", "note", "valid_for", "evidence_url"];
     if let Some(unknown) = fields.keys().find(|key| !KNOWN.contains(&key.as_str())) {
         return Err(Refusal::new(
             StatusCode::BAD_REQUEST,
@@ -173,6 +179,7 @@ pub fn parse_request(bytes: &[u8]) -> Result<AttestationRequest, Refusal> {
         text(field, limit)?.ok_or_else(|| Refusal::bad(field, "is missing"))
     };
     let item = required("item", 128)?;
+    let environment = text("environment", 128)?;
     let by = required("by", MAX_BY_CHARS)?;
     let note = text("note", MAX_NOTE_CHARS)?;
     let valid_for = match text("valid_for", 32)? {
@@ -190,7 +197,7 @@ pub fn parse_request(bytes: &[u8]) -> Result<AttestationRequest, Refusal> {
     if let Some(url) = &evidence_url {
         check_evidence_url(url).map_err(|why| Refusal::bad("evidence_url", why))?;
     }
-    Ok(AttestationRequest { item, by, note, valid_for, evidence_url })
+    Ok(AttestationRequest { item, environment, by, note, valid_for, evidence_url })
 }
 
 /// An `http(s)` address without user-info: it is shown on the page and in reports, so it must
@@ -248,6 +255,7 @@ mod tests {
         )
         .unwrap();
         assert_eq!(request.item, "ops.load_test");
+        assert_eq!(request.environment, None);
         assert_eq!(request.valid_for, Some(("7d".to_string(), Duration::from_secs(7 * 86400))));
         assert_eq!(request.evidence_url.as_deref(), Some("https://github.com/o/r/actions/runs/1"));
     }
@@ -267,6 +275,10 @@ mod tests {
         assert_eq!(refused(r#"{"by": "ci"}"#), (Some("item"), "is missing".into()));
         assert_eq!(refused(r#"{"item": "a", "by": " "}"#), (Some("by"), "is empty".into()));
         assert_eq!(refused(r#"{"item": "a", "by": 3}"#), (Some("by"), "must be a string".into()));
+        assert_eq!(
+            refused(r#"{"item": "a", "environment": "", "by": "ci"}"#),
+            (Some("environment"), "is empty".into())
+        );
         let (field, error) = refused(r#"{"item": "a", "by": "ci", "valid_for": "a week"}"#);
         assert_eq!(field, Some("valid_for"));
         assert!(error.starts_with("`a week` is not a duration"), "{error}");
@@ -278,7 +290,10 @@ mod tests {
         );
         assert_eq!(
             refused(r#"{"item": "a", "by": "ci", "validity": "7d"}"#),
-            (None, "unknown field `validity`; the fields are item, by, note, valid_for, evidence_url".into())
+            (
+                None,
+                "unknown field `validity`; the fields are item, environment, by, note, valid_for, evidence_url".into()
+            )
         );
         assert!(refused(r#"{"item": "a""#).1.starts_with("the body is not JSON"));
     }
