@@ -128,7 +128,15 @@ fn every_checklist_line_is_exactly_one_item_of_the_reference_config() {
                     item.section, line.section,
                     "item {} (line {}) is in the wrong section",
                     item.id, line.number
-                )
+                );
+                // The page orders a section's items by `line`: it must be the document's.
+                assert_eq!(
+                    item.line,
+                    Some(line.number as u32),
+                    "item {} is at line {} of the document",
+                    item.id,
+                    line.number
+                );
             }
         }
     }

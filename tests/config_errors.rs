@@ -56,7 +56,7 @@ const CASES: &[(&str, &str)] = &[
     ("settings_only", "checks: the file declares no items, and a checklist with nothing to check would pass every gate (an empty or cut-short file?); add at least one [[checks]] with its [[checks.items]]"),
     (
         "unknown_item_key",
-        "checks[0], item infra.cpu: unknown field `colour`, expected one of `id`, `section`, `title`, `severity`, `decides`",
+        "checks[0], item infra.cpu: unknown field `colour`, expected one of `id`, `section`, `title`, `severity`, `decides`, `line`",
     ),
     ("bad_severity", "checks[0] (cpu; items: infra.cpu): item infra.cpu: severity: `urgent` is not one of critical, warning, info"),
     (

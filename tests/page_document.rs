@@ -264,6 +264,30 @@ fn the_reference_checklist_page_follows_the_document_in_chromium() {
     let ids: Vec<String> = serde_json::from_value(ids).unwrap();
     assert_eq!(ids.len(), 302, "every line once");
     assert_eq!(ids.iter().collect::<HashSet<_>>().len(), 302, "no line twice");
+    // Every line in the document's order: the config gives each item its `line`.
+    let document: toml::Table = read(CONFIG).parse().unwrap();
+    let line_of: HashMap<&str, i64> = document["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|check| check.get("items")?.as_array())
+        .flatten()
+        .map(|item| (item["id"].as_str().unwrap(), item["line"].as_integer().unwrap()))
+        .collect();
+    let out_of_order: Vec<String> = ids
+        .windows(2)
+        .filter(|pair| line_of[pair[0].as_str()] >= line_of[pair[1].as_str()])
+        .map(|pair| {
+            format!(
+                "{} (line {}) before {} (line {})",
+                pair[0],
+                line_of[pair[0].as_str()],
+                pair[1],
+                line_of[pair[1].as_str()]
+            )
+        })
+        .collect();
+    assert_eq!(out_of_order, Vec::<String>::new(), "lines out of the document's order on the page");
 
     // A group's tally agrees with its members' states, after the script's refresh too.
     let tallies = browser.run(

@@ -261,7 +261,8 @@ default_interval = \"5m\"
 }
 
 fn write_item(out: &mut String, line: &Line, decides: Option<&str>) {
-    let _ = writeln!(out, "\n  [[checks.items]]\n  id = {}", toml_string(&line.id));
+    // `line` keeps the page in the document's order when checks are moved or merged later.
+    let _ = writeln!(out, "\n  [[checks.items]]\n  id = {}\n  line = {}", toml_string(&line.id), line.number);
     if let Some(aspect) = decides {
         let _ = writeln!(out, "  decides = \"{aspect}\"");
     }

@@ -86,6 +86,9 @@ pub struct Item {
     /// The environment this instance of the item checks, when the config declares environments
     /// (`[environments.NAME]`); `None` otherwise. An item is identified by (environment, id).
     pub environment: Option<Arc<str>>,
+    /// The line of the checklist document the item stands for (`line = 211`), when the config
+    /// gives it: the page and the reports order a section's items by it.
+    pub line: Option<u32>,
 }
 
 impl Item {
@@ -357,6 +360,7 @@ struct RawItem {
     title: String,
     severity: String,
     decides: Option<String>,
+    line: Option<u32>,
 }
 
 /// The checks among `deciders`, in their order.
@@ -843,7 +847,10 @@ fn decode_item(raw: RawItem, kind: &Decoded) -> Result<Item, String> {
         })?,
     };
     kind.validate(aspect).map_err(|err| format!("{}: {}", err.key, err.message))?;
-    Ok(Item { id, section: raw.section, title: raw.title, severity, aspect, environment: None })
+    if raw.line == Some(0) {
+        return Err("line: 0 is no line of a document; lines count from 1".to_string());
+    }
+    Ok(Item { id, section: raw.section, title: raw.title, severity, aspect, environment: None, line: raw.line })
 }
 
 #[cfg(test)]

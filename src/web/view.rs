@@ -239,21 +239,32 @@ pub fn outline(items: &[ItemRecord], keep: impl Fn(usize) -> bool) -> Vec<Outlin
     for (&child, &group) in &parent {
         children.entry(group).or_default().push(child);
     }
+    // An item's place in the document: its `line` when the config gives one (a check that
+    // decides lines spread over a section lists its items together, so config order alone
+    // cannot follow the document), else after the lined items, in config order.
+    let rank = |index: usize| (items[index].item().line.unwrap_or(u32::MAX), index);
     // Where a subtree stands: at its earliest item.
-    fn first_of(index: usize, children: &HashMap<usize, Vec<usize>>) -> usize {
-        children.get(&index).map_or(index, |kids| kids.iter().map(|&k| first_of(k, children)).fold(index, usize::min))
+    fn first_of(
+        index: usize,
+        children: &HashMap<usize, Vec<usize>>,
+        rank: &dyn Fn(usize) -> (u32, usize),
+    ) -> (u32, usize) {
+        children
+            .get(&index)
+            .map_or(rank(index), |kids| kids.iter().map(|&k| first_of(k, children, rank)).fold(rank(index), Ord::min))
     }
     fn build(
         index: usize,
         children: &HashMap<usize, Vec<usize>>,
+        rank: &dyn Fn(usize) -> (u32, usize),
         keep: &dyn Fn(usize) -> bool,
         out: &mut Vec<OutlineNode>,
     ) {
         let mut kids = children.get(&index).cloned().unwrap_or_default();
-        kids.sort_by_key(|&k| first_of(k, children));
+        kids.sort_by_key(|&k| first_of(k, children, rank));
         let mut nested = Vec::new();
         for kid in kids {
-            build(kid, children, keep, &mut nested);
+            build(kid, children, rank, keep, &mut nested);
         }
         if keep(index) {
             out.push(OutlineNode { index, children: nested });
@@ -271,10 +282,10 @@ pub fn outline(items: &[ItemRecord], keep: impl Fn(usize) -> bool) -> Vec<Outlin
         .zip(members)
         .map(|(name, all)| {
             let mut tops: Vec<usize> = all.iter().copied().filter(|i| !parent.contains_key(i)).collect();
-            tops.sort_by_key(|&t| first_of(t, &children));
+            tops.sort_by_key(|&t| first_of(t, &children, &rank));
             let mut roots = Vec::new();
             for top in tops {
-                build(top, &children, &keep, &mut roots);
+                build(top, &children, &rank, &keep, &mut roots);
             }
             OutlineSection { name, all, roots }
         })
