@@ -93,6 +93,14 @@ fn the_dndstory_config_on_a_fresh_host_leads_with_a_dozen_causes_that_cover_most
     let listed: Vec<&str> = lines.filter(|l| !l.is_empty()).collect();
     assert!(!listed.is_empty() && listed.len() <= 12, "{lead}");
     assert!(listed.iter().any(|l| l.contains("environment variable DND_DB_PASSWORD is not set — clears ")), "{lead}");
+    // "clears N items: a, b, c and M more" names or counts every one of the N.
+    for line in &listed {
+        let clears: usize = line.split("— clears ").nth(1).unwrap().split(' ').next().unwrap().parse().unwrap();
+        let named = line.split(": ").last().unwrap().split(" and ").next().unwrap().split(", ").count();
+        let more: usize =
+            line.rsplit_once(" and ").map_or(0, |(_, rest)| rest.trim_end_matches(" more").parse().unwrap_or(0));
+        assert_eq!(named + more, clears, "{line}");
+    }
     assert_eq!(
         listed.iter().filter(|l| l.contains("/opt/dndstory/config/.env.production does not exist")).count(),
         1,

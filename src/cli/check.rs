@@ -154,8 +154,9 @@ fn write_root_causes(section: &RootCausesSection, out: &mut impl Write) -> std::
     for (rank, cause) in section.causes.iter().enumerate() {
         let noun = if cause.count == 1 { "item" } else { "items" };
         let mut ids = cause.items.iter().take(IDS_PER_CAUSE).cloned().collect::<Vec<_>>().join(", ");
-        if cause.items.len() > IDS_PER_CAUSE {
-            ids.push_str(&format!(" and {} more", cause.items.len() - IDS_PER_CAUSE));
+        // `items` names only the first few of the `count` items the cause blocks.
+        if cause.count > IDS_PER_CAUSE {
+            ids.push_str(&format!(" and {} more", cause.count - IDS_PER_CAUSE));
         }
         writeln!(out, "{:>width$}. {} — clears {} {noun}: {ids}", rank + 1, cause.summary, cause.count)?;
     }
