@@ -182,14 +182,31 @@ fn grades_match_testssl_on_six_nginx_configurations() {
     let _nginx = Nginx::start(&servers, &ports);
     let root = pki.root_file();
 
+    // Our runs first, each on a quiet machine; then testssl's, three at a time (a testssl run is
+    // about 30 s of mostly one core; six in a row were most of CI's test time). Its wall times
+    // are figures only with TESTSSL_SERIAL=1, one run at a time (docs/benchmarks.md).
+    let ours: Vec<(Report, Duration, Duration)> = cases
+        .iter()
+        .map(|case| {
+            let (without, base) = median_run(&check(case.port, &root), "trusted");
+            assert!(without.outcome("grade").is_none(), "no grade probes without a grade item: {without:?}");
+            let (report, graded) = median_run(&check(case.port, &root), "grade");
+            (report, graded, base)
+        })
+        .collect();
+    let at_once = if std::env::var_os("TESTSSL_SERIAL").is_some() { 1 } else { 3 };
+    let mut theirs_found = Vec::new();
+    for batch in cases.chunks(at_once) {
+        theirs_found.extend(std::thread::scope(|scope| {
+            let runs: Vec<_> = batch.iter().map(|case| scope.spawn(|| testssl(case.port, &root, files))).collect();
+            runs.into_iter().map(|run| run.join().expect("a testssl run panicked")).collect::<Vec<_>>()
+        }));
+    }
+
     let mut mismatches = Vec::new();
-    for case in &cases {
-        let (without, base) = median_run(&check(case.port, &root), "trusted");
-        assert!(without.outcome("grade").is_none(), "no grade probes without a grade item: {without:?}");
-        let (report, graded) = median_run(&check(case.port, &root), "grade");
+    for ((case, (report, graded, base)), (found, testssl_took)) in cases.iter().zip(ours).zip(theirs_found) {
         let ours = outcome(&report, "grade");
         let our_grade = Grade::ALL.into_iter().find(|g| g.gauge() == gauge(&report)).unwrap();
-        let (found, testssl_took) = testssl(case.port, &root, files);
         let theirs = rate(&testssl_facts(&found));
         eprintln!(
             "{}: ours {} in {:?} ({:?} without the grade); testssl {} in {:?}\n  ours: {}\n  testssl: {}",
