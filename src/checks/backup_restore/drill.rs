@@ -13,7 +13,8 @@ use tokio_postgres::config::Host;
 use tokio_postgres::{Client, SimpleQueryMessage};
 use tokio_postgres_rustls::MakeRustlsConnect;
 
-use super::decide::{Invariant, MetaCommandGuard, Restored, TableCount, ToolExit};
+use super::decide::{Invariant, Restored, TableCount, ToolExit};
+use super::guard::MetaCommandGuard;
 use super::{BackupRestoreCheck, MARKER, SCRATCH_PREFIX};
 use crate::checks::backup::{io_failure, verify_file, DecryptionKeys};
 use crate::checks::postgres::sql::describe_error;
@@ -335,10 +336,14 @@ impl RestoreSink {
             command.args(["-X", "-q", "-v", "ON_ERROR_STOP=1", "-f", "-", "--dbname", &self.database]);
             self.guard = Some(MetaCommandGuard::default());
         }
-        for key in
-            ["PGSERVICE", "PGSERVICEFILE", "PGHOSTADDR", "PGOPTIONS", "PGDATABASE", "PGPASSWORD", "PGSSLROOTCERT"]
-        {
-            command.env_remove(key);
+        // A minimal environment: nothing of the exporter's own (tokens, keys) reaches the tool or
+        // anything a dump could make it start; libpq gets only what the drill's URL says.
+        command.env_clear();
+        for (key, value) in std::env::vars_os() {
+            let key_text = key.to_string_lossy();
+            if key_text == "PATH" || key_text == "LANG" || key_text.starts_with("LC_") {
+                command.env(&key, value);
+            }
         }
         command.envs(self.env.iter().map(|(k, v)| (*k, v.as_str())));
         if let Some(password) = &self.password {
@@ -369,6 +374,11 @@ impl RestoreSink {
             let tool = spawn_error.as_ref().map(|(tool, _)| *tool);
             return (tool, None, spawn_error.map(|(_, why)| why), self.refused);
         };
+        // psql runs a last line without a newline at the end of its input: decide on it first.
+        if let Some(Err(refusal)) = self.guard.as_mut().map(MetaCommandGuard::finish) {
+            kill_group(self.tool_pid.load(Ordering::SeqCst));
+            self.refused.get_or_insert(refusal);
+        }
         drop(running.stdin.take());
         let exit = match running.child.wait() {
             Ok(status) => {

@@ -23,6 +23,7 @@
 
 pub mod decide;
 mod drill;
+pub mod guard;
 
 use std::path::PathBuf;
 use std::time::Duration;
