@@ -13,7 +13,8 @@ use tokio_postgres::config::Host;
 use tokio_postgres::{Client, SimpleQueryMessage};
 use tokio_postgres_rustls::MakeRustlsConnect;
 
-use super::decide::{Invariant, MetaCommandGuard, Restored, TableCount, ToolExit};
+use super::decide::{Invariant, Restored, TableCount, ToolExit};
+use super::guard::MetaCommandGuard;
 use super::{BackupRestoreCheck, MARKER, SCRATCH_PREFIX};
 use crate::checks::backup::{io_failure, verify_file, DecryptionKeys};
 use crate::checks::postgres::sql::describe_error;
@@ -147,36 +148,77 @@ async fn bounded<T>(
     }
 }
 
-/// A superuser could reach every database of the server from a dump; the drill's role must not.
-pub(super) async fn refuse_superuser(admin: &Client, server: &Server, limit: Duration) -> Result<(), ProbeFailure> {
+/// The predefined roles that let SQL run programs or read and write the server's files
+/// (`COPY … FROM PROGRAM`, `pg_read_file`).
+const SERVER_ACCESS_ROLES: [&str; 3] = ["pg_execute_server_program", "pg_read_server_files", "pg_write_server_files"];
+
+/// Databases listed in a reason, at most.
+const LISTED_DATABASES: i64 = 5;
+
+/// A dump runs as the drill's role, so the role must hold nothing a dump could use to leave the
+/// scratch database: no superuser, no CREATEROLE (on PostgreSQL ≤ 15 it can grant itself
+/// pg_execute_server_program), no BYPASSRLS, no membership in the server-access roles, and no
+/// membership in the owner of a database other than a scratch one (a `--clean --create` dump
+/// could drop it). It needs CREATEDB for its scratch database.
+pub(super) async fn refuse_privileged_role(
+    admin: &Client,
+    server: &Server,
+    limit: Duration,
+) -> Result<(), ProbeFailure> {
     let row = bounded(
         limit,
         admin.query_one(
-            "SELECT current_user::text, rolsuper, rolcreatedb FROM pg_catalog.pg_roles WHERE rolname = current_user",
-            &[],
+            "SELECT current_user::text, rolsuper, rolcreatedb, rolcreaterole, rolbypassrls, \
+               ARRAY(SELECT r FROM unnest($1::text[]) r \
+                     WHERE pg_catalog.pg_has_role(current_user, r::name, 'MEMBER') ORDER BY r), \
+               ARRAY(SELECT format('%I (owned by %I)', datname, pg_catalog.pg_get_userbyid(datdba)) \
+                     FROM pg_catalog.pg_database \
+                     WHERE datname NOT LIKE 'checklist\\_restore\\_%' \
+                       AND pg_catalog.pg_has_role(current_user, datdba, 'MEMBER') \
+                     ORDER BY datname LIMIT $2) \
+             FROM pg_catalog.pg_roles WHERE rolname = current_user",
+            &[&&SERVER_ACCESS_ROLES[..], &LISTED_DATABASES],
         ),
     )
     .await?;
-    let (role, superuser, create_db): (String, bool, bool) = (row.get(0), row.get(1), row.get(2));
+    let role = super::quote(&row.get::<_, String>(0));
+    let (superuser, create_db, create_role, bypass_rls): (bool, bool, bool, bool) =
+        (row.get(1), row.get(2), row.get(3), row.get(4));
+    let (server_access, owned): (Vec<String>, Vec<String>) = (row.get(5), row.get(6));
+    let mut held = Vec::new();
     if superuser {
+        held.push("SUPERUSER".to_string());
+    }
+    if create_role {
+        held.push("CREATEROLE (it could grant itself pg_execute_server_program)".to_string());
+    }
+    if bypass_rls {
+        held.push("BYPASSRLS".to_string());
+    }
+    if !server_access.is_empty() {
+        held.push(format!("membership in {} (programs and files on the server)", server_access.join(", ")));
+    }
+    if !owned.is_empty() {
+        held.push(format!(
+            "ownership, as owner or member of the owner, of {} (a dump with DROP DATABASE could drop it)",
+            owned.join(", ")
+        ));
+    }
+    if !held.is_empty() {
         return Err(ProbeFailure::new(
             Cause::Insecure,
             format!(
-                "role {} on {} is a superuser; a restore drill runs as a dedicated role with CREATEDB and no more, \
-                 so that a dump cannot reach other databases",
-                super::quote(&role),
-                server.server
+                "role {role} on {} has {}; a restore drill runs as a dedicated role with CREATEDB and no more, \
+                 so that a dump cannot reach other databases or the server",
+                server.server,
+                held.join("; ")
             ),
         ));
     }
     if !create_db {
         return Err(ProbeFailure::new(
             Cause::Permission,
-            format!(
-                "role {} on {} lacks CREATEDB, which the drill needs for its scratch database",
-                super::quote(&role),
-                server.server
-            ),
+            format!("role {role} on {} lacks CREATEDB, which the drill needs for its scratch database", server.server),
         ));
     }
     Ok(())
@@ -335,10 +377,14 @@ impl RestoreSink {
             command.args(["-X", "-q", "-v", "ON_ERROR_STOP=1", "-f", "-", "--dbname", &self.database]);
             self.guard = Some(MetaCommandGuard::default());
         }
-        for key in
-            ["PGSERVICE", "PGSERVICEFILE", "PGHOSTADDR", "PGOPTIONS", "PGDATABASE", "PGPASSWORD", "PGSSLROOTCERT"]
-        {
-            command.env_remove(key);
+        // A minimal environment: nothing of the exporter's own (tokens, keys) reaches the tool or
+        // anything a dump could make it start; libpq gets only what the drill's URL says.
+        command.env_clear();
+        for (key, value) in std::env::vars_os() {
+            let key_text = key.to_string_lossy();
+            if key_text == "PATH" || key_text == "LANG" || key_text.starts_with("LC_") {
+                command.env(&key, value);
+            }
         }
         command.envs(self.env.iter().map(|(k, v)| (*k, v.as_str())));
         if let Some(password) = &self.password {
@@ -369,6 +415,11 @@ impl RestoreSink {
             let tool = spawn_error.as_ref().map(|(tool, _)| *tool);
             return (tool, None, spawn_error.map(|(_, why)| why), self.refused);
         };
+        // psql runs a last line without a newline at the end of its input: decide on it first.
+        if let Some(Err(refusal)) = self.guard.as_mut().map(MetaCommandGuard::finish) {
+            kill_group(self.tool_pid.load(Ordering::SeqCst));
+            self.refused.get_or_insert(refusal);
+        }
         drop(running.stdin.take());
         let exit = match running.child.wait() {
             Ok(status) => {
@@ -502,9 +553,43 @@ async fn alembic_heads(client: &Client, limit: Duration) -> Result<Vec<String>, 
         .collect())
 }
 
+/// `"schema"."table"` for a configured name (one or two plain identifiers, checked at load),
+/// folded to lower case as PostgreSQL folds unquoted names, and quoted, so that `user` names the
+/// table "user" and not the `USER` function.
+fn quoted_table_name(table: &str) -> String {
+    table.split('.').map(|part| format!("\"{}\"", part.to_lowercase())).collect::<Vec<_>>().join(".")
+}
+
+/// Counts the rows of `table`, resolved the same way on either side; a view, sequence or missing
+/// relation is an error naming what the name is.
 async fn row_count(client: &Client, table: &str, limit: Duration) -> Result<i64, ProbeFailure> {
-    // The name was checked to be one or two plain identifiers at load.
-    let row = bounded(limit, client.query_one(&format!("SELECT count(*) FROM {table}"), &[])).await?;
+    let quoted = quoted_table_name(table);
+    let resolved = bounded(
+        limit,
+        client.query_opt(
+            "SELECT format('%I.%I', n.nspname, c.relname), c.relkind::text \
+             FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace \
+             WHERE c.oid = pg_catalog.to_regclass($1)",
+            &[&quoted],
+        ),
+    )
+    .await?;
+    let Some(row) = resolved else {
+        return Err(ProbeFailure::new(Cause::Missing, format!("no table {quoted} (on the search_path)")));
+    };
+    let (qualified, kind): (String, String) = (row.get(0), row.get(1));
+    if !matches!(kind.as_str(), "r" | "p") {
+        let what = match kind.as_str() {
+            "v" => "a view",
+            "m" => "a materialized view",
+            "S" => "a sequence",
+            "f" => "a foreign table",
+            "i" | "I" => "an index",
+            _ => "not a table",
+        };
+        return Err(ProbeFailure::new(Cause::Invalid, format!("{quoted} is {what}; want a table to count rows of")));
+    }
+    let row = bounded(limit, client.query_one(&format!("SELECT count(*) FROM {qualified}"), &[])).await?;
     Ok(row.get(0))
 }
 

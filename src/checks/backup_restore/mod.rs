@@ -23,6 +23,7 @@
 
 pub mod decide;
 mod drill;
+pub mod guard;
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -381,7 +382,7 @@ impl Check for BackupRestoreCheck {
         let admin = server.connect(None).await.map_err(about_scratch)?;
         let name = self.scratch_name();
         let limits = drill::Limits { query: self.query_timeout.0, max_size: self.max_scratch_size.map(|s| s.0) };
-        drill::refuse_superuser(&admin, &server, limits.query).await.map_err(about_scratch)?;
+        drill::refuse_privileged_role(&admin, &server, limits.query).await.map_err(about_scratch)?;
         drill::prepare_scratch(&admin, &server, &name, limits.query).await.map_err(about_scratch)?;
         let mut guard = drill::ScratchGuard::new(server.clone(), name.clone());
         let tools = drill::Tools { psql: self.psql.clone(), pg_restore: self.pg_restore.clone() };
