@@ -290,21 +290,23 @@ fn kill_group(pid: i32) {
 
 /// Drops the scratch database unless disarmed: when the scheduler's timeout drops the drill's
 /// future, this stops the restore (cancels the read, kills the tool's process group) and drops
-/// the database from a task of its own.
+/// the database from a task of its own, which holds the drill's permit until the database is gone.
 pub(super) struct ScratchGuard {
     server: Server,
     name: String,
     armed: bool,
+    permit: Option<tokio::sync::OwnedSemaphorePermit>,
     pub cancel: Arc<AtomicBool>,
     pub tool_pid: Arc<AtomicI32>,
 }
 
 impl ScratchGuard {
-    pub fn new(server: Server, name: String) -> ScratchGuard {
+    pub fn new(server: Server, name: String, permit: Option<tokio::sync::OwnedSemaphorePermit>) -> ScratchGuard {
         ScratchGuard {
             server,
             name,
             armed: true,
+            permit,
             cancel: Arc::new(AtomicBool::new(false)),
             tool_pid: Arc::new(AtomicI32::new(0)),
         }
@@ -323,8 +325,9 @@ impl Drop for ScratchGuard {
             return;
         }
         let Ok(runtime) = tokio::runtime::Handle::try_current() else { return };
-        let (server, name) = (self.server.clone(), self.name.clone());
+        let (server, name, permit) = (self.server.clone(), self.name.clone(), self.permit.take());
         runtime.spawn(async move {
+            let _permit = permit;
             let dropped = match server.connect(None).await {
                 Ok(admin) => drop_scratch(&admin, &name, Duration::from_secs(60)).await,
                 Err(problem) => Err(problem),
@@ -464,7 +467,9 @@ impl Write for RestoreSink {
     }
 }
 
-/// The line of the tool's stderr that says what went wrong.
+/// The line of the tool's stderr that says what went wrong, with every quoted value masked:
+/// PostgreSQL quotes the offending value of a restored row (`invalid input syntax for type
+/// uuid: "…"`), which is production data and may be a token or a person's details.
 fn tool_message(stderr: &[u8]) -> String {
     let text = String::from_utf8_lossy(stderr);
     let lines: Vec<&str> = text.lines().map(str::trim).filter(|l| !l.is_empty()).collect();
@@ -474,7 +479,34 @@ fn tool_message(stderr: &[u8]) -> String {
         .or(lines.first())
         .copied()
         .unwrap_or("it said nothing on stderr");
-    excerpt(line, 300)
+    excerpt(&mask_quoted(line), 300)
+}
+
+/// `text` with what stands between double or single quotes replaced by `…`; an unclosed quote
+/// masks the rest of the line.
+fn mask_quoted(text: &str) -> String {
+    let mut masked = String::with_capacity(text.len());
+    let mut open: Option<char> = None;
+    for c in text.chars() {
+        match open {
+            Some(quote) if c == quote => {
+                masked.push('…');
+                masked.push(c);
+                open = None;
+            }
+            Some(_) => {}
+            None => {
+                masked.push(c);
+                if c == '"' || c == '\'' {
+                    open = Some(c);
+                }
+            }
+        }
+    }
+    if open.is_some() {
+        masked.push('…');
+    }
+    masked
 }
 
 /// Restores `path` into the scratch database `name`, watching its size.
@@ -659,4 +691,45 @@ pub(super) async fn compare(
         compared.invariants.push(Invariant { query: query.clone(), held });
     }
     compared
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::sync::Semaphore;
+
+    #[test]
+    fn a_tools_message_keeps_no_restored_value() {
+        let stderr = b"psql:/dev/stdin:42: ERROR:  invalid input syntax for type uuid: \"tok-3f9a-secret\"\nCONTEXT:  COPY users, line 1, column id: \"tok-3f9a-secret\"\n";
+        let message = tool_message(stderr);
+        assert_eq!(message, "psql:/dev/stdin:42: ERROR:  invalid input syntax for type uuid: \"…\"");
+        assert_eq!(mask_quoted("value 'abc' and \"d"), "value '…' and \"…");
+        assert_eq!(mask_quoted("no quotes"), "no quotes");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn an_interrupted_drills_permit_is_held_until_its_cleanup_ends() {
+        // A server that accepts and never answers: the cleanup's connection waits, bounded by
+        // its connect timeout of 2 s, until the test closes it.
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let url = PgUrl::parse(&format!("postgres://drill@127.0.0.1:{port}/postgres?sslmode=disable")).unwrap();
+        let server = Server::new(&CheckContext::default(), &url, None, Duration::from_secs(2)).await.unwrap();
+        let drills = Arc::new(Semaphore::new(1));
+        let permit = drills.clone().acquire_owned().await.unwrap();
+        drop(ScratchGuard::new(server.clone(), "checklist_restore_test".into(), Some(permit)));
+        let (connection, _) = listener.accept().await.unwrap();
+        assert!(drills.try_acquire().is_err(), "the next drill started while the cleanup was running");
+        drop(connection);
+        let next = tokio::time::timeout(Duration::from_secs(60), drills.acquire()).await;
+        assert!(next.is_ok(), "the cleanup never released the drill's permit");
+        drop(next);
+
+        // A drill that ended normally releases its permit at once.
+        let permit = drills.clone().acquire_owned().await.unwrap();
+        let mut guard = ScratchGuard::new(server, "checklist_restore_test".into(), Some(permit));
+        guard.disarm();
+        drop(guard);
+        assert!(drills.try_acquire().is_ok());
+    }
 }

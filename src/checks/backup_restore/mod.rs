@@ -58,7 +58,11 @@ pub static RESTORE_ROWS: MetricFamily = MetricFamily {
 };
 
 /// One drill at a time in the process: each keeps a core, a disk and the scratch server busy.
-static DRILLS: Semaphore = Semaphore::const_new(1);
+/// A drill's permit moves into its scratch guard, and into the guard's cleanup task when a
+/// timeout interrupts it, so that the next drill starts only after that cleanup has dropped the
+/// database (it could otherwise drop the next drill's database of the same name).
+static DRILLS: std::sync::LazyLock<std::sync::Arc<Semaphore>> =
+    std::sync::LazyLock::new(|| std::sync::Arc::new(Semaphore::new(1)));
 
 /// What the scratch database's comment says, so that a database is known to be a drill's own.
 pub(crate) const MARKER: &str = "checklist-exporter restore drill scratch database; dropped after each drill";
@@ -375,7 +379,7 @@ impl Check for BackupRestoreCheck {
             return Ok(report);
         };
 
-        let _drill = DRILLS.acquire().await.ok();
+        let drill_permit = DRILLS.clone().acquire_owned().await.ok();
         let server = drill::Server::new(ctx, &scratch_url, scratch_password, self.connect_timeout.0).await?;
         let scratch_target = Subject::Database(server.target());
         let about_scratch = |problem: ProbeFailure| problem.about(scratch_target.clone());
@@ -384,7 +388,7 @@ impl Check for BackupRestoreCheck {
         let limits = drill::Limits { query: self.query_timeout.0, max_size: self.max_scratch_size.map(|s| s.0) };
         drill::refuse_privileged_role(&admin, &server, limits.query).await.map_err(about_scratch)?;
         drill::prepare_scratch(&admin, &server, &name, limits.query).await.map_err(about_scratch)?;
-        let mut guard = drill::ScratchGuard::new(server.clone(), name.clone());
+        let mut guard = drill::ScratchGuard::new(server.clone(), name.clone(), drill_permit);
         let tools = drill::Tools { psql: self.psql.clone(), pg_restore: self.pg_restore.clone() };
         let restored = drill::restore(
             ctx,
