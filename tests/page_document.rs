@@ -381,8 +381,12 @@ fn the_reference_checklist_page_follows_the_document_in_chromium() {
         json!([]),
     );
     browser.click("form.filters button[type=submit]");
-    let url = browser.call("GET", "/url", Value::Null);
-    assert!(url.as_str().unwrap().contains("section=Database+Setup&severity=critical"), "{url}");
+    // The click starts a navigation; the URL changes when it is done, not when the click returns.
+    wait_for("the filtered page", Duration::from_secs(30), || {
+        let url = browser.call("GET", "/url", Value::Null);
+        url.as_str().unwrap_or_default().contains("section=Database+Setup&severity=critical")
+            && browser.run("return document.readyState", json!([])) == "complete"
+    });
     let filtered = browser.run(
         "return {sections: [...document.querySelectorAll('section.section')].map(s => s.dataset.section),
                  severities: [...new Set([...document.querySelectorAll('li.item')].map(r => r.dataset.severity))],

@@ -395,8 +395,17 @@ pub fn process_alive(pid: u32) -> bool {
 
 /// A port on 127.0.0.1 where nothing listens (bound, read, and released).
 pub fn closed_port() -> u16 {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    listener.local_addr().unwrap().port()
+    // The kernel may hand out a released port again: two servers of one test given the same
+    // port would share it (nginx serves both blocks from the first), so a port goes out once.
+    static GIVEN: std::sync::Mutex<std::collections::BTreeSet<u16>> =
+        std::sync::Mutex::new(std::collections::BTreeSet::new());
+    loop {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        if GIVEN.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).insert(port) {
+            return port;
+        }
+    }
 }
 pub mod pg;
 
