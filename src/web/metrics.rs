@@ -662,7 +662,7 @@ fn encode_reason_info(
             continue;
         }
         let target = record.decider.target();
-        let reason = record.reason_at_change.as_deref().unwrap_or_default();
+        let reason = record.reason_at_change().unwrap_or_default();
         let labels = with_environment(
             record,
             vec![("id", record.item().id.as_str()), ("target", target.as_str()), ("reason", reason)],

@@ -286,7 +286,7 @@ fn row<'a>(index: usize, context: &Context<'a>) -> ItemRow<'a> {
         history: record
             .history
             .iter()
-            .map(|(at, verdict)| HistoryDot { state: verdict.as_str(), symbol: symbol(*verdict), at: rfc3339(*at) })
+            .map(|(at, verdict)| HistoryDot { state: verdict.as_str(), symbol: symbol(verdict), at: rfc3339(at) })
             .collect(),
         members: members_summary(record, context),
         member_ids: match &record.decider {
