@@ -106,7 +106,7 @@ impl Filters {
 
     fn keeps(&self, record: &ItemRecord, state: DisplayState) -> bool {
         (!self.attention || state.needs_attention())
-            && self.section.as_ref().is_none_or(|s| *s == record.item().section)
+            && self.section.as_ref().is_none_or(|s| **s == *record.item().section)
             && self.severity.as_ref().is_none_or(|s| s == record.item().severity.as_str())
             && self.state.as_ref().is_none_or(|s| s == state.key())
     }
