@@ -125,9 +125,11 @@ fn every_checklist_line_is_exactly_one_item_of_the_reference_config() {
             None => missing.push(format!("line {}: {}", line.number, line.text)),
             Some((_, item)) => {
                 assert_eq!(
-                    item.section, line.section,
+                    &*item.section,
+                    line.section.as_str(),
                     "item {} (line {}) is in the wrong section",
-                    item.id, line.number
+                    item.id,
+                    line.number
                 );
                 // The page orders a section's items by `line`: it must be the document's.
                 assert_eq!(

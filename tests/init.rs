@@ -42,7 +42,7 @@ fn init_into(checklist: &str, output: &Path) -> std::process::Output {
 
 /// (section, title) of every item in file order.
 fn lines_of(config: &Config) -> Vec<(String, String)> {
-    config.items().map(|(_, item)| (item.section.clone(), item.title.clone())).collect()
+    config.items().map(|(_, item)| (item.section.to_string(), item.title.clone())).collect()
 }
 
 /// Each group's title → its members' titles, sorted.
@@ -98,7 +98,7 @@ fn the_reference_checklist_becomes_a_config_with_its_lines_sections_and_groups()
     // the security sections): a choice of its authors, not nesting in the document, so init
     // leaves those lines attested.
     let by_title: BTreeMap<&str, (&Decider, &str)> =
-        generated.items().map(|(d, i)| (i.title.as_str(), (d, i.section.as_str()))).collect();
+        generated.items().map(|(d, i)| (i.title.as_str(), (d, &*i.section))).collect();
     let authored: Vec<&String> = reference_groups.keys().filter(|t| !generated_groups.contains_key(*t)).collect();
     assert_eq!(authored.len(), 10, "{authored:?}");
     for title in authored {

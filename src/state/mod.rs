@@ -2,7 +2,7 @@
 //! Checks write here when they finish; scrapes, the API and readiness only read. A generation
 //! counter bumps on every write so that readers can cache what they render.
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock, RwLockReadGuard};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -16,6 +16,9 @@ use crate::support::text::excerpt;
 
 pub mod causes;
 pub mod groups;
+pub mod history;
+
+pub use history::{VerdictHistory, HISTORY_LEN};
 
 /// One finished evaluation of one item.
 #[derive(Clone, Debug)]
@@ -40,20 +43,52 @@ pub struct ItemRecord {
     /// Evaluations since start, by verdict in [`Verdict::ALL`] order.
     pub counts: [u64; 3],
     /// The most recent verdicts, oldest first, at most [`HISTORY_LEN`]: the page's strip.
-    pub history: VecDeque<(SystemTime, Verdict)>,
+    pub history: VerdictHistory,
     /// `last` came from the state file at start and the item has not been evaluated since.
     pub restored: bool,
-    /// The reason as it read when the verdict or the cause last changed, cut to
-    /// [`REASON_LABEL_CHARS`]: a label value that does not churn while a backup ages.
-    pub reason_at_change: Option<String>,
+    /// The reason as it read when the verdict or the cause last changed: see
+    /// [`ItemRecord::reason_at_change`].
+    reason_at_change: ReasonAtChange,
+}
+
+/// Where an item's reason at its last change is kept. Usually the last evaluation still reads
+/// so (a backup ages, a port stays closed), and every item keeping a copy of it cost 80 bytes
+/// an item; the copy is made only once the reason moves on while verdict and cause stay.
+#[derive(Clone, Debug, Default, PartialEq)]
+enum ReasonAtChange {
+    /// No verdict yet.
+    #[default]
+    Unknown,
+    /// The last evaluation's reason, which is no longer than [`REASON_LABEL_CHARS`].
+    AsLast,
+    /// Cut to [`REASON_LABEL_CHARS`], or what it read before the last evaluation's.
+    Kept(Box<str>),
+}
+
+impl ReasonAtChange {
+    /// The reason of an evaluation that changed verdict or cause.
+    fn of(reason: &str) -> Self {
+        let cut = excerpt(reason, REASON_LABEL_CHARS);
+        if cut == reason {
+            ReasonAtChange::AsLast
+        } else {
+            ReasonAtChange::Kept(cut.into_boxed_str())
+        }
+    }
+
+    /// What the state file kept, next to the restored evaluation's `reason`.
+    fn restored(kept: Option<String>, reason: &str) -> Self {
+        match kept {
+            None => ReasonAtChange::Unknown,
+            Some(kept) if kept == reason => ReasonAtChange::AsLast,
+            Some(kept) => ReasonAtChange::Kept(kept.into_boxed_str()),
+        }
+    }
 }
 
 /// How long the reason kept at a change may be, in characters: it becomes a label value
 /// (`checklist_item_reason_info`), so it is bounded.
 pub const REASON_LABEL_CHARS: usize = 200;
-
-/// How many past verdicts each item keeps in memory.
-pub const HISTORY_LEN: usize = 24;
 
 impl ItemRecord {
     pub fn item(&self) -> &Item {
@@ -84,6 +119,16 @@ impl ItemRecord {
     /// Why the item does not apply to this site, when a switch in the config turned it off.
     pub fn not_applicable(&self) -> Option<&str> {
         self.decider.not_applicable()
+    }
+
+    /// The reason as it read when the verdict or the cause last changed, cut to
+    /// [`REASON_LABEL_CHARS`]: a label value that does not churn while a backup ages.
+    pub fn reason_at_change(&self) -> Option<&str> {
+        match &self.reason_at_change {
+            ReasonAtChange::Unknown => None,
+            ReasonAtChange::AsLast => self.last.as_ref().map(|e| e.outcome.reason.as_str()),
+            ReasonAtChange::Kept(reason) => Some(reason),
+        }
     }
 
     /// When the item is due again, from the last evaluation and its interval.
@@ -216,19 +261,17 @@ impl ItemRecord {
     fn push(&mut self, outcome: Outcome, at: SystemTime, duration: Duration, check: Option<u64>) {
         let position = Verdict::ALL.iter().position(|v| *v == outcome.verdict).unwrap_or(2);
         self.counts[position] += 1;
-        if self.history.len() == HISTORY_LEN {
-            self.history.pop_front();
-        } else if self.history.len() == self.history.capacity() {
-            // Grown to the bound exactly: doubling past 16 would hold room for 32 of 24 entries,
-            // 192 bytes an item for good.
-            self.history.reserve_exact(self.history.len().max(4).min(HISTORY_LEN - self.history.len()));
-        }
-        self.history.push_back((at, outcome.verdict));
+        self.history.push(at, outcome.verdict);
         let changed =
             self.last.as_ref().is_none_or(|e| (e.outcome.verdict, e.outcome.cause) != (outcome.verdict, outcome.cause));
-        if changed {
-            self.reason_at_change = Some(excerpt(&outcome.reason, REASON_LABEL_CHARS));
-        }
+        self.reason_at_change = match (changed, std::mem::take(&mut self.reason_at_change), &self.last) {
+            (true, _, _) => ReasonAtChange::of(&outcome.reason),
+            // The reason moves on while verdict and cause stay: keep what it read at the change.
+            (false, ReasonAtChange::AsLast, Some(last)) if last.outcome.reason != outcome.reason => {
+                ReasonAtChange::Kept(last.outcome.reason.as_str().into())
+            }
+            (false, kept, _) => kept,
+        };
         self.restored = false;
         self.last = Some(Evaluation { outcome, at, duration, check });
     }
@@ -253,7 +296,7 @@ impl ItemRecord {
             cause: last.outcome.cause,
             reason: last.outcome.reason.clone(),
             subject: last.outcome.subject.clone(),
-            reason_at_change: self.reason_at_change.clone(),
+            reason_at_change: self.reason_at_change().map(str::to_string),
             at: last.at.duration_since(UNIX_EPOCH).map(|d| d.as_secs_f64()).unwrap_or(0.0),
             duration_seconds: last.duration.as_secs_f64(),
         })
@@ -356,7 +399,7 @@ impl Store {
                     last: kept.as_ref().and_then(|r| r.last.clone()),
                     counts: kept.as_ref().map(|r| r.counts).unwrap_or_default(),
                     restored: kept.as_ref().is_some_and(|r| r.restored),
-                    reason_at_change: kept.as_ref().and_then(|r| r.reason_at_change.clone()),
+                    reason_at_change: kept.as_ref().map(|r| r.reason_at_change.clone()).unwrap_or_default(),
                     history: kept.map(|r| r.history).unwrap_or_default(),
                 });
             }
@@ -488,14 +531,15 @@ impl Store {
                 reason: verdict.reason,
                 subject: verdict.subject,
             };
-            record.history.push_back((at, outcome.verdict));
+            record.history.push(at, outcome.verdict);
             record.last = Some(Evaluation {
                 outcome,
                 at,
                 duration: Duration::try_from_secs_f64(verdict.duration_seconds).unwrap_or_default(),
                 check: Some(verdict.check),
             });
-            record.reason_at_change = verdict.reason_at_change;
+            record.reason_at_change =
+                ReasonAtChange::restored(verdict.reason_at_change, &record.last.as_ref().unwrap().outcome.reason);
             record.restored = true;
             restored += 1;
         }
@@ -558,7 +602,7 @@ expect = "closed"
         assert!(store.generation() > before);
         let inner = store.read();
         assert_eq!(inner.items[0].counts, [1, 1, 0]);
-        let strip: Vec<Verdict> = inner.items[0].history.iter().map(|(_, v)| *v).collect();
+        let strip: Vec<Verdict> = inner.items[0].history.iter().map(|(_, v)| v).collect();
         assert_eq!(strip, vec![Verdict::Fail, Verdict::Pass]);
         assert_eq!(inner.items[0].verdict(), Some(Verdict::Pass));
         drop(inner);
@@ -721,12 +765,18 @@ members = ["cpu", "port", "cloud"]
         let record = |outcome: Outcome| {
             store.record(check, check.fingerprint(), vec![outcome], vec![], SystemTime::now(), Duration::ZERO)
         };
-        let reason = |store: &Store| store.read().items[0].reason_at_change.clone();
+        let reason = |store: &Store| store.read().items[0].reason_at_change().map(str::to_string);
         record(Outcome::fail(Cause::BelowMinimum, "is 3d old; want at most 1d"));
         record(Outcome::fail(Cause::BelowMinimum, "is 4d old; want at most 1d"));
         assert_eq!(reason(&store).as_deref(), Some("is 3d old; want at most 1d"), "same verdict and cause: kept");
+        record(Outcome::fail(Cause::BelowMinimum, "is 5d old; want at most 1d"));
+        assert_eq!(reason(&store).as_deref(), Some("is 3d old; want at most 1d"), "still the one at the change");
         record(Outcome::error(Cause::Timeout, "timed out"));
         assert_eq!(reason(&store).as_deref(), Some("timed out"), "another verdict: replaced");
+        record(Outcome::error(Cause::Timeout, "timed out"));
+        assert_eq!(reason(&store).as_deref(), Some("timed out"), "the same reason again");
+        record(Outcome::fail(Cause::Open, "open\non 0.0.0.0"));
+        assert_eq!(reason(&store).as_deref(), Some("openon 0.0.0.0"), "control characters dropped");
         record(Outcome::error(Cause::Refused, "x".repeat(REASON_LABEL_CHARS + 50)));
         let long = reason(&store).unwrap();
         assert_eq!(long.chars().count(), REASON_LABEL_CHARS + 1, "cut, with the cut marked: {long}");
@@ -809,7 +859,7 @@ members = ["cpu", "port", "cloud"]
         assert!(port_record.restored);
         assert_eq!(port_record.last.as_ref().unwrap().at, then);
         assert_eq!(port_record.last.as_ref().unwrap().outcome, Outcome::fail(Cause::Open, "accepts"));
-        assert_eq!(port_record.reason_at_change.as_deref(), Some("accepts"));
+        assert_eq!(port_record.reason_at_change(), Some("accepts"));
         assert!(inner.items[0].last.is_none());
         drop(inner);
         new.record(port, port.fingerprint(), vec![Outcome::pass("closed")], vec![], SystemTime::now(), Duration::ZERO);

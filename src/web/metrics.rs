@@ -366,7 +366,7 @@ fn full_labels(record: &ItemRecord) -> Vec<(&'static str, &str)> {
     let item = record.item();
     with_environment(
         record,
-        vec![("id", item.id.as_str()), ("section", item.section.as_str()), ("severity", item.severity.as_str())],
+        vec![("id", item.id.as_str()), ("section", &*item.section), ("severity", item.severity.as_str())],
     )
 }
 
@@ -500,7 +500,7 @@ impl Collector for StoreCollector {
                 record,
                 vec![
                     ("id", item.id.as_str()),
-                    ("section", item.section.as_str()),
+                    ("section", &*item.section),
                     ("severity", item.severity.as_str()),
                     ("kind", record.kind()),
                     ("title", item.title.as_str()),
@@ -662,7 +662,7 @@ fn encode_reason_info(
             continue;
         }
         let target = record.decider.target();
-        let reason = record.reason_at_change.as_deref().unwrap_or_default();
+        let reason = record.reason_at_change().unwrap_or_default();
         let labels = with_environment(
             record,
             vec![("id", record.item().id.as_str()), ("target", target.as_str()), ("reason", reason)],

@@ -106,7 +106,7 @@ impl Filters {
 
     fn keeps(&self, record: &ItemRecord, state: DisplayState) -> bool {
         (!self.attention || state.needs_attention())
-            && self.section.as_ref().is_none_or(|s| *s == record.item().section)
+            && self.section.as_ref().is_none_or(|s| **s == *record.item().section)
             && self.severity.as_ref().is_none_or(|s| s == record.item().severity.as_str())
             && self.state.as_ref().is_none_or(|s| s == state.key())
     }
@@ -286,7 +286,7 @@ fn row<'a>(index: usize, context: &Context<'a>) -> ItemRow<'a> {
         history: record
             .history
             .iter()
-            .map(|(at, verdict)| HistoryDot { state: verdict.as_str(), symbol: symbol(*verdict), at: rfc3339(*at) })
+            .map(|(at, verdict)| HistoryDot { state: verdict.as_str(), symbol: symbol(verdict), at: rfc3339(at) })
             .collect(),
         members: members_summary(record, context),
         member_ids: match &record.decider {

@@ -191,14 +191,14 @@ pub struct OutlineSection<'a> {
 ///
 /// `keep` filters: a kept item hangs under its nearest kept ancestor, so each appears once.
 pub fn outline(items: &[ItemRecord], keep: impl Fn(usize) -> bool) -> Vec<OutlineSection<'_>> {
-    let section_of = |index: usize| items[index].item().section.as_str();
+    let section_of = |index: usize| &*items[index].item().section;
     // Section names in order, and each name's place (a config may have thousands of sections).
     let mut order: Vec<&str> = Vec::new();
     let mut place: HashMap<&str, usize> = HashMap::new();
     let leads = |record: &ItemRecord| record.decider.items().first().is_some_and(|first| first.id == record.item().id);
     for leading_only in [true, false] {
         for record in items.iter().filter(|record| !leading_only || leads(record)) {
-            let name = record.item().section.as_str();
+            let name = &*record.item().section;
             place.entry(name).or_insert_with(|| {
                 order.push(name);
                 order.len() - 1
