@@ -384,6 +384,21 @@ pub(super) fn io_failure(what: &str, path: &Path, err: &std::io::Error) -> Probe
         .about(subject::path(path))
 }
 
+/// The newest file of the set `set` (`directory`, `pattern`), listed off the async workers; the
+/// inner `Err` is the reason an empty set fails with.
+pub(super) async fn newest_of_set(
+    ctx: &CheckContext,
+    directory: &Path,
+    pattern: &str,
+    set: &str,
+) -> Result<Result<BackupFile, String>, ProbeFailure> {
+    let (listed_directory, listed_pattern) = (directory.to_path_buf(), pattern.to_string());
+    let listing = ctx.blocking.run(move || list_set(&listed_directory, &listed_pattern, 0)).await??;
+    Ok(listing.files.into_iter().next().ok_or_else(|| {
+        format!("no file matches `{pattern}` in {}; the backup set {set} is empty", directory.display())
+    }))
+}
+
 /// Lists the regular files of `directory` whose names match `pattern`, newest first, and reads
 /// the first `head_bytes` of the newest.
 pub(super) fn list_set(directory: &Path, pattern: &str, head_bytes: usize) -> Result<BackupListing, ProbeFailure> {
@@ -892,16 +907,9 @@ impl Check for BackupIntegrityCheck {
     }
 
     async fn run(&self, ctx: &CheckContext, _state: &mut Self::State) -> CheckResult {
-        let (directory, pattern) = (self.directory.clone(), self.pattern.clone());
-        let listing = ctx.blocking.run(move || list_set(&directory, &pattern, 0)).await??;
-        let Some(newest) = listing.files.first().cloned() else {
-            let reason = format!(
-                "no file matches `{}` in {}; the backup set {} is empty",
-                self.pattern,
-                self.directory.display(),
-                self.set
-            );
-            return Ok(Report::default().with("integrity", Outcome::fail(Cause::Missing, reason)));
+        let newest = match newest_of_set(ctx, &self.directory, &self.pattern, &self.set).await? {
+            Ok(newest) => newest,
+            Err(reason) => return Ok(Report::default().with("integrity", Outcome::fail(Cause::Missing, reason))),
         };
         let _permit = INTEGRITY_READS.acquire().await.ok();
         // When the scheduler gives up on this check (timeout) it drops this future; the guard

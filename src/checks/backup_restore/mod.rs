@@ -31,7 +31,7 @@ use std::time::Duration;
 use serde::Deserialize;
 use tokio::sync::Semaphore;
 
-use super::backup::{file_name, list_set, validate_keys, validate_set, DecryptionKeys};
+use super::backup::{file_name, newest_of_set, validate_keys, validate_set, DecryptionKeys};
 use super::postgres::url::{read_password, PasswordSource, PgUrl};
 use super::postgres::{default_connect_timeout, is_table_name, quote};
 use super::{check_ratio, require, shorter_than_timeout, Check, CheckContext, KeyError};
@@ -361,22 +361,17 @@ impl Check for BackupRestoreCheck {
             None => None,
         };
 
-        let (directory, pattern) = (self.directory.clone(), self.pattern.clone());
-        let listing = ctx.blocking.run(move || list_set(&directory, &pattern, 0)).await??;
-        let Some(newest) = listing.files.first().cloned() else {
-            let reason = format!(
-                "no file matches `{}` in {}; the backup set {} is empty",
-                self.pattern,
-                self.directory.display(),
-                self.set
-            );
-            let mut report = Report::default();
-            for aspect in Self::ASPECTS {
-                let outcome = Outcome::fail(Cause::Missing, reason.clone())
-                    .about(Subject::Path(self.directory.display().to_string()));
-                report = report.with(aspect, outcome);
+        let newest = match newest_of_set(ctx, &self.directory, &self.pattern, &self.set).await? {
+            Ok(newest) => newest,
+            Err(reason) => {
+                let mut report = Report::default();
+                for aspect in Self::ASPECTS {
+                    let outcome = Outcome::fail(Cause::Missing, reason.clone())
+                        .about(Subject::Path(self.directory.display().to_string()));
+                    report = report.with(aspect, outcome);
+                }
+                return Ok(report);
             }
-            return Ok(report);
         };
 
         let drill_permit = DRILLS.clone().acquire_owned().await.ok();
