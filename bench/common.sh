@@ -206,3 +206,20 @@ EOF
   pids+=("$nginx")
   wait_port "$3" "$nginx" nginx 10 "$n/error.log"
 }
+
+# blackbox_exporter's config with one module, `tls_connect`: a TCP connect with a TLS handshake
+# verified against CA_FILE for the name app.test (the PKI of make_pki), as the daemon's tls
+# checks do. Written to FILE.
+write_blackbox_tls_module() { # file ca_file
+  cat >"$1" <<EOF
+modules:
+  tls_connect:
+    prober: tcp
+    timeout: 5s
+    tcp:
+      tls: true
+      tls_config:
+        ca_file: $2
+        server_name: app.test
+EOF
+}

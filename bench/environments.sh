@@ -44,17 +44,7 @@ res interval_seconds "$INTERVAL_S"
 make_pki "$W/pki" 2>"$W/pki.log"
 start_nginx_tls "$W/nginx" "$W/pki" "$P_TLS"
 
-cat >"$W/blackbox.yml" <<EOF
-modules:
-  tls_connect:
-    prober: tcp
-    timeout: 5s
-    tcp:
-      tls: true
-      tls_config:
-        ca_file: $W/pki/ca.crt
-        server_name: app.test
-EOF
+write_blackbox_tls_module "$W/blackbox.yml" "$W/pki/ca.crt"
 
 # N tls checks, each environment pointing them at the same target under its own SNI prefix (a
 # variable per environment, as a real staging/production pair would differ by host name).

@@ -111,17 +111,7 @@ tls_scale() { # n
   } >"$W/tls_$n.toml"
   "$BIN" --config.check --config.file "$W/tls_$n.toml" >/dev/null || die "the daemon refuses $W/tls_$n.toml"
 
-  cat >"$W/blackbox.yml" <<EOF
-modules:
-  tls_connect:
-    prober: tcp
-    timeout: 5s
-    tcp:
-      tls: true
-      tls_config:
-        ca_file: $W/pki/ca.crt
-        server_name: app.test
-EOF
+  write_blackbox_tls_module "$W/blackbox.yml" "$W/pki/ca.crt"
   bb_port=$(free_port)
   /usr/bin/prometheus-blackbox-exporter --config.file="$W/blackbox.yml" --web.listen-address="127.0.0.1:$bb_port" \
     >"$W/blackbox_$n.log" 2>&1 &
