@@ -13,6 +13,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 pub mod groups;
+mod packed;
 pub mod shard;
 pub mod vars;
 
@@ -23,6 +24,7 @@ use crate::checks::{CheckKind, KeyError, KIND_NAMES};
 use crate::support::decode::{decode_value, tidy_error};
 use crate::support::units::{format_duration, parse_duration};
 use groups::GroupParams;
+use packed::PackedChecks;
 use vars::Vars;
 
 /// Environment variables with this prefix override settings: `CHECKLIST__SETTINGS__DEFAULT_INTERVAL=30s`.
@@ -402,8 +404,8 @@ pub fn parse(file: &str, text: &str, env: impl IntoIterator<Item = (String, Stri
     let invalid = |location: String, reason: String| ConfigError::Invalid { file: file.to_string(), location, reason };
     let mut document: toml::Table = text.parse().map_err(|err: toml::de::Error| syntax(tidy_error(err.to_string())))?;
     let raw_checks = match document.remove("checks") {
-        None => Vec::new(),
-        Some(toml::Value::Array(checks)) => checks,
+        None => PackedChecks::default(),
+        Some(toml::Value::Array(checks)) => PackedChecks::pack(checks, text.len()).map_err(syntax)?,
         Some(_) => return Err(invalid("checks".into(), "must be an array of tables ([[checks]])".into())),
     };
     let mut vars = match document.remove("vars") {
@@ -457,8 +459,7 @@ pub fn parse(file: &str, text: &str, env: impl IntoIterator<Item = (String, Stri
         None => {
             vars.resolve().map_err(|(location, reason)| invalid(location, reason))?;
             let scope = Scope { file, vars: &vars, environment: None, settings: &settings, source: &source };
-            // Consumed one by one, so each check's raw table is freed as soon as it is decoded.
-            decode_checks(&scope, raw_checks.into_iter(), &mut deciders)?;
+            decode_checks(&scope, raw_checks.values(), &mut deciders)?;
             groups = groups::resolve(&mut deciders).map_err(|(location, reason)| invalid(location, reason))?;
             environment_names = Vec::new();
         }
@@ -477,7 +478,7 @@ pub fn parse(file: &str, text: &str, env: impl IntoIterator<Item = (String, Stri
                     source: &source,
                 };
                 let start = deciders.len();
-                decode_checks(&scope, raw_checks.iter().cloned(), &mut deciders)?;
+                decode_checks(&scope, raw_checks.values(), &mut deciders)?;
                 let resolved = groups::resolve(&mut deciders[start..])
                     .map_err(|(location, reason)| invalid(within(location), reason))?;
                 groups.extend(resolved);
@@ -522,7 +523,7 @@ struct Scope<'a> {
 /// or a target used twice within the scope.
 fn decode_checks(
     scope: &Scope<'_>,
-    raw_checks: impl Iterator<Item = toml::Value>,
+    raw_checks: impl Iterator<Item = Result<toml::Value, String>>,
     deciders: &mut Vec<Decider>,
 ) -> Result<(), ConfigError> {
     let Scope { file, vars, settings, source, .. } = scope;
@@ -535,9 +536,9 @@ fn decode_checks(
         },
         reason,
     };
-    let mut first_use: HashMap<String, usize> = HashMap::new();
-    let mut targets: HashMap<(&'static str, String), usize> = HashMap::new();
-    for (index, mut value) in raw_checks.enumerate() {
+    let start = deciders.len();
+    for (index, value) in raw_checks.enumerate() {
+        let mut value = value.map_err(|reason| invalid(format!("checks[{index}]"), reason))?;
         // Remembered before expansion, so that a switched-off item can say which variable did it.
         let enabled_by = value.get("enabled").and_then(toml::Value::as_str).and_then(Vars::sole_reference);
         let enabled_by = enabled_by.map(str::to_string);
@@ -549,8 +550,15 @@ fn decode_checks(
         if let Some(environment) = &scope.environment {
             decider.set_environment(environment);
         }
+        deciders.push(decider);
+    }
+    // Compared once all are decoded, so that the keys of these maps (transient) are allocated
+    // above the long-lived checks instead of between them (see `PackedChecks`).
+    let mut first_use: HashMap<&str, usize> = HashMap::new();
+    let mut targets: HashMap<(&'static str, String), usize> = HashMap::new();
+    for (index, decider) in deciders[start..].iter().enumerate() {
         for item in decider.items() {
-            if let Some(earlier) = first_use.insert(item.id.clone(), index) {
+            if let Some(earlier) = first_use.insert(&item.id, index) {
                 return Err(invalid(
                     format!("checks[{index}], item {}", item.id),
                     format!(
@@ -573,7 +581,6 @@ fn decode_checks(
                 ));
             }
         }
-        deciders.push(decider);
     }
     Ok(())
 }
