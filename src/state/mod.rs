@@ -13,10 +13,12 @@ use crate::config::{CheckSpec, Config, Decider, Item};
 use crate::model::{Cause, Outcome, Sample, Subject, Verdict};
 use crate::persist::baseline::{Baseline, BaselineItem};
 use crate::support::text::excerpt;
+use samples::StoredSamples;
 
 pub mod causes;
 pub mod groups;
 pub mod history;
+pub mod samples;
 
 pub use history::{VerdictHistory, HISTORY_LEN};
 
@@ -160,7 +162,7 @@ pub struct StoreInner {
     /// Item key ([`crate::config::Item::key`]: the id, or `environment;id`) to index in `items`.
     index: HashMap<String, usize>,
     /// Value samples of each check, keyed by its fingerprint, in config order.
-    pub samples: Vec<(u64, Vec<Sample>)>,
+    pub samples: Vec<(u64, StoredSamples)>,
     sample_index: HashMap<u64, usize>,
     /// Group items (index into `items`) with their applicable members, members before groups.
     groups: Vec<(usize, Vec<usize>)>,
@@ -388,7 +390,7 @@ impl Store {
         let mut inner = self.write();
         let mut previous: HashMap<String, ItemRecord> =
             inner.items.drain(..).map(|record| (record.item().key(), record)).collect();
-        let mut previous_samples: HashMap<u64, Vec<Sample>> = inner.samples.drain(..).collect();
+        let mut previous_samples: HashMap<u64, StoredSamples> = inner.samples.drain(..).collect();
         let mut items = Vec::with_capacity(config.item_count());
         for decider in &config.deciders {
             for (position, item) in decider.items().iter().enumerate() {
@@ -404,7 +406,7 @@ impl Store {
                 });
             }
         }
-        let samples: Vec<(u64, Vec<Sample>)> = config
+        let samples: Vec<(u64, StoredSamples)> = config
             .checks
             .iter()
             .map(|check| {
@@ -447,13 +449,12 @@ impl Store {
         at: SystemTime,
         duration: Duration,
     ) {
-        let mut samples = samples;
         // The same check in two environments gives the same series but for this label.
-        if let Some(environment) = check.items.first().and_then(|item| item.environment.as_deref()) {
-            for sample in &mut samples {
-                sample.labels.push(("environment", environment.to_string()));
-            }
-        }
+        let environment = check.items.first().and_then(|item| item.environment.as_deref());
+        let samples = match environment {
+            Some(environment) => StoredSamples::new(samples, &[("environment", environment)]),
+            None => StoredSamples::new(samples, &[]),
+        };
         let mut inner = self.write();
         let Some(&slot) = inner.sample_index.get(&fingerprint) else { return };
         inner.samples[slot].1 = samples;
@@ -814,8 +815,9 @@ members = ["cpu", "port", "cloud"]
             "the same id in another environment is untouched"
         );
         assert_eq!(verdicts[2], ("staging;cpu".to_string(), Some(Verdict::Pass)));
-        let labels = &inner.samples.iter().find(|(f, _)| *f == staging_cpu.fingerprint()).unwrap().1[0].labels;
-        assert!(labels.contains(&("environment", "staging".to_string())), "{labels:?}");
+        let stored = &inner.samples.iter().find(|(f, _)| *f == staging_cpu.fingerprint()).unwrap().1;
+        let labels: Vec<(&str, &str)> = stored.iter().next().unwrap().labels().collect();
+        assert!(labels.contains(&("environment", "staging")), "{labels:?}");
         let mut view = inner.clone();
         drop(inner);
         view.keep_environment("staging");

@@ -20,7 +20,8 @@ use prometheus_client::metrics::MetricType;
 use prometheus_client::registry::Registry;
 
 use crate::config::{Decider, Shard};
-use crate::model::{MetricKind, Sample, SampleValue, Verdict};
+use crate::model::{MetricKind, Verdict};
+use crate::state::samples::{SampleRef, ValueRef};
 use crate::state::{Evaluation, ItemRecord, Store, StoreInner};
 use crate::web::process::ProcessCollector;
 
@@ -615,9 +616,9 @@ impl Collector for StoreCollector {
         encode_reason_info(&mut encoder, &evaluated)?;
 
         // Value gauges of the check families, each family once, in name order.
-        let mut families: BTreeMap<&str, Vec<&Sample>> = BTreeMap::new();
+        let mut families: BTreeMap<&str, Vec<SampleRef>> = BTreeMap::new();
         for (_, samples) in &inner.samples {
-            for sample in samples {
+            for sample in samples.iter() {
                 families.entry(sample.family.name).or_default().push(sample);
             }
         }
@@ -629,11 +630,11 @@ impl Collector for StoreCollector {
             };
             let mut family = encoder.encode_descriptor(desc.name, desc.help, None, metric_type)?;
             for sample in samples {
-                let labels: Vec<(&str, &str)> = sample.labels.iter().map(|(k, v)| (*k, v.as_str())).collect();
+                let labels: Vec<(&str, &str)> = sample.labels().collect();
                 let metric = family.encode_family(&labels)?;
-                match &sample.value {
-                    SampleValue::Gauge(value) => ConstGauge::new(*value).encode(metric)?,
-                    SampleValue::Histogram(h) => {
+                match sample.value() {
+                    ValueRef::Gauge(value) => ConstGauge::new(value).encode(metric)?,
+                    ValueRef::Histogram(h) => {
                         let mut metric = metric;
                         metric.encode_histogram::<Vec<(&str, &str)>>(h.sum, h.count, &h.buckets, None)?
                     }
@@ -677,6 +678,7 @@ mod tests {
     use std::time::{Duration, SystemTime};
 
     use super::*;
+    use crate::model::Sample;
     use crate::model::{HistogramValue, MetricFamily, Outcome};
 
     static TEST_HISTOGRAM: MetricFamily =
