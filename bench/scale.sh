@@ -41,7 +41,6 @@ HZ=$(getconf CLK_TCK)
 # CPU time of all of a process's threads in nanoseconds (first field of each thread's schedstat):
 # finer than clock ticks, for a single scrape.
 cpu_ns() { cat /proc/"$1"/task/*/schedstat 2>/dev/null | awk '{s += $1} END {printf "%d", s}'; }
-ms_per() { awk -v t="$1" -v hz="$HZ" -v n="$2" 'BEGIN {printf "%.2f", t * 1000 / hz / n}'; }
 mib() { awk -v k="$1" 'BEGIN {printf "%.1f", k / 1024}'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN {if (b == 0) print "nan"; else printf "%.2f", a / b}'; }
 
@@ -199,17 +198,18 @@ res "tcp_${TCP_ITEMS}_metrics_bytes" "$(wc -c <"$W/metrics_identity.txt")"
 res "tcp_${TCP_ITEMS}_metrics_bytes_gzip_asked" "$(wc -c <"$W/metrics_gzip.bin")"
 res "tcp_${TCP_ITEMS}_metrics_content_encoding_gzip_asked" "${encoding:-none}"
 
-# CPU per scrape of the unchanged store: utime+stime over SCRAPES scrapes, of the daemon and of
-# node_exporter, one after the other in the same run.
+# CPU per scrape of the unchanged store: the CPU time of all the process's threads (schedstat,
+# in nanoseconds: clock ticks of 10 ms are too coarse for scrapes of under a millisecond) over
+# SCRAPES scrapes, of the daemon and of node_exporter, one after the other in the same run.
 scrape_cost() { # pid url [curl options...]
   local pid=$1 url=$2 t0 t1 i
   shift 2
-  t0=$(cpu_ticks "$pid")
+  t0=$(cpu_ns "$pid")
   for ((i = 0; i < SCRAPES; i++)); do
     curl -sf --max-time 60 -o /dev/null "$@" "$url" || die "scrape $i of $url failed"
   done
-  t1=$(cpu_ticks "$pid")
-  ms_per $((t1 - t0)) "$SCRAPES"
+  t1=$(cpu_ns "$pid")
+  awk -v d=$((t1 - t0)) -v n="$SCRAPES" 'BEGIN {printf "%.3f", d / 1e6 / n}'
 }
 res scrapes "$SCRAPES"
 res "tcp_${TCP_ITEMS}_cpu_ms_per_scrape" "$(scrape_cost "$ce" "$ce_url/metrics")"
