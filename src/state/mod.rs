@@ -13,11 +13,13 @@ use crate::config::{CheckSpec, Config, Decider, Item};
 use crate::model::{Cause, Outcome, Sample, Subject, Verdict};
 use crate::persist::baseline::{Baseline, BaselineItem};
 use crate::support::text::excerpt;
+use index::ItemIndex;
 use samples::StoredSamples;
 
 pub mod causes;
 pub mod groups;
 pub mod history;
+mod index;
 pub mod samples;
 
 pub use history::{VerdictHistory, HISTORY_LEN};
@@ -160,7 +162,7 @@ pub struct StoreInner {
     /// In config order, which is the order metrics, the API and reports list items in.
     pub items: Vec<ItemRecord>,
     /// Item key ([`crate::config::Item::key`]: the id, or `environment;id`) to index in `items`.
-    index: HashMap<String, usize>,
+    index: ItemIndex,
     /// Value samples of each check, keyed by its fingerprint, in config order.
     pub samples: Vec<(u64, StoredSamples)>,
     sample_index: HashMap<u64, usize>,
@@ -217,7 +219,7 @@ impl StoreInner {
     /// of one environment. The view derives nothing afterwards, so its groups are dropped.
     pub fn keep_environment(&mut self, environment: &str) {
         self.items.retain(|record| record.item().environment.as_deref() == Some(environment));
-        self.index = self.items.iter().enumerate().map(|(i, r)| (r.item().key(), i)).collect();
+        self.index = ItemIndex::new(&self.items);
         self.groups.clear();
     }
 
@@ -342,7 +344,7 @@ impl Default for Store {
         Store {
             inner: RwLock::new(StoreInner {
                 items: Vec::new(),
-                index: HashMap::new(),
+                index: ItemIndex::default(),
                 samples: Vec::new(),
                 sample_index: HashMap::new(),
                 groups: Vec::new(),
@@ -414,7 +416,7 @@ impl Store {
                 (fingerprint, previous_samples.remove(&fingerprint).unwrap_or_default())
             })
             .collect();
-        inner.index = items.iter().enumerate().map(|(i, r)| (r.item().key(), i)).collect();
+        inner.index = ItemIndex::new(&items);
         inner.sample_index = samples.iter().enumerate().map(|(i, (f, _))| (*f, i)).collect();
         inner.items = items;
         inner.samples = samples;
@@ -423,11 +425,11 @@ impl Store {
             .iter()
             .filter(|group| group.not_applicable.is_none())
             .filter_map(|group| {
-                let item = *inner.index.get(&group.item.key())?;
+                let item = inner.index.get(&inner.items, &group.item.key())?;
                 let members = group
                     .members
                     .iter()
-                    .filter_map(|id| inner.index.get(&group.item.key_of(id)).copied())
+                    .filter_map(|id| inner.index.get(&inner.items, &group.item.key_of(id)))
                     .filter(|&m| inner.items[m].not_applicable().is_none())
                     .collect();
                 Some((item, members))
@@ -460,7 +462,7 @@ impl Store {
         inner.samples[slot].1 = samples;
         let mut changed = HashSet::new();
         for (item, outcome) in check.items.iter().zip(outcomes) {
-            let Some(&index) = inner.index.get(&item.key()) else { continue };
+            let Some(index) = inner.index.get(&inner.items, &item.key()) else { continue };
             inner.items[index].push(outcome, at, duration, Some(fingerprint));
             changed.insert(index);
         }
@@ -516,7 +518,7 @@ impl Store {
         let mut restored = 0;
         for verdict in saved {
             let key = crate::config::shard::placement_value(verdict.environment.as_deref(), &verdict.id);
-            let Some(&index) = inner.index.get(&key) else { continue };
+            let Some(index) = inner.index.get(&inner.items, &key) else { continue };
             let record = &mut inner.items[index];
             if record.last.is_some() || record.check_fingerprint() != Some(verdict.check) {
                 continue;
