@@ -126,11 +126,6 @@ pub fn parse(bytes: &[u8]) -> Result<AttestationFile, String> {
     Ok(file)
 }
 
-/// Records `attestation` for `id` from the `attest` command; see [`record_from`].
-pub fn record(path: &Path, id: &str, attestation: Attestation) -> Result<(), AttestError> {
-    record_from(path, id, attestation, Source::Cli, &[])
-}
-
 /// The audit log beside the attestation file: `attestations.json` → `attestations.audit.jsonl`.
 pub fn audit_log_path(path: &Path) -> PathBuf {
     path.with_extension("audit.jsonl")

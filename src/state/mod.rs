@@ -453,10 +453,7 @@ impl Store {
     ) {
         // The same check in two environments gives the same series but for this label.
         let environment = check.items.first().and_then(|item| item.environment.as_deref());
-        let samples = match environment {
-            Some(environment) => StoredSamples::new(samples, &[("environment", environment)]),
-            None => StoredSamples::new(samples, &[]),
-        };
+        let samples = StoredSamples::new(samples, environment.map(|name| ("environment", name)).as_slice());
         let mut inner = self.write();
         let Some(&slot) = inner.sample_index.get(&fingerprint) else { return };
         inner.samples[slot].1 = samples;

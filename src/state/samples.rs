@@ -65,7 +65,6 @@ impl StoredSamples {
             return StoredSamples(None);
         }
         let mut text = String::new();
-        let mut spans: Vec<Span> = Vec::new();
         let mut labels = Vec::with_capacity(samples.iter().map(|s| s.labels.len() + extra.len()).sum());
         let mut stored = Vec::with_capacity(samples.len());
         for sample in samples {
@@ -73,16 +72,16 @@ impl StoredSamples {
             for (name, value) in own.chain(extra.iter().copied()) {
                 // The same value (a check's target on each of its samples) is kept once.
                 let text_so_far = &text;
-                let span = match spans.iter().find(|span| &text_so_far[span.start as usize..span.end as usize] == value)
-                {
-                    Some(span) => *span,
-                    None => {
-                        let span = Span { start: offset(text.len()), end: offset(text.len() + value.len()) };
-                        text.push_str(value);
-                        spans.push(span);
-                        span
-                    }
-                };
+                let earlier = labels.iter().map(|(_, span): &(_, Span)| *span);
+                let span =
+                    match earlier.clone().find(|span| &text_so_far[span.start as usize..span.end as usize] == value) {
+                        Some(span) => span,
+                        None => {
+                            let span = Span { start: offset(text.len()), end: offset(text.len() + value.len()) };
+                            text.push_str(value);
+                            span
+                        }
+                    };
                 labels.push((name, span));
             }
             stored.push(StoredSample {
@@ -99,14 +98,6 @@ impl StoredSamples {
             labels: labels.into_boxed_slice(),
             samples: stored.into_boxed_slice(),
         })))
-    }
-
-    pub fn len(&self) -> usize {
-        self.0.as_ref().map_or(0, |packed| packed.samples.len())
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.0.is_none()
     }
 
     pub fn iter(&self) -> impl Iterator<Item = SampleRef<'_>> + '_ {
@@ -181,7 +172,7 @@ mod tests {
             Sample::new(&GAUGE, -3.0).label("path", ""),
         ];
         let stored = StoredSamples::new(samples, &[("environment", "staging")]);
-        assert_eq!(stored.len(), 4);
+        assert_eq!(stored.iter().count(), 4);
         let target = ("target", "a.example@127.0.0.1:443".to_string());
         let environment = ("environment", "staging".to_string());
         assert_eq!(
@@ -215,7 +206,7 @@ mod tests {
     #[test]
     fn no_samples_store_nothing() {
         let stored = StoredSamples::new(Vec::new(), &[("environment", "production")]);
-        assert!(stored.is_empty());
+        assert!(stored.0.is_none());
         assert_eq!(stored.iter().count(), 0);
     }
 }
