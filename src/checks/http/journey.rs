@@ -1018,7 +1018,7 @@ impl HttpJourneyCheck {
         let started = Instant::now();
         let attempts = step.poll.as_ref().map_or(1, |poll| poll.max_attempts.max(1));
         let mut attempt = 0;
-        let answer = loop {
+        let (answer, taken) = loop {
             attempt += 1;
             let mut request = client.request(method.clone(), &prepared.url);
             for (name, value) in &prepared.headers {
@@ -1038,13 +1038,14 @@ impl HttpJourneyCheck {
                 (failure.reason, outcome)
             })?;
             // What the step would capture is hidden before any assertion quotes the answer: a
-            // failing step's answer may carry a fresh token.
-            for (name, value) in
-                step.capture.iter().filter_map(|(name, capture)| Some((name, capture.take(name, &answer).ok()?)))
-            {
+            // failing step's answer may carry a fresh token. Taken once per answer: the last
+            // answer's are what the step captures.
+            let taken: Vec<(&String, Result<String, String>)> =
+                step.capture.iter().map(|(name, capture)| (name, capture.take(name, &answer))).collect();
+            for (name, value) in taken.iter().filter_map(|(name, value)| Some((*name, value.as_ref().ok()?))) {
                 // Polling asks again and again: keep each value once.
                 if !glimpsed.iter().any(|(_, seen)| seen.expose() == value) {
-                    glimpsed.push((name.clone(), Secret::new(value)));
+                    glimpsed.push((name.clone(), Secret::new(value.clone())));
                 }
             }
             let hidden =
@@ -1059,8 +1060,8 @@ impl HttpJourneyCheck {
                 (miss.detail, outcome.about(about()))
             };
             step.expect.check_hiding(&answer, true, &hidden).map_err(fail)?;
-            let Some(poll) = &step.poll else { break answer };
-            let Err(waiting) = poll.until.check_hiding(&answer, false, &hidden) else { break answer };
+            let Some(poll) = &step.poll else { break (answer, taken) };
+            let Err(waiting) = poll.until.check_hiding(&answer, false, &hidden) else { break (answer, taken) };
             if attempt >= attempts || out_of_time(started.elapsed(), poll) {
                 let detail = format!(
                     "still {} after {attempt} attempt(s) over {}",
@@ -1073,8 +1074,8 @@ impl HttpJourneyCheck {
             tokio::time::sleep(poll.interval.0).await;
         };
         let mut captured = Vec::new();
-        for (name, capture) in &step.capture {
-            match capture.take(name, &answer) {
+        for (name, value) in taken {
+            match value {
                 Ok(value) => {
                     values.insert(name.clone(), Secret::new(value));
                     captured.push(name.as_str());
