@@ -173,11 +173,11 @@ pub(super) async fn refuse_privileged_role(
                      WHERE pg_catalog.pg_has_role(current_user, r::name, 'MEMBER') ORDER BY r), \
                ARRAY(SELECT format('%I (owned by %I)', datname, pg_catalog.pg_get_userbyid(datdba)) \
                      FROM pg_catalog.pg_database \
-                     WHERE datname NOT LIKE 'checklist\\_restore\\_%' \
+                     WHERE left(datname::text, length($3)) <> $3 \
                        AND pg_catalog.pg_has_role(current_user, datdba, 'MEMBER') \
                      ORDER BY datname LIMIT $2) \
              FROM pg_catalog.pg_roles WHERE rolname = current_user",
-            &[&&SERVER_ACCESS_ROLES[..], &LISTED_DATABASES],
+            &[&&SERVER_ACCESS_ROLES[..], &LISTED_DATABASES, &SCRATCH_PREFIX],
         ),
     )
     .await?;

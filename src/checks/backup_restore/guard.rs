@@ -38,10 +38,10 @@ enum Lex {
         depth: u32,
         last: u8,
     },
-    /// A backslash outside quotes: the line from it, decided at its end.
+    /// A backslash outside quotes: the line from it, decided at its end (whether it began its
+    /// line stays in `at_line_start`, which a meta line does not clear).
     Meta {
         line: Vec<u8>,
-        at_line_start: bool,
     },
     /// The rest of the line after `COPY … FROM stdin;`: psql runs it after the data, so it must be empty.
     AfterCopy,
@@ -135,7 +135,7 @@ impl MetaCommandGuard {
     /// The end of the stream: psql runs a last line without a newline too.
     pub fn finish(&mut self) -> Result<(), String> {
         match &self.lex {
-            Lex::Meta { line, at_line_start } if !(*at_line_start && is_restrict_line(line)) => {
+            Lex::Meta { line } if !(self.at_line_start && is_restrict_line(line)) => {
                 Err(refusal(self.line_number, line))
             }
             _ => Ok(()),
@@ -251,9 +251,9 @@ impl MetaCommandGuard {
                     *last = byte;
                 }
             }
-            Lex::Meta { line, at_line_start } => {
+            Lex::Meta { line } => {
                 if byte == b'\n' {
-                    if *at_line_start && is_restrict_line(line) {
+                    if self.at_line_start && is_restrict_line(line) {
                         self.lex = Lex::Code;
                         self.last = 0;
                     } else {
@@ -338,7 +338,7 @@ impl MetaCommandGuard {
                 self.before_operator = Some((self.first.clone(), self.last_two.clone()));
                 self.push_token(Token::Other);
             }
-            b'\\' => self.lex = Lex::Meta { line: vec![b'\\'], at_line_start: self.at_line_start },
+            b'\\' => self.lex = Lex::Meta { line: vec![b'\\'] },
             b'(' => {
                 self.paren_depth += 1;
                 self.push_token(Token::Other);
