@@ -115,6 +115,11 @@ res() { echo "$1=$2"; }
 # the fields are counted after the command name, which may hold spaces).
 cpu_ticks() { sed 's/^.*) //' "/proc/$1/stat" | awk '{print $12 + $13}'; }
 # A /proc/PID/status field in KiB (VmRSS, VmHWM, RssAnon).
+# CPU milliseconds per event from a difference of clock ticks (utime+stime); nan when there was
+# no event.
+ms_per() { # ticks events
+  awk -v t="$1" -v hz="$(getconf CLK_TCK)" -v n="$2" 'BEGIN {if (n == 0) print "nan"; else printf "%.3f", t * 1000 / hz / n}'
+}
 status_kib() { awk -v k="$2:" '$1 == k {print $2}' "/proc/$1/status"; }
 
 # Figures from a `wrk --latency` output file.

@@ -64,6 +64,9 @@ config() { # environments file
   "$BIN" --config.check --config.file "$file" >/dev/null || die "the daemon refuses $file"
 }
 
+# The evaluations so far, summed from an exposition on standard input.
+evaluations() { awk '$1 ~ /^checklist_item_evaluations_total/ {s += $2} END {print s + 0}'; }
+
 for e in $ENVS; do
   config "$e" "$W/envs_$e.toml"
   p_ce=$(free_port)
@@ -79,11 +82,7 @@ for e in $ENVS; do
   probe_path="/probe?module=tls_connect&target=127.0.0.1:$P_TLS"
   wait_http "http://127.0.0.1:$bb_port/metrics" "$bb" blackbox_exporter 20 "$W/blackbox_$e.log"
   curl -sf "http://127.0.0.1:$bb_port$probe_path" | grep -q '^probe_success 1' || die "blackbox_exporter's probe failed"
-  evaluations() {
-    curl -sf "http://127.0.0.1:$p_ce/metrics" | awk '$1 ~ /^checklist_item_evaluations_total/ {s += $2} END {print s + 0}'
-  }
-
-  e0=$(evaluations) c0=$(cpu_ticks "$ce") b0=$(cpu_ticks "$bb")
+  e0=$(curl -sf "http://127.0.0.1:$p_ce/metrics" | evaluations) c0=$(cpu_ticks "$ce") b0=$(cpu_ticks "$bb")
   rate=$(awk -v n="$N" -v e="$e" -v i="$INTERVAL_S" 'BEGIN {printf "%.3f", n * e / i}')
   python3 bench/loopback.py probes "$bb_port" "$probe_path" "$rate" "$RUN_S" >"$W/driver_$e.txt" &
   driver=$!
@@ -91,15 +90,16 @@ for e in $ENVS; do
   sleep "$RUN_S"
   wait "$driver" || die "the blackbox probes failed: $(cat "$W/driver_$e.txt")"
   require_alive "$ce" checklist-exporter "$W/exporter_$e.log"
-  e1=$(evaluations) c1=$(cpu_ticks "$ce") b1=$(cpu_ticks "$bb")
+  curl -sf "http://127.0.0.1:$p_ce/metrics" >"$W/metrics_$e.txt" || die "GET /metrics failed"
+  e1=$(evaluations <"$W/metrics_$e.txt") c1=$(cpu_ticks "$ce") b1=$(cpu_ticks "$bb")
   probes=$(awk '{sub(/probes=/, "", $1); print $1}' "$W/driver_$e.txt")
 
   curl -sf "http://127.0.0.1:$p_ce/api/v1/items" >"$W/items_$e.json" || die "GET /api/v1/items failed"
   passing=$(grep -o '"state": *"pass"' "$W/items_$e.json" | wc -l)
   ((passing == N * e)) || die "$passing of $((N * e)) items pass with $e environments (see $W/exporter_$e.log)"
-  bytes=$(curl -sf "http://127.0.0.1:$p_ce/metrics" | wc -c)
+  bytes=$(wc -c <"$W/metrics_$e.txt")
   if ((e > 1)); then
-    labelled=$(curl -sf "http://127.0.0.1:$p_ce/metrics" | grep -c '^checklist_item_passing{.*environment="env' || true)
+    labelled=$(grep -c '^checklist_item_passing{.*environment="env' "$W/metrics_$e.txt" || true)
     ((labelled == N * e)) || die "$labelled checklist_item_passing series carry an environment; wanted $((N * e))"
   fi
 
@@ -108,7 +108,7 @@ for e in $ENVS; do
   res "envs_${e}_checklist_peak_rss_kib" "$(status_kib "$ce" VmHWM)"
   res "envs_${e}_checklist_evaluations" "$((e1 - e0))"
   res "envs_${e}_checklist_cpu_ms" "$(((c1 - c0) * 1000 / HZ))"
-  res "envs_${e}_checklist_cpu_ms_per_evaluation" "$(awk -v t=$((c1 - c0)) -v hz="$HZ" -v n=$((e1 - e0)) 'BEGIN {if (n == 0) print "nan"; else printf "%.3f", t * 1000 / hz / n}')"
+  res "envs_${e}_checklist_cpu_ms_per_evaluation" "$(ms_per $((c1 - c0)) $((e1 - e0)))"
   res "envs_${e}_blackbox_probes" "$probes"
   res "envs_${e}_blackbox_cpu_ms" "$(((b1 - b0) * 1000 / HZ))"
   res "envs_${e}_blackbox_rss_kib" "$(status_kib "$bb" VmRSS)"

@@ -34,7 +34,6 @@ bench_dir /tmp/checklist-bench-journey
 mkdir -p "$W"/{nginx/tmp,blackbox,ce}
 P_APP=$(free_port) P_BB=$(free_port) P_CE=$(free_port)
 
-ms_per() { awk -v t="$1" -v hz="$HZ" -v n="$2" 'BEGIN{ if (n==0) print "nan"; else printf "%.3f", t*1000/hz/n }'; }
 res() { printf '%s=%s\n' "$1" "$2" | tee -a "$W/results.txt"; }
 res load_avg_1m_at_start "$(cut -d' ' -f1 /proc/loadavg)"
 res cpus "$(nproc)"

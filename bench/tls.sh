@@ -36,7 +36,6 @@ bench_dir /tmp/checklist-bench-tls
 mkdir -p "$W"/{blackbox,ce}
 P_TLS=$(free_port) P_BB=$(free_port) P_CE=$(free_port)
 
-ms_per() { awk -v t="$1" -v hz="$HZ" -v n="$2" 'BEGIN{ if (n==0) print "nan"; else printf "%.3f", t*1000/hz/n }'; }
 res() { printf '%s=%s\n' "$1" "$2" | tee -a "$W/results.txt"; }
 counter() { # sum of checklist_item_evaluations_total for item $1 (all results)
   curl -sf "http://127.0.0.1:$P_CE/metrics" | awk -v id="id=\"$1\"" '$1 ~ /^checklist_item_evaluations_total/ && index($1, id) {s+=$2} END{print s+0}'
