@@ -223,6 +223,11 @@ impl StoreInner {
         self.groups.clear();
     }
 
+    /// The record of the item with `key` ([`Item::key`]).
+    pub fn item_record(&self, key: &str) -> Option<&ItemRecord> {
+        self.index.get(&self.items, key).map(|position| &self.items[position])
+    }
+
     /// Items the config did not switch off: what "N of M applicable" counts everywhere.
     pub fn applicable(&self) -> usize {
         self.items.iter().filter(|r| r.not_applicable().is_none()).count()

@@ -5,7 +5,7 @@
 //! Prometheus asks for) or their inflation (plain), and the megabytes of a large exposition are
 //! never held as text (7.2 MB of text at 10,000 items is 0.6 MB deflated).
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -406,14 +406,13 @@ fn item_gauge<'a>(
 /// A check's item moves with its check; a group's moves whenever any applicable member is
 /// recorded, so it is its members' smallest interval (nested groups included).
 fn item_intervals(encoder: &mut DescriptorEncoder<'_>, inner: &StoreInner) -> Result<(), std::fmt::Error> {
-    let by_key: HashMap<String, &ItemRecord> = inner.items.iter().map(|r| (r.item().key(), r)).collect();
     let mut family = gauge(
         encoder,
         "checklist_item_interval_seconds",
         "How often the item is evaluated, in seconds (for a group item, its members' smallest interval); absent for items that do not apply.",
     )?;
     for record in inner.items.iter().filter(|r| r.not_applicable().is_none()) {
-        let seconds = effective_interval(record, &by_key, 0).as_secs_f64();
+        let seconds = effective_interval(record, inner, 0).as_secs_f64();
         ConstGauge::new(seconds).encode(family.encode_family(&id_label(record))?)?;
     }
     Ok(())
@@ -422,7 +421,7 @@ fn item_intervals(encoder: &mut DescriptorEncoder<'_>, inner: &StoreInner) -> Re
 /// Groups nest at most as deep as the config allows; the bound only guards against a cycle.
 const MAX_GROUP_DEPTH: usize = 64;
 
-fn effective_interval(record: &ItemRecord, by_key: &HashMap<String, &ItemRecord>, depth: usize) -> Duration {
+fn effective_interval(record: &ItemRecord, inner: &StoreInner, depth: usize) -> Duration {
     let Decider::Group(group) = &record.decider else { return record.interval() };
     if depth >= MAX_GROUP_DEPTH {
         return record.interval();
@@ -430,9 +429,9 @@ fn effective_interval(record: &ItemRecord, by_key: &HashMap<String, &ItemRecord>
     group
         .members
         .iter()
-        .filter_map(|id| by_key.get(&group.item.key_of(id)))
+        .filter_map(|id| inner.item_record(&group.item.key_of(id)))
         .filter(|member| member.not_applicable().is_none())
-        .map(|member| effective_interval(member, by_key, depth + 1))
+        .map(|member| effective_interval(member, inner, depth + 1))
         .min()
         .unwrap_or_else(|| record.interval())
 }
