@@ -13,11 +13,12 @@ use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::server::danger::{ClientCertVerified, ClientCertVerifier};
 use rustls::{DigitallySignedStruct, DistinguishedName, Error, SignatureScheme};
 
-/// The crypto provider of every TLS client of the process (aws-lc-rs, as reqwest's rustls feature
-/// brings), made once. The web server builds its own, because the web config narrows its suites.
+/// The crypto provider of every TLS client of the process (ring: reqwest is built without a
+/// provider of its own, so there is one in the binary), made once. The web server builds its
+/// own, because the web config narrows its suites.
 pub fn client_provider() -> Arc<CryptoProvider> {
     static PROVIDER: OnceLock<Arc<CryptoProvider>> = OnceLock::new();
-    PROVIDER.get_or_init(|| Arc::new(rustls::crypto::aws_lc_rs::default_provider())).clone()
+    PROVIDER.get_or_init(|| Arc::new(rustls::crypto::ring::default_provider())).clone()
 }
 
 /// What a server presented, as rustls hands it to a verifier.

@@ -15,7 +15,7 @@ use super::Refusal;
 
 /// The crypto provider of the server's TLS; validation names the suites it offers.
 pub(super) fn provider() -> CryptoProvider {
-    rustls::crypto::aws_lc_rs::default_provider()
+    rustls::crypto::ring::default_provider()
 }
 
 /// The TLS 1.2 suites rustls offers, by their IANA (and Go) names.
@@ -169,17 +169,20 @@ pub(super) fn validate_tls(raw: RawTls, base: &Path, warnings: &mut Vec<String>)
                 "CurveP256" => NamedGroup::secp256r1,
                 "CurveP384" => NamedGroup::secp384r1,
                 "X25519" => NamedGroup::X25519,
-                "X25519MLKEM768" => NamedGroup::X25519MLKEM768,
-                "CurveP521" => {
+                // The daemon's TLS is rustls on ring (docs/benchmarks.md, "Scale", round 6: the
+                // aws-lc-rs build was 2.1 MB bigger), and ring has no post-quantum exchange.
+                "X25519MLKEM768" | "CurveP521" => {
                     return Err(refuse(
                         "curve_preferences",
-                        "CurveP521 is not available in rustls; use CurveP256, CurveP384, X25519 or X25519MLKEM768",
+                        format!(
+                            "{name} is not available in this build's rustls (ring); use CurveP256, CurveP384 or X25519"
+                        ),
                     ))
                 }
                 other => {
                     return Err(refuse(
                         "curve_preferences",
-                        format!("`{other}` is not a curve; use CurveP256, CurveP384, X25519 or X25519MLKEM768"),
+                        format!("`{other}` is not a curve; use CurveP256, CurveP384 or X25519"),
                     ))
                 }
             };
@@ -271,6 +274,8 @@ mod tests {
         assert!(refusal(&format!("{TLS_BASE}  cipher_suites: [TLS_RSA_WITH_AES_128_CBC_SHA]\n"))
             .contains("`TLS_RSA_WITH_AES_128_CBC_SHA` is not available (rustls offers for TLS 1.2: TLS_ECDHE_"));
         assert!(refusal(&format!("{TLS_BASE}  curve_preferences: [CurveP521]\n"))
-            .contains("CurveP521 is not available in rustls"));
+            .contains("CurveP521 is not available in this build's rustls (ring)"));
+        assert!(refusal(&format!("{TLS_BASE}  curve_preferences: [X25519, X25519MLKEM768]\n"))
+            .contains("X25519MLKEM768 is not available in this build's rustls (ring)"));
     }
 }
