@@ -4,7 +4,7 @@
 //! they read what the last evaluations left in the [`Store`].
 
 use std::cmp::Reverse;
-use std::collections::{BinaryHeap, HashMap};
+use std::collections::BinaryHeap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
@@ -43,7 +43,7 @@ pub async fn evaluate(spec: &Arc<CheckSpec>, limiter: &Semaphore, ctx: &CheckCon
 
 /// Runs `spec` once, now; the caller holds a concurrency slot.
 async fn evaluate_now(spec: &Arc<CheckSpec>, ctx: &CheckContext) -> CheckEvaluation {
-    let tracker = &ctx.blocking;
+    let tracker = ctx.blocking();
     let at = SystemTime::now();
     let started = Instant::now();
     let result = if tracker.in_flight() > 0 {
@@ -134,17 +134,41 @@ enum Command {
     RunItem(String),
 }
 
-/// A check of the running config, as the driver tracks it.
+/// A check of the running config, as the driver tracks it. Kept to 48 bytes: there is one for
+/// every check, and 10,000 of them in a map by fingerprint, with `Instant`s and `Duration`s,
+/// held 1.2 MB (docs/benchmarks.md, "Scale", round 6).
 #[derive(Debug)]
 struct Scheduled {
+    fingerprint: u64,
     spec: Arc<CheckSpec>,
     ctx: CheckContext,
-    next_due: Instant,
-    /// Its place in each interval, from its identity ([`spread_offset`]).
-    offset: Duration,
+    /// When it runs next, on the driver's [`Clock`].
+    next_due: u64,
+    /// Its place in each interval in nanoseconds, from its identity ([`spread_offset`]).
+    offset: u64,
     /// The evaluation in flight, if any: a check never overlaps itself, and a removed check's
     /// evaluation is cancelled.
     running: Option<JoinHandle<()>>,
+}
+
+/// The driver's times: nanoseconds since it started, 8 bytes where an `Instant` takes 16.
+#[derive(Clone, Copy, Debug)]
+struct Clock {
+    anchor: Instant,
+}
+
+impl Clock {
+    fn tick(self, at: Instant) -> u64 {
+        u64::try_from(at.saturating_duration_since(self.anchor).as_nanos()).unwrap_or(u64::MAX)
+    }
+
+    fn now(self) -> u64 {
+        self.tick(Instant::now())
+    }
+
+    fn instant(self, tick: u64) -> Instant {
+        self.anchor + Duration::from_nanos(tick)
+    }
 }
 
 impl Scheduler {
@@ -201,14 +225,24 @@ impl Drop for Scheduler {
     }
 }
 
-/// The driver's checks. Dropping them (the driver task is aborted at shutdown) cancels the
-/// evaluations in flight.
+/// The driver's checks, sorted by fingerprint. Dropping them (the driver task is aborted at
+/// shutdown) cancels the evaluations in flight.
 #[derive(Debug, Default)]
-struct ScheduledChecks(HashMap<u64, Scheduled>);
+struct ScheduledChecks(Vec<Scheduled>);
+
+impl ScheduledChecks {
+    fn get(&self, fingerprint: u64) -> Option<&Scheduled> {
+        self.0.binary_search_by_key(&fingerprint, |s| s.fingerprint).ok().map(|at| &self.0[at])
+    }
+
+    fn get_mut(&mut self, fingerprint: u64) -> Option<&mut Scheduled> {
+        self.0.binary_search_by_key(&fingerprint, |s| s.fingerprint).ok().map(|at| &mut self.0[at])
+    }
+}
 
 impl Drop for ScheduledChecks {
     fn drop(&mut self) {
-        for task in self.0.values().filter_map(|scheduled| scheduled.running.as_ref()) {
+        for task in self.0.iter().filter_map(|scheduled| scheduled.running.as_ref()) {
             task.abort();
         }
     }
@@ -217,25 +251,24 @@ impl Drop for ScheduledChecks {
 /// The driver: sleeps until the earliest due check, starts it, and applies new configs.
 async fn drive(mut commands: mpsc::UnboundedReceiver<Command>, store: Arc<Store>, limiter: Arc<Semaphore>) {
     // Intervals are counted from here: a check's runs fall at `anchor + offset + k × interval`.
-    let anchor = Instant::now();
+    let clock = Clock { anchor: Instant::now() };
     let mut checks = ScheduledChecks::default();
-    let checks = &mut checks.0;
     // Due times; an entry whose time no longer matches its check's `next_due` is stale.
-    let mut queue: BinaryHeap<Reverse<(Instant, u64)>> = BinaryHeap::new();
+    let mut queue: BinaryHeap<Reverse<(u64, u64)>> = BinaryHeap::new();
     // Evaluations say when they are done, so that their finished task is let go at once: a
     // finished task keeps its allocation while its handle is held, some 500 bytes a check.
     let (finished_sender, mut finished) = mpsc::unbounded_channel::<(u64, tokio::task::Id)>();
     loop {
-        let next = queue.peek().map(|Reverse((due, _))| *due);
+        let next = queue.peek().map(|Reverse((due, _))| clock.instant(*due));
         tokio::select! {
             command = commands.recv() => match command {
-                Some(Command::Apply(specs)) => replace_checks(checks, &mut queue, specs),
+                Some(Command::Apply(specs)) => replace_checks(clock, &mut checks, &mut queue, specs),
                 Some(Command::RunItem(id)) => {
-                    let now = Instant::now();
-                    for (fingerprint, scheduled) in checks.iter_mut() {
+                    let now = clock.now();
+                    for scheduled in checks.0.iter_mut() {
                         if scheduled.spec.items.iter().any(|item| item.id == id) {
                             scheduled.next_due = now;
-                            queue.push(Reverse((now, *fingerprint)));
+                            queue.push(Reverse((now, scheduled.fingerprint)));
                         }
                     }
                 }
@@ -243,24 +276,26 @@ async fn drive(mut commands: mpsc::UnboundedReceiver<Command>, store: Arc<Store>
             },
             Some((fingerprint, task)) = finished.recv() => {
                 // Only the task it names: a later evaluation may have started since.
-                if let Some(scheduled) = checks.get_mut(&fingerprint) {
+                if let Some(scheduled) = checks.get_mut(fingerprint) {
                     if scheduled.running.as_ref().is_some_and(|running| running.id() == task) {
                         scheduled.running = None;
                     }
                 }
             }
             () = sleep_until_or_forever(next) => {
-                let now = Instant::now();
+                let now = clock.now();
                 while let Some(Reverse((due, fingerprint))) = queue.peek().copied() {
                     if due > now {
                         break;
                     }
                     queue.pop();
-                    let Some(scheduled) = checks.get_mut(&fingerprint) else { continue };
+                    let Some(scheduled) = checks.get_mut(fingerprint) else { continue };
                     if scheduled.next_due != due {
                         continue;
                     }
-                    scheduled.next_due = after_run(anchor, due, scheduled.spec.interval, scheduled.offset);
+                    let offset = Duration::from_nanos(scheduled.offset);
+                    scheduled.next_due =
+                        clock.tick(after_run(clock.anchor, clock.instant(due), scheduled.spec.interval, offset));
                     queue.push(Reverse((scheduled.next_due, fingerprint)));
                     if scheduled.running.as_ref().is_some_and(|task| !task.is_finished()) {
                         // Still waiting for a slot or running: skip this round rather than queue up.
@@ -283,43 +318,57 @@ async fn drive(mut commands: mpsc::UnboundedReceiver<Command>, store: Arc<Store>
 /// Installs a new set of checks: unchanged ones keep their state, due time and offset; new and
 /// changed ones run within [`STARTUP_SPREAD`], then at their offset.
 fn replace_checks(
-    checks: &mut HashMap<u64, Scheduled>,
-    queue: &mut BinaryHeap<Reverse<(Instant, u64)>>,
+    clock: Clock,
+    checks: &mut ScheduledChecks,
+    queue: &mut BinaryHeap<Reverse<(u64, u64)>>,
     specs: Vec<Arc<CheckSpec>>,
 ) {
-    let mut previous = std::mem::take(checks);
-    let now = Instant::now();
+    let previous_fingerprints: Vec<u64> = checks.0.iter().map(|s| s.fingerprint).collect();
+    let mut previous: Vec<Option<Scheduled>> = std::mem::take(&mut checks.0).into_iter().map(Some).collect();
+    let now = clock.now();
+    let mut next = Vec::with_capacity(specs.len());
     // Groups are derived by the store and switched-off checks do not apply: neither runs.
     for spec in specs.into_iter().filter(|spec| spec.runs()) {
         let fingerprint = spec.fingerprint();
-        let kept = previous.remove(&fingerprint).map(|mut scheduled| {
-            // A reload is how a person says "look again" after an `attest`: an attested item
-            // shows the new attestation at once, not at its next turn up to an interval later.
-            if scheduled.spec.kind.reads_attestations() {
-                scheduled.next_due = now;
-                queue.push(Reverse((now, fingerprint)));
-            }
-            scheduled
-        });
+        let kept = previous_fingerprints.binary_search(&fingerprint).ok().and_then(|at| previous[at].take()).map(
+            |mut scheduled| {
+                // A reload is how a person says "look again" after an `attest`: an attested item
+                // shows the new attestation at once, not at its next turn up to an interval later.
+                if scheduled.spec.kind.reads_attestations() {
+                    scheduled.next_due = now;
+                    queue.push(Reverse((now, fingerprint)));
+                }
+                scheduled
+            },
+        );
         let scheduled = kept.unwrap_or_else(|| {
             let identity = spec.identity();
             let offset = spread_offset(&identity, spec.interval);
             // The first run's place in the start-up second comes from the identity too.
-            let next_due = now + spread_offset(&identity, spec.interval.min(STARTUP_SPREAD));
+            let first = spread_offset(&identity, spec.interval.min(STARTUP_SPREAD));
+            let next_due = now.saturating_add(u64::try_from(first.as_nanos()).unwrap_or(u64::MAX));
             queue.push(Reverse((next_due, fingerprint)));
-            Scheduled { spec, ctx: CheckContext::default(), next_due, offset, running: None }
+            let offset = u64::try_from(offset.as_nanos()).unwrap_or(u64::MAX);
+            Scheduled { fingerprint, spec, ctx: CheckContext::default(), next_due, offset, running: None }
         });
-        checks.insert(fingerprint, scheduled);
+        next.push(scheduled);
     }
-    for removed in previous.into_values() {
+    next.sort_by_key(|scheduled| scheduled.fingerprint);
+    // Two checks of one definition are one check (a map by fingerprint kept one of them too).
+    next.dedup_by_key(|scheduled| scheduled.fingerprint);
+    checks.0 = next;
+    for removed in previous.into_iter().flatten() {
         if let Some(task) = removed.running {
             task.abort();
         }
     }
     // Entries of removed checks are skipped when they come due; drop them now if they dominate.
-    if queue.len() > 2 * checks.len() + 16 {
-        queue.retain(|Reverse((due, fingerprint))| checks.get(fingerprint).is_some_and(|s| s.next_due == *due));
+    if queue.len() > 2 * checks.0.len() + 16 {
+        queue.retain(|Reverse((due, fingerprint))| checks.get(*fingerprint).is_some_and(|s| s.next_due == *due));
     }
+    // Each run pops its entry and pushes the next, so the queue stays this long: grown by
+    // doubling while the checks were added, it would keep room for up to twice as many.
+    queue.shrink_to_fit();
 }
 
 /// A check's place in its interval, from a stable hash of its identity (kind and target), as
@@ -390,7 +439,6 @@ async fn evaluate_and_record(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::checks::BlockingTracker;
     use crate::model::Verdict;
 
     fn spec(text: &str) -> Arc<CheckSpec> {
@@ -448,11 +496,11 @@ timeout = "300ms"
 
     #[tokio::test]
     async fn a_check_still_blocked_from_before_is_reported_stuck() {
-        let tracker = BlockingTracker::default();
+        let ctx = CheckContext::default();
         let (release_tx, release_rx) = std::sync::mpsc::channel::<()>();
-        let blocked = tracker.run(move || release_rx.recv().ok());
+        let blocked = ctx.blocking().run(move || release_rx.recv().ok());
         let pending = tokio::spawn(blocked);
-        while tracker.in_flight() == 0 {
+        while ctx.blocking().in_flight() == 0 {
             tokio::task::yield_now().await;
         }
         let spec = spec(
@@ -469,14 +517,13 @@ min_free_bytes = "1B"
   severity = "critical"
 "#,
         );
-        let ctx = CheckContext { blocking: tracker.clone(), ..CheckContext::default() };
         let evaluation = evaluate(&spec, &Semaphore::new(1), &ctx).await;
         assert_eq!(evaluation.outcomes[0].cause, Some(Cause::Stuck));
         // Stuck says nothing of the disk, so the check's own subject names what was looked at.
         assert_eq!(evaluation.outcomes[0].subject, Some(crate::model::Subject::Path("/".into())));
         release_tx.send(()).unwrap();
         pending.await.unwrap().unwrap();
-        assert_eq!(tracker.in_flight(), 0);
+        assert_eq!(ctx.blocking().in_flight(), 0);
         let evaluation = evaluate(&spec, &Semaphore::new(1), &ctx).await;
         assert_eq!(evaluation.outcomes[0].verdict, Verdict::Pass);
     }
@@ -535,17 +582,19 @@ min_free_bytes = "1B"
     #[tokio::test(start_paused = true)]
     async fn a_reload_keeps_the_due_time_of_an_unchanged_check_and_the_offset_of_a_changed_one() {
         let text = "[[checks]]\nkind = \"cpu\"\nmin_cores = 1\n  [[checks.items]]\n  id = \"cpu\"\n  decides = \"minimum\"\n  section = \"S\"\n  title = \"t\"\n  severity = \"critical\"\n";
-        let mut checks = HashMap::new();
+        let clock = Clock { anchor: Instant::now() };
+        let mut checks = ScheduledChecks::default();
         let mut queue = BinaryHeap::new();
-        replace_checks(&mut checks, &mut queue, vec![spec(text)]);
-        let (&fingerprint, first) = checks.iter().next().unwrap();
-        let (first_due, first_offset) = (first.next_due, first.offset);
+        replace_checks(clock, &mut checks, &mut queue, vec![spec(text)]);
+        let first = &checks.0[0];
+        let (fingerprint, first_due, first_offset) = (first.fingerprint, first.next_due, first.offset);
         tokio::time::advance(Duration::from_secs(7)).await;
-        replace_checks(&mut checks, &mut queue, vec![spec(text)]);
-        assert_eq!(checks[&fingerprint].next_due, first_due, "unchanged: same due time");
+        replace_checks(clock, &mut checks, &mut queue, vec![spec(text)]);
+        assert_eq!(checks.get(fingerprint).unwrap().next_due, first_due, "unchanged: same due time");
         let changed = spec(&text.replace("min_cores = 1", "min_cores = 2"));
-        replace_checks(&mut checks, &mut queue, vec![changed]);
-        let scheduled = checks.values().next().unwrap();
+        replace_checks(clock, &mut checks, &mut queue, vec![changed]);
+        assert!(checks.get(fingerprint).is_none(), "the changed check has a new fingerprint");
+        let scheduled = &checks.0[0];
         assert_eq!(scheduled.offset, first_offset, "same check identity: same offset");
     }
 }

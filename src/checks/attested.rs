@@ -76,7 +76,7 @@ impl Check for AttestedCheck {
 
     async fn run(&self, ctx: &CheckContext, _state: &mut Self::State) -> CheckResult {
         let file = self.file.clone();
-        let store = ctx.blocking.run(move || attestations::load(&file)).await?.map_err(|err| {
+        let store = ctx.blocking().run(move || attestations::load(&file)).await?.map_err(|err| {
             let failure = match err {
                 AttestError::Corrupt { .. } => ProbeFailure::new(Cause::Corrupt, err.to_string()),
                 _ => ProbeFailure::new(Cause::Io, err.to_string()),

@@ -264,7 +264,7 @@ impl Check for BackupCheck {
 
     async fn run(&self, ctx: &CheckContext, _state: &mut Self::State) -> CheckResult {
         let (directory, pattern) = (self.directory.clone(), self.pattern.clone());
-        let listing = ctx.blocking.run(move || list_set(&directory, &pattern, 64)).await??;
+        let listing = ctx.blocking().run(move || list_set(&directory, &pattern, 64)).await??;
         Ok(self.decide(&listing, SystemTime::now()))
     }
 }
@@ -393,7 +393,7 @@ pub(super) async fn newest_of_set(
     set: &str,
 ) -> Result<Result<BackupFile, String>, ProbeFailure> {
     let (listed_directory, listed_pattern) = (directory.to_path_buf(), pattern.to_string());
-    let listing = ctx.blocking.run(move || list_set(&listed_directory, &listed_pattern, 0)).await??;
+    let listing = ctx.blocking().run(move || list_set(&listed_directory, &listed_pattern, 0)).await??;
     Ok(listing.files.into_iter().next().ok_or_else(|| {
         format!("no file matches `{pattern}` in {}; the backup set {set} is empty", directory.display())
     }))
@@ -925,7 +925,7 @@ impl Check for BackupIntegrityCheck {
         let path = newest.path.clone();
         let keys = self.keys();
         let result = ctx
-            .blocking
+            .blocking()
             .run(move || -> Result<Result<Verified, IntegrityError>, std::io::Error> {
                 verify_file(&path, &keys, &cancel, &mut std::io::sink())
             })
@@ -1101,7 +1101,7 @@ mod tests {
                 report = &mut run => break report.unwrap(),
                 _ = tokio::task::yield_now() => {
                     // The permit is held only around the read itself, not the listing.
-                    if ctx.blocking.in_flight() > 0 && INTEGRITY_READS.available_permits() == 0 {
+                    if ctx.blocking().in_flight() > 0 && INTEGRITY_READS.available_permits() == 0 {
                         ran_meanwhile += 1;
                     }
                 }

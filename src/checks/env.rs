@@ -66,7 +66,7 @@ impl EnvSource {
         let source = self.clone();
         // Every key read from a file that cannot be read is about that file, not each key.
         let file = self.file.clone().or_else(|| self.pidfile.clone()).unwrap_or_default();
-        ctx.blocking.run(move || source.read_blocking()).await?.map_err(|failure| match failure.subject {
+        ctx.blocking().run(move || source.read_blocking()).await?.map_err(|failure| match failure.subject {
             Some(_) => failure,
             None => failure.about(subject::path(&file)),
         })

@@ -86,7 +86,7 @@ impl Check for DirectoriesCheck {
         let root = self.root.clone();
         let required = self.required.clone();
         let (root_found, found) = ctx
-            .blocking
+            .blocking()
             .run(move || {
                 let root_found = std::fs::metadata(&root).map(|m| m.is_dir());
                 let found = required
@@ -293,7 +293,7 @@ impl Check for PermissionsCheck {
 
     async fn run(&self, ctx: &CheckContext, _state: &mut Self::State) -> CheckResult {
         let check = self.clone();
-        ctx.blocking.run(move || check.measure()).await?
+        ctx.blocking().run(move || check.measure()).await?
     }
 }
 
@@ -425,7 +425,7 @@ impl Check for DirUsageCheck {
 
     async fn run(&self, ctx: &CheckContext, _state: &mut Self::State) -> CheckResult {
         let path = self.path.clone();
-        let usage = ctx.blocking.run(move || walk(&path)).await??;
+        let usage = ctx.blocking().run(move || walk(&path)).await??;
         Ok(self.decide(&usage, SystemTime::now()))
     }
 }
@@ -625,7 +625,7 @@ impl Check for JsonLogCheck {
 
     async fn run(&self, ctx: &CheckContext, _state: &mut Self::State) -> CheckResult {
         let path = self.path.clone();
-        let tail = ctx.blocking.run(move || read_tail(&path)).await??;
+        let tail = ctx.blocking().run(move || read_tail(&path)).await??;
         Ok(Report::default().with("structured", decide_json_lines(&self.path, &tail, self.lines)))
     }
 }

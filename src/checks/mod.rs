@@ -127,15 +127,43 @@ impl<T: Check> Check for Box<T> {
     }
 }
 
+/// What a running check may use from its surroundings: the count of its blocking work still
+/// running and the state it keeps between evaluations. One allocation a check: two `Arc`s
+/// (a counter and a locked slot) took about 100 bytes a check (docs/benchmarks.md, "Scale",
+/// round 6).
+#[derive(Clone, Default)]
+pub struct CheckContext(Arc<ContextShared>);
+
+#[derive(Default)]
+struct ContextShared {
+    blocking_in_flight: AtomicUsize,
+    /// The check's [`Check::State`], created on first use. Held across the evaluation's awaits,
+    /// so one evaluation of a check at a time owns it (the scheduler never overlaps evaluations
+    /// of one check anyway).
+    state: tokio::sync::Mutex<Option<CheckState>>,
+}
+
+impl fmt::Debug for CheckContext {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CheckContext").field("blocking_in_flight", &self.blocking().in_flight()).finish()
+    }
+}
+
+impl CheckContext {
+    /// The check's blocking work.
+    pub fn blocking(&self) -> BlockingTracker<'_> {
+        BlockingTracker(self)
+    }
+}
+
 /// Counts blocking operations of one check that are still running. A `statvfs` on a hung NFS
 /// mount cannot be cancelled; the scheduler's timeout gives up on it, and the next evaluation
 /// sees it still running and reports `stuck` instead of piling up another blocked thread.
-#[derive(Clone, Debug, Default)]
-pub struct BlockingTracker(Arc<AtomicUsize>);
+pub struct BlockingTracker<'a>(&'a CheckContext);
 
-impl BlockingTracker {
+impl BlockingTracker<'_> {
     pub fn in_flight(&self) -> usize {
-        self.0.load(Ordering::SeqCst)
+        self.0 .0.blocking_in_flight.load(Ordering::SeqCst)
     }
 
     /// Runs `work` on tokio's blocking pool, counted until it returns (even after its caller
@@ -145,14 +173,14 @@ impl BlockingTracker {
         T: Send + 'static,
         F: FnOnce() -> T + Send + 'static,
     {
-        struct Guard(Arc<AtomicUsize>);
+        struct Guard(Arc<ContextShared>);
         impl Drop for Guard {
             fn drop(&mut self) {
-                self.0.fetch_sub(1, Ordering::SeqCst);
+                self.0.blocking_in_flight.fetch_sub(1, Ordering::SeqCst);
             }
         }
-        self.0.fetch_add(1, Ordering::SeqCst);
-        let guard = Guard(self.0.clone());
+        self.0 .0.blocking_in_flight.fetch_add(1, Ordering::SeqCst);
+        let guard = Guard(self.0 .0.clone());
         let handle = tokio::task::spawn_blocking(move || {
             let _guard = guard;
             work()
@@ -164,25 +192,6 @@ impl BlockingTracker {
             })
         }
     }
-}
-
-/// The state of one running check, of its kind's [`Check::State`] type, created on first use.
-/// Held across the evaluation's awaits, so one evaluation of a check at a time owns it (the
-/// scheduler never overlaps evaluations of one check anyway).
-#[derive(Clone, Default)]
-pub struct StateSlot(Arc<tokio::sync::Mutex<Option<CheckState>>>);
-
-impl fmt::Debug for StateSlot {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("StateSlot")
-    }
-}
-
-/// What a running check may use from its surroundings.
-#[derive(Clone, Debug, Default)]
-pub struct CheckContext {
-    pub blocking: BlockingTracker,
-    pub state: StateSlot,
 }
 
 /// Declares every kind of check: the enum a config decodes into, its per-check state, the name
@@ -279,7 +288,7 @@ macro_rules! registry {
 
             /// Runs the check once with the state kept in `ctx`.
             pub async fn run(&self, ctx: &CheckContext) -> CheckResult {
-                let mut slot = ctx.state.0.lock().await;
+                let mut slot = ctx.0.state.lock().await;
                 match self {
                     $(CheckKind::$variant(check) => {
                         if !matches!(*slot, Some(CheckState::$variant(_))) {

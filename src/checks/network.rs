@@ -308,7 +308,7 @@ impl Check for DnsCheck {
     async fn run(&self, ctx: &CheckContext, _state: &mut Self::State) -> CheckResult {
         let system = match self.nameserver {
             Some(_) => None,
-            None => Some(ctx.blocking.run(system_dns_config).await??),
+            None => Some(ctx.blocking().run(system_dns_config).await??),
         };
         let resolver = self.resolver(system)?;
         let started = Instant::now();

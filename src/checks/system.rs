@@ -78,7 +78,7 @@ impl Check for CpuCheck {
     async fn run(&self, ctx: &CheckContext, _state: &mut Self::State) -> CheckResult {
         // The count reads the cgroup's CPU quota from /sys: a file read, off the async workers.
         let cores = ctx
-            .blocking
+            .blocking()
             .run(std::thread::available_parallelism)
             .await?
             .map_err(|err| ProbeFailure::new(Cause::Io, format!("cannot count CPU cores: {err}")))?
@@ -153,7 +153,7 @@ impl Check for MemoryCheck {
 
     async fn run(&self, ctx: &CheckContext, _state: &mut Self::State) -> CheckResult {
         let reading = ctx
-            .blocking
+            .blocking()
             .run(|| -> Result<MemoryReading, String> {
                 let mut system = sysinfo::System::new().map_err(|err| err.to_string())?;
                 system.refresh_memory();
@@ -258,7 +258,7 @@ impl Check for DiskCheck {
 
     async fn run(&self, ctx: &CheckContext, _state: &mut Self::State) -> CheckResult {
         let path = self.path.clone();
-        let reading = ctx.blocking.run(move || statvfs(&path)).await?;
+        let reading = ctx.blocking().run(move || statvfs(&path)).await?;
         let reading = reading.map_err(|err| {
             let what = match err.kind() {
                 std::io::ErrorKind::NotFound => "does not exist".to_string(),

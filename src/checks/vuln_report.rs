@@ -121,7 +121,7 @@ impl Check for VulnReportCheck {
 
     async fn run(&self, ctx: &CheckContext, _state: &mut Self::State) -> CheckResult {
         let file = self.file.clone();
-        let (bytes, modified) = ctx.blocking.run(move || read_report(&file)).await??;
+        let (bytes, modified) = ctx.blocking().run(move || read_report(&file)).await??;
         let parsed = match self.format {
             ReportFormat::PipAudit => parse_pip_audit(&bytes),
             ReportFormat::OsvScanner => parse_osv_scanner(&bytes),

@@ -535,7 +535,7 @@ pub(super) async fn restore(
         spawn_error: None,
     };
     let (cancel, owned_path) = (guard.cancel.clone(), path.to_path_buf());
-    let work = ctx.blocking.run(move || {
+    let work = ctx.blocking().run(move || {
         let started = Instant::now();
         let mut sink = sink;
         let read = verify_file(&owned_path, &keys, &cancel, &mut sink);

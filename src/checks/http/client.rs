@@ -80,7 +80,7 @@ async fn client(
 ) -> Result<reqwest::Client, ProbeFailure> {
     let (system, files) = (spec.system_roots, spec.ca_files.clone());
     // Cheap while nothing changed: a small read of the CA files and a few stats (0.2 ms).
-    let trust = ctx.blocking.run(move || trust_for(system, &files)).await??;
+    let trust = ctx.blocking().run(move || trust_for(system, &files)).await??;
     if let Some((built_from, client)) = &slot.0 {
         if Arc::ptr_eq(built_from, &trust) {
             return Ok(client.clone());

@@ -903,7 +903,7 @@ impl HttpJourneyCheck {
                 })?,
                 (None, Some(path)) => {
                     let file = path.clone();
-                    let text = ctx.blocking.run(move || std::fs::read_to_string(file)).await?.map_err(|err| {
+                    let text = ctx.blocking().run(move || std::fs::read_to_string(file)).await?.map_err(|err| {
                         ProbeFailure::new(
                             Cause::from_io(&err),
                             format!("secret `{name}`: cannot read {}: {err}", path.display()),
@@ -982,7 +982,7 @@ impl HttpJourneyCheck {
         let Some(path) = multipart.file.clone() else { return Ok((Vec::new(), "upload".to_string())) };
         let shown = path.display().to_string();
         let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "upload".to_string());
-        let read = ctx.blocking.run(move || {
+        let read = ctx.blocking().run(move || {
             let size = std::fs::metadata(&path)?.len();
             if size > MAX_UPLOAD_BYTES {
                 return Err(std::io::Error::other(format!("{size} bytes, more than {MAX_UPLOAD_BYTES}")));

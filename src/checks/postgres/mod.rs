@@ -351,7 +351,7 @@ pub(crate) fn is_table_name(name: &str) -> bool {
 
 async fn host_ram(ctx: &CheckContext) -> Option<u64> {
     let total = ctx
-        .blocking
+        .blocking()
         .run(|| {
             let mut system = sysinfo::System::new().ok()?;
             system.refresh_memory();

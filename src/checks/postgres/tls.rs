@@ -33,7 +33,7 @@ pub(in crate::checks) async fn tls_connector(
             .with_no_client_auth(),
         TlsMode::VerifyCa | TlsMode::VerifyFull => {
             let root_cert = url.root_cert.clone();
-            let roots = ctx.blocking.run(move || load_roots(root_cert.as_deref())).await??;
+            let roots = ctx.blocking().run(move || load_roots(root_cert.as_deref())).await??;
             let verifier =
                 rustls::client::WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider.clone())
                     .build()

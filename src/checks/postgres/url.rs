@@ -164,7 +164,7 @@ pub(crate) async fn read_password(
         let path = path.to_path_buf();
         let shown = path.display().to_string();
         let key = source.file_key;
-        let read = ctx.blocking.run(move || std::fs::read_to_string(&path)).await?;
+        let read = ctx.blocking().run(move || std::fs::read_to_string(&path)).await?;
         return match read {
             Ok(text) => Ok(Some(Secret::new(text.trim_end_matches(['\n', '\r'])))),
             Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
@@ -188,7 +188,7 @@ pub(crate) async fn read_password(
         Some(path) => {
             let path = path.to_path_buf();
             let shown = path.display().to_string();
-            let read = ctx.blocking.run(move || std::fs::read_to_string(&path)).await?;
+            let read = ctx.blocking().run(move || std::fs::read_to_string(&path)).await?;
             let text = read.map_err(|err| {
                 ProbeFailure::new(Cause::from_io(&err), format!("env_file {shown}: {}", io_reason(&err)))
                     .about(Subject::Path(shown.clone()))

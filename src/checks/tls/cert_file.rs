@@ -92,7 +92,7 @@ impl Check for TlsCertFileCheck {
 
     async fn run(&self, ctx: &CheckContext, _state: &mut Self::State) -> CheckResult {
         let check = self.clone();
-        let observation = ctx.blocking.run(move || check.observe()).await??;
+        let observation = ctx.blocking().run(move || check.observe()).await??;
         Ok(self.decide(&observation, now_unix()))
     }
 }

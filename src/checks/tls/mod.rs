@@ -215,7 +215,7 @@ impl Check for TlsCheck {
 
     async fn run(&self, ctx: &CheckContext, _state: &mut Self::State) -> CheckResult {
         let (system, files) = (self.system_roots, self.ca_files.clone());
-        let trust = ctx.blocking.run(move || trust_for(system, &files)).await??;
+        let trust = ctx.blocking().run(move || trust_for(system, &files)).await??;
         match self.observe(&trust).await {
             Ok(observation) => Ok(self.decide(&observation, now_unix())),
             Err(Unobserved::Handshake(failure)) => {
