@@ -61,13 +61,15 @@ pub fn load<T: DeserializeOwned>(path: &Path) -> Result<Option<Vec<T>>, StateFil
 }
 
 /// Writes `items` to `path` atomically: a reader sees the old file or the new one, whole.
-pub fn save<T: Serialize>(path: &Path, items: &[T], now: SystemTime) -> Result<(), StateFileError> {
+/// Writes the state file; returns its size in bytes.
+pub fn save<T: Serialize>(path: &Path, items: &[T], now: SystemTime) -> Result<usize, StateFileError> {
     let write_error = |reason: String| StateFileError::Write { path: path.display().to_string(), reason };
     let saved_at = now.duration_since(UNIX_EPOCH).map(|d| d.as_secs_f64()).unwrap_or(0.0);
     let file = StateFile { version: FORMAT_VERSION, saved_at, items };
     let mut json = serde_json::to_vec(&file).map_err(|err| write_error(err.to_string()))?;
     json.push(b'\n');
-    super::write_privately(path, &json).map_err(write_error)
+    super::write_privately(path, &json).map_err(write_error)?;
+    Ok(json.len())
 }
 
 #[cfg(test)]

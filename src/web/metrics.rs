@@ -205,7 +205,7 @@ impl Exposition {
         cache[slot] = Some(part.clone());
         drop(cache);
         // The snapshot and the previous part are gone: give the holes they leave back.
-        crate::support::memory::release_after_large_answer(part.text_len);
+        crate::support::memory::release_after_large_output(part.text_len);
         part
     }
 

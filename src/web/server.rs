@@ -341,7 +341,7 @@ async fn route(state: &AppState, request: Request<Incoming>, peer: SocketAddr) -
             match encoded {
                 Ok(json) => {
                     // The snapshot is dropped: give the holes it leaves back.
-                    crate::support::memory::release_after_large_answer(json.len());
+                    crate::support::memory::release_after_large_output(json.len());
                     with_type(StatusCode::OK, "application/json", json)
                 }
                 Err(err) => text(StatusCode::INTERNAL_SERVER_ERROR, format!("cannot encode items: {err}\n")),
