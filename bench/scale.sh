@@ -59,7 +59,10 @@ start_nginx_tls "$W/nginx" "$W/pki" "$P_TLS"
 start_exporter() { # config log
   local port
   port=$(free_port)
-  "$BIN" --config.file "$1" --web.listen-address "127.0.0.1:$port" --log.level warn </dev/null >/dev/null 2>"$2" &
+  # The state file in the bench's directory: the default (data/ beside the working directory)
+  # would carry verdicts from an earlier run into this one.
+  "$BIN" --config.file "$1" --web.listen-address "127.0.0.1:$port" --state.file "$W/state_$port.json" --log.level warn \
+    </dev/null >/dev/null 2>"$2" &
   ce=$!
   pids+=("$ce")
   ce_url="http://127.0.0.1:$port"
