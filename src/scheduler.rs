@@ -159,7 +159,7 @@ struct Clock {
 
 impl Clock {
     fn tick(self, at: Instant) -> u64 {
-        u64::try_from(at.saturating_duration_since(self.anchor).as_nanos()).unwrap_or(u64::MAX)
+        nanos(at.saturating_duration_since(self.anchor))
     }
 
     fn now(self) -> u64 {
@@ -169,6 +169,11 @@ impl Clock {
     fn instant(self, tick: u64) -> Instant {
         self.anchor + Duration::from_nanos(tick)
     }
+}
+
+/// A duration in nanoseconds, as the driver keeps times (past 584 years, the most a `u64` holds).
+fn nanos(duration: Duration) -> u64 {
+    u64::try_from(duration.as_nanos()).unwrap_or(u64::MAX)
 }
 
 impl Scheduler {
@@ -346,10 +351,16 @@ fn replace_checks(
             let offset = spread_offset(&identity, spec.interval);
             // The first run's place in the start-up second comes from the identity too.
             let first = spread_offset(&identity, spec.interval.min(STARTUP_SPREAD));
-            let next_due = now.saturating_add(u64::try_from(first.as_nanos()).unwrap_or(u64::MAX));
+            let next_due = now.saturating_add(nanos(first));
             queue.push(Reverse((next_due, fingerprint)));
-            let offset = u64::try_from(offset.as_nanos()).unwrap_or(u64::MAX);
-            Scheduled { fingerprint, spec, ctx: CheckContext::default(), next_due, offset, running: None }
+            Scheduled {
+                fingerprint,
+                spec,
+                ctx: CheckContext::default(),
+                next_due,
+                offset: nanos(offset),
+                running: None,
+            }
         });
         next.push(scheduled);
     }

@@ -61,7 +61,7 @@ pub fn load<T: DeserializeOwned>(path: &Path) -> Result<Option<Vec<T>>, StateFil
 }
 
 /// Writes `items` to `path` atomically: a reader sees the old file or the new one, whole.
-/// Writes the state file; returns its size in bytes.
+/// Returns the file's size in bytes.
 pub fn save<T: Serialize>(path: &Path, items: &[T], now: SystemTime) -> Result<usize, StateFileError> {
     let write_error = |reason: String| StateFileError::Write { path: path.display().to_string(), reason };
     let saved_at = now.duration_since(UNIX_EPOCH).map(|d| d.as_secs_f64()).unwrap_or(0.0);

@@ -13,12 +13,21 @@ use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::server::danger::{ClientCertVerified, ClientCertVerifier};
 use rustls::{DigitallySignedStruct, DistinguishedName, Error, SignatureScheme};
 
-/// The crypto provider of every TLS client of the process (ring: reqwest is built without a
-/// provider of its own, so there is one in the binary), made once. The web server builds its
-/// own, because the web config narrows its suites.
+/// The crypto library under every TLS connection of the process, as messages name it. ring,
+/// not aws-lc-rs: a 2.1 MB smaller binary at the same CPU per probe (docs/benchmarks.md,
+/// "Scale", round 6); reqwest is built without a provider of its own, so there is one.
+pub const CRYPTO_LIBRARY: &str = "ring";
+
+/// A crypto provider of [`CRYPTO_LIBRARY`] with everything it implements.
+pub fn provider() -> CryptoProvider {
+    rustls::crypto::ring::default_provider()
+}
+
+/// The crypto provider of every TLS client of the process, made once. The web server builds its
+/// own from [`provider`], because the web config narrows its suites and curves.
 pub fn client_provider() -> Arc<CryptoProvider> {
     static PROVIDER: OnceLock<Arc<CryptoProvider>> = OnceLock::new();
-    PROVIDER.get_or_init(|| Arc::new(rustls::crypto::ring::default_provider())).clone()
+    PROVIDER.get_or_init(|| Arc::new(provider())).clone()
 }
 
 /// What a server presented, as rustls hands it to a verifier.

@@ -13,10 +13,19 @@ use super::client_auth::{ClientAuth, CLIENT_AUTH_TYPES};
 use super::yaml::RawTls;
 use super::Refusal;
 
-/// The crypto provider of the server's TLS; validation names the suites it offers.
+/// The crypto provider of the server's TLS; validation names the suites and curves it offers.
 pub(super) fn provider() -> CryptoProvider {
-    rustls::crypto::ring::default_provider()
+    crate::support::tls::provider()
 }
+
+/// The curves `curve_preferences` may name, by Go's names, with their groups in rustls.
+const CURVES: [(&str, NamedGroup); 5] = [
+    ("CurveP256", NamedGroup::secp256r1),
+    ("CurveP384", NamedGroup::secp384r1),
+    ("CurveP521", NamedGroup::secp521r1),
+    ("X25519", NamedGroup::X25519),
+    ("X25519MLKEM768", NamedGroup::X25519MLKEM768),
+];
 
 /// The TLS 1.2 suites rustls offers, by their IANA (and Go) names.
 pub(super) fn tls12_suite_names() -> Vec<String> {
@@ -163,28 +172,33 @@ pub(super) fn validate_tls(raw: RawTls, base: &Path, warnings: &mut Vec<String>)
     let curves = if raw.curve_preferences.is_empty() {
         None
     } else {
+        // Go's names for what rustls may implement; whether this build has it is the provider's
+        // to say, as for the suites above.
+        let implemented = provider().kx_groups;
+        let offered: Vec<&str> = CURVES
+            .iter()
+            .filter(|(_, group)| implemented.iter().any(|offered| offered.name() == *group))
+            .map(|(name, _)| *name)
+            .collect();
+        let use_instead = match offered.split_last() {
+            Some((last, [])) => last.to_string(),
+            Some((last, rest)) => format!("{} or {last}", rest.join(", ")),
+            None => "none".to_string(),
+        };
         let mut groups = Vec::new();
         for name in &raw.curve_preferences {
-            let group = match name.as_str() {
-                "CurveP256" => NamedGroup::secp256r1,
-                "CurveP384" => NamedGroup::secp384r1,
-                "X25519" => NamedGroup::X25519,
-                // The daemon's TLS is rustls on ring (docs/benchmarks.md, "Scale", round 6: the
-                // aws-lc-rs build was 2.1 MB bigger), and ring has no post-quantum exchange.
-                "X25519MLKEM768" | "CurveP521" => {
+            let group = match CURVES.iter().find(|(known, _)| known == name) {
+                Some((_, group)) if offered.contains(&name.as_str()) => *group,
+                Some(_) => {
                     return Err(refuse(
                         "curve_preferences",
                         format!(
-                            "{name} is not available in this build's rustls (ring); use CurveP256, CurveP384 or X25519"
+                            "{name} is not available in this build's rustls ({}); use {use_instead}",
+                            crate::support::tls::CRYPTO_LIBRARY
                         ),
                     ))
                 }
-                other => {
-                    return Err(refuse(
-                        "curve_preferences",
-                        format!("`{other}` is not a curve; use CurveP256, CurveP384 or X25519"),
-                    ))
-                }
+                None => return Err(refuse("curve_preferences", format!("`{name}` is not a curve; use {use_instead}"))),
             };
             groups.push(group);
         }
