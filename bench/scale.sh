@@ -38,6 +38,9 @@ install_missing "${need[@]}"
 
 bench_dir /tmp/checklist-bench-scale
 BIN=$(bench_binary)
+# Written back to disk, as an installed binary is: the daemon hands its start-up code pages back
+# after the first round (src/support/memory.rs), and the kernel cannot drop dirty ones.
+sync "$BIN"
 HZ=$(getconf CLK_TCK)
 # CPU time of all of a process's threads in nanoseconds (first field of each thread's schedstat):
 # finer than clock ticks, for a single scrape.

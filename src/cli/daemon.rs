@@ -308,6 +308,7 @@ async fn reload_loop(
         let result = match loaded {
             Ok((config, web)) => {
                 crate::support::memory::release_freed_memory();
+                crate::support::memory::release_code_pages();
                 scheduler.apply(&config);
                 let summary = web.config.summary();
                 match targets.web.write() {
@@ -457,7 +458,11 @@ fn is_listening_socket(fd: i32) -> bool {
 async fn release_after_first_round(store: Arc<Store>) {
     for _ in 0..24 * 60 * 60 {
         if store.pending() == 0 {
-            let _ = tokio::task::spawn_blocking(crate::support::memory::release_freed_memory).await;
+            let _ = tokio::task::spawn_blocking(|| {
+                crate::support::memory::release_freed_memory();
+                crate::support::memory::release_code_pages();
+            })
+            .await;
             return;
         }
         tokio::time::sleep(std::time::Duration::from_secs(1)).await;

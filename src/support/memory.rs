@@ -56,3 +56,134 @@ pub fn release_after_large_output(bytes: usize) {
         release_freed_memory();
     }
 }
+
+/// Unmaps the pages of the daemon's own executable, so that only the code it runs from now on
+/// is mapped again: called once the first round of evaluations is done and after a reload.
+///
+/// A page of a mapped file counts in the resident size once the process touched it, and the
+/// start-up code (decoding a config of thousands of checks, validating it) is touched once and
+/// never again. On kernels that keep files in large page-cache folios (ext4 since Linux 6.16,
+/// read-ahead of up to 8 MiB here) one touch maps a whole folio, so the 12 MB binary was nearly
+/// all resident: 10.8 MiB of a 32 MiB process at 10,000 `tls` checks, against 8.0 MiB with this
+/// (docs/benchmarks.md, "Scale", round 7). For each mapping of the executable that holds no
+/// private copy of a page (the relocated read-only data does, and is left alone):
+/// * `MADV_RANDOM`: a page faulted back in is read alone, not with a large folio around it;
+/// * `MADV_PAGEOUT`: the kernel drops the pages from this process and, when nobody else maps
+///   them, from the page cache, so they come back one by one. Linux skips file pages here
+///   unless the process may write the file (root, or the owner);
+/// * `MADV_DONTNEED`: unmaps whatever `MADV_PAGEOUT` left; those pages stay cached and may
+///   come back as whole folios.
+///
+/// None of these change what the process reads; a failure (an older kernel) leaves the pages
+/// as they were.
+pub fn release_code_pages() {
+    let (Ok(executable), Ok(smaps)) =
+        (std::fs::read_link("/proc/self/exe"), std::fs::read_to_string("/proc/self/smaps"))
+    else {
+        return;
+    };
+    for (start, end) in code_mappings(&smaps, &executable.to_string_lossy()) {
+        // SAFETY: the range is a whole mapping of the executable with no private page (no
+        // relocated or written data), so dropping its pages loses nothing: the kernel reads
+        // them from the file again on the next touch.
+        unsafe {
+            let at = start as *mut libc::c_void;
+            libc::madvise(at, end - start, libc::MADV_RANDOM);
+            libc::madvise(at, end - start, libc::MADV_PAGEOUT);
+            libc::madvise(at, end - start, libc::MADV_DONTNEED);
+        }
+    }
+}
+
+/// The address ranges in `smaps` (the text of `/proc/self/smaps`) that map `executable`, are
+/// not writable and hold no anonymous (private, written) page.
+fn code_mappings(smaps: &str, executable: &str) -> Vec<(usize, usize)> {
+    let mut found = Vec::new();
+    let mut current = None;
+    for line in smaps.lines() {
+        let mut fields = line.split_whitespace();
+        let Some(first) = fields.next() else { continue };
+        if let Some(anonymous) = first.strip_suffix(':') {
+            if anonymous == "Anonymous" && fields.next() == Some("0") {
+                found.extend(current.take());
+            } else if anonymous == "Anonymous" {
+                current = None;
+            }
+            continue;
+        }
+        // A mapping's header: range, permissions, offset, device, inode, path (which may hold
+        // spaces, and ends in " (deleted)" once the file was replaced).
+        current = None;
+        let rest: Vec<&str> = fields.collect();
+        let (Some(permissions), Some(path)) = (rest.first(), rest.get(4..).map(|words| words.join(" "))) else {
+            continue;
+        };
+        if path != executable || permissions.contains('w') {
+            continue;
+        }
+        let Some((start, end)) = first.split_once('-') else { continue };
+        if let (Ok(start), Ok(end)) = (usize::from_str_radix(start, 16), usize::from_str_radix(end, 16)) {
+            current = Some((start, end));
+        }
+    }
+    found
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn code_mappings_are_the_executables_unwritten_mappings_without_private_pages() {
+        let smaps = "\
+5635275d3000-563527888000 r--p 00000000 fe:00 10010639                   /usr/bin/checklist-exporter
+Rss:                1216 kB
+Anonymous:             0 kB
+563527888000-563528156000 r-xp 002b4000 fe:00 10010639                   /usr/bin/checklist-exporter
+Anonymous:             0 kB
+563528156000-5635281a5000 r--p 00b81000 fe:00 10010639                   /usr/bin/checklist-exporter
+Anonymous:           316 kB
+5635281a5000-5635281a9000 rw-p 00bcf000 fe:00 10010639                   /usr/bin/checklist-exporter
+Anonymous:            16 kB
+5635281a9000-5635281aa000 rw-p 00000000 00:00 0
+Anonymous:             4 kB
+7f00000000-7f00001000 r-xp 00000000 fe:00 42                             /usr/lib/x86_64-linux-gnu/libc.so.6
+Anonymous:             0 kB
+7f00002000-7f00003000 r-xp 00000000 fe:00 43                             /usr/bin/checklist-exporter (deleted)
+Anonymous:             0 kB
+";
+        assert_eq!(
+            code_mappings(smaps, "/usr/bin/checklist-exporter"),
+            vec![(0x5635275d3000, 0x563527888000), (0x563527888000, 0x563528156000)]
+        );
+    }
+
+    /// The resident kilobytes of this process's code mappings, from `/proc/self/smaps`.
+    fn resident_code_kib() -> u64 {
+        let executable = std::fs::read_link("/proc/self/exe").unwrap();
+        let smaps = std::fs::read_to_string("/proc/self/smaps").unwrap();
+        let code = code_mappings(&smaps, &executable.to_string_lossy());
+        assert!(!code.is_empty(), "no mapping of {} in /proc/self/smaps", executable.display());
+        let mut resident = 0;
+        let mut inside = false;
+        for line in smaps.lines() {
+            let first = line.split_whitespace().next().unwrap_or("");
+            if let Some((start, _)) = first.split_once('-').filter(|_| !first.ends_with(':')) {
+                inside = code.iter().any(|(s, _)| format!("{s:x}") == start.trim_start_matches('0'));
+            } else if inside && first == "Rss:" {
+                resident += line.split_whitespace().nth(1).unwrap().parse::<u64>().unwrap();
+            }
+        }
+        resident
+    }
+
+    #[test]
+    fn releasing_code_pages_unmaps_them_and_the_code_still_runs() {
+        let before = resident_code_kib();
+        release_code_pages();
+        // Reading smaps again runs code that comes back from the file, page by page.
+        let after = resident_code_kib();
+        assert!(after < before, "code mappings held {before} KiB before the release and {after} KiB after");
+        assert_eq!(code_mappings("", "/x"), Vec::new());
+    }
+}
