@@ -189,7 +189,9 @@ pub struct Outcome {
     pub verdict: Verdict,
     pub cause: Option<Cause>,
     pub reason: String,
-    pub subject: Option<Subject>,
+    /// Boxed: only an item that does not pass names one, and the store keeps an outcome for
+    /// every item (inline, 24 bytes more each; docs/benchmarks.md, "Scale", round 7).
+    pub subject: Option<Box<Subject>>,
 }
 
 impl Outcome {
@@ -207,8 +209,13 @@ impl Outcome {
 
     /// Names the thing this verdict is about (see [`Subject`]).
     pub fn about(mut self, subject: Subject) -> Self {
-        self.subject = Some(subject);
+        self.subject = Some(Box::new(subject));
         self
+    }
+
+    /// The thing this verdict is about, when known.
+    pub fn subject(&self) -> Option<&Subject> {
+        self.subject.as_deref()
     }
 
     /// Pass when `ok`, else fail with `cause`; the reason is the same either way because it

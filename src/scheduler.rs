@@ -71,9 +71,10 @@ async fn evaluate_now(spec: &Arc<CheckSpec>, ctx: &CheckContext) -> CheckEvaluat
                     format!("the {} check gave no verdict on `{}`", spec.kind.name(), item.aspect),
                 )
             }),
-            Err(failure) => {
-                Outcome { subject: failure.subject.clone(), ..Outcome::error(failure.cause, failure.reason.clone()) }
-            }
+            Err(failure) => Outcome {
+                subject: failure.subject.clone().map(Box::new),
+                ..Outcome::error(failure.cause, failure.reason.clone())
+            },
         })
         .collect();
     let samples = result.map(|report| report.samples).unwrap_or_default();
@@ -531,7 +532,7 @@ min_free_bytes = "1B"
         let evaluation = evaluate(&spec, &Semaphore::new(1), &ctx).await;
         assert_eq!(evaluation.outcomes[0].cause, Some(Cause::Stuck));
         // Stuck says nothing of the disk, so the check's own subject names what was looked at.
-        assert_eq!(evaluation.outcomes[0].subject, Some(crate::model::Subject::Path("/".into())));
+        assert_eq!(evaluation.outcomes[0].subject(), Some(&crate::model::Subject::Path("/".into())));
         release_tx.send(()).unwrap();
         pending.await.unwrap().unwrap();
         assert_eq!(ctx.blocking().in_flight(), 0);

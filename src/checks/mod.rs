@@ -128,19 +128,42 @@ impl<T: Check> Check for Box<T> {
 }
 
 /// What a running check may use from its surroundings: the count of its blocking work still
-/// running and the state it keeps between evaluations. One allocation a check: two `Arc`s
-/// (a counter and a locked slot) took about 100 bytes a check (docs/benchmarks.md, "Scale",
-/// round 6).
+/// running and the state it keeps between evaluations. One allocation of 64 bytes a check: two
+/// `Arc`s (a counter and a locked slot) took about 100 bytes a check (docs/benchmarks.md,
+/// "Scale", round 6), and tokio's asynchronous lock around the state 96 (round 7).
 #[derive(Clone, Default)]
 pub struct CheckContext(Arc<ContextShared>);
 
 #[derive(Default)]
 struct ContextShared {
     blocking_in_flight: AtomicUsize,
-    /// The check's [`Check::State`], created on first use. Held across the evaluation's awaits,
-    /// so one evaluation of a check at a time owns it (the scheduler never overlaps evaluations
-    /// of one check anyway).
-    state: tokio::sync::Mutex<Option<CheckState>>,
+    /// The check's [`Check::State`], created on first use. An evaluation takes it out for its
+    /// run and its [`StateLease`] puts it back when the run ends or is dropped (a timeout), as a
+    /// lock guard would: the state lives on across runs either way. The lock is held only to
+    /// take and to put back. An evaluation running beside another of the same check would start
+    /// from a fresh state; the scheduler never overlaps evaluations of one check.
+    state: std::sync::Mutex<Option<CheckState>>,
+}
+
+/// A check's state, out of its slot for one run; back in the slot when dropped.
+struct StateLease<'a> {
+    slot: &'a std::sync::Mutex<Option<CheckState>>,
+    state: Option<CheckState>,
+}
+
+impl<'a> StateLease<'a> {
+    fn take(slot: &'a std::sync::Mutex<Option<CheckState>>) -> Self {
+        let state = slot.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).take();
+        StateLease { slot, state }
+    }
+}
+
+impl Drop for StateLease<'_> {
+    fn drop(&mut self) {
+        if let Some(state) = self.state.take() {
+            *self.slot.lock().unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(state);
+        }
+    }
 }
 
 impl fmt::Debug for CheckContext {
@@ -288,7 +311,8 @@ macro_rules! registry {
 
             /// Runs the check once with the state kept in `ctx`.
             pub async fn run(&self, ctx: &CheckContext) -> CheckResult {
-                let mut slot = ctx.0.state.lock().await;
+                let mut lease = StateLease::take(&ctx.0.state);
+                let slot = &mut lease.state;
                 match self {
                     $(CheckKind::$variant(check) => {
                         if !matches!(*slot, Some(CheckState::$variant(_))) {
@@ -466,5 +490,33 @@ pub(crate) fn check_ratio(value: Option<f64>, key: &'static str) -> Result<(), K
             Err(KeyError::new(key, format!("must be a ratio between 0 and 1, got {v}")))
         }
         _ => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_state_lease_puts_the_state_back_when_its_run_ends_or_is_dropped() {
+        let ctx = CheckContext::default();
+        {
+            let mut lease = StateLease::take(&ctx.0.state);
+            assert!(lease.state.is_none(), "no state before the first run");
+            lease.state = Some(CheckState::Cpu(Box::default()));
+            // While a run holds it, the slot is empty.
+            assert!(ctx.0.state.lock().unwrap().is_none());
+        }
+        assert!(matches!(*ctx.0.state.lock().unwrap(), Some(CheckState::Cpu(_))), "the state is back after the run");
+
+        // A run cancelled mid-way (its future dropped at a timeout) puts the state back too.
+        let run = async {
+            let _lease = StateLease::take(&ctx.0.state);
+            std::future::pending::<()>().await;
+        };
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap();
+        let timed_out = runtime.block_on(async { tokio::time::timeout(Duration::from_millis(1), run).await });
+        assert!(timed_out.is_err());
+        assert!(matches!(*ctx.0.state.lock().unwrap(), Some(CheckState::Cpu(_))), "the state is back after a timeout");
     }
 }

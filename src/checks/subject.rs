@@ -49,7 +49,7 @@ pub fn result_about(result: CheckResult, subject: Subject) -> CheckResult {
         Ok(mut report) => {
             for (_, outcome) in &mut report.aspects {
                 if outcome.verdict != Verdict::Pass && outcome.subject.is_none() {
-                    outcome.subject = Some(subject.clone());
+                    outcome.subject = Some(Box::new(subject.clone()));
                 }
             }
             Ok(report)
@@ -94,7 +94,7 @@ mod tests {
             .with("b", Outcome::fail(Cause::Missing, "gone"))
             .with("c", Outcome::error(Cause::Missing, "unset").about(variable.clone()));
         let report = result_about(Ok(report), dir.clone()).unwrap();
-        let subjects: Vec<Option<&Subject>> = report.aspects.iter().map(|(_, o)| o.subject.as_ref()).collect();
+        let subjects: Vec<Option<&Subject>> = report.aspects.iter().map(|(_, o)| o.subject()).collect();
         assert_eq!(subjects, vec![None, Some(&dir), Some(&variable)]);
         let failure = result_about(Err(ProbeFailure::new(Cause::NotFound, "x")), dir.clone()).unwrap_err();
         assert_eq!(failure.subject, Some(dir.clone()));

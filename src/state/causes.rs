@@ -104,7 +104,7 @@ pub fn root_causes(inner: &StoreInner) -> Vec<RootCause> {
                 group: record.is_group(),
                 verdict: outcome.map(|o| o.verdict),
                 cause: outcome.and_then(|o| o.cause),
-                subject: outcome.and_then(|o| o.subject.as_ref()),
+                subject: outcome.and_then(crate::model::Outcome::subject),
             }
         })
         .collect();

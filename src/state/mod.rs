@@ -36,13 +36,23 @@ pub struct Evaluation {
     pub check: Option<u64>,
 }
 
+/// The samples slot of a group's item: groups have none.
+const NO_SAMPLES: u32 = u32::MAX;
+
+/// A position in the store's vectors: a config holds at most [`crate::config::MAX_ITEMS`] items.
+fn slot(position: usize) -> u32 {
+    u32::try_from(position).expect("over 4 billion items")
+}
+
 /// Everything known about one configured item.
 #[derive(Clone, Debug)]
 pub struct ItemRecord {
     /// What decides the item; the item is `decider.items()[position]` (shared with the config
     /// rather than copied: a big checklist holds tens of thousands of strings).
     pub decider: Decider,
-    position: usize,
+    position: u32,
+    /// Where its check's samples are in [`StoreInner::samples`] (a group's: [`NO_SAMPLES`]).
+    samples_slot: u32,
     pub last: Option<Evaluation>,
     /// Evaluations since start, by verdict in [`Verdict::ALL`] order.
     pub counts: [u64; 3],
@@ -96,7 +106,7 @@ pub const REASON_LABEL_CHARS: usize = 200;
 
 impl ItemRecord {
     pub fn item(&self) -> &Item {
-        &self.decider.items()[self.position]
+        &self.decider.items()[self.position as usize]
     }
 
     pub fn kind(&self) -> &'static str {
@@ -164,8 +174,9 @@ pub struct StoreInner {
     /// Item key ([`crate::config::Item::key`]: the id, or `environment;id`) to index in `items`.
     index: ItemIndex,
     /// Value samples of each check, keyed by its fingerprint, in config order.
+    /// An item record knows its check's slot, so that 10,000 checks need no map from
+    /// fingerprint to slot (280 kB).
     pub samples: Vec<(u64, StoredSamples)>,
-    sample_index: HashMap<u64, usize>,
     /// Group items (index into `items`) with their applicable members, members before groups.
     groups: Vec<(usize, Vec<usize>)>,
     pub reload: ReloadStatus,
@@ -304,7 +315,7 @@ impl ItemRecord {
             verdict: last.outcome.verdict,
             cause: last.outcome.cause,
             reason: last.outcome.reason.clone(),
-            subject: last.outcome.subject.clone(),
+            subject: last.outcome.subject().cloned(),
             reason_at_change: self.reason_at_change().map(str::to_string),
             at: last.at.duration_since(UNIX_EPOCH).map(|d| d.as_secs_f64()).unwrap_or(0.0),
             duration_seconds: last.duration.as_secs_f64(),
@@ -351,7 +362,6 @@ impl Default for Store {
                 items: Vec::new(),
                 index: ItemIndex::default(),
                 samples: Vec::new(),
-                sample_index: HashMap::new(),
                 groups: Vec::new(),
                 reload: ReloadStatus { last_success: SystemTime::now(), refusal: None },
                 baseline: None,
@@ -399,12 +409,22 @@ impl Store {
             inner.items.drain(..).map(|record| (record.item().key(), record)).collect();
         let mut previous_samples: HashMap<u64, StoredSamples> = inner.samples.drain(..).collect();
         let mut items = Vec::with_capacity(config.item_count());
+        let mut samples = Vec::with_capacity(config.checks.len());
         for decider in &config.deciders {
+            let samples_slot = match decider {
+                Decider::Check(check) => {
+                    let fingerprint = check.fingerprint();
+                    samples.push((fingerprint, previous_samples.remove(&fingerprint).unwrap_or_default()));
+                    slot(samples.len() - 1)
+                }
+                Decider::Group(_) => NO_SAMPLES,
+            };
             for (position, item) in decider.items().iter().enumerate() {
                 let kept = previous.remove(&item.key());
                 items.push(ItemRecord {
                     decider: decider.clone(),
-                    position,
+                    position: slot(position),
+                    samples_slot,
                     last: kept.as_ref().and_then(|r| r.last.clone()),
                     counts: kept.as_ref().map(|r| r.counts).unwrap_or_default(),
                     restored: kept.as_ref().is_some_and(|r| r.restored),
@@ -413,16 +433,7 @@ impl Store {
                 });
             }
         }
-        let samples: Vec<(u64, StoredSamples)> = config
-            .checks
-            .iter()
-            .map(|check| {
-                let fingerprint = check.fingerprint();
-                (fingerprint, previous_samples.remove(&fingerprint).unwrap_or_default())
-            })
-            .collect();
         inner.index = ItemIndex::new(&items);
-        inner.sample_index = samples.iter().enumerate().map(|(i, (f, _))| (*f, i)).collect();
         inner.items = items;
         inner.samples = samples;
         inner.groups = config
@@ -460,8 +471,14 @@ impl Store {
         let environment = check.items.first().and_then(|item| item.environment.as_deref());
         let samples = StoredSamples::new(samples, environment.map(|name| ("environment", name)).as_slice());
         let mut inner = self.write();
-        let Some(&slot) = inner.sample_index.get(&fingerprint) else { return };
-        inner.samples[slot].1 = samples;
+        // A result of a check the config no longer holds as it was (a reload changed or removed
+        // it while it ran) is dropped.
+        let first = check.items.first().and_then(|item| inner.index.get(&inner.items, &item.key()));
+        let Some(slot) = first.map(|index| inner.items[index].samples_slot as usize) else { return };
+        match inner.samples.get_mut(slot) {
+            Some((kept, stored)) if *kept == fingerprint => *stored = samples,
+            _ => return,
+        }
         let mut changed = HashSet::new();
         for (item, outcome) in check.items.iter().zip(outcomes) {
             let Some(index) = inner.index.get(&inner.items, &item.key()) else { continue };
@@ -534,7 +551,7 @@ impl Store {
                 verdict: verdict.verdict,
                 cause: verdict.cause,
                 reason: verdict.reason,
-                subject: verdict.subject,
+                subject: verdict.subject.map(Box::new),
             };
             record.history.push(at, outcome.verdict);
             record.last = Some(Evaluation {

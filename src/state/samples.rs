@@ -3,59 +3,67 @@
 //! A check's [`Sample`]s are built for convenience: a vector of labels per sample and a string
 //! per label value, so the four samples of a `tls` check (each labelled with the same target)
 //! took eleven allocations and about 1.1 KB. Kept like that for 10,000 checks they were the
-//! largest part of the live heap (docs/benchmarks.md, "Scale", round 4). Stored, every label
-//! value of a check lies once in one text, and the samples and labels in two slices: three
-//! allocations, about 300 bytes for the same four samples; a check with no samples (most kinds)
-//! keeps one null pointer.
+//! largest part of the live heap (docs/benchmarks.md, "Scale", round 4). Then every label value
+//! of a check lay once in one text and the samples and labels in two slices: four allocations
+//! and 384 bytes of heap for the same four samples, still the largest part of a `tls` check's
+//! (round 7). Now a check's samples are one run of bytes, one allocation of 160 bytes: each
+//! label value once, and families and label names as small numbers in append-only tables
+//! instead of 8- and 16-byte pointers. A check with no samples (most kinds) keeps nothing.
+//!
+//! The bytes, little-endian: the text (`u32` length, then the label values), the sample count
+//! (`u32`), then each sample: family (`u16`), label count (`u16`), each label as name (`u16`)
+//! and the value's place in the text (`u32` start, `u32` length), then the value: tag 0 and an
+//! `f64` for a gauge; tag 1, bucket count (`u32`), each bucket's upper bound (`f64`) and count
+//! (`u64`), sum (`f64`) and count (`u64`) for a histogram.
+
+use std::sync::RwLock;
 
 use crate::model::{HistogramValue, MetricFamily, Sample, SampleValue};
 
-/// Where a label value lies in [`StoredSamples::text`].
-#[derive(Clone, Copy, Debug, PartialEq)]
-struct Span {
-    start: u32,
-    end: u32,
-}
-
-#[derive(Clone, Debug, PartialEq)]
-enum StoredValue {
-    Gauge(f64),
-    /// Boxed: histograms are rare, and inline they would make every gauge as big.
-    Histogram(Box<HistogramValue>),
-}
-
-#[derive(Clone, Debug, PartialEq)]
-struct StoredSample {
-    family: &'static MetricFamily,
-    /// Where this sample's labels end in [`StoredSamples::labels`] (they start where the
-    /// previous sample's end).
-    labels_end: u32,
-    value: StoredValue,
-}
-
-/// The samples of one check's last evaluation. Most kinds return none: theirs is one pointer.
+/// The samples of one check's last evaluation, encoded as the module's doc says.
 #[derive(Clone, Debug, Default, PartialEq)]
-pub struct StoredSamples(Option<Box<Packed>>);
-
-#[derive(Clone, Debug, PartialEq)]
-struct Packed {
-    text: Box<str>,
-    labels: Box<[(&'static str, Span)]>,
-    samples: Box<[StoredSample]>,
-}
+pub struct StoredSamples(Option<Box<[u8]>>);
 
 /// One stored sample, borrowed.
 pub struct SampleRef<'a> {
     pub family: &'static MetricFamily,
-    labels: &'a [(&'static str, Span)],
+    /// The encoded labels.
+    labels: &'a [u8],
     text: &'a str,
-    value: &'a StoredValue,
+    value: ValueRef,
 }
 
-/// A stored sample's value, borrowed.
-pub enum ValueRef<'a> {
+/// A stored sample's value, decoded.
+pub enum ValueRef {
     Gauge(f64),
-    Histogram(&'a HistogramValue),
+    Histogram(HistogramValue),
+}
+
+const GAUGE: u8 = 0;
+const HISTOGRAM: u8 = 1;
+const LABEL_BYTES: usize = 2 + 4 + 4;
+
+/// The families and label names stored samples refer to, by position. Both are statics in the
+/// check families' code, a few dozen in all, so the tables stay small and are never pruned.
+static FAMILIES: RwLock<Vec<&'static MetricFamily>> = RwLock::new(Vec::new());
+static LABEL_NAMES: RwLock<Vec<&'static str>> = RwLock::new(Vec::new());
+
+/// The position of `thing` in `table`, added at the end the first time it is seen.
+fn position_in<T: ?Sized>(table: &RwLock<Vec<&'static T>>, thing: &'static T, same: fn(&T, &T) -> bool) -> u16 {
+    let find = |things: &[&'static T]| things.iter().position(|known| same(known, thing));
+    let known = find(&table.read().unwrap_or_else(|p| p.into_inner()));
+    let position = known.unwrap_or_else(|| {
+        let mut things = table.write().unwrap_or_else(|p| p.into_inner());
+        find(&things).unwrap_or_else(|| {
+            things.push(thing);
+            things.len() - 1
+        })
+    });
+    u16::try_from(position).expect("more than 65,535 metric families or label names")
+}
+
+fn entry_of<T: ?Sized>(table: &RwLock<Vec<&'static T>>, position: u16) -> &'static T {
+    table.read().unwrap_or_else(|p| p.into_inner())[usize::from(position)]
 }
 
 impl StoredSamples {
@@ -64,73 +72,142 @@ impl StoredSamples {
         if samples.is_empty() {
             return StoredSamples(None);
         }
+        // The label values first, each once (a check's target is on each of its samples).
         let mut text = String::new();
-        let mut labels = Vec::with_capacity(samples.iter().map(|s| s.labels.len() + extra.len()).sum());
-        let mut stored = Vec::with_capacity(samples.len());
-        for sample in samples {
+        let mut spans: Vec<(u32, u32)> = Vec::new();
+        let mut span_of = |value: &str| {
+            let found =
+                spans.iter().copied().find(|&(start, len)| &text[start as usize..(start + len) as usize] == value);
+            found.unwrap_or_else(|| {
+                let span = (offset(text.len()), offset(value.len()));
+                text.push_str(value);
+                spans.push(span);
+                span
+            })
+        };
+        let mut encoded_samples = Vec::new();
+        put_u32(&mut encoded_samples, offset(samples.len()));
+        for sample in &samples {
             let own = sample.labels.iter().map(|(name, value)| (*name, value.as_str()));
-            for (name, value) in own.chain(extra.iter().copied()) {
-                // The same value (a check's target on each of its samples) is kept once.
-                let text_so_far = &text;
-                let earlier = labels.iter().map(|(_, span): &(_, Span)| *span);
-                let span =
-                    match earlier.clone().find(|span| &text_so_far[span.start as usize..span.end as usize] == value) {
-                        Some(span) => span,
-                        None => {
-                            let span = Span { start: offset(text.len()), end: offset(text.len() + value.len()) };
-                            text.push_str(value);
-                            span
-                        }
-                    };
-                labels.push((name, span));
+            let labels: Vec<(&'static str, &str)> = own.chain(extra.iter().copied()).collect();
+            put_u16(&mut encoded_samples, position_in(&FAMILIES, sample.family, |a, b| std::ptr::eq(a, b)));
+            put_u16(&mut encoded_samples, u16::try_from(labels.len()).expect("a sample with over 65,535 labels"));
+            for (name, value) in labels {
+                let (start, len) = span_of(value);
+                put_u16(&mut encoded_samples, position_in(&LABEL_NAMES, name, |a, b| a == b));
+                put_u32(&mut encoded_samples, start);
+                put_u32(&mut encoded_samples, len);
             }
-            stored.push(StoredSample {
-                family: sample.family,
-                labels_end: offset(labels.len()),
-                value: match sample.value {
-                    SampleValue::Gauge(value) => StoredValue::Gauge(value),
-                    SampleValue::Histogram(histogram) => StoredValue::Histogram(Box::new(histogram)),
-                },
-            });
+            match &sample.value {
+                SampleValue::Gauge(value) => {
+                    encoded_samples.push(GAUGE);
+                    encoded_samples.extend_from_slice(&value.to_le_bytes());
+                }
+                SampleValue::Histogram(histogram) => {
+                    encoded_samples.push(HISTOGRAM);
+                    put_u32(&mut encoded_samples, offset(histogram.buckets.len()));
+                    for (upper, count) in &histogram.buckets {
+                        encoded_samples.extend_from_slice(&upper.to_le_bytes());
+                        encoded_samples.extend_from_slice(&count.to_le_bytes());
+                    }
+                    encoded_samples.extend_from_slice(&histogram.sum.to_le_bytes());
+                    encoded_samples.extend_from_slice(&histogram.count.to_le_bytes());
+                }
+            }
         }
-        StoredSamples(Some(Box::new(Packed {
-            text: text.into_boxed_str(),
-            labels: labels.into_boxed_slice(),
-            samples: stored.into_boxed_slice(),
-        })))
+        let mut bytes = Vec::with_capacity(4 + text.len() + encoded_samples.len());
+        put_u32(&mut bytes, offset(text.len()));
+        bytes.extend_from_slice(text.as_bytes());
+        bytes.extend_from_slice(&encoded_samples);
+        StoredSamples(Some(bytes.into_boxed_slice()))
     }
 
     pub fn iter(&self) -> impl Iterator<Item = SampleRef<'_>> + '_ {
-        self.0.iter().flat_map(|packed| {
-            let starts = std::iter::once(0).chain(packed.samples.iter().map(|sample| sample.labels_end as usize));
-            starts.zip(packed.samples.iter()).map(|(start, sample)| SampleRef {
-                family: sample.family,
-                labels: &packed.labels[start..sample.labels_end as usize],
-                text: &packed.text,
-                value: &sample.value,
-            })
+        let mut reader = Reader(self.0.as_deref().unwrap_or_default());
+        let (text, count) = if reader.0.is_empty() {
+            ("", 0)
+        } else {
+            let len = reader.u32() as usize;
+            // Written from a `String` by `new` and never changed.
+            let text = std::str::from_utf8(reader.take(len)).expect("stored label values are UTF-8");
+            (text, reader.u32())
+        };
+        (0..count).map(move |_| {
+            let family = entry_of(&FAMILIES, reader.u16());
+            let label_count = usize::from(reader.u16());
+            let labels = reader.take(label_count * LABEL_BYTES);
+            let value = match reader.take(1)[0] {
+                GAUGE => ValueRef::Gauge(reader.f64()),
+                _ => {
+                    let buckets = (0..reader.u32()).map(|_| (reader.f64(), reader.u64())).collect();
+                    ValueRef::Histogram(HistogramValue { buckets, sum: reader.f64(), count: reader.u64() })
+                }
+            };
+            SampleRef { family, labels, text, value }
         })
     }
 }
 
-/// A position in a check's samples: label values are bounded (256 bytes each, a few per sample),
-/// so a check's fit in `u32` many times over.
+/// A position or length in a check's samples: label values are bounded (256 bytes each, a few
+/// per sample), so a check's fit in `u32` many times over.
 fn offset(position: usize) -> u32 {
     u32::try_from(position).expect("a check's samples exceed 4 GiB")
+}
+
+fn put_u16(bytes: &mut Vec<u8>, value: u16) {
+    bytes.extend_from_slice(&value.to_le_bytes());
+}
+
+fn put_u32(bytes: &mut Vec<u8>, value: u32) {
+    bytes.extend_from_slice(&value.to_le_bytes());
+}
+
+/// Reads what [`StoredSamples::new`] wrote, front to back.
+struct Reader<'a>(&'a [u8]);
+
+impl<'a> Reader<'a> {
+    fn take(&mut self, len: usize) -> &'a [u8] {
+        let (head, rest) = self.0.split_at(len);
+        self.0 = rest;
+        head
+    }
+
+    fn array<const N: usize>(&mut self) -> [u8; N] {
+        self.take(N).try_into().expect("took N bytes")
+    }
+
+    fn u16(&mut self) -> u16 {
+        u16::from_le_bytes(self.array())
+    }
+
+    fn u32(&mut self) -> u32 {
+        u32::from_le_bytes(self.array())
+    }
+
+    fn u64(&mut self) -> u64 {
+        u64::from_le_bytes(self.array())
+    }
+
+    fn f64(&mut self) -> f64 {
+        f64::from_le_bytes(self.array())
+    }
 }
 
 impl<'a> SampleRef<'a> {
     /// The labels as name and value, in the order they were added.
     pub fn labels(&self) -> impl Iterator<Item = (&'static str, &'a str)> + 'a {
         let text = self.text;
-        self.labels.iter().map(move |(name, span)| (*name, &text[span.start as usize..span.end as usize]))
+        self.labels.chunks_exact(LABEL_BYTES).map(move |label| {
+            let mut reader = Reader(label);
+            let name = entry_of(&LABEL_NAMES, reader.u16());
+            let start = reader.u32() as usize;
+            let len = reader.u32() as usize;
+            (name, &text[start..start + len])
+        })
     }
 
-    pub fn value(&self) -> ValueRef<'a> {
-        match self.value {
-            StoredValue::Gauge(value) => ValueRef::Gauge(*value),
-            StoredValue::Histogram(histogram) => ValueRef::Histogram(histogram),
-        }
+    pub fn value(&self) -> &ValueRef {
+        &self.value
     }
 }
 
@@ -199,7 +276,7 @@ mod tests {
         let target = "a-rather-long-server-name.example.com@127.0.0.1:443";
         let samples = (0..4).map(|i| Sample::new(&GAUGE, f64::from(i)).label("target", target)).collect();
         let stored = StoredSamples::new(samples, &[]);
-        assert_eq!(&*stored.0.as_ref().unwrap().text, target);
+        assert_eq!(stored.iter().next().unwrap().text, target);
         assert!(stored.iter().all(|sample| sample.labels().eq([("target", target)])));
     }
 

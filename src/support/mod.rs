@@ -7,6 +7,7 @@ pub mod dotenv;
 pub mod file_identity;
 pub mod memory;
 pub mod secret;
+pub mod shared;
 pub mod text;
 pub mod tls;
 pub mod units;

@@ -79,7 +79,7 @@ pub fn item_view<'a>(record: &'a ItemRecord, inner: &StoreInner) -> ItemView<'a>
         regressed: inner.regressed(record),
         cause: last.and_then(|e| e.outcome.cause).map(|c| c.as_str()),
         reason: reason_of(record),
-        subject: last.and_then(|e| e.outcome.subject.as_ref()).filter(|_| record.not_applicable().is_none()),
+        subject: last.and_then(|e| e.outcome.subject()).filter(|_| record.not_applicable().is_none()),
         last_evaluation: last.map(|e| rfc3339(e.at)),
         last_evaluation_timestamp_seconds: last
             .map(|e| e.at.duration_since(UNIX_EPOCH).map(|d| d.as_secs_f64()).unwrap_or(0.0)),

@@ -632,7 +632,7 @@ impl Collector for StoreCollector {
                 let labels: Vec<(&str, &str)> = sample.labels().collect();
                 let metric = family.encode_family(&labels)?;
                 match sample.value() {
-                    ValueRef::Gauge(value) => ConstGauge::new(value).encode(metric)?,
+                    ValueRef::Gauge(value) => ConstGauge::new(*value).encode(metric)?,
                     ValueRef::Histogram(h) => {
                         let mut metric = metric;
                         metric.encode_histogram::<Vec<(&str, &str)>>(h.sum, h.count, &h.buckets, None)?

@@ -34,7 +34,6 @@ pub mod probe;
 pub mod trust;
 
 use std::collections::HashSet;
-use std::path::PathBuf;
 use std::time::Duration;
 
 use rustls::pki_types::ServerName;
@@ -55,6 +54,7 @@ use super::{Check, CheckContext, KeyError};
 use crate::model::{
     Cause, CheckResult, MetricFamily, MetricKind, Outcome, ProbeFailure, Report, Sample, Subject, Verdict,
 };
+use crate::support::shared::SharedPaths;
 use crate::support::units::HumanDuration;
 
 pub static TLS_VERSION_INFO: MetricFamily = MetricFamily {
@@ -100,7 +100,7 @@ pub struct TlsCheck {
     pub server_name: Option<String>,
     /// Extra PEM files: self-signed certificates become roots, others extra intermediates.
     #[serde(default)]
-    pub ca_files: Vec<PathBuf>,
+    pub ca_files: SharedPaths,
     #[serde(default = "super::yes")]
     pub system_roots: bool,
     /// Names the certificate must cover; defaults to the server name.
@@ -128,9 +128,11 @@ fn default_min_grade() -> Grade {
 }
 
 /// Whether an item decides `grade`. `validate` (which sees each item's aspect but not `&mut
-/// self`) sets it; clones share it, and two checks are equal only when both want it or neither.
-#[derive(Clone, Debug, Default)]
-pub struct GradeWanted(std::sync::Arc<std::sync::atomic::AtomicBool>);
+/// self`) sets it on the decoded check before the check is shared; a clone takes the value it
+/// has then. Inline: an `Arc` shared by clones took 32 bytes of heap a check
+/// (docs/benchmarks.md, "Scale", round 7).
+#[derive(Debug, Default)]
+pub struct GradeWanted(std::sync::atomic::AtomicBool);
 
 impl GradeWanted {
     pub fn get(&self) -> bool {
@@ -139,6 +141,12 @@ impl GradeWanted {
 
     fn set(&self) {
         self.0.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
+impl Clone for GradeWanted {
+    fn clone(&self) -> Self {
+        GradeWanted(std::sync::atomic::AtomicBool::new(self.get()))
     }
 }
 
