@@ -308,7 +308,6 @@ async fn reload_loop(
         let result = match loaded {
             Ok((config, web)) => {
                 crate::support::memory::release_freed_memory();
-                crate::support::memory::release_code_pages();
                 scheduler.apply(&config);
                 let summary = web.config.summary();
                 match targets.web.write() {
@@ -316,6 +315,9 @@ async fn reload_loop(
                     Err(poisoned) => *poisoned.into_inner() = Arc::new(web),
                 }
                 store.set_reload_succeeded();
+                // After the new config is in use, so that its code stays mapped; reading smaps
+                // and dropping pages is blocking work.
+                tokio::task::spawn_blocking(crate::support::memory::release_code_pages);
                 tracing::info!(checks = config.deciders.len(), items = config.item_count(), web = %summary, "config reloaded");
                 Ok(())
             }

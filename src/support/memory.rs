@@ -96,24 +96,42 @@ pub fn release_code_pages() {
 }
 
 /// The address ranges in `smaps` (the text of `/proc/self/smaps`) that map `executable`, are
-/// not writable and hold no anonymous (private, written) page.
+/// not writable and hold no private page: none in memory (`Anonymous`) and none swapped out
+/// (`Swap`). The relocated read-only data is all private copies, and once they are swapped out
+/// only `Swap` shows them; dropping those would bring back the file's unrelocated bytes. A
+/// mapping is decided at the end of its block, once both counts were read.
 fn code_mappings(smaps: &str, executable: &str) -> Vec<(usize, usize)> {
+    /// A mapping of the executable being read, with the private pages seen so far.
+    struct Candidate {
+        range: (usize, usize),
+        anonymous: Option<u64>,
+        swap: Option<u64>,
+    }
+    let decide = |candidate: Option<Candidate>, found: &mut Vec<(usize, usize)>| {
+        if let Some(Candidate { range, anonymous: Some(0), swap: Some(0) }) = candidate {
+            found.push(range);
+        }
+    };
     let mut found = Vec::new();
-    let mut current = None;
+    let mut current: Option<Candidate> = None;
     for line in smaps.lines() {
         let mut fields = line.split_whitespace();
         let Some(first) = fields.next() else { continue };
-        if let Some(anonymous) = first.strip_suffix(':') {
-            if anonymous == "Anonymous" && fields.next() == Some("0") {
-                found.extend(current.take());
-            } else if anonymous == "Anonymous" {
-                current = None;
+        if let Some(field) = first.strip_suffix(':') {
+            let kib = fields.next().and_then(|value| value.parse::<u64>().ok());
+            if let Some(candidate) = current.as_mut() {
+                match field {
+                    "Anonymous" => candidate.anonymous = kib,
+                    "Swap" => candidate.swap = kib,
+                    _ => {}
+                }
             }
             continue;
         }
         // A mapping's header: range, permissions, offset, device, inode, path (which may hold
-        // spaces, and ends in " (deleted)" once the file was replaced).
-        current = None;
+        // spaces, and ends in " (deleted)" once the file was replaced, as the executable's
+        // link then does too).
+        decide(current.take(), &mut found);
         let rest: Vec<&str> = fields.collect();
         let (Some(permissions), Some(path)) = (rest.first(), rest.get(4..).map(|words| words.join(" "))) else {
             continue;
@@ -123,9 +141,10 @@ fn code_mappings(smaps: &str, executable: &str) -> Vec<(usize, usize)> {
         }
         let Some((start, end)) = first.split_once('-') else { continue };
         if let (Ok(start), Ok(end)) = (usize::from_str_radix(start, 16), usize::from_str_radix(end, 16)) {
-            current = Some((start, end));
+            current = Some(Candidate { range: (start, end), anonymous: None, swap: None });
         }
     }
+    decide(current, &mut found);
     found
 }
 
@@ -139,23 +158,40 @@ mod tests {
 5635275d3000-563527888000 r--p 00000000 fe:00 10010639                   /usr/bin/checklist-exporter
 Rss:                1216 kB
 Anonymous:             0 kB
+Swap:                  0 kB
 563527888000-563528156000 r-xp 002b4000 fe:00 10010639                   /usr/bin/checklist-exporter
 Anonymous:             0 kB
+Swap:                  0 kB
 563528156000-5635281a5000 r--p 00b81000 fe:00 10010639                   /usr/bin/checklist-exporter
 Anonymous:           316 kB
+Swap:                  0 kB
 5635281a5000-5635281a9000 rw-p 00bcf000 fe:00 10010639                   /usr/bin/checklist-exporter
 Anonymous:            16 kB
+Swap:                  0 kB
 5635281a9000-5635281aa000 rw-p 00000000 00:00 0
 Anonymous:             4 kB
 7f00000000-7f00001000 r-xp 00000000 fe:00 42                             /usr/lib/x86_64-linux-gnu/libc.so.6
 Anonymous:             0 kB
-7f00002000-7f00003000 r-xp 00000000 fe:00 43                             /usr/bin/checklist-exporter (deleted)
+Swap:                  0 kB
+7f00004000-7f00005000 r--p 00000000 fe:00 44                             /usr/bin/checklist exporter
 Anonymous:             0 kB
+Swap:                  0 kB
 ";
         assert_eq!(
             code_mappings(smaps, "/usr/bin/checklist-exporter"),
             vec![(0x5635275d3000, 0x563527888000), (0x563527888000, 0x563528156000)]
         );
+        // A path with a space is matched whole; the last mapping is decided at the end.
+        assert_eq!(code_mappings(smaps, "/usr/bin/checklist exporter"), vec![(0x7f00004000, 0x7f00005000)]);
+    }
+
+    #[test]
+    fn private_pages_swapped_out_or_counts_not_shown_keep_a_mapping() {
+        let header = "563528156000-5635281a5000 r--p 00b81000 fe:00 10010639 /usr/bin/checklist-exporter\n";
+        let swapped = format!("{header}Anonymous:             0 kB\nSwap:                316 kB\n");
+        assert_eq!(code_mappings(&swapped, "/usr/bin/checklist-exporter"), Vec::new());
+        let no_swap_line = format!("{header}Anonymous:             0 kB\n");
+        assert_eq!(code_mappings(&no_swap_line, "/usr/bin/checklist-exporter"), Vec::new());
     }
 
     /// The resident kilobytes of this process's code mappings, from `/proc/self/smaps`.

@@ -6,6 +6,7 @@
 
 use std::collections::HashMap;
 use std::fmt;
+use std::hash::{DefaultHasher, Hash, Hasher};
 use std::ops::Deref;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, Weak};
@@ -16,13 +17,13 @@ use serde::{Deserialize, Deserializer};
 #[derive(Clone, Default, PartialEq, Eq)]
 pub struct SharedPaths(Arc<[PathBuf]>);
 
-/// The lists alive, by content. Dead entries (every holder dropped, as after a reload) are swept
-/// out whenever the table has doubled since the last sweep, so it never holds more than twice
-/// the lists alive.
-static LISTS: Mutex<Lists> = Mutex::new(Lists { by_content: None, swept_at: 0 });
+/// The lists alive, by a hash of their content: a list is not kept a second time as a key. Dead
+/// entries (every holder dropped, as after a reload) are swept out whenever the table has
+/// doubled since the last sweep, so it never holds more than twice the lists alive.
+static LISTS: Mutex<Lists> = Mutex::new(Lists { by_hash: None, swept_at: 0 });
 
 struct Lists {
-    by_content: Option<HashMap<Vec<PathBuf>, Weak<[PathBuf]>>>,
+    by_hash: Option<HashMap<u64, Weak<[PathBuf]>>>,
     swept_at: usize,
 }
 
@@ -32,18 +33,26 @@ impl SharedPaths {
         if paths.is_empty() {
             return SharedPaths::default();
         }
+        let hash = {
+            let mut hasher = DefaultHasher::new();
+            paths.hash(&mut hasher);
+            hasher.finish()
+        };
         let mut lists = LISTS.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        let Lists { by_content, swept_at } = &mut *lists;
-        let by_content = by_content.get_or_insert_with(HashMap::new);
-        if let Some(alive) = by_content.get(&paths).and_then(Weak::upgrade) {
-            return SharedPaths(alive);
+        let Lists { by_hash, swept_at } = &mut *lists;
+        let by_hash = by_hash.get_or_insert_with(HashMap::new);
+        match by_hash.get(&hash).and_then(Weak::upgrade) {
+            Some(alive) if *alive == *paths => return SharedPaths(alive),
+            // Another list alive under the same hash: this one goes unshared.
+            Some(_) => return SharedPaths(paths.into()),
+            None => {}
         }
-        if by_content.len() >= 2 * (*swept_at).max(8) {
-            by_content.retain(|_, list| list.strong_count() > 0);
-            *swept_at = by_content.len();
+        if by_hash.len() >= 2 * (*swept_at).max(8) {
+            by_hash.retain(|_, list| list.strong_count() > 0);
+            *swept_at = by_hash.len();
         }
-        let shared: Arc<[PathBuf]> = Arc::from(paths.as_slice());
-        by_content.insert(paths, Arc::downgrade(&shared));
+        let shared: Arc<[PathBuf]> = paths.into();
+        by_hash.insert(hash, Arc::downgrade(&shared));
         SharedPaths(shared)
     }
 }
